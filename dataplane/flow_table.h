@@ -1,0 +1,172 @@
+#pragma once
+// FlowTable: a worker's preallocated table of bidirectional flows, keyed by the 5-tuple plus
+// VLAN. Tracks TCP state enough for `flow:established,to_server`, counts packets and bytes
+// per direction, expires idle flows by protocol/state timeouts and evicts the least recently
+// used flow when full. One per worker: no locks.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "dataplane/packet.h"
+
+namespace vigil::dataplane {
+
+// Symmetric: both directions of a conversation give the same key (lower endpoint first).
+struct FlowKey {
+    IpAddr addr_lo{};
+    IpAddr addr_hi{};
+    uint16_t port_lo = 0;
+    uint16_t port_hi = 0;
+    uint16_t vlan = 0;  // outermost VLAN id, 0 when untagged
+    uint8_t proto = 0;
+
+    static FlowKey from_packet(const Packet& pkt);
+    bool operator==(const FlowKey&) const = default;
+};
+
+// Symmetric hash of a packet's flow: same value for both directions. Spreads flows over
+// workers (`--workers N`) and indexes the table.
+uint64_t flow_hash(const FlowKey& key);
+
+enum class TcpState : uint8_t {
+    None,         // not TCP, or no SYN seen (midstream pickup: never "established")
+    SynSent,      // client SYN seen
+    SynRecv,      // server SYN/ACK seen
+    Established,  // handshake completed
+    Closing,      // FIN seen
+    Closed,       // RST, or FIN from both sides
+};
+
+// Per-flow flowbit storage: the ids (assigned by the rule compiler) of the bits that are set.
+// Fixed size so flows never allocate; a set on a full store is counted as an overflow.
+struct FlowBits {
+    static constexpr size_t kMax = 16;
+    std::array<uint16_t, kMax> ids{};
+    uint8_t count = 0;
+
+    bool isset(uint16_t id) const;
+    bool set(uint16_t id);  // false when the store is full (the bit is not set)
+    void unset(uint16_t id);
+    void toggle(uint16_t id);
+};
+
+struct Flow {
+    FlowKey key{};
+    IpAddr client{};  // the initiator: packets from it are to_server
+    uint16_t client_port = 0;
+    uint64_t flow_id = 0;  // deterministic (key + start time), below 2^53 like Suricata's
+    int64_t start_sec = 0;
+    uint32_t start_usec = 0;
+    int64_t last_sec = 0;
+    uint64_t pkts_toserver = 0;
+    uint64_t pkts_toclient = 0;
+    uint64_t bytes_toserver = 0;
+    uint64_t bytes_toclient = 0;
+    TcpState tcp_state = TcpState::None;
+    bool fin_toserver = false;
+    bool fin_toclient = false;
+    bool reply_seen = false;
+    FlowBits bits{};
+    uint32_t flowbit_overflows = 0;
+
+    // Table bookkeeping (private to FlowTable): hash chain and LRU list, as slot indexes.
+    uint32_t hash_next_ = 0;
+    uint32_t lru_prev_ = 0;
+    uint32_t lru_next_ = 0;
+    uint64_t hash_ = 0;
+    bool in_use_ = false;
+};
+
+struct FlowTimeouts {
+    // Seconds of inactivity before a flow is expired (Suricata's defaults).
+    uint32_t tcp_new = 60;
+    uint32_t tcp_established = 600;
+    uint32_t tcp_closed = 60;
+    uint32_t udp_new = 30;
+    uint32_t udp_established = 300;
+    uint32_t other_new = 30;
+    uint32_t other_established = 300;
+};
+
+struct FlowTableConfig {
+    uint32_t capacity = 65536;  // flows; preallocated
+    FlowTimeouts timeouts{};
+};
+
+struct FlowStats {
+    uint64_t created = 0;
+    uint64_t expired = 0;   // idle timeout
+    uint64_t evicted = 0;   // table full: least recently used flow dropped
+    uint64_t reused = 0;    // TCP SYN on a closed flow started a new one
+    uint64_t active = 0;    // flows in the table now
+    uint64_t flowbit_overflows = 0;
+};
+
+class FlowTable {
+public:
+    explicit FlowTable(const FlowTableConfig& config = {});
+    ~FlowTable();
+    FlowTable(const FlowTable&) = delete;
+    FlowTable& operator=(const FlowTable&) = delete;
+
+    // Finds or creates the flow of an IP packet with a decoded L4 header (or any IP packet:
+    // ports 0 when there is none), updates its counters and TCP state, and sets pkt.dir and
+    // pkt.flow_established. Never fails: a full table evicts its least recently used flow
+    // (on_evict is called for it first). Returns nullptr only for packets without IP.
+    Flow* lookup(Packet& pkt);
+
+    // Expires flows idle longer than their timeout at time `now_sec` (capture time), calling
+    // on_expire for each before it is freed. Cheap when nothing is due: call once per burst.
+    size_t expire(int64_t now_sec);
+
+    // Calls on_expire for every remaining flow and empties the table (end of a replay).
+    void flush();
+
+    // Called for each flow leaving the table (expiry, eviction, flush, reuse).
+    void set_on_remove(std::function<void(const Flow&)> cb) { on_remove_ = std::move(cb); }
+
+    const FlowStats& stats() const { return stats_; }
+    uint32_t capacity() const { return capacity_; }
+
+private:
+    // One LRU list per timeout class: within a list every flow has the same timeout, so
+    // expiry pops due flows from the heads and stops at the first one that is not due.
+    // Ordered so that, on equal idle time, eviction prefers closed and new flows.
+    enum TimeoutClass : uint8_t {
+        kClassTcpClosed,
+        kClassTcpNew,
+        kClassUdpNew,
+        kClassOtherNew,
+        kClassUdpEstablished,
+        kClassOtherEstablished,
+        kClassTcpEstablished,
+        kClassCount
+    };
+
+    uint8_t timeout_class(const Flow& f) const;
+    uint32_t find(const FlowKey& key, uint64_t hash) const;
+    uint32_t create(const Packet& pkt, const FlowKey& key, uint64_t hash);
+    void remove(uint32_t slot);
+    void lru_unlink(uint32_t slot, uint8_t cls);
+    void lru_push_tail(uint32_t slot, uint8_t cls);
+
+    uint32_t capacity_;
+    FlowTimeouts timeouts_;
+    FlowStats stats_{};
+    std::vector<Flow> flows_;          // slot 0 is the list sentinel / null index
+    std::vector<uint32_t> buckets_;    // hash heads (slot indexes), power of two
+    uint32_t free_head_ = 0;
+    std::function<void(const Flow&)> on_remove_;
+    int64_t last_expire_sec_ = 0;
+    uint64_t bucket_mask_ = 0;
+    std::array<uint32_t, kClassCount> lru_head_{};  // oldest activity (slot index, 0 = empty)
+    std::array<uint32_t, kClassCount> lru_tail_{};  // most recent activity
+    std::array<int64_t, kClassCount> class_timeout_{};
+    // implementation helpers live in flow_table.cc
+    friend struct FlowTableAccess;
+};
+
+}  // namespace vigil::dataplane

@@ -1,0 +1,74 @@
+#pragma once
+// Internal to rules/: the compiled form of a rule (its confirm program) and of a rule group
+// (one Hyperscan database plus the rules to check without a pattern).
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "rules/rule.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs/hs.h>
+#include <pcre2.h>
+
+namespace vigil::rules {
+
+struct HsDatabaseFree {
+    void operator()(hs_database_t* db) const { hs_free_database(db); }
+};
+using HsDatabasePtr = std::unique_ptr<hs_database_t, HsDatabaseFree>;
+
+struct Pcre2CodeFree {
+    void operator()(pcre2_code* c) const { pcre2_code_free(c); }
+};
+using Pcre2CodePtr = std::unique_ptr<pcre2_code, Pcre2CodeFree>;
+
+// A content with its search table: Horspool skip table over the (case-folded) pattern.
+struct CContent {
+    Content src;
+    std::string pat;  // lower-cased when nocase
+    std::array<uint8_t, 256> skip{};
+    bool relative_next = false;  // the next payload op is relative to this one
+};
+
+struct CPcre {
+    Pcre src;
+    Pcre2CodePtr code;
+    bool relative_next = false;
+};
+
+using COp = std::variant<CContent, CPcre, ByteTest, ByteJump, ByteExtract, IsDataAt>;
+
+// Suricata's flowbits classification for rule ordering: set-only rules run first.
+enum class FlowbitsKind : uint8_t { Set = 4, SetRead = 3, Read = 2, None = 1 };
+
+struct CFlowbit {
+    FlowbitCmd::Op op;
+    std::vector<uint16_t> ids;
+    bool any_of = false;
+};
+
+struct CompiledRule {
+    Rule rule;
+    uint32_t index = 0;  // evaluation order
+    std::vector<COp> ops;
+    std::vector<CFlowbit> flowbit_checks;   // isset / isnotset
+    std::vector<CFlowbit> flowbit_actions;  // set / unset / toggle
+    bool alerts = true;                     // false for pass or noalert
+    bool needs_payload = false;             // has a positive content or pcre
+    int fast_content = -1;                  // index in ops of the fast-pattern content
+};
+
+// One Hyperscan database and what its pattern ids mean.
+struct RuleGroup {
+    HsDatabasePtr db;                               // null when no pattern
+    std::vector<std::vector<uint32_t>> pattern_rules;  // pattern id -> rule indexes
+    std::vector<uint32_t> always;                   // rules without a pattern, sorted
+    size_t rule_count = 0;
+};
+
+}  // namespace vigil::rules

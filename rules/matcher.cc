@@ -1,0 +1,649 @@
+// Matcher: the per-packet detection path. Hyperscan finds candidate rules by fast pattern
+// (callbacks only record), then each candidate's confirm program runs in rule order with
+// Suricata's content-inspection semantics (moving cursor, relative options, backtracking).
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "rules/compiled.h"
+#include "rules/ruleset.h"
+
+namespace vigil::rules {
+
+using dataplane::Flow;
+using dataplane::FlowDir;
+using dataplane::Packet;
+
+struct HsScratchFree {
+    void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
+};
+struct Pcre2MatchDataFree {
+    void operator()(pcre2_match_data* m) const { pcre2_match_data_free(m); }
+};
+
+struct MatcherScratch {
+    std::unique_ptr<hs_scratch_t, HsScratchFree> hs;
+    std::unique_ptr<pcre2_match_data, Pcre2MatchDataFree> md;
+    std::vector<uint32_t> hit_patterns;  // pattern ids from the last scan
+    std::vector<uint32_t> candidates;    // rule indexes
+    std::vector<uint64_t> seen;          // per rule: last packet generation it was queued
+    std::vector<uint32_t> alerts;
+    std::vector<int64_t> vars;  // byte_extract values of the rule being evaluated
+    uint64_t generation = 0;
+};
+
+namespace {
+
+constexpr int kMaxRecursion = 64;  // bounds backtracking on hostile payloads
+
+struct Buf {
+    const uint8_t* p;
+    uint32_t len;
+};
+
+inline uint8_t fold(uint8_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+// Horspool search for pattern in [from, to); returns the match position or -1.
+int64_t find(const CContent& c, Buf b, uint32_t from, uint32_t to) {
+    const auto* pat = reinterpret_cast<const uint8_t*>(c.pat.data());
+    const uint32_t n = static_cast<uint32_t>(c.pat.size());
+    if (to > b.len) {
+        to = b.len;
+    }
+    if (n == 0 || from > to || to - from < n) {
+        return -1;
+    }
+    const bool nc = c.src.nocase;
+    uint32_t i = from;
+    while (i + n <= to) {
+        const uint8_t last = nc ? fold(b.p[i + n - 1]) : b.p[i + n - 1];
+        if (last == pat[n - 1]) {
+            uint32_t j = 0;
+            if (nc) {
+                while (j + 1 < n && fold(b.p[i + j]) == pat[j]) {
+                    ++j;
+                }
+            } else {
+                while (j + 1 < n && b.p[i + j] == pat[j]) {
+                    ++j;
+                }
+            }
+            if (j + 1 >= n) {
+                return i;
+            }
+        }
+        const uint32_t s = c.skip[last];
+        i += s == 0 ? 1 : s;
+    }
+    return -1;
+}
+
+int64_t operand(const Operand& o, const std::vector<int64_t>& vars) {
+    return o.is_var() ? vars[static_cast<size_t>(o.var)] : o.value;
+}
+
+// Reads nbytes at pos as a number (binary with endianness, or text in a base).
+bool extract_number(Buf b, int64_t pos, uint8_t nbytes, Endian endian, NumBase base,
+                    uint64_t& out) {
+    if (pos < 0 || nbytes == 0 || static_cast<uint64_t>(pos) + nbytes > b.len) {
+        return false;
+    }
+    const uint8_t* p = b.p + pos;
+    if (base == NumBase::None) {
+        uint64_t v = 0;
+        if (endian == Endian::Big) {
+            for (uint8_t i = 0; i < nbytes; ++i) {
+                v = (v << 8) | p[i];
+            }
+        } else {
+            for (int i = nbytes - 1; i >= 0; --i) {
+                v = (v << 8) | p[i];
+            }
+        }
+        out = v;
+        return true;
+    }
+    char tmp[32];
+    const size_t n = std::min<size_t>(nbytes, sizeof(tmp) - 1);
+    std::memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    const int radix = base == NumBase::Hex ? 16 : base == NumBase::Oct ? 8 : 10;
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(tmp, &end, radix);
+    if (end == tmp) {
+        return false;
+    }
+    out = v;
+    return true;
+}
+
+uint64_t apply_bitmask(uint64_t v, const std::optional<uint64_t>& mask) {
+    if (!mask || *mask == 0) {
+        return v;
+    }
+    v &= *mask;
+    uint64_t m = *mask;
+    while ((m & 1) == 0) {
+        m >>= 1;
+        v >>= 1;
+    }
+    return v;
+}
+
+class Program {
+public:
+    Program(const CompiledRule& cr, MatcherScratch& s, MatcherStats& st, Buf b)
+        : cr_(cr), s_(s), st_(st), b_(b) {}
+
+    bool run() { return step(0, 0, 0); }
+
+private:
+    // Evaluates ops[i..] with the cursor at `cur` (end of the previous match).
+    bool step(size_t i, uint32_t cur, int depth) {
+        if (i == cr_.ops.size()) {
+            return true;
+        }
+        if (depth > kMaxRecursion) {
+            return false;
+        }
+        return std::visit([&](const auto& op) { return eval(op, i, cur, depth); }, cr_.ops[i]);
+    }
+
+    bool eval(const CContent& c, size_t i, uint32_t cur, int depth) {
+        const Content& k = c.src;
+        const uint32_t n = static_cast<uint32_t>(c.pat.size());
+        int64_t from = 0;
+        int64_t to = b_.len;
+        if (k.relative()) {
+            from = cur;
+            if (k.distance) {
+                from += operand(*k.distance, s_.vars);
+            }
+            if (from < 0) {
+                from = 0;
+            }
+            if (k.within) {
+                const int64_t lim =
+                    static_cast<int64_t>(cur) + (k.distance ? operand(*k.distance, s_.vars) : 0) +
+                    operand(*k.within, s_.vars);
+                to = std::min<int64_t>(to, lim);
+            }
+        } else {
+            if (k.offset) {
+                from = operand(*k.offset, s_.vars);
+            }
+            if (k.depth) {
+                to = std::min<int64_t>(to, from + operand(*k.depth, s_.vars));
+            }
+            if (k.startswith) {
+                from = 0;
+                to = std::min<int64_t>(to, n);
+            }
+        }
+        if (from < 0) {
+            from = 0;
+        }
+        if (k.endswith) {
+            // The match must end at the end of the buffer.
+            from = std::max<int64_t>(from, static_cast<int64_t>(b_.len) - n);
+        }
+        if (to < 0 || from > to) {
+            return k.negated ? step(i + 1, cur, depth + 1) : false;
+        }
+        auto lo = static_cast<uint32_t>(from);
+        const auto hi = static_cast<uint32_t>(to);
+        if (k.negated) {
+            if (find(c, b_, lo, hi) >= 0) {
+                return false;
+            }
+            return step(i + 1, cur, depth + 1);
+        }
+        for (;;) {
+            const int64_t pos = find(c, b_, lo, hi);
+            if (pos < 0) {
+                return false;
+            }
+            if (step(i + 1, static_cast<uint32_t>(pos) + n, depth + 1)) {
+                return true;
+            }
+            if (!c.relative_next) {
+                return false;  // what follows does not depend on where this matched
+            }
+            lo = static_cast<uint32_t>(pos) + 1;
+        }
+    }
+
+    bool eval(const CPcre& p, size_t i, uint32_t cur, int depth) {
+        const uint32_t base = p.src.relative ? cur : 0;
+        if (base > b_.len) {
+            return p.src.negated ? step(i + 1, cur, depth + 1) : false;
+        }
+        const auto* subj = reinterpret_cast<PCRE2_SPTR>(b_.p + base);
+        const PCRE2_SIZE len = b_.len - base;
+        PCRE2_SIZE start = 0;
+        for (;;) {
+            const int rc = pcre2_match(p.code.get(), subj, len, start, 0, s_.md.get(), nullptr);
+            if (rc < 0) {
+                if (rc != PCRE2_ERROR_NOMATCH) {
+                    ++st_.pcre_errors;
+                }
+                return p.src.negated ? step(i + 1, cur, depth + 1) : false;
+            }
+            if (p.src.negated) {
+                return false;
+            }
+            const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s_.md.get());
+            const auto end = static_cast<uint32_t>(base + ov[1]);
+            if (step(i + 1, end, depth + 1)) {
+                return true;
+            }
+            if (!p.relative_next || ov[0] + 1 > len) {
+                return false;
+            }
+            start = ov[0] + 1;
+        }
+    }
+
+    bool eval(const ByteTest& t, size_t i, uint32_t cur, int depth) {
+        const int64_t pos = (t.relative ? cur : 0) + operand(t.offset, s_.vars);
+        uint64_t v = 0;
+        if (!extract_number(b_, pos, t.nbytes, t.endian, t.base, v)) {
+            return false;
+        }
+        v = apply_bitmask(v, t.bitmask);
+        const auto want = static_cast<uint64_t>(operand(t.value, s_.vars));
+        bool m = false;
+        switch (t.op) {
+            case '<':
+                m = v < want;
+                break;
+            case '>':
+                m = v > want;
+                break;
+            case '=':
+                m = v == want;
+                break;
+            case 'l':
+                m = v <= want;
+                break;
+            case 'g':
+                m = v >= want;
+                break;
+            case '&':
+                m = (v & want) != 0;
+                break;
+            case '^':
+                m = (v ^ want) != 0;
+                break;
+            default:
+                m = false;
+        }
+        if (t.negated) {
+            m = !m;
+        }
+        return m && step(i + 1, cur, depth + 1);
+    }
+
+    bool eval(const ByteJump& j, size_t i, uint32_t cur, int depth) {
+        const int64_t pos = (j.relative ? cur : 0) + operand(j.offset, s_.vars);
+        uint64_t v = 0;
+        if (!extract_number(b_, pos, j.nbytes, j.endian, j.base, v)) {
+            return false;
+        }
+        v = apply_bitmask(v, j.bitmask);
+        int64_t val = static_cast<int64_t>(v) * j.multiplier;
+        if (j.align && (val % 4) != 0) {
+            val += 4 - (val % 4);
+        }
+        int64_t target = 0;
+        if (j.from_beginning) {
+            target = val;
+        } else if (j.from_end) {
+            target = static_cast<int64_t>(b_.len) + val;
+        } else {
+            target = pos + j.nbytes + val;
+        }
+        target += j.post_offset;
+        if (target < 0 || target > static_cast<int64_t>(b_.len)) {
+            return false;
+        }
+        return step(i + 1, static_cast<uint32_t>(target), depth + 1);
+    }
+
+    bool eval(const ByteExtract& e, size_t i, uint32_t cur, int depth) {
+        const int64_t pos = (e.relative ? cur : 0) + e.offset;
+        uint64_t v = 0;
+        if (!extract_number(b_, pos, e.nbytes, e.endian, e.base, v)) {
+            return false;
+        }
+        v = apply_bitmask(v, e.bitmask);
+        int64_t val = static_cast<int64_t>(v) * e.multiplier;
+        if (e.align != 0 && (val % e.align) != 0) {
+            val += e.align - (val % e.align);
+        }
+        s_.vars[static_cast<size_t>(e.var)] = val;
+        return step(i + 1, static_cast<uint32_t>(pos + e.nbytes), depth + 1);
+    }
+
+    bool eval(const IsDataAt& d, size_t i, uint32_t cur, int depth) {
+        const int64_t n = operand(d.size, s_.vars);
+        bool m = false;
+        if (d.relative) {
+            m = static_cast<int64_t>(cur) + n <= static_cast<int64_t>(b_.len);
+        } else {
+            m = n < static_cast<int64_t>(b_.len);
+        }
+        if (d.negated) {
+            m = !m;
+        }
+        return m && step(i + 1, cur, depth + 1);
+    }
+
+    const CompiledRule& cr_;
+    MatcherScratch& s_;
+    MatcherStats& st_;
+    Buf b_;
+};
+
+bool ports_match(const Rule& r, const Packet& pkt, bool swapped) {
+    const bool has_ports = pkt.has_tcp() || pkt.has_udp();
+    const uint16_t sp = swapped ? pkt.dport : pkt.sport;
+    const uint16_t dp = swapped ? pkt.sport : pkt.dport;
+    if (!has_ports) {
+        return r.sport.is_any() && r.dport.is_any();
+    }
+    return r.sport.contains(sp) && r.dport.contains(dp);
+}
+
+bool addresses_match(const Rule& r, const Packet& pkt) {
+    if (r.src.contains(pkt.src) && r.dst.contains(pkt.dst) && ports_match(r, pkt, false)) {
+        return true;
+    }
+    return r.bidirectional && r.src.contains(pkt.dst) && r.dst.contains(pkt.src) &&
+           ports_match(r, pkt, true);
+}
+
+bool proto_match(const Rule& r, const Packet& pkt) {
+    switch (r.proto) {
+        case Proto::Ip:
+            return pkt.ip_version != 0;
+        case Proto::Tcp:
+            return pkt.has_tcp();
+        case Proto::Udp:
+            return pkt.has_udp();
+        case Proto::Icmp:
+            return pkt.l4 != nullptr && pkt.ip_proto == dataplane::kProtoIcmp;
+        case Proto::Icmpv6:
+            return pkt.l4 != nullptr && pkt.ip_proto == dataplane::kProtoIcmpv6;
+    }
+    return false;
+}
+
+bool fragbits_match(const FragBitsMatch& f, const Packet& pkt) {
+    const uint8_t want = (f.m ? 1 : 0) | (f.d ? 2 : 0) | (f.r ? 4 : 0);
+    const uint8_t have = (pkt.frag_mf ? 1 : 0) | (pkt.frag_df ? 2 : 0) | (pkt.frag_rb ? 4 : 0);
+    switch (f.modifier) {
+        case '+':
+            return (have & want) == want;
+        case '*':
+            return (have & want) != 0;
+        case '!':
+            return (have & want) == 0;
+        default:
+            return have == want;
+    }
+}
+
+// Everything but the payload program and flowbits: cheap checks first.
+bool header_match(const Rule& r, const Packet& pkt, const Flow* flow) {
+    if (!proto_match(r, pkt) || !addresses_match(r, pkt)) {
+        return false;
+    }
+    if (r.flow) {
+        const FlowOpt& f = *r.flow;
+        if ((f.established || f.not_established || f.to_server || f.to_client) &&
+            flow == nullptr) {
+            return false;
+        }
+        if (f.established && !pkt.flow_established) {
+            return false;
+        }
+        if (f.not_established && pkt.flow_established) {
+            return false;
+        }
+        if (f.to_server && pkt.dir != FlowDir::ToServer) {
+            return false;
+        }
+        if (f.to_client && pkt.dir != FlowDir::ToClient) {
+            return false;
+        }
+        if (f.only_frag && !pkt.is_fragment) {
+            return false;
+        }
+        if (f.no_frag && pkt.is_fragment) {
+            return false;
+        }
+    }
+    if (r.dsize && !r.dsize->matches(pkt.payload_len)) {
+        return false;
+    }
+    if (r.ttl && !r.ttl->matches(pkt.ttl)) {
+        return false;
+    }
+    if (r.tos && ((pkt.tos == *r.tos) == r.tos_negated)) {
+        return false;
+    }
+    if (r.ip_proto && !r.ip_proto->matches(pkt.ip_proto)) {
+        return false;
+    }
+    if (r.ipopts && (pkt.ip_opts & *r.ipopts) == 0) {
+        return false;
+    }
+    if (r.fragbits && !fragbits_match(*r.fragbits, pkt)) {
+        return false;
+    }
+    if (r.itype || r.icode || r.icmp_id || r.icmp_seq) {
+        if (!pkt.has_icmp()) {
+            return false;
+        }
+        if (r.itype && !r.itype->matches(pkt.icmp_type)) {
+            return false;
+        }
+        if (r.icode && !r.icode->matches(pkt.icmp_code)) {
+            return false;
+        }
+        if ((r.icmp_id || r.icmp_seq) && !pkt.icmp_has_id) {
+            return false;
+        }
+        if (r.icmp_id && pkt.icmp_id != *r.icmp_id) {
+            return false;
+        }
+        if (r.icmp_seq && pkt.icmp_seq != *r.icmp_seq) {
+            return false;
+        }
+    }
+    if (r.tcp_flags || r.tcp_seq || r.tcp_ack || r.tcp_window) {
+        if (!pkt.has_tcp()) {
+            return false;
+        }
+        if (r.tcp_flags && !r.tcp_flags->matches(pkt.tcp_flags)) {
+            return false;
+        }
+        if (r.tcp_seq && pkt.tcp_seq != *r.tcp_seq) {
+            return false;
+        }
+        if (r.tcp_ack && pkt.tcp_ack != *r.tcp_ack) {
+            return false;
+        }
+        if (r.tcp_window && ((pkt.tcp_window == *r.tcp_window) == r.tcp_window_negated)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool flowbit_checks_match(const CompiledRule& cr, const Flow* flow) {
+    for (const auto& c : cr.flowbit_checks) {
+        if (flow == nullptr) {
+            return false;
+        }
+        const bool want_set = c.op == FlowbitCmd::Op::IsSet;
+        bool ok = !c.any_of;  // all-of starts true, any-of starts false
+        for (uint16_t id : c.ids) {
+            const bool m = flow->bits.isset(id) == want_set;
+            if (c.any_of) {
+                ok = ok || m;
+            } else {
+                ok = ok && m;
+            }
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void apply_flowbit_actions(const CompiledRule& cr, Flow* flow) {
+    if (flow == nullptr) {
+        return;
+    }
+    for (const auto& a : cr.flowbit_actions) {
+        for (uint16_t id : a.ids) {
+            switch (a.op) {
+                case FlowbitCmd::Op::Set:
+                    if (!flow->bits.set(id)) {
+                        ++flow->flowbit_overflows;
+                    }
+                    break;
+                case FlowbitCmd::Op::Unset:
+                    flow->bits.unset(id);
+                    break;
+                case FlowbitCmd::Op::Toggle:
+                    flow->bits.toggle(id);
+                    break;
+                default:
+                    break;
+            }
+        }
+    }
+}
+
+int on_hs_match(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
+                unsigned int /*flags*/, void* ctx) {
+    static_cast<MatcherScratch*>(ctx)->hit_patterns.push_back(id);
+    return 0;
+}
+
+}  // namespace
+
+Matcher::Matcher(RuleSetPtr rules) : rules_(std::move(rules)) {}
+Matcher::~Matcher() = default;
+
+Result<std::unique_ptr<Matcher>> Matcher::create(RuleSetPtr rules) {
+    std::unique_ptr<Matcher> m(new Matcher(rules));
+    m->scratch_ = std::make_unique<MatcherScratch>();
+    auto& s = *m->scratch_;
+    hs_scratch_t* scratch = nullptr;
+    size_t max_patterns = 0;
+    for (const auto& g : rules->groups()) {
+        max_patterns = std::max(max_patterns, g.pattern_rules.size());
+        if (!g.db) {
+            continue;
+        }
+        if (hs_alloc_scratch(g.db.get(), &scratch) != HS_SUCCESS) {
+            if (scratch != nullptr) {
+                hs_free_scratch(scratch);
+            }
+            return make_error(ErrorCode::Internal, "hyperscan: cannot allocate scratch");
+        }
+    }
+    s.hs.reset(scratch);
+    s.md.reset(pcre2_match_data_create(64, nullptr));
+    if (!s.md) {
+        return make_error(ErrorCode::Internal, "pcre2: cannot allocate match data");
+    }
+    // Sized once: SINGLEMATCH reports each pattern at most once per scan, so the hot path
+    // never grows these.
+    s.hit_patterns.reserve(max_patterns);
+    s.candidates.reserve(rules->size());
+    s.alerts.reserve(rules->size());
+    s.seen.assign(rules->size(), 0);
+    size_t max_vars = 0;
+    for (const auto& cr : rules->compiled()) {
+        max_vars = std::max(max_vars, cr.rule.byte_vars.size());
+    }
+    s.vars.assign(max_vars, 0);
+    return m;
+}
+
+std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow) {
+    auto& s = *scratch_;
+    s.alerts.clear();
+    if (pkt.ip_version == 0) {
+        return {};
+    }
+    ++stats_.packets;
+    ++s.generation;
+    const RuleGroup& g = rules_->group_for(pkt);
+    s.candidates.clear();
+    if (g.db && pkt.payload_len > 0) {
+        s.hit_patterns.clear();
+        const hs_error_t rc =
+            hs_scan(g.db.get(), reinterpret_cast<const char*>(pkt.payload), pkt.payload_len, 0,
+                    s.hs.get(), on_hs_match, &s);
+        stats_.scanned_bytes += pkt.payload_len;
+        if (rc != HS_SUCCESS) {
+            ++stats_.scan_errors;
+        }
+        for (uint32_t pid : s.hit_patterns) {
+            for (uint32_t ri : g.pattern_rules[pid]) {
+                if (s.seen[ri] != s.generation) {
+                    s.seen[ri] = s.generation;
+                    s.candidates.push_back(ri);
+                }
+            }
+        }
+    }
+    const size_t nhits = s.candidates.size();
+    s.candidates.insert(s.candidates.end(), g.always.begin(), g.always.end());
+    if (nhits > 0) {
+        std::sort(s.candidates.begin(), s.candidates.end());
+    }
+
+    const auto& compiled = rules_->compiled();
+    const Buf buf{pkt.payload, pkt.payload_len};
+    for (uint32_t ri : s.candidates) {
+        const CompiledRule& cr = compiled[ri];
+        const Rule& r = cr.rule;
+        if (cr.needs_payload && pkt.payload_len == 0) {
+            continue;
+        }
+        if (!header_match(r, pkt, flow)) {
+            continue;
+        }
+        if (!flowbit_checks_match(cr, flow)) {
+            continue;
+        }
+        ++stats_.candidates;
+        if (!cr.ops.empty()) {
+            Program prog(cr, s, stats_, buf);
+            if (!prog.run()) {
+                continue;
+            }
+        }
+        ++stats_.matches;
+        apply_flowbit_actions(cr, flow);
+        if (r.action == Action::Pass) {
+            break;  // pass: no further inspection of this packet
+        }
+        if (cr.alerts) {
+            s.alerts.push_back(ri);
+        }
+    }
+    stats_.alerts += s.alerts.size();
+    return {s.alerts.data(), s.alerts.size()};
+}
+
+}  // namespace vigil::rules

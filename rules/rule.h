@@ -1,0 +1,261 @@
+#pragma once
+// The parsed form of a Suricata 7 rule (the AST): produced by the parser (rule_parser.h),
+// consumed by the compiler (ruleset.h). Variables are already resolved: address and port
+// expressions are normalised interval sets.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "dataplane/packet.h"
+
+namespace vigil::rules {
+
+enum class Action : uint8_t { Alert, Drop, Reject, Pass };
+
+// Transport a rule applies to. App-layer protocol names (http, dns, tls, ...) map to their
+// transport and are kept in Rule::app_proto until app-layer parsing exists.
+enum class Proto : uint8_t { Ip, Tcp, Udp, Icmp, Icmpv6 };
+
+// A set of addresses as sorted, disjoint, inclusive intervals over the 128-bit space where
+// IPv4 is IPv4-mapped (::ffff:0:0/96). `any` is the full space.
+struct IpRange {
+    dataplane::IpAddr lo;
+    dataplane::IpAddr hi;
+};
+struct IpSet {
+    std::vector<IpRange> ranges;
+    bool contains(const dataplane::IpAddr& a) const;
+    bool is_any() const;
+    static IpSet any();
+};
+
+struct PortRange {
+    uint16_t lo = 0;
+    uint16_t hi = 65535;
+};
+struct PortSet {
+    std::vector<PortRange> ranges;  // sorted, disjoint
+    bool contains(uint16_t p) const;
+    bool is_any() const;
+    static PortSet any();
+};
+
+// A number that is either a literal or the value of an earlier byte_extract in the same
+// rule (var >= 0 is the index into Rule::byte_vars).
+struct Operand {
+    int64_t value = 0;
+    int var = -1;
+    bool is_var() const { return var >= 0; }
+};
+
+struct Content {
+    std::string bytes;  // decoded (hex and escapes resolved)
+    bool negated = false;
+    bool nocase = false;
+    bool rawbytes = false;
+    bool startswith = false;
+    bool endswith = false;
+    std::optional<Operand> offset;
+    std::optional<Operand> depth;
+    std::optional<Operand> distance;
+    std::optional<Operand> within;
+    bool fast_pattern = false;  // explicitly chosen
+    bool fast_pattern_only = false;
+    std::optional<uint16_t> fp_chop_offset;  // fast_pattern:<offset>,<length>
+    std::optional<uint16_t> fp_chop_len;
+    bool relative() const { return distance.has_value() || within.has_value(); }
+};
+
+struct Pcre {
+    std::string pattern;  // between the slashes, unescaped as written
+    std::string flags;    // flags after the closing slash, as written (e.g. "smiR")
+    bool negated = false;
+    // Decoded flags.
+    bool relative = false;   // R
+    bool caseless = false;   // i
+    bool dotall = false;     // s
+    bool multiline = false;  // m
+    bool extended = false;   // x
+    bool anchored = false;   // A
+    bool dollar_endonly = false;  // E
+    bool ungreedy = false;   // G
+    bool rawbytes = false;   // B
+};
+
+enum class Endian : uint8_t { Big, Little };
+enum class NumBase : uint8_t { None, Hex, Dec, Oct };  // None = binary bytes
+
+// byte_test:<n>,[!]<op>,<value>,<offset>[,relative][,<endian>][,string,<base>][,dce][,bitmask X]
+struct ByteTest {
+    uint8_t nbytes = 1;
+    char op = '=';  // one of < > = & ^ and 'l' (<=), 'g' (>=)
+    bool negated = false;
+    Operand value;
+    Operand offset;
+    bool relative = false;
+    Endian endian = Endian::Big;
+    NumBase base = NumBase::None;
+    bool dce = false;
+    std::optional<uint64_t> bitmask;
+};
+
+// byte_jump:<n>,<offset>[,relative][,multiplier N][,<endian>][,string,<base>][,align]
+//           [,from_beginning|from_end][,post_offset N][,dce][,bitmask X]
+struct ByteJump {
+    uint8_t nbytes = 1;
+    Operand offset;
+    bool relative = false;
+    uint32_t multiplier = 1;
+    Endian endian = Endian::Big;
+    NumBase base = NumBase::None;
+    bool align = false;
+    bool from_beginning = false;
+    bool from_end = false;
+    int32_t post_offset = 0;
+    bool dce = false;
+    std::optional<uint64_t> bitmask;
+};
+
+// byte_extract:<n>,<offset>,<name>[,relative][,multiplier N][,<endian>][,string,<base>]
+//              [,align N][,dce][,bitmask X]
+struct ByteExtract {
+    uint8_t nbytes = 1;
+    int32_t offset = 0;
+    int var = 0;  // index into Rule::byte_vars
+    bool relative = false;
+    uint32_t multiplier = 1;
+    Endian endian = Endian::Big;
+    NumBase base = NumBase::None;
+    uint8_t align = 0;
+    bool dce = false;
+    std::optional<uint64_t> bitmask;
+};
+
+// isdataat:[!]<n>[,relative][,rawbytes]
+struct IsDataAt {
+    Operand size;
+    bool negated = false;
+    bool relative = false;
+    bool rawbytes = false;
+};
+
+// The payload program: evaluated in rule order with a moving cursor (Suricata semantics).
+using PayloadOp = std::variant<Content, Pcre, ByteTest, ByteJump, ByteExtract, IsDataAt>;
+
+// Numeric comparison used by dsize, ttl, itype, icode, ip_proto.
+struct IntMatch {
+    enum class Op : uint8_t { Eq, Ne, Lt, Le, Gt, Ge, Range };  // Range: lo < x < hi
+    Op op = Op::Eq;
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+    bool matches(uint64_t x) const;
+};
+
+struct FlowOpt {
+    bool established = false;
+    bool not_established = false;
+    bool stateless = false;
+    bool to_server = false;  // to_server / from_client
+    bool to_client = false;  // to_client / from_server
+    bool only_stream = false;
+    bool no_stream = false;
+    bool only_frag = false;
+    bool no_frag = false;
+};
+
+// flags:[modifier]<flags>[,<mask>]   (modifier: + all of, * any of, ! none of; none: exactly)
+struct TcpFlagsMatch {
+    uint8_t flags = 0;  // packet flags that must / may be set (see modifier)
+    uint8_t mask = 0;   // flags to ignore
+    char modifier = 0;  // 0, '+', '*', '!'
+    bool matches(uint8_t pkt_flags) const;
+};
+
+// fragbits:[modifier]<M|D|R>   (same modifiers as flags)
+struct FragBitsMatch {
+    bool m = false;
+    bool d = false;
+    bool r = false;
+    char modifier = 0;
+};
+
+struct Threshold {
+    enum class Type : uint8_t { Limit, Threshold, Both, DetectionFilter };
+    enum class Track : uint8_t { BySrc, ByDst, ByRule, ByBoth, ByFlow };
+    Type type = Type::Limit;
+    Track track = Track::BySrc;
+    uint32_t count = 1;
+    uint32_t seconds = 60;
+};
+
+struct FlowbitCmd {
+    enum class Op : uint8_t { Set, IsSet, IsNotSet, Unset, Toggle, NoAlert };
+    Op op = Op::Set;
+    // Names (resolved to ids by the compiler). IsSet/IsNotSet may name several bits:
+    // any_of = true for "a|b" (any), false for "a&b" (all).
+    std::vector<std::string> names;
+    bool any_of = false;
+};
+
+struct Reference {
+    std::string type;
+    std::string value;
+};
+
+struct Rule {
+    // Where it came from (for error messages: "file:line sid N: ...").
+    std::string file;
+    uint32_t line = 0;
+    std::string text;  // the rule as written (single line)
+
+    Action action = Action::Alert;
+    Proto proto = Proto::Ip;
+    std::string app_proto;  // "http", "dns", ... when the rule named an app-layer protocol
+    IpSet src;
+    PortSet sport;
+    IpSet dst;
+    PortSet dport;
+    bool bidirectional = false;  // "<>"
+
+    std::string msg;
+    uint32_t sid = 0;
+    uint32_t rev = 0;
+    uint32_t gid = 1;
+    std::string classtype;  // short name; "" when none
+    std::string category;   // classtype description (from classification.config)
+    uint32_t priority = 3;  // explicit priority, else the classtype's, else 3
+    std::vector<std::string> metadata;  // "key value" entries, as written
+    std::vector<Reference> references;
+    std::string target;  // "src_ip" / "dest_ip" / ""
+
+    std::vector<PayloadOp> payload;
+    std::vector<std::string> byte_vars;  // byte_extract names, by index
+
+    std::optional<FlowOpt> flow;
+    std::optional<IntMatch> dsize;
+    std::optional<IntMatch> ttl;
+    std::optional<IntMatch> itype;
+    std::optional<IntMatch> icode;
+    std::optional<uint16_t> icmp_id;
+    std::optional<uint16_t> icmp_seq;
+    std::optional<uint8_t> tos;
+    bool tos_negated = false;
+    std::optional<uint16_t> ipopts;  // IpOptBit the packet must carry
+    std::optional<FragBitsMatch> fragbits;
+    std::optional<TcpFlagsMatch> tcp_flags;
+    std::optional<uint32_t> tcp_seq;
+    std::optional<uint32_t> tcp_ack;
+    std::optional<uint16_t> tcp_window;
+    bool tcp_window_negated = false;
+    std::optional<IntMatch> ip_proto;
+    std::optional<Threshold> threshold;
+    std::optional<Threshold> detection_filter;
+    std::vector<FlowbitCmd> flowbits;
+    bool noalert = false;  // flowbits:noalert
+};
+
+}  // namespace vigil::rules

@@ -1,0 +1,85 @@
+#pragma once
+// The Suricata 7 rule language: variables (--vars), classification.config and the rule
+// parser. Turns rule text into rules::Rule (rule.h) or a precise rejection reason.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "rules/rule.h"
+
+namespace vigil::rules {
+
+struct Classification {
+    std::string description;
+    uint32_t priority = 3;
+};
+
+// Suppress entry from threshold.config: `suppress gen_id G, sig_id S[, track by_src|by_dst|
+// by_either, ip ADDR]`.
+struct Suppression {
+    uint32_t gid = 1;
+    uint32_t sid = 0;
+    bool has_track = false;
+    Threshold::Track track = Threshold::Track::BySrc;  // BySrc, ByDst, ByBoth (= by_either)
+    IpSet ips;
+};
+
+// The --vars file (a subset of suricata.yaml) and the side files it names.
+struct Vars {
+    std::map<std::string, std::string> address_groups;  // name without '$' -> expression
+    std::map<std::string, std::string> port_groups;
+    std::map<std::string, Classification> classifications;  // short name -> entry
+    std::map<std::string, std::string> reference_prefixes;  // "url" -> "http://"
+    // From threshold.config: threshold/event_filter lines override a rule's own threshold
+    // (by gid:sid); suppress lines drop alerts.
+    std::map<std::pair<uint32_t, uint32_t>, Threshold> threshold_overrides;
+    std::vector<Suppression> suppressions;
+};
+
+// Suricata's defaults: the address/port groups of suricata.yaml and its built-in
+// classification table.
+Vars default_vars();
+
+// Loads a --vars YAML file. Missing keys keep the defaults; relative side-file paths are
+// relative to the file's directory. Errors name the file (and line, when YAML says).
+Result<Vars> load_vars(const std::string& path);
+
+// Parses classification.config lines ("config classification: name,description,priority")
+// into vars.classifications. Errors name file:line.
+Status load_classification_file(const std::string& path, Vars& vars);
+Status load_threshold_file(const std::string& path, Vars& vars);
+
+struct RuleError {
+    std::string file;
+    uint32_t line = 0;
+    uint32_t sid = 0;  // 0 when the sid could not be read
+    std::string reason;
+    // "file:line: sid N: reason"
+    std::string to_string() const;
+};
+
+struct ParseResult {
+    std::vector<Rule> rules;
+    std::vector<RuleError> rejected;
+};
+
+// Parses one rule (one logical line). `file`/`line` are recorded in the Rule and the error.
+Result<Rule> parse_rule(std::string_view text, const Vars& vars, const std::string& file = "",
+                        uint32_t line = 0);
+
+// Parses a rules file: skips blank lines and comments (including commented-out rules, as ET
+// ships them), joins lines continued with a trailing backslash, and collects every rule that
+// parses and every rejection. Duplicate sids (same gid) are rejected after the first.
+// Error (not a rejection) only when the file cannot be read.
+Result<ParseResult> parse_rules_file(const std::string& path, const Vars& vars);
+
+// Resolves an address / port expression ("[$HOME_NET,!10.0.0.0/8]", "!80", "[1024:]") with
+// the vars. Errors say what is wrong ("unknown variable $FOO", "bad CIDR '1.2.3/33'").
+Result<IpSet> parse_address(std::string_view expr, const Vars& vars);
+Result<PortSet> parse_ports(std::string_view expr, const Vars& vars);
+
+}  // namespace vigil::rules

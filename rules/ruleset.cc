@@ -1,0 +1,651 @@
+#include "rules/ruleset.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "rules/compiled.h"
+
+namespace vigil::rules {
+
+namespace {
+
+using dataplane::FlowDir;
+
+// Transports a packet can be dispatched on; Ip rules apply to all of them.
+enum Transport : uint8_t { kTcp = 0, kUdp, kIcmp, kIcmpv6, kOther, kTransports };
+constexpr size_t kDirs = 2;
+// A port gets its own group (its own Hyperscan database) only when enough rules name it;
+// the rest share the any-port group and have their ports checked by the confirm program.
+constexpr size_t kMinRulesPerPortGroup = 8;
+constexpr size_t kMaxPortGroups = 12;
+// A rule whose port set is larger than this is treated as any-port for grouping.
+constexpr uint32_t kMaxGroupedPorts = 64;
+
+int action_rank(Action a) {
+    switch (a) {
+        case Action::Pass:
+            return 0;
+        case Action::Drop:
+            return 1;
+        case Action::Reject:
+            return 2;
+        case Action::Alert:
+            return 3;
+    }
+    return 3;
+}
+
+FlowbitsKind flowbits_kind(const Rule& r) {
+    bool set = false;
+    bool read = false;
+    for (const auto& fb : r.flowbits) {
+        switch (fb.op) {
+            case FlowbitCmd::Op::Set:
+            case FlowbitCmd::Op::Unset:
+            case FlowbitCmd::Op::Toggle:
+                set = true;
+                break;
+            case FlowbitCmd::Op::IsSet:
+            case FlowbitCmd::Op::IsNotSet:
+                read = true;
+                break;
+            case FlowbitCmd::Op::NoAlert:
+                break;
+        }
+    }
+    if (set && read) {
+        return FlowbitsKind::SetRead;
+    }
+    if (set) {
+        return FlowbitsKind::Set;
+    }
+    if (read) {
+        return FlowbitsKind::Read;
+    }
+    return FlowbitsKind::None;
+}
+
+std::vector<Transport> transports_of(Proto p) {
+    switch (p) {
+        case Proto::Tcp:
+            return {kTcp};
+        case Proto::Udp:
+            return {kUdp};
+        case Proto::Icmp:
+            return {kIcmp};
+        case Proto::Icmpv6:
+            return {kIcmpv6};
+        case Proto::Ip:
+            return {kTcp, kUdp, kIcmp, kIcmpv6, kOther};
+    }
+    return {};
+}
+
+std::array<uint8_t, 256> horspool_table(const std::string& pat) {
+    std::array<uint8_t, 256> t{};
+    const size_t n = pat.size();
+    const uint8_t def = static_cast<uint8_t>(std::min<size_t>(n, 255));
+    t.fill(def);
+    for (size_t i = 0; i + 1 < n; ++i) {
+        const size_t shift = n - 1 - i;
+        t[static_cast<uint8_t>(pat[i])] = static_cast<uint8_t>(std::min<size_t>(shift, 255));
+    }
+    return t;
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    return s;
+}
+
+bool op_is_relative(const PayloadOp& op) {
+    return std::visit(
+        [](const auto& o) -> bool {
+            using T = std::decay_t<decltype(o)>;
+            if constexpr (std::is_same_v<T, Content>) {
+                return o.relative();
+            } else if constexpr (std::is_same_v<T, IsDataAt>) {
+                return o.relative;
+            } else if constexpr (std::is_same_v<T, Pcre>) {
+                return o.relative;
+            } else {
+                return o.relative;
+            }
+        },
+        op);
+}
+
+Result<Pcre2CodePtr> compile_pcre(const Pcre& p) {
+    uint32_t opts = 0;
+    if (p.caseless) {
+        opts |= PCRE2_CASELESS;
+    }
+    if (p.dotall) {
+        opts |= PCRE2_DOTALL;
+    }
+    if (p.multiline) {
+        opts |= PCRE2_MULTILINE;
+    }
+    if (p.extended) {
+        opts |= PCRE2_EXTENDED;
+    }
+    if (p.anchored) {
+        opts |= PCRE2_ANCHORED;
+    }
+    if (p.dollar_endonly) {
+        opts |= PCRE2_DOLLAR_ENDONLY;
+    }
+    if (p.ungreedy) {
+        opts |= PCRE2_UNGREEDY;
+    }
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.pattern.data()),
+                                     p.pattern.size(), opts, &err, &off, nullptr);
+    if (code == nullptr) {
+        std::array<PCRE2_UCHAR, 256> buf{};
+        pcre2_get_error_message(err, buf.data(), buf.size());
+        return make_error(ErrorCode::RuleCompile,
+                          "pcre: " + std::string(reinterpret_cast<char*>(buf.data())) +
+                              " at offset " + std::to_string(off));
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if refused
+    return Pcre2CodePtr(code);
+}
+
+std::string hs_escape(const std::string& bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 4);
+    for (unsigned char c : bytes) {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    return out;
+}
+
+// What a rule contributes to its groups' Hyperscan databases.
+struct Prefilter {
+    enum class Kind { None, Literal, Regex } kind = Kind::None;
+    std::string expr;  // Hyperscan expression
+    unsigned flags = 0;
+};
+
+Prefilter choose_prefilter(const CompiledRule& cr) {
+    Prefilter pf;
+    // Fast pattern: the content marked fast_pattern, else the longest positive content.
+    int best = -1;
+    size_t best_len = 0;
+    for (size_t i = 0; i < cr.ops.size(); ++i) {
+        const auto* c = std::get_if<CContent>(&cr.ops[i]);
+        if (c == nullptr || c->src.negated) {
+            continue;
+        }
+        if (c->src.fast_pattern) {
+            best = static_cast<int>(i);
+            break;
+        }
+        if (c->src.bytes.size() > best_len) {
+            best_len = c->src.bytes.size();
+            best = static_cast<int>(i);
+        }
+    }
+    if (best >= 0) {
+        const Content& c = std::get<CContent>(cr.ops[best]).src;
+        std::string bytes = c.bytes;
+        if (c.fp_chop_offset && c.fp_chop_len && *c.fp_chop_offset < bytes.size()) {
+            bytes = bytes.substr(*c.fp_chop_offset, *c.fp_chop_len);
+        }
+        if (!bytes.empty()) {
+            pf.kind = Prefilter::Kind::Literal;
+            pf.expr = hs_escape(bytes);
+            pf.flags = HS_FLAG_SINGLEMATCH | (c.nocase ? HS_FLAG_CASELESS : 0);
+            return pf;
+        }
+    }
+    // No content: a non-negated, non-relative pcre can prefilter in Hyperscan PREFILTER mode.
+    for (const auto& op : cr.ops) {
+        const auto* p = std::get_if<CPcre>(&op);
+        if (p == nullptr || p->src.negated || p->src.relative || p->src.anchored ||
+            p->src.extended || p->src.ungreedy || p->src.dollar_endonly) {
+            continue;
+        }
+        pf.kind = Prefilter::Kind::Regex;
+        pf.expr = p->src.pattern;
+        pf.flags = HS_FLAG_SINGLEMATCH | HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY;
+        if (p->src.caseless) {
+            pf.flags |= HS_FLAG_CASELESS;
+        }
+        if (p->src.dotall) {
+            pf.flags |= HS_FLAG_DOTALL;
+        }
+        if (p->src.multiline) {
+            pf.flags |= HS_FLAG_MULTILINE;
+        }
+        return pf;
+    }
+    return pf;
+}
+
+uint32_t port_count(const PortSet& ps) {
+    uint32_t n = 0;
+    for (const auto& r : ps.ranges) {
+        n += static_cast<uint32_t>(r.hi) - r.lo + 1;
+    }
+    return n;
+}
+
+}  // namespace
+
+std::string LoadReport::summary_line() const {
+    return "rules: " + std::to_string(loaded) + " loaded, " + std::to_string(rejected.size()) +
+           " rejected";
+}
+
+class RuleSetBuilder {
+public:
+    static Result<std::shared_ptr<const RuleSet>> build(std::vector<Rule> rules,
+                                                        LoadReport& report);
+};
+
+RuleSet::RuleSet()
+    : compiled_(std::make_unique<std::vector<CompiledRule>>()),
+      groups_(std::make_unique<std::vector<RuleGroup>>()) {}
+RuleSet::~RuleSet() = default;
+
+size_t RuleSet::size() const { return compiled_->size(); }
+const Rule& RuleSet::rule(uint32_t index) const { return (*compiled_)[index].rule; }
+
+static Transport packet_transport(const dataplane::Packet& pkt) {
+    if (pkt.l4 != nullptr) {
+        switch (pkt.ip_proto) {
+            case dataplane::kProtoTcp:
+                return kTcp;
+            case dataplane::kProtoUdp:
+                return kUdp;
+            case dataplane::kProtoIcmp:
+                return kIcmp;
+            case dataplane::kProtoIcmpv6:
+                return kIcmpv6;
+            default:
+                break;
+        }
+    }
+    return kOther;
+}
+
+const RuleGroup& RuleSet::group_for(const dataplane::Packet& pkt) const {
+    const Transport t = packet_transport(pkt);
+    const size_t d = pkt.dir == FlowDir::ToServer ? 0 : 1;
+    const size_t slot = t * kDirs + d;
+    const auto& pm = port_maps_[slot];
+    if (!pm.empty()) {
+        const uint16_t port = d == 0 ? pkt.dport : pkt.sport;
+        return (*groups_)[pm[port]];
+    }
+    return (*groups_)[default_group_[slot]];
+}
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::vector<Rule> rules,
+                                                        LoadReport& report) {
+    return RuleSetBuilder::build(std::move(rules), report);
+}
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::string>& paths,
+                                                     const Vars& vars, LoadReport& report) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> files;
+    for (const auto& p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            std::vector<std::string> found;
+            for (const auto& e : fs::directory_iterator(p, ec)) {
+                if (e.is_regular_file() && e.path().extension() == ".rules") {
+                    found.push_back(e.path().string());
+                }
+            }
+            if (ec) {
+                return make_error(ErrorCode::BadInput, p + ": " + ec.message());
+            }
+            if (found.empty()) {
+                return make_error(ErrorCode::BadInput, p + ": no *.rules files in directory");
+            }
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else if (fs::exists(p, ec)) {
+            files.push_back(p);
+        } else {
+            return make_error(ErrorCode::BadInput, p + ": no such file or directory");
+        }
+    }
+    std::vector<Rule> all;
+    std::set<std::pair<uint32_t, uint32_t>> seen;  // (gid, sid) across files
+    for (const auto& f : files) {
+        auto parsed = parse_rules_file(f, vars);
+        if (!parsed) {
+            return parsed.error();
+        }
+        ++report.files;
+        for (auto& e : parsed->rejected) {
+            report.rejected.push_back(std::move(e));
+        }
+        for (auto& r : parsed->rules) {
+            if (!seen.insert({r.gid, r.sid}).second) {
+                report.rejected.push_back(
+                    RuleError{r.file, r.line, r.sid, "duplicate sid (already loaded)"});
+                continue;
+            }
+            all.push_back(std::move(r));
+        }
+    }
+    return compile(std::move(all), report);
+}
+
+Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> rules,
+                                                             LoadReport& report) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::shared_ptr<RuleSet> rs(new RuleSet());
+    auto& compiled = *rs->compiled_;
+
+    // Evaluation order: Suricata's signature ordering (action, flowbits, priority), stable.
+    std::vector<size_t> order(rules.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+        order[i] = i;
+    }
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        const Rule& ra = rules[a];
+        const Rule& rb = rules[b];
+        if (action_rank(ra.action) != action_rank(rb.action)) {
+            return action_rank(ra.action) < action_rank(rb.action);
+        }
+        const auto fa = static_cast<int>(flowbits_kind(ra));
+        const auto fb = static_cast<int>(flowbits_kind(rb));
+        if (fa != fb) {
+            return fa > fb;
+        }
+        return ra.priority < rb.priority;
+    });
+
+    std::unordered_map<std::string, uint16_t> flowbit_ids;
+    auto flowbit_id = [&](const std::string& name) -> Result<uint16_t> {
+        auto it = flowbit_ids.find(name);
+        if (it != flowbit_ids.end()) {
+            return it->second;
+        }
+        if (flowbit_ids.size() >= 65535) {
+            return make_error(ErrorCode::RuleCompile, "too many distinct flowbit names");
+        }
+        const auto id = static_cast<uint16_t>(flowbit_ids.size());
+        flowbit_ids.emplace(name, id);
+        return id;
+    };
+
+    compiled.reserve(rules.size());
+    for (size_t oi : order) {
+        Rule& r = rules[oi];
+        CompiledRule cr;
+        std::string err;
+        for (size_t i = 0; i < r.payload.size() && err.empty(); ++i) {
+            const bool next_rel = i + 1 < r.payload.size() && op_is_relative(r.payload[i + 1]);
+            std::visit(
+                [&](const auto& o) {
+                    using T = std::decay_t<decltype(o)>;
+                    if constexpr (std::is_same_v<T, Content>) {
+                        CContent c;
+                        c.src = o;
+                        c.pat = o.nocase ? lower(o.bytes) : o.bytes;
+                        c.skip = horspool_table(c.pat);
+                        c.relative_next = next_rel;
+                        if (!o.negated) {
+                            cr.needs_payload = true;
+                        }
+                        cr.ops.emplace_back(std::move(c));
+                    } else if constexpr (std::is_same_v<T, Pcre>) {
+                        auto code = compile_pcre(o);
+                        if (!code) {
+                            err = code.error().message;
+                            return;
+                        }
+                        CPcre p;
+                        p.src = o;
+                        p.code = std::move(code.value());
+                        p.relative_next = next_rel;
+                        if (!o.negated) {
+                            cr.needs_payload = true;
+                        }
+                        cr.ops.emplace_back(std::move(p));
+                    } else {
+                        cr.ops.emplace_back(o);
+                    }
+                },
+                r.payload[i]);
+        }
+        for (const auto& fb : r.flowbits) {
+            if (fb.op == FlowbitCmd::Op::NoAlert) {
+                continue;
+            }
+            CFlowbit c;
+            c.op = fb.op;
+            c.any_of = fb.any_of;
+            for (const auto& n : fb.names) {
+                auto id = flowbit_id(n);
+                if (!id) {
+                    err = id.error().message;
+                    break;
+                }
+                c.ids.push_back(*id);
+            }
+            if (fb.op == FlowbitCmd::Op::IsSet || fb.op == FlowbitCmd::Op::IsNotSet) {
+                cr.flowbit_checks.push_back(std::move(c));
+            } else {
+                cr.flowbit_actions.push_back(std::move(c));
+            }
+        }
+        if (!err.empty()) {
+            report.rejected.push_back(RuleError{r.file, r.line, r.sid, err});
+            continue;
+        }
+        cr.alerts = r.action != Action::Pass && !r.noalert;
+        cr.index = static_cast<uint32_t>(compiled.size());
+        cr.rule = std::move(r);
+        compiled.push_back(std::move(cr));
+    }
+    report.loaded = compiled.size();
+    rs->stats_.rules = compiled.size();
+    rs->stats_.flowbits = flowbit_ids.size();
+
+    // Prefilter choice per rule.
+    std::vector<Prefilter> pfs(compiled.size());
+    for (size_t i = 0; i < compiled.size(); ++i) {
+        pfs[i] = choose_prefilter(compiled[i]);
+    }
+
+    // Membership: for each (transport, dir) slot, which rules apply, and under which port.
+    const size_t nslots = kTransports * kDirs;
+    rs->port_maps_.assign(nslots, {});
+    rs->default_group_.assign(nslots, 0);
+    std::map<std::vector<uint32_t>, uint16_t> group_by_members;  // dedupe identical groups
+    std::vector<std::vector<uint32_t>> group_members;
+
+    auto intern_group = [&](std::vector<uint32_t> members) -> uint16_t {
+        std::sort(members.begin(), members.end());
+        auto it = group_by_members.find(members);
+        if (it != group_by_members.end()) {
+            return it->second;
+        }
+        const auto gi = static_cast<uint16_t>(group_members.size());
+        group_by_members.emplace(members, gi);
+        group_members.push_back(std::move(members));
+        return gi;
+    };
+
+    for (size_t t = 0; t < kTransports; ++t) {
+        for (size_t d = 0; d < kDirs; ++d) {
+            std::vector<uint32_t> any_port;
+            std::map<uint16_t, std::vector<uint32_t>> by_port;
+            for (const auto& cr : compiled) {
+                const Rule& r = cr.rule;
+                const auto ts = transports_of(r.proto);
+                if (std::find(ts.begin(), ts.end(), static_cast<Transport>(t)) == ts.end()) {
+                    continue;
+                }
+                if (r.flow) {
+                    if (r.flow->to_server && d != 0) {
+                        continue;
+                    }
+                    if (r.flow->to_client && d != 1) {
+                        continue;
+                    }
+                }
+                const PortSet& key_ports = d == 0 ? r.dport : r.sport;
+                const bool groupable = (t == kTcp || t == kUdp) && !r.bidirectional &&
+                                       !key_ports.is_any() &&
+                                       port_count(key_ports) <= kMaxGroupedPorts;
+                if (!groupable) {
+                    any_port.push_back(cr.index);
+                    continue;
+                }
+                for (const auto& pr : key_ports.ranges) {
+                    for (uint32_t p = pr.lo; p <= pr.hi; ++p) {
+                        by_port[static_cast<uint16_t>(p)].push_back(cr.index);
+                    }
+                }
+            }
+            // The busiest ports get their own groups; the others fold into the any group.
+            std::vector<std::pair<size_t, uint16_t>> busiest;
+            for (const auto& [port, v] : by_port) {
+                if (v.size() >= kMinRulesPerPortGroup) {
+                    busiest.emplace_back(v.size(), port);
+                }
+            }
+            std::sort(busiest.rbegin(), busiest.rend());
+            if (busiest.size() > kMaxPortGroups) {
+                busiest.resize(kMaxPortGroups);
+            }
+            std::set<uint16_t> own;
+            for (const auto& b : busiest) {
+                own.insert(b.second);
+            }
+            std::vector<uint32_t> base = any_port;
+            std::set<uint32_t> in_base(any_port.begin(), any_port.end());
+            for (const auto& [port, v] : by_port) {
+                if (own.count(port) != 0) {
+                    continue;
+                }
+                for (uint32_t ri : v) {
+                    if (in_base.insert(ri).second) {
+                        base.push_back(ri);
+                    }
+                }
+            }
+            const size_t slot = t * kDirs + d;
+            const uint16_t base_group = intern_group(base);
+            rs->default_group_[slot] = base_group;
+            if (!own.empty()) {
+                auto& pm = rs->port_maps_[slot];
+                pm.assign(65536, base_group);
+                for (uint16_t port : own) {
+                    std::vector<uint32_t> members = any_port;
+                    members.insert(members.end(), by_port[port].begin(), by_port[port].end());
+                    pm[port] = intern_group(std::move(members));
+                }
+                rs->stats_.port_groups += own.size();
+            }
+        }
+    }
+
+    // One Hyperscan database per distinct group.
+    auto& groups = *rs->groups_;
+    groups.resize(group_members.size());
+    std::set<uint32_t> prefiltered;
+    std::set<uint32_t> regex_prefiltered;
+    for (size_t gi = 0; gi < group_members.size(); ++gi) {
+        RuleGroup& g = groups[gi];
+        const auto& members = group_members[gi];
+        g.rule_count = members.size();
+        std::map<std::pair<std::string, unsigned>, uint32_t> pattern_ids;
+        std::vector<std::string> exprs;
+        std::vector<unsigned> flags;
+        std::vector<std::vector<uint32_t>> pattern_rules;
+        for (uint32_t ri : members) {
+            const Prefilter& pf = pfs[ri];
+            if (pf.kind == Prefilter::Kind::None) {
+                g.always.push_back(ri);
+                continue;
+            }
+            auto key = std::make_pair(pf.expr, pf.flags);
+            auto it = pattern_ids.find(key);
+            if (it == pattern_ids.end()) {
+                it = pattern_ids.emplace(key, static_cast<uint32_t>(exprs.size())).first;
+                exprs.push_back(pf.expr);
+                flags.push_back(pf.flags);
+                pattern_rules.emplace_back();
+            }
+            pattern_rules[it->second].push_back(ri);
+        }
+        // Compile; an expression Hyperscan refuses is dropped and its rules are checked on
+        // every packet of the group instead (never lost).
+        while (!exprs.empty()) {
+            std::vector<const char*> cexprs;
+            std::vector<unsigned> ids;
+            for (size_t i = 0; i < exprs.size(); ++i) {
+                cexprs.push_back(exprs[i].c_str());
+                ids.push_back(static_cast<unsigned>(i));
+            }
+            hs_database_t* db = nullptr;
+            hs_compile_error_t* cerr = nullptr;
+            const hs_error_t rc =
+                hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
+                                 static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr,
+                                 &db, &cerr);
+            if (rc == HS_SUCCESS) {
+                g.db.reset(db);
+                break;
+            }
+            const int bad = cerr != nullptr ? cerr->expression : -1;
+            const std::string msg = cerr != nullptr ? cerr->message : "unknown error";
+            hs_free_compile_error(cerr);
+            if (bad < 0 || static_cast<size_t>(bad) >= exprs.size()) {
+                return make_error(ErrorCode::RuleCompile, "hyperscan: " + msg);
+            }
+            for (uint32_t ri : pattern_rules[bad]) {
+                g.always.push_back(ri);
+            }
+            exprs.erase(exprs.begin() + bad);
+            flags.erase(flags.begin() + bad);
+            pattern_rules.erase(pattern_rules.begin() + bad);
+        }
+        for (size_t i = 0; i < pattern_rules.size(); ++i) {
+            for (uint32_t ri : pattern_rules[i]) {
+                (flags[i] & HS_FLAG_PREFILTER ? regex_prefiltered : prefiltered).insert(ri);
+            }
+        }
+        g.pattern_rules = std::move(pattern_rules);
+        std::sort(g.always.begin(), g.always.end());
+        if (g.db) {
+            size_t sz = 0;
+            if (hs_database_size(g.db.get(), &sz) == HS_SUCCESS) {
+                rs->stats_.database_bytes += sz;
+            }
+            ++rs->stats_.databases;
+        }
+    }
+    rs->stats_.prefiltered = prefiltered.size();
+    rs->stats_.pcre_prefilter = regex_prefiltered.size();
+    rs->stats_.always_check = compiled.size() - prefiltered.size() - regex_prefiltered.size();
+    rs->stats_.compile_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return std::shared_ptr<const RuleSet>(std::move(rs));
+}
+
+}  // namespace vigil::rules

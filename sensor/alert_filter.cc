@@ -1,0 +1,147 @@
+#include "sensor/alert_filter.h"
+
+#include <cstring>
+
+namespace vigil::sensor {
+
+using rules::Threshold;
+
+size_t AlertFilter::KeyHash::operator()(const Key& k) const {
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&h](const void* p, size_t n) {
+        const auto* b = static_cast<const uint8_t*>(p);
+        for (size_t i = 0; i < n; ++i) {
+            h = (h ^ b[i]) * 1099511628211ULL;
+        }
+    };
+    mix(&k.rule, sizeof(k.rule));
+    mix(&k.kind, sizeof(k.kind));
+    mix(k.a.b.data(), 16);
+    mix(k.b.b.data(), 16);
+    mix(&k.flow, sizeof(k.flow));
+    return h;
+}
+
+AlertFilter::AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars) : rules_(rules) {
+    const size_t n = rules.size();
+    threshold_.assign(n, nullptr);
+    detection_filter_.assign(n, nullptr);
+    suppress_.assign(n, {});
+    overrides_.reserve(vars.threshold_overrides.size());
+    suppressions_ = vars.suppressions;
+    for (uint32_t i = 0; i < n; ++i) {
+        const rules::Rule& r = rules.rule(i);
+        if (r.threshold) {
+            threshold_[i] = &*r.threshold;
+        }
+        if (r.detection_filter) {
+            detection_filter_[i] = &*r.detection_filter;
+        }
+        auto it = vars.threshold_overrides.find({r.gid, r.sid});
+        if (it != vars.threshold_overrides.end()) {
+            overrides_.push_back(it->second);
+        }
+    }
+    // Second pass: pointers into overrides_ are stable now that it is filled.
+    size_t oi = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const rules::Rule& r = rules.rule(i);
+        if (vars.threshold_overrides.count({r.gid, r.sid}) != 0) {
+            threshold_[i] = &overrides_[oi++];
+        }
+        for (const auto& s : suppressions_) {
+            if (s.sid == r.sid && s.gid == r.gid) {
+                suppress_[i].push_back(&s);
+            }
+        }
+    }
+}
+
+bool AlertFilter::apply(const Threshold& t, uint8_t kind, const AlertRecord& a) {
+    Key k{};
+    k.rule = a.rule;
+    k.kind = kind;
+    switch (t.track) {
+        case Threshold::Track::BySrc:
+            k.a = a.src;
+            break;
+        case Threshold::Track::ByDst:
+            k.a = a.dst;
+            break;
+        case Threshold::Track::ByBoth:
+            k.a = a.src;
+            k.b = a.dst;
+            break;
+        case Threshold::Track::ByFlow:
+            k.flow = a.flow_id;
+            break;
+        case Threshold::Track::ByRule:
+            break;
+    }
+    auto [it, created] = state_.try_emplace(k);
+    State& s = it->second;
+    const bool in_window =
+        !created && (a.ts_sec - s.first_sec < static_cast<int64_t>(t.seconds) ||
+                     (a.ts_sec - s.first_sec == static_cast<int64_t>(t.seconds) &&
+                      a.ts_usec <= s.first_usec));
+    if (!in_window) {
+        s.first_sec = a.ts_sec;
+        s.first_usec = a.ts_usec;
+        s.count = 0;
+    }
+    ++s.count;
+    switch (t.type) {
+        case Threshold::Type::Limit:
+            return s.count <= t.count;
+        case Threshold::Type::Threshold:
+            if (s.count >= t.count) {
+                s.count = 0;
+                // the next match starts a new count inside the same window
+                return true;
+            }
+            return false;
+        case Threshold::Type::Both:
+            return s.count == t.count;
+        case Threshold::Type::DetectionFilter:
+            return s.count > t.count;
+    }
+    return true;
+}
+
+bool AlertFilter::pass(const AlertRecord& a) {
+    for (const rules::Suppression* s : suppress_[a.rule]) {
+        bool hit = true;
+        if (s->has_track) {
+            switch (s->track) {
+                case Threshold::Track::BySrc:
+                    hit = s->ips.contains(a.src);
+                    break;
+                case Threshold::Track::ByDst:
+                    hit = s->ips.contains(a.dst);
+                    break;
+                default:
+                    hit = s->ips.contains(a.src) || s->ips.contains(a.dst);
+                    break;
+            }
+        }
+        if (hit) {
+            ++suppressed_;
+            return false;
+        }
+    }
+    if (const Threshold* df = detection_filter_[a.rule]; df != nullptr) {
+        if (!apply(*df, 1, a)) {
+            ++suppressed_;
+            return false;
+        }
+    }
+    if (const Threshold* t = threshold_[a.rule]; t != nullptr) {
+        if (!apply(*t, 0, a)) {
+            ++suppressed_;
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace vigil::sensor

@@ -1,0 +1,43 @@
+#pragma once
+// AlertRecord: what a worker hands to the output stage for one rule match. Fixed size, no
+// allocation: the output stage looks up rule metadata and formats EVE JSON off the hot path.
+
+#include <array>
+#include <cstdint>
+
+#include "dataplane/packet.h"
+
+namespace vigil::sensor {
+
+struct AlertRecord {
+    uint64_t seq = 0;       // packet position in the input: output order across workers
+    uint32_t rule = 0;      // index into the RuleSet (evaluation order)
+    int64_t ts_sec = 0;
+    uint32_t ts_usec = 0;
+    dataplane::IpAddr src{};
+    dataplane::IpAddr dst{};
+    uint16_t sport = 0;
+    uint16_t dport = 0;
+    uint8_t ip_proto = 0;
+    bool has_ports = false;
+    uint8_t icmp_type = 0;
+    uint8_t icmp_code = 0;
+    bool has_icmp = false;
+    uint8_t vlan_count = 0;
+    std::array<uint16_t, 2> vlan{};
+    dataplane::FlowDir dir = dataplane::FlowDir::ToServer;
+    bool has_flow = false;
+    uint64_t flow_id = 0;
+    uint64_t pkts_toserver = 0;
+    uint64_t pkts_toclient = 0;
+    uint64_t bytes_toserver = 0;
+    uint64_t bytes_toclient = 0;
+    int64_t flow_start_sec = 0;
+    uint32_t flow_start_usec = 0;
+    dataplane::IpAddr flow_src{};  // the flow's client side
+    dataplane::IpAddr flow_dst{};
+    uint16_t flow_sport = 0;
+    uint16_t flow_dport = 0;
+};
+
+}  // namespace vigil::sensor

@@ -1,0 +1,43 @@
+#pragma once
+// The sensor configuration file (/etc/vigil/sensor.yaml, DESIGN.md §8). Unknown keys are an
+// error that names them, so a typo never silently falls back to a default.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace vigil::sensor {
+
+struct SensorConfig {
+    std::string path;  // where it was loaded from
+    std::string sensor_id = "vigil";
+    // capture
+    std::string capture_method = "dpdk";
+    std::vector<std::string> eal;
+    std::vector<std::string> ports;
+    std::vector<std::vector<std::string>> inline_pairs;
+    uint32_t workers = 1;
+    uint32_t exit_on_idle_ms = 0;
+    // detection
+    std::vector<std::string> rules;
+    std::string vars;  // "" = Suricata defaults
+    // outputs
+    std::string eve_path = "/var/log/vigil/eve.json";
+    std::string zmq_endpoint = "ipc:///run/vigil/mgmt.sock";
+    std::string zmq_spool = "/var/lib/vigil/spool";
+    uint32_t zmq_spool_max_mb = 1024;
+    // ips
+    bool ips_enabled = false;
+    std::string nft_table = "vigil";
+    uint32_t block_timeout_s = 3600;
+    std::vector<std::string> allowlist;
+    // flows
+    uint32_t flow_capacity = 65536;
+};
+
+// Relative paths in the file (rules, vars, eve) are resolved against the file's directory.
+Result<SensorConfig> load_sensor_config(const std::string& path);
+
+}  // namespace vigil::sensor

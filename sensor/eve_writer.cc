@@ -1,0 +1,412 @@
+#include "sensor/eve_writer.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstring>
+#include <ctime>
+
+namespace vigil::sensor {
+
+namespace {
+
+void add_kv(std::string& o, const char* key, const std::string& val) {
+    o += '"';
+    o += key;
+    o += "\":\"";
+    json_escape(o, val);
+    o += "\",";
+}
+
+void add_num(std::string& o, const char* key, uint64_t v) {
+    o += '"';
+    o += key;
+    o += "\":";
+    o += std::to_string(v);
+    o += ',';
+}
+
+void close_obj(std::string& o) {
+    if (!o.empty() && o.back() == ',') {
+        o.back() = '}';
+    } else {
+        o += '}';
+    }
+}
+
+
+// Suricata's decoder event names (stats.decoder.event.<layer>.<name>) for our reasons;
+// nullptr where Suricata has no such event (those appear only in the replay summary).
+const char* suricata_event(dataplane::DecodeStatus s, const char** layer) {
+    using D = dataplane::DecodeStatus;
+    switch (s) {
+        case D::EthTruncated:
+            *layer = "ethernet";
+            return "pkt_too_small";
+        case D::VlanTruncated:
+            *layer = "vlan";
+            return "header_too_small";
+        case D::VlanTooMany:
+            *layer = "vlan";
+            return "too_many_layers";
+        case D::MplsTruncated:
+            *layer = "mpls";
+            return "header_too_small";
+        case D::SllTruncated:
+            *layer = "sll";
+            return "pkt_too_small";
+        case D::Ipv4Truncated:
+            *layer = "ipv4";
+            return "trunc_pkt";
+        case D::Ipv4BadVersion:
+            *layer = "ipv4";
+            return "wrong_ip_version";
+        case D::Ipv4BadHeaderLen:
+            *layer = "ipv4";
+            return "hlen_too_small";
+        case D::Ipv4BadTotalLen:
+            *layer = "ipv4";
+            return "iplen_smaller_than_hlen";
+        case D::Ipv4OptMalformed:
+            *layer = "ipv4";
+            return "opt_malformed";
+        case D::Ipv6Truncated:
+            *layer = "ipv6";
+            return "trunc_pkt";
+        case D::Ipv6BadVersion:
+            *layer = "ipv6";
+            return "wrong_ip_version";
+        case D::Ipv6ExtTruncated:
+            *layer = "ipv6";
+            return "trunc_exthdr";
+        case D::TcpTruncated:
+            *layer = "tcp";
+            return "pkt_too_small";
+        case D::TcpBadHeaderLen:
+            *layer = "tcp";
+            return "hlen_too_small";
+        case D::TcpOptMalformed:
+            *layer = "tcp";
+            return "invalid_optlen";
+        case D::UdpTruncated:
+            *layer = "udp";
+            return "pkt_too_small";
+        case D::UdpBadLen:
+            *layer = "udp";
+            return "len_invalid";
+        case D::IcmpTruncated:
+            *layer = "icmpv4";
+            return "pkt_too_small";
+        case D::Icmpv6Truncated:
+            *layer = "icmpv6";
+            return "pkt_too_small";
+        default:
+            return nullptr;
+    }
+}
+
+}  // namespace
+
+std::string format_timestamp(int64_t sec, uint32_t usec) {
+    std::tm tm{};
+    const time_t t = static_cast<time_t>(sec);
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+    return buf;
+}
+
+std::string format_ip(const dataplane::IpAddr& a) {
+    char buf[INET6_ADDRSTRLEN];
+    if (a.is_v4()) {
+        inet_ntop(AF_INET, &a.b[12], buf, sizeof(buf));
+    } else {
+        inet_ntop(AF_INET6, a.b.data(), buf, sizeof(buf));
+    }
+    return buf;
+}
+
+void json_escape(std::string& out, const std::string& s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += kHex[c >> 4];
+                    out += kHex[c & 15];
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+}
+
+const char* proto_name(uint8_t p, std::string& buf) {
+    switch (p) {
+        case dataplane::kProtoTcp:
+            return "TCP";
+        case dataplane::kProtoUdp:
+            return "UDP";
+        case dataplane::kProtoIcmp:
+            return "ICMP";
+        case dataplane::kProtoIcmpv6:
+            return "IPv6-ICMP";
+        default:
+            buf = std::to_string(p);
+            return buf.c_str();
+    }
+}
+
+Result<std::unique_ptr<EveWriter>> EveWriter::open(const std::string& path,
+                                                   std::string sensor_id) {
+    if (path == "-") {
+        return std::unique_ptr<EveWriter>(new EveWriter(stdout, false, path, sensor_id));
+    }
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr) {
+        return make_error(ErrorCode::Io, path + ": cannot open for writing: " + std::strerror(errno));
+    }
+    static constexpr size_t kBuf = 1 << 20;
+    std::setvbuf(f, nullptr, _IOFBF, kBuf);
+    return std::unique_ptr<EveWriter>(new EveWriter(f, true, path, std::move(sensor_id)));
+}
+
+EveWriter::EveWriter(std::FILE* f, bool owned, std::string path, std::string sensor_id)
+    : f_(f), owned_(owned), path_(std::move(path)), sensor_id_(std::move(sensor_id)) {
+    line_.reserve(2048);
+}
+
+EveWriter::~EveWriter() {
+    if (owned_ && f_ != nullptr) {
+        std::fclose(f_);
+    }
+}
+
+void EveWriter::emit(const std::string& line) {
+    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size()) {
+        failed_ = true;
+    }
+    ++records_;
+}
+
+void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked) {
+    std::string& o = line_;
+    std::string pbuf;
+    o.clear();
+    o += '{';
+    add_kv(o, "timestamp", format_timestamp(a.ts_sec, a.ts_usec));
+    if (a.has_flow) {
+        add_num(o, "flow_id", a.flow_id);
+    }
+    add_num(o, "pcap_cnt", a.seq + 1);
+    add_kv(o, "event_type", "alert");
+    add_kv(o, "src_ip", format_ip(a.src));
+    if (a.has_ports) {
+        add_num(o, "src_port", a.sport);
+    }
+    add_kv(o, "dest_ip", format_ip(a.dst));
+    if (a.has_ports) {
+        add_num(o, "dest_port", a.dport);
+    }
+    add_kv(o, "proto", proto_name(a.ip_proto, pbuf));
+    if (a.has_icmp) {
+        add_num(o, "icmp_type", a.icmp_type);
+        add_num(o, "icmp_code", a.icmp_code);
+    }
+    if (a.vlan_count > 0) {
+        o += "\"vlan\":[";
+        for (uint8_t i = 0; i < a.vlan_count && i < 2; ++i) {
+            if (i > 0) {
+                o += ',';
+            }
+            o += std::to_string(a.vlan[i]);
+        }
+        o += "],";
+    }
+    add_kv(o, "pkt_src", "wire/pcap");
+    if (a.has_flow) {
+        add_kv(o, "direction", a.dir == dataplane::FlowDir::ToServer ? "to_server" : "to_client");
+    }
+    if (!sensor_id_.empty()) {
+        add_kv(o, "host", sensor_id_);
+    }
+    o += "\"alert\":{";
+    add_kv(o, "action", blocked ? "blocked" : "allowed");
+    add_num(o, "gid", rule.gid);
+    add_num(o, "signature_id", rule.sid);
+    add_num(o, "rev", rule.rev);
+    add_kv(o, "signature", rule.msg);
+    add_kv(o, "category", rule.category);
+    add_num(o, "severity", rule.priority);
+    if (!rule.metadata.empty()) {
+        // "key value" entries grouped by key, as Suricata does.
+        std::map<std::string, std::vector<std::string>> md;
+        for (const auto& e : rule.metadata) {
+            const auto sp = e.find(' ');
+            if (sp == std::string::npos) {
+                md[e].emplace_back("");
+            } else {
+                md[e.substr(0, sp)].push_back(e.substr(sp + 1));
+            }
+        }
+        o += "\"metadata\":{";
+        for (const auto& [k, vs] : md) {
+            o += '"';
+            json_escape(o, k);
+            o += "\":[";
+            for (size_t i = 0; i < vs.size(); ++i) {
+                if (i > 0) {
+                    o += ',';
+                }
+                o += '"';
+                json_escape(o, vs[i]);
+                o += '"';
+            }
+            o += "],";
+        }
+        close_obj(o);
+        o += ',';
+    }
+    close_obj(o);
+    o += ',';
+    if (a.has_flow) {
+        o += "\"flow\":{";
+        add_num(o, "pkts_toserver", a.pkts_toserver);
+        add_num(o, "pkts_toclient", a.pkts_toclient);
+        add_num(o, "bytes_toserver", a.bytes_toserver);
+        add_num(o, "bytes_toclient", a.bytes_toclient);
+        add_kv(o, "start", format_timestamp(a.flow_start_sec, a.flow_start_usec));
+        add_kv(o, "src_ip", format_ip(a.flow_src));
+        add_kv(o, "dest_ip", format_ip(a.flow_dst));
+        if (a.has_ports) {
+            add_num(o, "src_port", a.flow_sport);
+            add_num(o, "dest_port", a.flow_dport);
+        }
+        close_obj(o);
+        o += ',';
+    }
+    close_obj(o);
+    o += '\n';
+    emit(o);
+}
+
+void EveWriter::write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec) {
+    std::string o;
+    o += '{';
+    add_kv(o, "timestamp", format_timestamp(ts_sec, ts_usec));
+    add_kv(o, "event_type", "stats");
+    if (!sensor_id_.empty()) {
+        add_kv(o, "host", sensor_id_);
+    }
+    o += "\"stats\":{";
+    add_num(o, "uptime", static_cast<uint64_t>(c.seconds));
+    o += "\"decoder\":{";
+    add_num(o, "pkts", c.packets);
+    add_num(o, "bytes", c.bytes);
+    add_num(o, "invalid", [&] {
+        uint64_t n = 0;
+        for (size_t i = 1; i < c.decode.by_status.size(); ++i) {
+            const auto s = static_cast<dataplane::DecodeStatus>(i);
+            if (s != dataplane::DecodeStatus::EtherTypeUnsupported &&
+                s != dataplane::DecodeStatus::LinkTypeUnsupported) {
+                n += c.decode.by_status[i];
+            }
+        }
+        return n;
+    }());
+    add_num(o, "ipv4", c.decode.ipv4);
+    add_num(o, "ipv6", c.decode.ipv6);
+    add_num(o, "tcp", c.decode.tcp);
+    add_num(o, "udp", c.decode.udp);
+    add_num(o, "icmpv4", c.decode.icmp);
+    add_num(o, "vlan", c.decode.vlan);
+    add_num(o, "mpls", c.decode.mpls);
+    add_num(o, "unknown_ethertype",
+            c.decode.by_status[static_cast<size_t>(dataplane::DecodeStatus::EtherTypeUnsupported)]);
+    // decoder.event.<layer>.<name>, Suricata's names.
+    std::map<std::string, std::map<std::string, uint64_t>> ev;
+    for (size_t i = 1; i < c.decode.by_status.size(); ++i) {
+        const char* layer = nullptr;
+        const char* name = suricata_event(static_cast<dataplane::DecodeStatus>(i), &layer);
+        if (name != nullptr) {
+            ev[layer][name] += c.decode.by_status[i];
+        }
+    }
+    o += "\"event\":{";
+    for (const auto& [layer, names] : ev) {
+        o += '"' + layer + "\":{";
+        for (const auto& [name, n] : names) {
+            add_num(o, name.c_str(), n);
+        }
+        close_obj(o);
+        o += ',';
+    }
+    close_obj(o);
+    o += ',';
+    close_obj(o);
+    o += ',';
+    o += "\"flow\":{";
+    add_num(o, "total", c.flows.created);
+    add_num(o, "active", c.flows.active);
+    add_num(o, "tcp", c.tcp_flows);
+    add_num(o, "udp", c.udp_flows);
+    add_num(o, "tcp_reuse", c.flows.reused);
+    o += "\"mgr\":{";
+    add_num(o, "flows_timeout", c.flows.expired);
+    add_num(o, "flows_evicted", c.flows.evicted);
+    close_obj(o);
+    o += ',';
+    close_obj(o);
+    o += ',';
+    o += "\"detect\":{";
+    add_num(o, "alert", c.alerts);
+    add_num(o, "alerts_suppressed", c.alerts_suppressed);
+    close_obj(o);
+    o += ',';
+    close_obj(o);
+    o += ',';
+    close_obj(o);
+    o += '\n';
+    emit(o);
+}
+
+Status EveWriter::close() {
+    if (std::fflush(f_) != 0) {
+        failed_ = true;
+    }
+    if (owned_) {
+        if (fsync(fileno(f_)) != 0 && errno != EINVAL) {
+            failed_ = true;
+        }
+        if (std::fclose(f_) != 0) {
+            failed_ = true;
+        }
+        f_ = nullptr;
+        owned_ = false;
+    }
+    if (failed_) {
+        return make_error(ErrorCode::Io, path_ + ": write failed: " + std::strerror(errno));
+    }
+    return Ok{};
+}
+
+}  // namespace vigil::sensor

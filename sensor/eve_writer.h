@@ -1,0 +1,65 @@
+#pragma once
+// EveWriter: formats Suricata-compatible EVE JSON records (one object per line) and writes
+// them to a file or stdout. Runs on the output (control) thread, never on a worker.
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "common/result.h"
+#include "dataplane/decode.h"
+#include "rules/ruleset.h"
+#include "sensor/alert_record.h"
+
+namespace vigil::sensor {
+
+// Everything the `stats` record reports; summed over workers by the caller.
+struct ReplayCounters {
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+    dataplane::DecodeStats decode{};
+    dataplane::FlowStats flows{};
+    uint64_t tcp_flows = 0;
+    uint64_t udp_flows = 0;
+    uint64_t alerts = 0;
+    uint64_t alerts_suppressed = 0;  // by threshold / suppress
+    double seconds = 0;
+};
+
+class EveWriter {
+public:
+    // path "-" writes to stdout.
+    static Result<std::unique_ptr<EveWriter>> open(const std::string& path,
+                                                   std::string sensor_id);
+    ~EveWriter();
+    EveWriter(const EveWriter&) = delete;
+    EveWriter& operator=(const EveWriter&) = delete;
+
+    void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked);
+    void write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec);
+    // Flushes and (for files) fsyncs; error when the output could not be written completely.
+    Status close();
+
+    uint64_t records() const { return records_; }
+
+private:
+    EveWriter(std::FILE* f, bool owned, std::string path, std::string sensor_id);
+    void emit(const std::string& line);
+
+    std::FILE* f_;
+    bool owned_;
+    std::string path_;
+    std::string sensor_id_;
+    std::string line_;
+    uint64_t records_ = 0;
+    bool failed_ = false;
+};
+
+// Helpers shared with tests.
+std::string format_timestamp(int64_t sec, uint32_t usec);  // 2024-01-01T00:00:00.000000+0000
+std::string format_ip(const dataplane::IpAddr& a);           // dotted quad or RFC 5952
+void json_escape(std::string& out, const std::string& s);
+const char* proto_name(uint8_t ip_proto, std::string& buf);  // "TCP", "UDP", "ICMP", "17"...
+
+}  // namespace vigil::sensor

@@ -1,0 +1,277 @@
+// vigil-sensor: the sensor process. `replay` runs pcaps through the detection pipeline and
+// writes EVE JSON; `check` validates rules (and a config) without touching traffic.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "dataplane/pcap_source.h"
+#include "rules/rule_parser.h"
+#include "rules/ruleset.h"
+#include "sensor/config.h"
+#include "sensor/eve_writer.h"
+#include "sensor/expect.h"
+#include "sensor/replay.h"
+
+namespace {
+
+using namespace vigil;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitBadInput = 2;
+
+int fail(int code, const std::string& msg) {
+    std::fprintf(stderr, "vigil-sensor: %s\n", msg.c_str());
+    return code;
+}
+
+int exit_code_for(const Error& e) {
+    return e.code == ErrorCode::Io || e.code == ErrorCode::Internal ? kExitFailure
+                                                                     : kExitBadInput;
+}
+
+struct RulesArgs {
+    std::vector<std::string> rules;
+    std::string vars;
+    std::string config;
+};
+
+// Loads the vars and rules named on the command line (or in the config); prints the summary
+// line and every rejection on stderr.
+Result<rules::RuleSetPtr> load_rules(const std::vector<std::string>& paths,
+                                     const rules::Vars& vars, rules::LoadReport& report) {
+    auto rs = rules::RuleSet::load(paths, vars, report);
+    std::fprintf(stderr, "%s\n", report.summary_line().c_str());
+    for (const auto& e : report.rejected) {
+        std::fprintf(stderr, "  rejected: %s\n", e.to_string().c_str());
+    }
+    return rs;
+}
+
+Result<rules::Vars> load_vars_arg(const std::string& path) {
+    if (path.empty()) {
+        return rules::default_vars();
+    }
+    return rules::load_vars(path);
+}
+
+struct ReplayArgs {
+    std::vector<std::string> pcaps;
+    std::vector<std::string> rules;
+    std::string eve;
+    std::string vars;
+    std::string config;
+    std::string expect;
+    std::string sensor_id;
+    uint32_t workers = 0;
+    bool ips = false;
+    bool stats = false;
+    bool no_progress = false;
+};
+
+int cmd_replay(const ReplayArgs& a) {
+    sensor::SensorConfig cfg;
+    if (!a.config.empty()) {
+        auto c = sensor::load_sensor_config(a.config);
+        if (!c) {
+            return fail(kExitBadInput, c.error().message);
+        }
+        cfg = std::move(c.value());
+    } else {
+        cfg.eve_path.clear();
+    }
+    const auto rule_paths = a.rules.empty() ? cfg.rules : a.rules;
+    if (rule_paths.empty()) {
+        return fail(kExitBadInput, "replay: no rules: give --rules FILE|DIR (or rules: in --config)");
+    }
+    const std::string eve_path = a.eve.empty() ? cfg.eve_path : a.eve;
+    if (eve_path.empty()) {
+        return fail(kExitBadInput, "replay: no EVE output: give --eve FILE or --eve -");
+    }
+    auto vars = load_vars_arg(a.vars.empty() ? cfg.vars : a.vars);
+    if (!vars) {
+        return fail(kExitBadInput, vars.error().message);
+    }
+    auto pcaps = dataplane::expand_pcap_paths(a.pcaps);
+    if (!pcaps) {
+        return fail(kExitBadInput, pcaps.error().message);
+    }
+    // Expectations are read before the replay so a bad file fails fast.
+    std::vector<sensor::ExpectFile> expects;
+    if (!a.expect.empty()) {
+        if (a.expect == "auto") {
+            for (const auto& p : *pcaps) {
+                const auto e = std::filesystem::path(p).replace_extension(".expect").string();
+                auto f = sensor::load_expect_file(e);
+                if (!f) {
+                    return fail(kExitBadInput, "--expect auto: " + f.error().message);
+                }
+                expects.push_back(std::move(f.value()));
+            }
+        } else {
+            auto f = sensor::load_expect_file(a.expect);
+            if (!f) {
+                return fail(kExitBadInput, f.error().message);
+            }
+            expects.push_back(std::move(f.value()));
+        }
+    }
+    rules::LoadReport report;
+    auto rs = load_rules(rule_paths, *vars, report);
+    if (!rs) {
+        return fail(exit_code_for(rs.error()), rs.error().message);
+    }
+    auto eve = sensor::EveWriter::open(eve_path, a.sensor_id.empty() ? cfg.sensor_id : a.sensor_id);
+    if (!eve) {
+        return fail(kExitFailure, eve.error().message);
+    }
+    sensor::ReplayOptions opts;
+    opts.pcaps = *pcaps;
+    opts.workers = a.workers != 0 ? a.workers : cfg.workers;
+    opts.ips = a.ips || cfg.ips_enabled;
+    opts.progress = !a.no_progress;
+    opts.collect_alerts = !expects.empty();
+    opts.flows.capacity = cfg.flow_capacity;
+    auto res = sensor::run_replay(opts, *rs, *vars, **eve);
+    if (!res) {
+        return fail(exit_code_for(res.error()), res.error().message);
+    }
+    (*eve)->write_stats(res->counters, res->last_ts_sec, res->last_ts_usec);
+    if (auto st = (*eve)->close(); !st) {
+        return fail(kExitFailure, st.error().message);
+    }
+    for (const auto& f : res->files) {
+        if (!f.error.empty()) {
+            std::fprintf(stderr, "vigil-sensor: %s (%llu packets before it were processed)\n",
+                         f.error.c_str(), static_cast<unsigned long long>(f.packets));
+        }
+    }
+    if (a.stats) {
+        std::fprintf(stderr, "%s", sensor::format_summary(*res, **rs).c_str());
+    } else {
+        std::fprintf(stderr, "replay: %llu packets, %llu alerts, %zu file(s)\n",
+                     static_cast<unsigned long long>(res->counters.packets),
+                     static_cast<unsigned long long>(res->counters.alerts), res->files.size());
+    }
+    bool mismatch = false;
+    if (!expects.empty()) {
+        size_t ok = 0;
+        for (size_t i = 0; i < expects.size(); ++i) {
+            std::vector<sensor::ObservedAlert> got;
+            if (a.expect == "auto") {
+                got = res->files[i].alerts;
+            } else {
+                for (const auto& f : res->files) {
+                    got.insert(got.end(), f.alerts.begin(), f.alerts.end());
+                }
+            }
+            const auto r = sensor::check_expectations(expects[i], got);
+            const std::string name = a.expect == "auto" ? res->files[i].path : a.expect;
+            if (r.ok) {
+                ++ok;
+                std::fprintf(stderr, "expect: PASS %s\n", name.c_str());
+                continue;
+            }
+            mismatch = true;
+            std::fprintf(stderr, "expect: FAIL %s\n", name.c_str());
+            for (const auto& d : r.diff) {
+                std::fprintf(stderr, "    %s\n", d.c_str());
+            }
+        }
+        std::fprintf(stderr, "expect: %zu passed, %zu failed\n", ok, expects.size() - ok);
+    }
+    if (res->input_error) {
+        return kExitBadInput;
+    }
+    return mismatch ? kExitFailure : kExitOk;
+}
+
+int cmd_check(const RulesArgs& a) {
+    sensor::SensorConfig cfg;
+    if (!a.config.empty()) {
+        auto c = sensor::load_sensor_config(a.config);
+        if (!c) {
+            return fail(kExitBadInput, c.error().message);
+        }
+        cfg = std::move(c.value());
+        std::fprintf(stderr, "config: %s ok\n", a.config.c_str());
+    }
+    const auto rule_paths = a.rules.empty() ? cfg.rules : a.rules;
+    if (rule_paths.empty()) {
+        return fail(kExitBadInput, "check: no rules: give --rules FILE|DIR or --config FILE");
+    }
+    auto vars = load_vars_arg(a.vars.empty() ? cfg.vars : a.vars);
+    if (!vars) {
+        return fail(kExitBadInput, vars.error().message);
+    }
+    rules::LoadReport report;
+    auto rs = load_rules(rule_paths, *vars, report);
+    if (!rs) {
+        return fail(exit_code_for(rs.error()), rs.error().message);
+    }
+    const auto& st = (*rs)->stats();
+    std::fprintf(stderr,
+                 "compiled: %zu rules (%zu by fast pattern, %zu by pcre prefilter, %zu header "
+                 "only), %zu databases, %zu port groups, %.1f KiB, %.2f s\n",
+                 st.rules, st.prefiltered, st.pcre_prefilter, st.always_check, st.databases,
+                 st.port_groups, st.database_bytes / 1024.0, st.compile_seconds);
+    return report.rejected.empty() ? kExitOk : kExitBadInput;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"vigil-sensor: network IDS/IPS sensor (Suricata rule syntax, EVE JSON output)"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("vigil-sensor ") + VIGIL_VERSION);
+
+    ReplayArgs ra;
+    auto* replay = app.add_subcommand(
+        "replay", "Replay pcap files through decode, flows and detection; write EVE JSON");
+    replay->add_option("--pcap", ra.pcaps, "pcap/pcapng files or directories (name order)")
+        ->required();
+    replay->add_option("--rules", ra.rules, "rule files or directories of *.rules");
+    replay->add_option("--eve", ra.eve, "EVE JSON output file, '-' for stdout");
+    replay->add_option("--vars", ra.vars, "variables file (suricata.yaml subset)");
+    replay->add_option("--config", ra.config, "sensor.yaml: defaults for rules, vars, eve, workers");
+    replay->add_option("--workers", ra.workers, "worker threads (flows spread by symmetric hash)")
+        ->check(CLI::Range(1, 64));
+    replay->add_flag("--ips", ra.ips, "IPS mode: alerts of drop/reject rules say 'blocked'");
+    replay->add_flag("--stats", ra.stats,
+                     "print a summary on stderr: packets, flows, alerts by signature, throughput");
+    replay->add_option("--expect", ra.expect,
+                       "expectations file to compare alerts with, or 'auto' (X.pcap vs X.expect); "
+                       "exit 1 on mismatch");
+    replay->add_option("--sensor-id", ra.sensor_id, "value of the EVE 'host' field");
+    replay->add_flag("--no-progress", ra.no_progress, "no progress line on stderr");
+
+    RulesArgs ca;
+    auto* check = app.add_subcommand("check", "Validate rules (and a config); exit 2 if any rule "
+                                              "is rejected");
+    check->add_option("--rules", ca.rules, "rule files or directories of *.rules");
+    check->add_option("--vars", ca.vars, "variables file (suricata.yaml subset)");
+    check->add_option("--config", ca.config, "sensor.yaml to validate (and take rules/vars from)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return kExitBadInput;
+    }
+    if (replay->parsed()) {
+        return cmd_replay(ra);
+    }
+    if (check->parsed()) {
+        return cmd_check(ca);
+    }
+    return kExitBadInput;
+}

@@ -1,0 +1,415 @@
+#include "sensor/replay.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "dataplane/decode.h"
+#include "dataplane/pcap_source.h"
+#include "sensor/alert_filter.h"
+#include "sensor/worker.h"
+
+namespace vigil::sensor {
+
+namespace {
+
+using dataplane::Packet;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kBurst = 32;
+constexpr size_t kBatchPackets = 512;             // per worker per tick
+constexpr size_t kBatchBytes = 2 * 1024 * 1024;   // >= largest pcap record (256 KiB)
+constexpr size_t kTicksInFlight = 4;
+
+// Packets for one worker: frames copied into one buffer, decoded views pointing into it.
+struct Batch {
+    std::vector<uint8_t> data = std::vector<uint8_t>(kBatchBytes);
+    size_t used = 0;
+    std::vector<Packet> pkts;
+    std::vector<AlertRecord> alerts;
+    bool reset_flows = false;
+    bool done = false;
+
+    Batch() {
+        pkts.reserve(kBatchPackets);
+        alerts.reserve(256);
+    }
+    void clear() {
+        used = 0;
+        pkts.clear();
+        alerts.clear();
+        reset_flows = false;
+        done = false;
+    }
+    bool fits(uint32_t len) const { return pkts.size() < kBatchPackets && used + len <= kBatchBytes; }
+};
+
+struct Tick {
+    std::vector<Batch> batches;
+    size_t file = 0;
+};
+
+// Moves a decoded packet's pointers from the source frame to its copy in the batch.
+void rebase(Packet& p, const uint8_t* from, uint8_t* to) {
+    auto fix = [&](const uint8_t*& ptr) {
+        if (ptr != nullptr) {
+            ptr = to + (ptr - from);
+        }
+    };
+    fix(p.data);
+    fix(p.l3);
+    fix(p.l4);
+    fix(p.payload);
+}
+
+class WorkerThread {
+public:
+    WorkerThread(WorkerPtr w, std::mutex& done_mu, std::condition_variable& done_cv)
+        : w_(std::move(w)), done_mu_(done_mu), done_cv_(done_cv), t_([this] { loop(); }) {}
+    ~WorkerThread() {
+        push(nullptr);
+        t_.join();
+    }
+    void push(Batch* b) {
+        {
+            std::lock_guard lk(mu_);
+            q_.push_back(b);
+        }
+        cv_.notify_one();
+    }
+    Worker& worker() { return *w_; }
+
+private:
+    void loop() {
+        for (;;) {
+            Batch* b = nullptr;
+            {
+                std::unique_lock lk(mu_);
+                cv_.wait(lk, [&] { return !q_.empty(); });
+                b = q_.front();
+                q_.pop_front();
+            }
+            if (b == nullptr) {
+                return;
+            }
+            if (b->reset_flows) {
+                w_->reset_flows();
+            }
+            w_->process({b->pkts.data(), b->pkts.size()}, b->alerts);
+            {
+                std::lock_guard lk(done_mu_);
+                b->done = true;
+            }
+            done_cv_.notify_all();
+        }
+    }
+
+    WorkerPtr w_;
+    std::mutex& done_mu_;
+    std::condition_variable& done_cv_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Batch*> q_;
+    std::thread t_;  // last: starts after the members it uses
+};
+
+class Progress {
+public:
+    explicit Progress(bool on) : on_(on && isatty(STDERR_FILENO) != 0) {}
+    void update(uint64_t pkts, uint64_t bytes, uint64_t done, uint64_t total, bool force) {
+        if (!on_) {
+            return;
+        }
+        const auto now = Clock::now();
+        if (!force && now - last_ < std::chrono::milliseconds(500)) {
+            return;
+        }
+        last_ = now;
+        const double secs = std::chrono::duration<double>(now - start_).count();
+        const double gbps = secs > 0 ? bytes * 8.0 / secs / 1e9 : 0;
+        if (total > 0) {
+            std::fprintf(stderr, "\rreplay: %llu packets  %.2f Gbit/s  %5.1f%% ",
+                         static_cast<unsigned long long>(pkts), gbps, 100.0 * done / total);
+        } else {
+            std::fprintf(stderr, "\rreplay: %llu packets  %.2f Gbit/s ",
+                         static_cast<unsigned long long>(pkts), gbps);
+        }
+        shown_ = true;
+    }
+    void end() {
+        if (shown_) {
+            std::fprintf(stderr, "\n");
+        }
+    }
+
+private:
+    bool on_;
+    bool shown_ = false;
+    Clock::time_point start_ = Clock::now();
+    Clock::time_point last_ = Clock::now();
+};
+
+}  // namespace
+
+Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetPtr& rules,
+                                const rules::Vars& vars, EveWriter& eve) {
+    const auto t0 = Clock::now();
+    ReplayResult res;
+    const uint32_t nworkers = std::max<uint32_t>(1, opts.workers);
+
+    std::mutex done_mu;
+    std::condition_variable done_cv;
+    std::vector<std::unique_ptr<WorkerThread>> workers;
+    for (uint32_t i = 0; i < nworkers; ++i) {
+        auto w = Worker::create(i, rules, opts.flows);
+        if (!w) {
+            return w.error();
+        }
+        workers.push_back(std::make_unique<WorkerThread>(std::move(w.value()), done_mu, done_cv));
+    }
+
+    std::vector<std::unique_ptr<Tick>> pool;
+    for (size_t i = 0; i < kTicksInFlight + 1; ++i) {
+        auto t = std::make_unique<Tick>();
+        t->batches.resize(nworkers);
+        pool.push_back(std::move(t));
+    }
+    std::deque<std::unique_ptr<Tick>> in_flight;
+    std::unique_ptr<Tick> cur = std::move(pool.back());
+    pool.pop_back();
+
+    AlertFilter filter(*rules, vars);
+    std::vector<AlertRecord> merged;
+    uint64_t total_bytes = 0;
+    for (const auto& p : opts.pcaps) {
+        std::error_code ec;
+        total_bytes += std::filesystem::file_size(p, ec);
+    }
+    uint64_t bytes_before_file = 0;
+    Progress progress(opts.progress);
+
+    // Output stage: wait for a tick, merge its alerts into packet order, filter, write.
+    auto complete = [&](std::unique_ptr<Tick> t) {
+        {
+            std::unique_lock lk(done_mu);
+            done_cv.wait(lk, [&] {
+                return std::all_of(t->batches.begin(), t->batches.end(),
+                                   [](const Batch& b) { return b.done; });
+            });
+        }
+        merged.clear();
+        for (auto& b : t->batches) {
+            merged.insert(merged.end(), b.alerts.begin(), b.alerts.end());
+        }
+        std::sort(merged.begin(), merged.end(), [](const AlertRecord& a, const AlertRecord& b) {
+            return a.seq != b.seq ? a.seq < b.seq : a.rule < b.rule;
+        });
+        for (const auto& a : merged) {
+            if (!filter.pass(a)) {
+                continue;
+            }
+            const rules::Rule& r = rules->rule(a.rule);
+            const bool blocked =
+                opts.ips && (r.action == rules::Action::Drop || r.action == rules::Action::Reject);
+            eve.write_alert(a, r, blocked);
+            ++res.counters.alerts;
+            auto& sc = res.by_sid[r.sid];
+            sc.msg = r.msg;
+            ++sc.count;
+            if (opts.collect_alerts) {
+                ObservedAlert o;
+                o.sid = r.sid;
+                o.src = a.src;
+                o.dst = a.dst;
+                o.sport = a.sport;
+                o.dport = a.dport;
+                o.has_ports = a.has_ports;
+                o.action = blocked ? "blocked" : "allowed";
+                o.pcap_cnt = a.seq + 1;
+                res.files[t->file].alerts.push_back(o);
+            }
+        }
+        for (auto& b : t->batches) {
+            b.clear();
+        }
+        pool.push_back(std::move(t));
+    };
+    auto submit = [&] {
+        for (uint32_t i = 0; i < nworkers; ++i) {
+            workers[i]->push(&cur->batches[i]);
+        }
+        in_flight.push_back(std::move(cur));
+        if (in_flight.size() >= kTicksInFlight || pool.empty()) {
+            auto oldest = std::move(in_flight.front());
+            in_flight.pop_front();
+            complete(std::move(oldest));
+        }
+        cur = std::move(pool.back());
+        pool.pop_back();
+    };
+
+    std::array<dataplane::RawFrame, kBurst> frames{};
+    uint64_t seq = 0;
+    for (size_t fi = 0; fi < opts.pcaps.size(); ++fi) {
+        const std::string& path = opts.pcaps[fi];
+        res.files.push_back(FileResult{path, 0, "", {}});
+        auto src = dataplane::PcapFileSource::open(path);
+        if (!src) {
+            res.files.back().error = src.error().message;
+            res.input_error = true;
+            continue;
+        }
+        // Each file is an independent capture: flows (and their state) start afresh.
+        if (fi > 0) {
+            for (auto& b : cur->batches) {
+                b.reset_flows = true;
+            }
+        }
+        cur->file = fi;
+        dataplane::PacketSource& source = *src.value();
+        for (;;) {
+            const size_t n = source.next_burst(frames);
+            if (n == 0) {
+                break;
+            }
+            for (size_t i = 0; i < n; ++i) {
+                const auto& f = frames[i];
+                Packet pkt;
+                pkt.data = f.data;
+                pkt.cap_len = f.cap_len;
+                pkt.wire_len = f.wire_len;
+                pkt.ts_sec = f.ts_sec;
+                pkt.ts_usec = f.ts_usec;
+                pkt.seq = seq++;
+                dataplane::decode(f.link, pkt);  // decode
+                res.counters.decode.count(pkt);
+                ++res.counters.packets;
+                res.counters.bytes += f.cap_len;
+                ++res.files[fi].packets;
+                res.last_ts_sec = f.ts_sec;
+                res.last_ts_usec = f.ts_usec;
+                const uint32_t w =
+                    pkt.ip_version != 0 && nworkers > 1
+                        ? static_cast<uint32_t>(
+                              dataplane::flow_hash(dataplane::FlowKey::from_packet(pkt)) %
+                              nworkers)
+                        : 0;
+                if (!cur->batches[w].fits(f.cap_len)) {
+                    submit();
+                    cur->file = fi;
+                }
+                Batch& b = cur->batches[w];
+                uint8_t* dst = b.data.data() + b.used;
+                std::memcpy(dst, f.data, f.cap_len);
+                b.used += f.cap_len;
+                rebase(pkt, f.data, dst);
+                b.pkts.push_back(pkt);
+            }
+            progress.update(res.counters.packets, res.counters.bytes,
+                            bytes_before_file + source.bytes_read(), total_bytes, false);
+        }
+        if (!source.error().empty()) {
+            res.files[fi].error = source.error();
+            res.input_error = true;
+        }
+        bytes_before_file += source.bytes_total();
+        submit();  // a tick never spans two files: keeps per-file alert attribution exact
+    }
+    while (!in_flight.empty()) {
+        auto t = std::move(in_flight.front());
+        in_flight.pop_front();
+        complete(std::move(t));
+    }
+    progress.update(res.counters.packets, res.counters.bytes, total_bytes, total_bytes, true);
+    progress.end();
+
+    for (auto& wt : workers) {
+        wt->worker().reset_flows();
+        const auto& fs = wt->worker().flow_stats();
+        res.counters.flows.created += fs.created;
+        res.counters.flows.expired += fs.expired;
+        res.counters.flows.evicted += fs.evicted;
+        res.counters.flows.reused += fs.reused;
+        res.counters.flows.flowbit_overflows += fs.flowbit_overflows;
+        res.counters.tcp_flows += wt->worker().stats().tcp_flows;
+        res.counters.udp_flows += wt->worker().stats().udp_flows;
+    }
+    workers.clear();
+    res.counters.alerts_suppressed = filter.suppressed();
+    res.counters.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return res;
+}
+
+std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
+    (void)rules;
+    const auto& c = r.counters;
+    std::string s;
+    char line[512];
+    const double secs = c.seconds > 0 ? c.seconds : 1e-9;
+    std::snprintf(line, sizeof(line),
+                  "replay summary\n"
+                  "  files      %zu\n"
+                  "  packets    %llu (%llu bytes)\n"
+                  "  throughput %.3f Gbit/s, %.0f packets/s (%.3f s)\n"
+                  "  decoded    ipv4 %llu, ipv6 %llu, tcp %llu, udp %llu, icmp %llu, "
+                  "vlan %llu, mpls %llu\n",
+                  r.files.size(), static_cast<unsigned long long>(c.packets),
+                  static_cast<unsigned long long>(c.bytes), c.bytes * 8.0 / secs / 1e9,
+                  c.packets / secs, c.seconds, static_cast<unsigned long long>(c.decode.ipv4),
+                  static_cast<unsigned long long>(c.decode.ipv6),
+                  static_cast<unsigned long long>(c.decode.tcp),
+                  static_cast<unsigned long long>(c.decode.udp),
+                  static_cast<unsigned long long>(c.decode.icmp),
+                  static_cast<unsigned long long>(c.decode.vlan),
+                  static_cast<unsigned long long>(c.decode.mpls));
+    s += line;
+    std::string events;
+    for (size_t i = 1; i < c.decode.by_status.size(); ++i) {
+        if (c.decode.by_status[i] == 0) {
+            continue;
+        }
+        const auto name = dataplane::decode_status_name(static_cast<dataplane::DecodeStatus>(i));
+        events += "    " + std::string(name) + " " + std::to_string(c.decode.by_status[i]) + "\n";
+    }
+    if (!events.empty()) {
+        s += "  decode events\n" + events;
+    }
+    std::snprintf(line, sizeof(line),
+                  "  flows      %llu (tcp %llu, udp %llu), timed out %llu, evicted %llu\n"
+                  "  alerts     %llu (%llu held back by threshold/suppress)\n",
+                  static_cast<unsigned long long>(c.flows.created),
+                  static_cast<unsigned long long>(c.tcp_flows),
+                  static_cast<unsigned long long>(c.udp_flows),
+                  static_cast<unsigned long long>(c.flows.expired),
+                  static_cast<unsigned long long>(c.flows.evicted),
+                  static_cast<unsigned long long>(c.alerts),
+                  static_cast<unsigned long long>(c.alerts_suppressed));
+    s += line;
+    if (!r.by_sid.empty()) {
+        // Most frequent first.
+        std::vector<std::pair<uint32_t, const SidCount*>> v;
+        for (const auto& [sid, sc] : r.by_sid) {
+            v.emplace_back(sid, &sc);
+        }
+        std::stable_sort(v.begin(), v.end(),
+                         [](const auto& a, const auto& b) { return a.second->count > b.second->count; });
+        s += "  alerts by signature\n";
+        for (const auto& [sid, sc] : v) {
+            std::snprintf(line, sizeof(line), "    %8llu  %-10u %s\n",
+                          static_cast<unsigned long long>(sc->count), sid, sc->msg.c_str());
+            s += line;
+        }
+    }
+    return s;
+}
+
+}  // namespace vigil::sensor

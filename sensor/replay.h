@@ -1,0 +1,55 @@
+#pragma once
+// Replay: reads pcap files, decodes, spreads flows over N worker threads by a symmetric
+// hash, merges their alerts back into packet order, applies thresholds and writes EVE JSON.
+// The same alerts come out for any number of workers.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "rules/rule_parser.h"
+#include "rules/ruleset.h"
+#include "sensor/eve_writer.h"
+#include "sensor/expect.h"
+
+namespace vigil::sensor {
+
+struct ReplayOptions {
+    std::vector<std::string> pcaps;  // files, in replay order
+    uint32_t workers = 1;
+    bool ips = false;        // drop/reject rules report action "blocked"
+    bool progress = false;   // progress line on stderr
+    bool collect_alerts = false;  // keep ObservedAlert per file (for --expect)
+    dataplane::FlowTableConfig flows{};
+};
+
+struct SidCount {
+    std::string msg;
+    uint64_t count = 0;
+};
+
+struct FileResult {
+    std::string path;
+    uint64_t packets = 0;
+    std::string error;  // truncated/corrupt: "<file>: ... at offset N"
+    std::vector<ObservedAlert> alerts;
+};
+
+struct ReplayResult {
+    ReplayCounters counters{};
+    std::map<uint32_t, SidCount> by_sid;  // alerts written, per sid
+    std::vector<FileResult> files;
+    bool input_error = false;  // some file was unreadable, truncated or corrupt
+    int64_t last_ts_sec = 0;
+    uint32_t last_ts_usec = 0;
+};
+
+Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetPtr& rules,
+                                const rules::Vars& vars, EveWriter& eve);
+
+// Human summary (packets, flows, alerts by signature, throughput).
+std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules);
+
+}  // namespace vigil::sensor

@@ -1,0 +1,71 @@
+#include "sensor/worker.h"
+
+namespace vigil::sensor {
+
+using dataplane::Flow;
+using dataplane::Packet;
+
+Worker::Worker(uint32_t id, const dataplane::FlowTableConfig& flows) : id_(id), flows_(flows) {}
+
+Result<std::unique_ptr<Worker>> Worker::create(uint32_t id, rules::RuleSetPtr rules,
+                                               const dataplane::FlowTableConfig& flows) {
+    std::unique_ptr<Worker> w(new Worker(id, flows));
+    auto m = rules::Matcher::create(std::move(rules));
+    if (!m) {
+        return m.error();
+    }
+    w->matcher_ = std::move(m.value());
+    return w;
+}
+
+void Worker::reset_flows() { flows_.flush(); }
+
+void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
+    for (Packet& pkt : pkts) {
+        ++stats_.packets;
+        flows_.expire(pkt.ts_sec);
+        const uint64_t created_before = flows_.stats().created;
+        Flow* flow = flows_.lookup(pkt);  // flow (null for non-IP)
+        if (flow != nullptr && flows_.stats().created != created_before) {
+            stats_.tcp_flows += pkt.ip_proto == dataplane::kProtoTcp ? 1 : 0;
+            stats_.udp_flows += pkt.ip_proto == dataplane::kProtoUdp ? 1 : 0;
+        }
+        const auto hits = matcher_->inspect(pkt, flow);  // detect
+        for (uint32_t ri : hits) {                         // output: records, no formatting
+            AlertRecord& a = out.emplace_back();
+            a.seq = pkt.seq;
+            a.rule = ri;
+            a.ts_sec = pkt.ts_sec;
+            a.ts_usec = pkt.ts_usec;
+            a.src = pkt.src;
+            a.dst = pkt.dst;
+            a.has_ports = pkt.has_tcp() || pkt.has_udp();
+            a.sport = pkt.sport;
+            a.dport = pkt.dport;
+            a.ip_proto = pkt.ip_proto;
+            a.has_icmp = pkt.has_icmp();
+            a.icmp_type = pkt.icmp_type;
+            a.icmp_code = pkt.icmp_code;
+            a.vlan_count = pkt.vlan_count;
+            a.vlan = pkt.vlan;
+            a.dir = pkt.dir;
+            if (flow != nullptr) {
+                a.has_flow = true;
+                a.flow_id = flow->flow_id;
+                a.pkts_toserver = flow->pkts_toserver;
+                a.pkts_toclient = flow->pkts_toclient;
+                a.bytes_toserver = flow->bytes_toserver;
+                a.bytes_toclient = flow->bytes_toclient;
+                a.flow_start_sec = flow->start_sec;
+                a.flow_start_usec = flow->start_usec;
+                const bool from_client = pkt.dir == dataplane::FlowDir::ToServer;
+                a.flow_src = from_client ? pkt.src : pkt.dst;
+                a.flow_dst = from_client ? pkt.dst : pkt.src;
+                a.flow_sport = from_client ? pkt.sport : pkt.dport;
+                a.flow_dport = from_client ? pkt.dport : pkt.sport;
+            }
+        }
+    }
+}
+
+}  // namespace vigil::sensor
