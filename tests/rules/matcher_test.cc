@@ -1,0 +1,319 @@
+// Matcher semantics: the confirm program (content modifier chains, relative pcre, byte_* with
+// extracted values, isdataat), flowbits across packets, pass, header options and the
+// Hyperscan grouping (port groups, pcre prefilter) all behave as Suricata does.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "rules/rule_parser.h"
+#include "rules/ruleset.h"
+
+namespace vigil::rules {
+namespace {
+
+using dataplane::Flow;
+using dataplane::FlowDir;
+using dataplane::Packet;
+
+dataplane::IpAddr v4(const char* s) {
+    uint8_t b[4];
+    inet_pton(AF_INET, s, b);
+    return dataplane::IpAddr::from_v4(b);
+}
+
+struct TestPacket {
+    std::string payload;
+    std::vector<uint8_t> hdr = std::vector<uint8_t>(20);
+    Packet pkt;
+
+    TestPacket(std::string p, uint8_t proto = dataplane::kProtoTcp, uint16_t sport = 40000,
+               uint16_t dport = 80)
+        : payload(std::move(p)) {
+        pkt.ip_version = 4;
+        pkt.src = v4("10.0.0.1");
+        pkt.dst = v4("192.0.2.10");
+        pkt.ip_proto = proto;
+        pkt.l3 = hdr.data();
+        pkt.l4 = hdr.data();
+        pkt.sport = sport;
+        pkt.dport = dport;
+        pkt.ttl = 64;
+        pkt.tcp_flags = dataplane::kTcpAck | dataplane::kTcpPsh;
+        pkt.payload = reinterpret_cast<const uint8_t*>(payload.data());
+        pkt.payload_len = static_cast<uint32_t>(payload.size());
+        pkt.dir = FlowDir::ToServer;
+        pkt.flow_established = true;
+    }
+};
+
+class MatcherTest : public ::testing::Test {
+protected:
+    void load(const std::vector<std::string>& texts) {
+        std::vector<Rule> rules;
+        const Vars vars = default_vars();
+        for (const auto& t : texts) {
+            auto r = parse_rule(t, vars, "test.rules", 1);
+            ASSERT_TRUE(r.ok()) << t << ": " << r.error().message;
+            rules.push_back(std::move(r.value()));
+        }
+        LoadReport report;
+        auto rs = RuleSet::compile(std::move(rules), report);
+        ASSERT_TRUE(rs.ok()) << rs.error().message;
+        ASSERT_TRUE(report.rejected.empty()) << report.rejected[0].to_string();
+        rules_ = *rs;
+        auto m = Matcher::create(rules_);
+        ASSERT_TRUE(m.ok());
+        matcher_ = std::move(m.value());
+    }
+
+    // sids that alert for this packet, in evaluation order.
+    std::vector<uint32_t> sids(const TestPacket& tp, Flow* flow = nullptr) {
+        Flow local;
+        auto hits = matcher_->inspect(tp.pkt, flow != nullptr ? flow : &local);
+        std::vector<uint32_t> out;
+        for (uint32_t i : hits) {
+            out.push_back(rules_->rule(i).sid);
+        }
+        return out;
+    }
+    bool fires(const std::string& rule, const std::string& payload) {
+        load({rule});
+        return !sids(TestPacket(payload)).empty();
+    }
+
+    RuleSetPtr rules_;
+    MatcherPtr matcher_;
+};
+
+using V = std::vector<uint32_t>;
+
+TEST_F(MatcherTest, ContentAndNocase) {
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; content:"evil"; sid:1;))",
+                      "this is evil stuff"));
+    EXPECT_FALSE(fires(R"(alert tcp any any -> any any (msg:"a"; content:"evil"; sid:1;))",
+                       "this is EVIL stuff"));
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; content:"evil"; nocase; sid:1;))",
+                      "this is EvIL stuff"));
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; content:"|de ad|be"; sid:1;))",
+                      std::string("x\xde\xad"
+                                  "be",
+                                  5)));
+}
+
+TEST_F(MatcherTest, OffsetAndDepthAreAbsolute) {
+    const std::string r =
+        R"(alert tcp any any -> any any (msg:"a"; content:"GET"; offset:2; depth:3; sid:1;))";
+    EXPECT_TRUE(fires(r, "xxGET /"));
+    EXPECT_FALSE(fires(r, "GET /"));     // before offset
+    EXPECT_FALSE(fires(r, "xxxGET /"));  // depth counts from the offset: window [2,5)
+}
+
+TEST_F(MatcherTest, DistanceWithinBacktracks) {
+    // The first "AB" leaves no "CD" two bytes on; Suricata retries at the next "AB".
+    const std::string r = R"(alert tcp any any -> any any (msg:"a"; content:"AB"; )"
+                          R"(content:"CD"; distance:2; within:2; sid:1;))";
+    EXPECT_TRUE(fires(r, "xxAByyABzzCD"));
+    EXPECT_FALSE(fires(r, "xxAByyyCD"));
+    EXPECT_TRUE(fires(r, "ABzzCD"));
+}
+
+TEST_F(MatcherTest, NegativeDistanceLooksBack) {
+    const std::string r = R"(alert tcp any any -> any any (msg:"a"; content:"BC"; )"
+                          R"(content:"AB"; distance:-3; within:2; sid:1;))";
+    EXPECT_TRUE(fires(r, "xABC"));
+}
+
+TEST_F(MatcherTest, NegatedContent) {
+    const std::string r = R"(alert tcp any any -> any any (msg:"a"; content:"GET "; )"
+                          R"(content:!"Host|3a|"; sid:1;))";
+    EXPECT_TRUE(fires(r, "GET / HTTP/1.0\r\n\r\n"));
+    EXPECT_FALSE(fires(r, "GET / HTTP/1.1\r\nHost: a\r\n"));
+    // A negated relative content only looks in its window.
+    const std::string r2 = R"(alert tcp any any -> any any (msg:"a"; content:"user"; )"
+                           R"(content:!"root"; distance:1; within:4; sid:1;))";
+    EXPECT_TRUE(fires(r2, "user bob root"));
+    EXPECT_FALSE(fires(r2, "user root"));
+}
+
+TEST_F(MatcherTest, StartsWithEndsWith) {
+    const std::string r =
+        R"(alert tcp any any -> any any (msg:"a"; content:"GET"; startswith; sid:1;))";
+    EXPECT_TRUE(fires(r, "GET /x"));
+    EXPECT_FALSE(fires(r, " GET /x"));
+    const std::string r2 =
+        R"(alert tcp any any -> any any (msg:"a"; content:".exe"; endswith; sid:1;))";
+    EXPECT_TRUE(fires(r2, "file.exe"));
+    EXPECT_FALSE(fires(r2, "file.exe "));
+}
+
+TEST_F(MatcherTest, PcreAbsoluteAndRelative) {
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; pcre:"/id=[0-9]{3}&/"; sid:1;))",
+                      "GET /?id=123&x"));
+    EXPECT_FALSE(fires(R"(alert tcp any any -> any any (msg:"a"; pcre:"/id=[0-9]{3}&/"; sid:1;))",
+                       "GET /?id=12&x"));
+    // Relative: ^ anchors at the end of the previous match.
+    const std::string r = R"(alert tcp any any -> any any (msg:"a"; content:"user="; )"
+                          R"(pcre:"/^adm[a-z]+/R"; sid:1;))";
+    EXPECT_TRUE(fires(r, "x user=admin"));
+    EXPECT_FALSE(fires(r, "x user=root admin"));
+    EXPECT_TRUE(
+        fires(R"(alert tcp any any -> any any (msg:"a"; pcre:"/ADMIN/i"; sid:1;))", "hello admin"));
+    EXPECT_FALSE(
+        fires(R"(alert tcp any any -> any any (msg:"a"; content:"a"; pcre:!"/b/"; sid:1;))", "ab"));
+}
+
+TEST_F(MatcherTest, ByteExtractFeedsLaterOptions) {
+    // Length-prefixed field: a 1-byte length at offset 0 decides where "END" must be.
+    const std::string r = R"(alert tcp any any -> any any (msg:"a"; byte_extract:1,0,len; )"
+                          R"(content:"END"; offset:len; depth:3; sid:1;))";
+    EXPECT_TRUE(fires(r, std::string("\x04xyzEND", 7)));
+    EXPECT_FALSE(fires(r, std::string("\x05xyzEND", 7)));
+    const std::string r2 = R"(alert tcp any any -> any any (msg:"a"; byte_extract:2,0,v; )"
+                           R"(byte_test:2,=,v,2; sid:1;))";
+    EXPECT_TRUE(fires(r2, std::string("\x01\x02\x01\x02", 4)));
+    EXPECT_FALSE(fires(r2, std::string("\x01\x02\x01\x03", 4)));
+}
+
+TEST_F(MatcherTest, ByteTestOperatorsAndStrings) {
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; byte_test:2,>,1000,0; sid:1;))",
+                      std::string("\x03\xe9", 2)));  // 1001
+    EXPECT_FALSE(fires(R"(alert tcp any any -> any any (msg:"a"; byte_test:2,>,1000,0; sid:1;))",
+                       std::string("\x03\xe8", 2)));  // 1000
+    EXPECT_TRUE(
+        fires(R"(alert tcp any any -> any any (msg:"a"; byte_test:2,>,1000,0,little; sid:1;))",
+              std::string("\xe9\x03", 2)));
+    EXPECT_TRUE(fires(
+        R"(alert tcp any any -> any any (msg:"a"; content:"len="; byte_test:3,=,123,0,relative,string,dec; sid:1;))",
+        "len=123;"));
+    EXPECT_TRUE(
+        fires(R"(alert tcp any any -> any any (msg:"a"; byte_test:1,&,0x80,0; sid:1;))", "\x81"));
+    EXPECT_TRUE(
+        fires(R"(alert tcp any any -> any any (msg:"a"; byte_test:1,!=,5,0; sid:1;))", "\x06"));
+}
+
+TEST_F(MatcherTest, ByteJumpMovesTheCursor) {
+    // 1-byte length 3 at offset 0: skip 3 bytes after it, then "XY" must follow at once.
+    const std::string r = R"(alert tcp any any -> any any (msg:"a"; byte_jump:1,0; )"
+                          R"(content:"XY"; distance:0; within:2; sid:1;))";
+    EXPECT_TRUE(fires(r, std::string("\x03"
+                                     "abcXY",
+                                     6)));
+    EXPECT_FALSE(fires(r, std::string("\x02"
+                                      "abcXY",
+                                      6)));
+    const std::string r2 =
+        R"(alert tcp any any -> any any (msg:"a"; byte_jump:1,0,from_beginning,post_offset 2; )"
+        R"(content:"Z"; distance:0; within:1; sid:1;))";
+    EXPECT_TRUE(fires(r2, std::string("\x01"
+                                      "xxZ",
+                                      4)));
+}
+
+TEST_F(MatcherTest, IsDataAtAbsoluteAndRelative) {
+    const std::string payload(32, 'a');
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; isdataat:31; sid:1;))", payload));
+    EXPECT_FALSE(fires(R"(alert tcp any any -> any any (msg:"a"; isdataat:32; sid:1;))", payload));
+    // Relative is "cursor + n <= length" (Suricata), one more than absolute.
+    EXPECT_TRUE(
+        fires(R"(alert tcp any any -> any any (msg:"a"; isdataat:32,relative; sid:1;))", payload));
+    EXPECT_FALSE(fires(
+        R"(alert tcp any any -> any any (msg:"a"; content:"a"; depth:1; isdataat:32,relative; sid:1;))",
+        payload));
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; isdataat:!40; sid:1;))", payload));
+}
+
+TEST_F(MatcherTest, FlowbitsAcrossPacketsAndNoalert) {
+    load(
+        {R"(alert tcp any any -> any any (msg:"login"; content:"USER"; flowbits:set,logged; flowbits:noalert; sid:1;))",
+         R"(alert tcp any any -> any any (msg:"cmd"; content:"RETR"; flowbits:isset,logged; sid:2;))",
+         R"(alert tcp any any -> any any (msg:"anon"; content:"RETR"; flowbits:isnotset,logged; sid:3;))"});
+    Flow flow;
+    EXPECT_EQ(sids(TestPacket("RETR x"), &flow), V({3}));
+    EXPECT_EQ(sids(TestPacket("USER bob"), &flow), V{});  // noalert, but the bit is set
+    EXPECT_EQ(sids(TestPacket("RETR x"), &flow), V({2}));
+    Flow other;
+    EXPECT_EQ(sids(TestPacket("RETR x"), &other), V({3}));  // bits are per flow
+}
+
+TEST_F(MatcherTest, FlowbitSettersRunBeforeReadersOnTheSamePacket) {
+    // Suricata orders set-only rules before readers whatever the file order.
+    load({R"(alert tcp any any -> any any (msg:"reader"; flowbits:isset,x; sid:2;))",
+          R"(alert tcp any any -> any any (msg:"setter"; content:"a"; flowbits:set,x; sid:1;))"});
+    Flow flow;
+    EXPECT_EQ(sids(TestPacket("a"), &flow), V({1, 2}));
+}
+
+TEST_F(MatcherTest, PassStopsInspection) {
+    load({R"(alert tcp any any -> any any (msg:"bad"; content:"bad"; sid:1;))",
+          R"(pass tcp 10.0.0.1 any -> any any (msg:"trusted"; content:"bad"; sid:2;))"});
+    EXPECT_EQ(sids(TestPacket("bad")), V{});
+    TestPacket other("bad");
+    other.pkt.src = v4("10.0.0.2");
+    EXPECT_EQ(sids(other), V({1}));
+}
+
+TEST_F(MatcherTest, HeaderOptions) {
+    load(
+        {R"(alert tcp any any -> any 80 (msg:"p80"; content:"x"; sid:1;))",
+         R"(alert tcp any any -> any !80 (msg:"not80"; content:"x"; sid:2;))",
+         R"(alert tcp any any -> any any (msg:"est"; flow:established,to_server; content:"x"; sid:3;))",
+         R"(alert tcp any any -> any any (msg:"toclient"; flow:to_client; content:"x"; sid:4;))",
+         R"(alert tcp any any -> any any (msg:"dsize"; dsize:>2; sid:5;))",
+         R"(alert tcp any any -> any any (msg:"syn"; flags:S,12; sid:6;))",
+         R"(alert tcp any any -> any any (msg:"ttl"; ttl:<10; sid:7;))",
+         R"(alert udp any any -> any any (msg:"udp"; content:"x"; sid:8;))"});
+    EXPECT_EQ(sids(TestPacket("x")), V({1, 3}));
+    TestPacket p2("xyz", dataplane::kProtoTcp, 40000, 8080);
+    EXPECT_EQ(sids(p2), V({2, 3, 5}));
+    TestPacket p3("x", dataplane::kProtoTcp, 80, 40000);
+    p3.pkt.dir = FlowDir::ToClient;
+    EXPECT_EQ(sids(p3), V({2, 4}));
+    TestPacket syn("", dataplane::kProtoTcp);
+    syn.pkt.tcp_flags = dataplane::kTcpSyn | dataplane::kTcpEce;  // ECE ignored by mask 12
+    syn.pkt.ttl = 5;
+    EXPECT_EQ(sids(syn), V({6, 7}));
+    TestPacket u("x", dataplane::kProtoUdp, 5000, 53);
+    EXPECT_EQ(sids(u), V({8}));
+}
+
+TEST_F(MatcherTest, AddressesAndBidirectional) {
+    load({R"(alert tcp 10.0.0.0/8 any -> 192.0.2.0/24 80 (msg:"a"; content:"x"; sid:1;))",
+          R"(alert tcp 192.0.2.10 80 <> 10.0.0.1 any (msg:"b"; content:"x"; sid:2;))",
+          R"(alert tcp !10.0.0.0/8 any -> any any (msg:"c"; content:"x"; sid:3;))"});
+    EXPECT_EQ(sids(TestPacket("x")), V({1, 2}));
+}
+
+TEST_F(MatcherTest, PortGroupsAndPcrePrefilter) {
+    // Enough port-80 rules to give port 80 its own Hyperscan database.
+    std::vector<std::string> rules;
+    for (int i = 0; i < 20; ++i) {
+        rules.push_back("alert tcp any any -> any 80 (msg:\"p80-" + std::to_string(i) +
+                        "\"; content:\"word" + std::to_string(i) +
+                        "x\"; sid:" + std::to_string(100 + i) + ";)");
+    }
+    rules.push_back(R"(alert tcp any any -> any any (msg:"any"; content:"word7x"; sid:1;))");
+    rules.push_back(R"(alert tcp any any -> any 443 (msg:"p443"; content:"word7x"; sid:2;))");
+    rules.push_back(R"(alert tcp any any -> any any (msg:"re"; pcre:"/ab+c[0-9]/"; sid:3;))");
+    load(rules);
+    EXPECT_GE(rules_->stats().port_groups, 1u);
+    EXPECT_EQ(rules_->stats().pcre_prefilter, 1u);
+    EXPECT_EQ(sids(TestPacket("..word7x..")), V({1, 107}));
+    EXPECT_EQ(sids(TestPacket("..word7x..", dataplane::kProtoTcp, 1, 443)), V({1, 2}));
+    EXPECT_EQ(sids(TestPacket("..word19x abbbc7")), V({3, 119}));
+    EXPECT_EQ(sids(TestPacket("..word19x abbbc7", dataplane::kProtoTcp, 1, 81)), V({3}));
+}
+
+TEST_F(MatcherTest, RuleWithoutContentIsCheckedOnHeaderAlone) {
+    load({R"(alert icmp any any -> any any (msg:"ping"; itype:8; icode:0; sid:1;))"});
+    TestPacket p("", dataplane::kProtoIcmp);
+    p.pkt.icmp_type = 8;
+    EXPECT_EQ(sids(p), V({1}));
+    p.pkt.icmp_type = 0;
+    EXPECT_EQ(sids(p), V{});
+}
+
+}  // namespace
+}  // namespace vigil::rules

@@ -1,0 +1,258 @@
+// Sensor output stage: expectation files, EVE formatting, thresholds/suppress, config.
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "rules/rule_parser.h"
+#include "rules/ruleset.h"
+#include "sensor/alert_filter.h"
+#include "sensor/config.h"
+#include "sensor/eve_writer.h"
+#include "sensor/expect.h"
+
+namespace vigil::sensor {
+namespace {
+
+namespace fs = std::filesystem;
+
+dataplane::IpAddr v4(const char* s) {
+    uint8_t b[4];
+    inet_pton(AF_INET, s, b);
+    return dataplane::IpAddr::from_v4(b);
+}
+
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/vigil-sensor-test-XXXXXX";
+        path_ = mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(path_); }
+    std::string file(const std::string& name, const std::string& content) const {
+        const auto p = (fs::path(path_) / name).string();
+        std::ofstream(p) << content;
+        return p;
+    }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+ObservedAlert alert(uint32_t sid, const char* src, uint16_t sport, const char* dst,
+                    uint16_t dport, const char* action = "allowed") {
+    ObservedAlert a;
+    a.sid = sid;
+    a.src = v4(src);
+    a.sport = sport;
+    a.dst = v4(dst);
+    a.dport = dport;
+    a.has_ports = true;
+    a.action = action;
+    return a;
+}
+
+TEST(ExpectTest, ParsesAndMatchesCounts) {
+    TempDir d;
+    const auto p = d.file("x.expect",
+                          "# comment\n\n9000001 2\n"
+                          "9000002 1 src=10.0.0.1:1234 dst=10.0.0.2:80 action=allowed\n"
+                          "9000003 0\n");
+    auto f = load_expect_file(p);
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    ASSERT_EQ(f->lines.size(), 3u);
+    std::vector<ObservedAlert> got{alert(9000001, "1.1.1.1", 1, "2.2.2.2", 2),
+                                   alert(9000001, "1.1.1.1", 1, "2.2.2.2", 2),
+                                   alert(9000002, "10.0.0.1", 1234, "10.0.0.2", 80)};
+    EXPECT_TRUE(check_expectations(*f, got).ok);
+
+    got.pop_back();
+    got.push_back(alert(9000002, "10.0.0.1", 1235, "10.0.0.2", 80));  // wrong port
+    const auto r = check_expectations(*f, got);
+    EXPECT_FALSE(r.ok);
+    ASSERT_EQ(r.diff.size(), 2u);  // the count line and the unclaimed alert
+    EXPECT_NE(r.diff[0].find("x.expect:4: expected 1, got 0"), std::string::npos) << r.diff[0];
+    EXPECT_NE(r.diff[1].find("unexpected 1 alert(s) for sid 9000002"), std::string::npos);
+}
+
+TEST(ExpectTest, UnlistedSidIsAMismatch) {
+    TempDir d;
+    auto f = load_expect_file(d.file("x.expect", "5 1\n"));
+    ASSERT_TRUE(f.ok());
+    EXPECT_FALSE(check_expectations(*f, {alert(5, "1.1.1.1", 1, "2.2.2.2", 2),
+                                         alert(6, "1.1.1.1", 1, "2.2.2.2", 2)})
+                     .ok);
+}
+
+TEST(ExpectTest, Ipv6EndpointsAndErrorsNameTheLine) {
+    TempDir d;
+    auto ok = load_expect_file(d.file("a.expect", "7 1 src=[2001:db8::1]:80 dst=2001:db8::2\n"));
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(*ok->lines[0].src->port, 80);
+    EXPECT_FALSE(ok->lines[0].dst->port.has_value());
+
+    auto bad = load_expect_file(d.file("b.expect", "# c\n7 one\n"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("b.expect:2: bad count 'one'"), std::string::npos);
+    auto bad2 = load_expect_file(d.file("c.expect", "7 1 action=dropped\n"));
+    ASSERT_FALSE(bad2.ok());
+    EXPECT_NE(bad2.error().message.find("c.expect:1"), std::string::npos);
+    EXPECT_FALSE(load_expect_file(d.path() + "/missing.expect").ok());
+}
+
+TEST(EveTest, TimestampAndEscaping) {
+    EXPECT_EQ(format_timestamp(1704067200, 42), "2024-01-01T00:00:00.000042+0000");
+    std::string out;
+    json_escape(out, "a\"b\\c\n\x01");
+    EXPECT_EQ(out, "a\\\"b\\\\c\\n\\u0001");
+    EXPECT_EQ(format_ip(v4("192.0.2.1")), "192.0.2.1");
+    uint8_t b6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    EXPECT_EQ(format_ip(dataplane::IpAddr::from_v6(b6)), "2001:db8::1");
+}
+
+TEST(EveTest, AlertRecordHasSuricataFields) {
+    TempDir d;
+    const auto path = d.path() + "/eve.json";
+    auto eve = EveWriter::open(path, "edge-01");
+    ASSERT_TRUE(eve.ok());
+    auto rule = rules::parse_rule(
+        R"(alert tcp any any -> any any (msg:"Test \"quoted\""; content:"x"; classtype:trojan-activity; metadata:former_category MALWARE, tag c2; sid:42; rev:3;))",
+        rules::default_vars());
+    ASSERT_TRUE(rule.ok()) << rule.error().message;
+    AlertRecord a;
+    a.ts_sec = 1704067200;
+    a.src = v4("10.0.0.1");
+    a.dst = v4("10.0.0.2");
+    a.sport = 1234;
+    a.dport = 80;
+    a.has_ports = true;
+    a.ip_proto = 6;
+    a.has_flow = true;
+    a.flow_id = 77;
+    a.pkts_toserver = 3;
+    (*eve)->write_alert(a, *rule, false);
+    ASSERT_TRUE((*eve)->close().ok());
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    for (const char* want :
+         {"\"timestamp\":\"2024-01-01T00:00:00.000000+0000\"", "\"flow_id\":77",
+          "\"event_type\":\"alert\"", "\"src_ip\":\"10.0.0.1\"", "\"src_port\":1234",
+          "\"proto\":\"TCP\"", "\"host\":\"edge-01\"", "\"action\":\"allowed\"",
+          "\"signature_id\":42", "\"rev\":3", "\"signature\":\"Test \\\"quoted\\\"\"",
+          "\"category\":\"A Network Trojan was detected\"", "\"severity\":1",
+          "\"former_category\":[\"MALWARE\"]", "\"pkts_toserver\":3", "\"direction\":\"to_server\""}) {
+        EXPECT_NE(line.find(want), std::string::npos) << want << " not in " << line;
+    }
+}
+
+class FilterTest : public ::testing::Test {
+protected:
+    void load(const std::string& text, const rules::Vars& vars = rules::default_vars()) {
+        auto r = rules::parse_rule(text, vars);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        std::vector<rules::Rule> v;
+        v.push_back(std::move(r.value()));
+        rules::LoadReport rep;
+        auto rs = rules::RuleSet::compile(std::move(v), rep);
+        ASSERT_TRUE(rs.ok());
+        rs_ = *rs;
+        filter_ = std::make_unique<AlertFilter>(*rs_, vars);
+    }
+    // How many of `n` alerts (one per second from `src`) pass.
+    int passed(int n, const char* src = "10.0.0.1", int64_t step = 1) {
+        int k = 0;
+        for (int i = 0; i < n; ++i) {
+            AlertRecord a;
+            a.rule = 0;
+            a.ts_sec = 1000 + i * step;
+            a.src = v4(src);
+            a.dst = v4("10.9.9.9");
+            k += filter_->pass(a) ? 1 : 0;
+        }
+        return k;
+    }
+    rules::RuleSetPtr rs_;
+    std::unique_ptr<AlertFilter> filter_;
+};
+
+TEST_F(FilterTest, LimitPerSourceAndWindow) {
+    load(R"(alert tcp any any -> any any (msg:"x"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;))");
+    EXPECT_EQ(passed(10), 2);
+    EXPECT_EQ(passed(10, "10.0.0.2"), 2);  // another source has its own count
+    // One alert every 40 s: windows of 60 s hold at most two alerts, so all pass.
+    load(R"(alert tcp any any -> any any (msg:"x"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;))");
+    EXPECT_EQ(passed(6, "10.0.0.1", 40), 5);
+}
+
+TEST_F(FilterTest, ThresholdEveryNth) {
+    load(R"(alert tcp any any -> any any (msg:"x"; threshold:type threshold, track by_rule, count 3, seconds 600; sid:1;))");
+    EXPECT_EQ(passed(10), 3);  // the 3rd, 6th and 9th
+}
+
+TEST_F(FilterTest, BothOncePerWindowAfterCount) {
+    load(R"(alert tcp any any -> any any (msg:"x"; threshold:type both, track by_src, count 3, seconds 600; sid:1;))");
+    EXPECT_EQ(passed(10), 1);
+}
+
+TEST_F(FilterTest, DetectionFilterAfterCount) {
+    load(R"(alert tcp any any -> any any (msg:"x"; detection_filter:track by_src, count 3, seconds 600; sid:1;))");
+    EXPECT_EQ(passed(10), 7);  // the 4th onwards
+}
+
+TEST_F(FilterTest, SuppressFromThresholdConfig) {
+    rules::Vars vars = rules::default_vars();
+    TempDir d;
+    const auto p = d.file("threshold.config", "suppress gen_id 1, sig_id 1, track by_src, ip 10.0.0.1\n");
+    ASSERT_TRUE(rules::load_threshold_file(p, vars).ok());
+    load(R"(alert tcp any any -> any any (msg:"x"; sid:1;))", vars);
+    EXPECT_EQ(passed(5, "10.0.0.1"), 0);
+    EXPECT_EQ(passed(5, "10.0.0.2"), 5);
+}
+
+TEST(ConfigTest, LoadsDesignExampleAndResolvesPaths) {
+    TempDir d;
+    const auto p = d.file("sensor.yaml", R"(sensor-id: edge-01
+capture:
+  method: dpdk
+  eal: ["--no-huge", "-m", "512"]
+  ports: [net_pcap0]
+  inline-pairs: []
+  workers: 2
+  exit-on-idle-ms: 0
+rules: [packs/active]
+vars: vars.yaml
+outputs:
+  eve: {path: eve.json}
+  zmq: {endpoint: "ipc:///run/vigil/mgmt.sock", spool: /var/lib/vigil/spool, spool-max-mb: 1024}
+ips:
+  enabled: false
+  nft: {table: vigil, block-timeout-s: 3600, allowlist: ["198.51.100.0/24"]}
+)");
+    auto c = load_sensor_config(p);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->sensor_id, "edge-01");
+    EXPECT_EQ(c->workers, 2u);
+    EXPECT_EQ(c->rules[0], d.path() + "/packs/active");
+    EXPECT_EQ(c->eve_path, d.path() + "/eve.json");
+    EXPECT_EQ(c->allowlist[0], "198.51.100.0/24");
+}
+
+TEST(ConfigTest, UnknownKeyIsAnErrorWithLine) {
+    TempDir d;
+    auto c = load_sensor_config(d.file("s.yaml", "sensor-id: a\ncapture:\n  wrokers: 2\n"));
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("s.yaml:3: unknown key 'capture.wrokers'"), std::string::npos)
+        << c.error().message;
+    auto c2 = load_sensor_config(d.file("t.yaml", "capture:\n  workers: two\n"));
+    ASSERT_FALSE(c2.ok());
+    EXPECT_NE(c2.error().message.find("t.yaml:2"), std::string::npos) << c2.error().message;
+}
+
+}  // namespace
+}  // namespace vigil::sensor
