@@ -98,10 +98,10 @@ struct FlowTableConfig {
 
 struct FlowStats {
     uint64_t created = 0;
-    uint64_t expired = 0;   // idle timeout
-    uint64_t evicted = 0;   // table full: least recently used flow dropped
-    uint64_t reused = 0;    // TCP SYN on a closed flow started a new one
-    uint64_t active = 0;    // flows in the table now
+    uint64_t expired = 0;  // idle timeout
+    uint64_t evicted = 0;  // table full: least recently used flow dropped
+    uint64_t reused = 0;   // TCP SYN on a closed flow started a new one
+    uint64_t active = 0;   // flows in the table now
     uint64_t flowbit_overflows = 0;
 };
 
@@ -156,8 +156,8 @@ private:
     uint32_t capacity_;
     FlowTimeouts timeouts_;
     FlowStats stats_{};
-    std::vector<Flow> flows_;          // slot 0 is the list sentinel / null index
-    std::vector<uint32_t> buckets_;    // hash heads (slot indexes), power of two
+    std::vector<Flow> flows_;        // slot 0 is the list sentinel / null index
+    std::vector<uint32_t> buckets_;  // hash heads (slot indexes), power of two
     uint32_t free_head_ = 0;
     std::function<void(const Flow&)> on_remove_;
     int64_t last_expire_sec_ = 0;

@@ -80,10 +80,8 @@ bool AlertFilter::apply(const Threshold& t, uint8_t kind, const AlertRecord& a) 
     }
     auto [it, created] = state_.try_emplace(k);
     State& s = it->second;
-    const bool in_window =
-        !created && (a.ts_sec - s.first_sec < static_cast<int64_t>(t.seconds) ||
-                     (a.ts_sec - s.first_sec == static_cast<int64_t>(t.seconds) &&
-                      a.ts_usec <= s.first_usec));
+    // Windows are anchored at their first match and compared in whole seconds (Suricata).
+    const bool in_window = !created && a.ts_sec - s.first_sec < static_cast<int64_t>(t.seconds);
     if (!in_window) {
         s.first_sec = a.ts_sec;
         s.first_usec = a.ts_usec;

@@ -185,9 +185,10 @@ TEST_F(FilterTest, LimitPerSourceAndWindow) {
     load(R"(alert tcp any any -> any any (msg:"x"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;))");
     EXPECT_EQ(passed(10), 2);
     EXPECT_EQ(passed(10, "10.0.0.2"), 2);  // another source has its own count
-    // One alert every 40 s: windows of 60 s hold at most two alerts, so all pass.
+    // One alert every 20 s; a window opens at its first alert and lasts 60 s: t=0, 20 pass,
+    // 40 is held, 60 opens the next window (60, 80 pass), 100 is held.
     load(R"(alert tcp any any -> any any (msg:"x"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;))");
-    EXPECT_EQ(passed(6, "10.0.0.1", 40), 5);
+    EXPECT_EQ(passed(6, "10.0.0.1", 20), 4);
 }
 
 TEST_F(FilterTest, ThresholdEveryNth) {

@@ -1,0 +1,412 @@
+// The rule reader: splits a rule into header and options, parses the header (action,
+// protocol, addresses, ports, direction) and hands each option to OptionParser
+// (rule_options.cc). Also reads whole rules files (comments, continuations, duplicate sids).
+
+#include "rules/rule_parser.h"
+
+#include <array>
+#include <fstream>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rules/address.h"
+#include "rules/parse_util.h"
+#include "rules/rule_options.h"
+
+namespace vigil::rules {
+
+namespace {
+
+using detail::quote;
+using detail::RawOption;
+using detail::trim;
+
+// Why a rule was rejected, before file/line/sid are attached.
+struct Rejection {
+    std::string reason;
+};
+
+// Splits the header on whitespace, keeping bracketed lists ("[1.2.3.4, 5.6.7.8]") whole.
+std::vector<std::string_view> header_tokens(std::string_view h) {
+    std::vector<std::string_view> out;
+    size_t i = 0;
+    while (i < h.size()) {
+        while (i < h.size() && detail::is_space(h[i])) {
+            ++i;
+        }
+        if (i >= h.size()) {
+            break;
+        }
+        const size_t b = i;
+        int depth = 0;
+        while (i < h.size() && (depth > 0 || !detail::is_space(h[i]))) {
+            if (h[i] == '[') {
+                ++depth;
+            } else if (h[i] == ']' && depth > 0) {
+                --depth;
+            }
+            ++i;
+        }
+        out.push_back(h.substr(b, i - b));
+    }
+    return out;
+}
+
+// Splits "msg:\"x\"; nocase; sid:1;" into options. A ';' ends an option unless escaped with
+// a backslash (Suricata does not track quotes: a ';' inside a string must be written \;).
+bool split_options(std::string_view body, std::vector<RawOption>& out, std::string& err) {
+    size_t i = 0;
+    while (true) {
+        while (i < body.size() && detail::is_space(body[i])) {
+            ++i;
+        }
+        if (i >= body.size()) {
+            return true;
+        }
+        const size_t name_start = i;
+        while (i < body.size() && body[i] != ':' && body[i] != ';') {
+            ++i;
+        }
+        const std::string_view name = trim(body.substr(name_start, i - name_start));
+        if (name.empty()) {
+            err = "empty option (stray ';' or ':')";
+            return false;
+        }
+        if (name.find_first_of(" \t\"()") != std::string_view::npos) {
+            err = "bad option name " + quote(name) + " (missing ';'?)";
+            return false;
+        }
+        if (i >= body.size()) {
+            err = "unterminated option " + quote(name) + " (missing ';')";
+            return false;
+        }
+        if (body[i] == ';') {
+            out.push_back(RawOption{name, std::nullopt});
+            ++i;
+            continue;
+        }
+        const size_t value_start = ++i;
+        while (i < body.size() && body[i] != ';') {
+            i += body[i] == '\\' ? 2 : 1;
+        }
+        const std::string_view value = trim(body.substr(value_start, i - value_start));
+        out.push_back(RawOption{name, value});  // kept even when unterminated: it may be the sid
+        if (i >= body.size()) {
+            err = "unterminated option " + quote(name) + " (missing ';')";
+            return false;
+        }
+        ++i;
+    }
+}
+
+struct ProtoEntry {
+    std::string_view name;
+    Proto proto;
+    bool app;  // an app-layer protocol: kept in Rule::app_proto
+};
+
+// App-layer names map to the transport Suricata's parsers use; protocols that run over both
+// TCP and UDP (dns, sip, krb5, nfs, dcerpc, enip) map to Ip.
+constexpr std::array<ProtoEntry, 47> kProtos{{
+    {"ip", Proto::Ip, false},          {"pkthdr", Proto::Ip, false},
+    {"tcp", Proto::Tcp, false},        {"tcp-pkt", Proto::Tcp, false},
+    {"tcp-stream", Proto::Tcp, false}, {"udp", Proto::Udp, false},
+    {"icmp", Proto::Icmp, false},      {"icmpv4", Proto::Icmp, false},
+    {"icmpv6", Proto::Icmpv6, false},  {"icmp6", Proto::Icmpv6, false},
+    {"http", Proto::Tcp, true},        {"http1", Proto::Tcp, true},
+    {"http2", Proto::Tcp, true},       {"ftp", Proto::Tcp, true},
+    {"ftp-data", Proto::Tcp, true},    {"smtp", Proto::Tcp, true},
+    {"tls", Proto::Tcp, true},         {"ssl", Proto::Tcp, true},
+    {"ssh", Proto::Tcp, true},         {"imap", Proto::Tcp, true},
+    {"pop3", Proto::Tcp, true},        {"smb", Proto::Tcp, true},
+    {"modbus", Proto::Tcp, true},      {"dnp3", Proto::Tcp, true},
+    {"rfb", Proto::Tcp, true},         {"mqtt", Proto::Tcp, true},
+    {"rdp", Proto::Tcp, true},         {"websocket", Proto::Tcp, true},
+    {"ldap", Proto::Tcp, true},        {"telnet", Proto::Tcp, true},
+    {"irc", Proto::Tcp, true},         {"pgsql", Proto::Tcp, true},
+    {"msn", Proto::Tcp, true},         {"jabber", Proto::Tcp, true},
+    {"dns", Proto::Ip, true},          {"sip", Proto::Ip, true},
+    {"krb5", Proto::Ip, true},         {"nfs", Proto::Ip, true},
+    {"dcerpc", Proto::Ip, true},       {"enip", Proto::Ip, true},
+    {"dhcp", Proto::Udp, true},        {"ntp", Proto::Udp, true},
+    {"snmp", Proto::Udp, true},        {"tftp", Proto::Udp, true},
+    {"ikev2", Proto::Udp, true},       {"ike", Proto::Udp, true},
+    {"quic", Proto::Udp, true},
+}};
+
+// Header: action proto src sport dir dst dport.
+bool parse_header(std::string_view header, const Vars& vars, Rule& rule, std::string& err) {
+    const auto tok = header_tokens(header);
+    if (tok.size() != 7) {
+        err = "bad rule header " + quote(trim(header)) +
+              " (expected: action proto src_addr src_port -> dst_addr dst_port)";
+        return false;
+    }
+    const std::string action = detail::lower(tok[0]);
+    if (action == "alert") {
+        rule.action = Action::Alert;
+    } else if (action == "drop") {
+        rule.action = Action::Drop;
+    } else if (action == "pass") {
+        rule.action = Action::Pass;
+    } else if (action == "reject" || action == "rejectsrc" || action == "rejectdst" ||
+               action == "rejectboth") {
+        rule.action = Action::Reject;
+    } else if (action == "config") {
+        err = "action " + quote(tok[0]) + " is not supported";
+        return false;
+    } else {
+        err = "unknown action " + quote(tok[0]);
+        return false;
+    }
+    const std::string proto = detail::lower(tok[1]);
+    int family = 0;  // 4 or 6 for ipv4/ip4, ipv6/ip6
+    if (proto == "ipv4" || proto == "ip4") {
+        rule.proto = Proto::Ip;
+        family = 4;
+    } else if (proto == "ipv6" || proto == "ip6") {
+        rule.proto = Proto::Ip;
+        family = 6;
+    } else {
+        bool found = false;
+        for (const ProtoEntry& p : kProtos) {
+            if (p.name == proto) {
+                rule.proto = p.proto;
+                if (p.app) {
+                    rule.app_proto = proto;
+                }
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            err = "unknown protocol " + quote(tok[1]);
+            return false;
+        }
+    }
+    auto src = parse_address(tok[2], vars);
+    if (!src) {
+        err = "source address: " + src.error().message;
+        return false;
+    }
+    auto sport = parse_ports(tok[3], vars);
+    if (!sport) {
+        err = "source port: " + sport.error().message;
+        return false;
+    }
+    if (tok[4] == "<>") {
+        rule.bidirectional = true;
+    } else if (tok[4] != "->") {
+        err = "bad direction " + quote(tok[4]) + " (expected -> or <>)";
+        return false;
+    }
+    auto dst = parse_address(tok[5], vars);
+    if (!dst) {
+        err = "destination address: " + dst.error().message;
+        return false;
+    }
+    auto dport = parse_ports(tok[6], vars);
+    if (!dport) {
+        err = "destination port: " + dport.error().message;
+        return false;
+    }
+    rule.src = std::move(*src);
+    rule.sport = std::move(*sport);
+    rule.dst = std::move(*dst);
+    rule.dport = std::move(*dport);
+    if (family != 0) {
+        // ipv4/ipv6 keep only addresses of that family; the sets stay exact intervals.
+        rule.src =
+            family == 4 ? detail::restrict_to_v4(rule.src) : detail::restrict_to_v6(rule.src);
+        rule.dst =
+            family == 4 ? detail::restrict_to_v4(rule.dst) : detail::restrict_to_v6(rule.dst);
+        if (rule.src.ranges.empty() || rule.dst.ranges.empty()) {
+            err = "addresses match nothing for protocol " + quote(tok[1]);
+            return false;
+        }
+    }
+    return true;
+}
+
+// Reads the sid before anything else so that every rejection can name it.
+uint32_t peek_sid(const std::vector<RawOption>& opts) {
+    for (const RawOption& o : opts) {
+        if (detail::iequals(o.name, "sid") && o.value) {
+            std::string_view v = trim(*o.value);
+            if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+                v = v.substr(1, v.size() - 2);
+            }
+            const auto n = detail::parse_u64(v);
+            if (n && *n <= UINT32_MAX) {
+                return static_cast<uint32_t>(*n);
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
+
+// Parses one logical rule line. On failure fills err (reason and, when readable, sid).
+bool parse_rule_impl(std::string_view text, const Vars& vars, const std::string& file,
+                     uint32_t line, Rule& rule, RuleError& err) {
+    err.file = file;
+    err.line = line;
+    text = trim(text);
+    rule.file = file;
+    rule.line = line;
+    rule.text = std::string(text);
+    auto fail = [&](std::string reason) {
+        err.reason = std::move(reason);
+        return false;
+    };
+    const size_t open = text.find('(');
+    if (open == std::string_view::npos) {
+        return fail("rule has no option list '(...)'");
+    }
+    const size_t close = text.rfind(')');
+    if (close == std::string_view::npos || close < open) {
+        return fail("unterminated option list (missing ')')");
+    }
+    if (!trim(text.substr(close + 1)).empty()) {
+        return fail("unexpected text after the option list: " +
+                    quote(trim(text.substr(close + 1))));
+    }
+    std::vector<RawOption> opts;
+    std::string split_err;
+    const bool split_ok = split_options(text.substr(open + 1, close - open - 1), opts, split_err);
+    err.sid = peek_sid(opts);
+    if (!split_ok) {
+        return fail(split_err);
+    }
+    std::string header_err;
+    if (!parse_header(text.substr(0, open), vars, rule, header_err)) {
+        return fail(header_err);
+    }
+    // Screen keywords first, so a rule is bucketed by what we lack (an app-layer buffer, say)
+    // rather than by whichever option happened to come first.
+    std::optional<std::string> unsupported;
+    for (const RawOption& o : opts) {
+        auto why = detail::unsupported_keyword(o.name);
+        if (why && (!unsupported ||
+                    (why->ends_with("(app-layer)") && !unsupported->ends_with("(app-layer)")))) {
+            unsupported = std::move(why);
+        }
+    }
+    if (unsupported) {
+        return fail(*unsupported);
+    }
+    detail::OptionParser parser(rule, vars);
+    for (const RawOption& o : opts) {
+        if (auto st = parser.apply(o); !st) {
+            return fail(st.error().message);
+        }
+    }
+    if (auto st = parser.finish(); !st) {
+        return fail(st.error().message);
+    }
+    return true;
+}
+
+std::string_view rtrim(std::string_view s) {
+    while (!s.empty() && detail::is_space(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool is_blank_or_comment(std::string_view line) {
+    line = trim(line);
+    return line.empty() || line[0] == '#';
+}
+
+}  // namespace
+
+std::string RuleError::to_string() const {
+    std::string out;
+    if (!file.empty()) {
+        out += file;
+        out += ':';
+        out += std::to_string(line);
+        out += ": ";
+    } else if (line != 0) {
+        out += "line " + std::to_string(line) + ": ";
+    }
+    if (sid != 0) {
+        out += "sid " + std::to_string(sid) + ": ";
+    }
+    out += reason;
+    return out;
+}
+
+Result<Rule> parse_rule(std::string_view text, const Vars& vars, const std::string& file,
+                        uint32_t line) {
+    Rule rule;
+    RuleError err;
+    if (!parse_rule_impl(text, vars, file, line, rule, err)) {
+        return make_error(ErrorCode::RuleParse, err.to_string());
+    }
+    return rule;
+}
+
+Result<ParseResult> parse_rules_file(const std::string& path, const Vars& vars) {
+    std::ifstream in(path);
+    if (!in) {
+        return make_error(ErrorCode::Io, "cannot open rules file " + quote(path));
+    }
+    ParseResult result;
+    std::map<std::pair<uint32_t, uint32_t>, uint32_t> first_line;  // (gid, sid) -> line
+    std::string raw;
+    std::string logical;
+    uint32_t line_no = 0;
+    uint32_t start_line = 0;
+    auto finish_logical = [&]() {
+        Rule rule;
+        RuleError err;
+        if (!parse_rule_impl(logical, vars, path, start_line, rule, err)) {
+            result.rejected.push_back(std::move(err));
+            return;
+        }
+        const auto [it, fresh] = first_line.emplace(std::make_pair(rule.gid, rule.sid), start_line);
+        if (!fresh) {
+            err.sid = rule.sid;
+            err.reason = "duplicate sid (gid " + std::to_string(rule.gid) +
+                         "), first defined at line " + std::to_string(it->second);
+            result.rejected.push_back(std::move(err));
+            return;
+        }
+        result.rules.push_back(std::move(rule));
+    };
+    while (std::getline(in, raw)) {
+        ++line_no;
+        std::string_view l = raw;
+        if (logical.empty() && is_blank_or_comment(l)) {
+            continue;  // comments, including ET's commented-out rules
+        }
+        // A continuation line keeps its leading whitespace, as in Suricata's loader.
+        const bool first = logical.empty();
+        const std::string_view t = first ? trim(l) : rtrim(l);
+        if (first) {
+            start_line = line_no;
+        }
+        if (!t.empty() && t.back() == '\\') {
+            logical.append(t.substr(0, t.size() - 1));
+            continue;
+        }
+        logical.append(t);
+        finish_logical();
+        logical.clear();
+    }
+    if (in.bad()) {
+        return make_error(ErrorCode::Io, "cannot read rules file " + quote(path));
+    }
+    if (!logical.empty()) {
+        // The file ended inside a continued rule: parse what there is (it will usually fail
+        // with a precise reason).
+        finish_logical();
+    }
+    return result;
+}
+
+}  // namespace vigil::rules

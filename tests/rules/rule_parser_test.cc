@@ -1,0 +1,1050 @@
+#include "rules/rule_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "tests/rules/test_util.h"
+
+namespace vigil::rules {
+namespace {
+
+using test::ip;
+using test::TempDir;
+
+const Vars& vars() {
+    static const Vars v = default_vars();
+    return v;
+}
+
+Rule parse_ok(std::string_view text) {
+    auto r = parse_rule(text, vars());
+    EXPECT_TRUE(r.ok()) << text << "\n  -> " << (r.ok() ? "" : r.error().message);
+    return r.ok() ? std::move(*r) : Rule{};
+}
+
+std::string parse_err(std::string_view text) {
+    auto r = parse_rule(text, vars());
+    EXPECT_FALSE(r.ok()) << "unexpectedly parsed: " << text;
+    return r.ok() ? std::string() : r.error().message;
+}
+
+// A tcp any -> any rule with the given options, then sid:1.
+std::string with(std::string_view opts) {
+    return "alert tcp any any -> any any (" + std::string(opts) + " sid:1;)";
+}
+
+Rule opts_ok(std::string_view opts) {
+    return parse_ok(with(opts));
+}
+std::string opts_err(std::string_view opts) {
+    return parse_err(with(opts));
+}
+
+const Content& content_at(const Rule& r, size_t i) {
+    static const Content empty;
+    if (i >= r.payload.size() || !std::holds_alternative<Content>(r.payload[i])) {
+        ADD_FAILURE() << "payload[" << i << "] is not a content";
+        return empty;
+    }
+    return std::get<Content>(r.payload[i]);
+}
+
+template <typename T>
+const T& op_at(const Rule& r, size_t i) {
+    static const T empty{};
+    if (i >= r.payload.size() || !std::holds_alternative<T>(r.payload[i])) {
+        ADD_FAILURE() << "payload[" << i << "] has the wrong kind";
+        return empty;
+    }
+    return std::get<T>(r.payload[i]);
+}
+
+#define EXPECT_HAS(haystack, needle) \
+    EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+
+// ---------------------------------------------------------------------------------------
+// Header
+
+TEST(RuleHeader, Actions) {
+    EXPECT_EQ(parse_ok("alert tcp any any -> any any (sid:1;)").action, Action::Alert);
+    EXPECT_EQ(parse_ok("drop tcp any any -> any any (sid:1;)").action, Action::Drop);
+    EXPECT_EQ(parse_ok("pass tcp any any -> any any (sid:1;)").action, Action::Pass);
+    EXPECT_EQ(parse_ok("reject tcp any any -> any any (sid:1;)").action, Action::Reject);
+    EXPECT_EQ(parse_ok("rejectsrc tcp any any -> any any (sid:1;)").action, Action::Reject);
+    EXPECT_EQ(parse_ok("rejectdst tcp any any -> any any (sid:1;)").action, Action::Reject);
+    EXPECT_EQ(parse_ok("rejectboth tcp any any -> any any (sid:1;)").action, Action::Reject);
+    EXPECT_HAS(parse_err("config tcp any any -> any any (sid:1;)"),
+               "action 'config' is not supported");
+    EXPECT_HAS(parse_err("alarm tcp any any -> any any (sid:1;)"), "unknown action 'alarm'");
+}
+
+TEST(RuleHeader, Protocols) {
+    struct Case {
+        const char* name;
+        Proto proto;
+        const char* app;
+    };
+    const Case cases[] = {
+        {"ip", Proto::Ip, ""},         {"pkthdr", Proto::Ip, ""},
+        {"tcp", Proto::Tcp, ""},       {"tcp-pkt", Proto::Tcp, ""},
+        {"udp", Proto::Udp, ""},       {"icmp", Proto::Icmp, ""},
+        {"icmpv6", Proto::Icmpv6, ""}, {"icmp6", Proto::Icmpv6, ""},
+        {"http", Proto::Tcp, "http"},  {"HTTP", Proto::Tcp, "http"},
+        {"tls", Proto::Tcp, "tls"},    {"smb", Proto::Tcp, "smb"},
+        {"dns", Proto::Ip, "dns"},     {"sip", Proto::Ip, "sip"},
+        {"dhcp", Proto::Udp, "dhcp"},  {"ntp", Proto::Udp, "ntp"},
+        {"quic", Proto::Udp, "quic"},  {"ftp-data", Proto::Tcp, "ftp-data"},
+    };
+    for (const Case& c : cases) {
+        const Rule r = parse_ok(std::string("alert ") + c.name + " any any -> any any (sid:1;)");
+        EXPECT_EQ(r.proto, c.proto) << c.name;
+        EXPECT_EQ(r.app_proto, c.app) << c.name;
+    }
+    EXPECT_HAS(parse_err("alert xyz any any -> any any (sid:1;)"), "unknown protocol 'xyz'");
+}
+
+TEST(RuleHeader, Ipv4AndIpv6ProtocolsRestrictAddresses) {
+    const Rule v4 = parse_ok("alert ipv4 any any -> any any (sid:1;)");
+    EXPECT_EQ(v4.proto, Proto::Ip);
+    EXPECT_TRUE(v4.src.contains(ip("1.2.3.4")));
+    EXPECT_FALSE(v4.src.contains(ip("2001:db8::1")));
+    const Rule v6 = parse_ok("alert ip6 any any -> any any (sid:1;)");
+    EXPECT_FALSE(v6.dst.contains(ip("1.2.3.4")));
+    EXPECT_TRUE(v6.dst.contains(ip("2001:db8::1")));
+    EXPECT_HAS(parse_err("alert ipv6 1.2.3.4 any -> any any (sid:1;)"), "match nothing");
+}
+
+TEST(RuleHeader, Direction) {
+    EXPECT_FALSE(parse_ok("alert tcp any any -> any any (sid:1;)").bidirectional);
+    EXPECT_TRUE(parse_ok("alert tcp any any <> any any (sid:1;)").bidirectional);
+    EXPECT_HAS(parse_err("alert tcp any any <- any any (sid:1;)"), "bad direction '<-'");
+    EXPECT_HAS(parse_err("alert tcp any any => any any (sid:1;)"), "bad direction '=>'");
+}
+
+TEST(RuleHeader, FieldCountAndListsWithSpaces) {
+    EXPECT_HAS(parse_err("alert tcp any any -> any (sid:1;)"), "bad rule header");
+    const Rule r = parse_ok("alert tcp [1.1.1.1, 2.2.2.2] [80, 443] -> any any (sid:1;)");
+    EXPECT_TRUE(r.src.contains(ip("2.2.2.2")));
+    EXPECT_TRUE(r.sport.contains(443));
+    EXPECT_FALSE(r.sport.contains(444));
+}
+
+TEST(RuleHeader, HeaderErrorsNameTheSid) {
+    EXPECT_HAS(parse_err("alert tcp $NOPE any -> any any (msg:\"x\"; sid:77;)"),
+               "sid 77: source address: unknown variable $NOPE");
+    EXPECT_HAS(parse_err("alert tcp any 99999 -> any any (sid:78;)"),
+               "sid 78: source port: port '99999' out of range");
+    EXPECT_HAS(parse_err("alert tcp any any -> 1.2.3.0/40 any (sid:79;)"),
+               "sid 79: destination address: bad CIDR '1.2.3.0/40'");
+    EXPECT_HAS(parse_err("alert tcp any any -> any 5:1 (sid:80;)"),
+               "sid 80: destination port: bad port range '5:1'");
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses
+
+TEST(Address, AnyAndSingle) {
+    auto any = parse_address("any", vars());
+    ASSERT_TRUE(any.ok());
+    EXPECT_TRUE(any->is_any());
+    EXPECT_TRUE(any->contains(ip("0.0.0.0")));
+    EXPECT_TRUE(any->contains(ip("::")));
+    EXPECT_TRUE(any->contains(ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")));
+
+    auto one = parse_address("192.0.2.7", vars());
+    ASSERT_TRUE(one.ok());
+    ASSERT_EQ(one->ranges.size(), 1U);
+    EXPECT_EQ(one->ranges[0].lo, ip("192.0.2.7"));
+    EXPECT_EQ(one->ranges[0].hi, ip("192.0.2.7"));
+    EXPECT_FALSE(one->is_any());
+    EXPECT_FALSE(one->contains(ip("192.0.2.8")));
+}
+
+TEST(Address, Ipv4Cidr) {
+    auto s = parse_address("10.1.2.3/8", vars());  // host bits are cleared, as in Suricata
+    ASSERT_TRUE(s.ok());
+    ASSERT_EQ(s->ranges.size(), 1U);
+    EXPECT_EQ(s->ranges[0].lo, ip("10.0.0.0"));
+    EXPECT_EQ(s->ranges[0].hi, ip("10.255.255.255"));
+    auto mask = parse_address("10.0.0.0/255.255.0.0", vars());
+    ASSERT_TRUE(mask.ok());
+    EXPECT_EQ(mask->ranges[0].hi, ip("10.0.255.255"));
+    // A v4 prefix covers only the IPv4-mapped space.
+    auto all4 = parse_address("0.0.0.0/0", vars());
+    ASSERT_TRUE(all4.ok());
+    EXPECT_TRUE(all4->contains(ip("255.255.255.255")));
+    EXPECT_FALSE(all4->contains(ip("::1")));
+    EXPECT_FALSE(all4->is_any());
+}
+
+TEST(Address, Ipv6) {
+    auto s = parse_address("[2001:db8::/32,::1]", vars());
+    ASSERT_TRUE(s.ok());
+    EXPECT_TRUE(s->contains(ip("2001:db8:ffff::1")));
+    EXPECT_TRUE(s->contains(ip("::1")));
+    EXPECT_FALSE(s->contains(ip("2001:db9::")));
+    EXPECT_FALSE(s->contains(ip("1.2.3.4")));
+    auto all = parse_address("::/0", vars());
+    ASSERT_TRUE(all.ok());
+    EXPECT_TRUE(all->is_any());
+}
+
+TEST(Address, Variables) {
+    auto home = parse_address("$HOME_NET", vars());
+    ASSERT_TRUE(home.ok());
+    EXPECT_TRUE(home->contains(ip("192.168.1.1")));
+    EXPECT_TRUE(home->contains(ip("10.9.9.9")));
+    EXPECT_TRUE(home->contains(ip("172.31.0.1")));
+    EXPECT_FALSE(home->contains(ip("172.32.0.1")));
+    EXPECT_FALSE(home->contains(ip("8.8.8.8")));
+    auto ext = parse_address("$EXTERNAL_NET", vars());
+    ASSERT_TRUE(ext.ok());
+    EXPECT_FALSE(ext->contains(ip("192.168.1.1")));
+    EXPECT_TRUE(ext->contains(ip("8.8.8.8")));
+    EXPECT_TRUE(ext->contains(ip("2001:db8::1")));
+    // AIM_SERVERS -> EXTERNAL_NET -> HOME_NET.
+    auto aim = parse_address("$AIM_SERVERS", vars());
+    ASSERT_TRUE(aim.ok());
+    EXPECT_TRUE(aim->contains(ip("8.8.8.8")));
+}
+
+TEST(Address, ListsNegationAndNesting) {
+    auto a = parse_address("[$HOME_NET,!192.168.1.1]", vars());
+    ASSERT_TRUE(a.ok());
+    EXPECT_FALSE(a->contains(ip("192.168.1.1")));
+    EXPECT_TRUE(a->contains(ip("192.168.1.2")));
+    EXPECT_TRUE(a->contains(ip("192.168.1.0")));
+    EXPECT_FALSE(a->contains(ip("8.8.8.8")));
+
+    // Only negated members: any minus them.
+    auto b = parse_address("[!1.2.3.4,!5.6.7.0/24]", vars());
+    ASSERT_TRUE(b.ok());
+    EXPECT_FALSE(b->contains(ip("1.2.3.4")));
+    EXPECT_FALSE(b->contains(ip("5.6.7.200")));
+    EXPECT_TRUE(b->contains(ip("1.2.3.5")));
+    EXPECT_TRUE(b->contains(ip("::1")));
+
+    // Nested: 1/8 minus (1.2/16 minus 1.2.3/24).
+    auto c = parse_address("[1.0.0.0/8,![1.2.0.0/16,!1.2.3.0/24]]", vars());
+    ASSERT_TRUE(c.ok());
+    EXPECT_TRUE(c->contains(ip("1.1.1.1")));
+    EXPECT_FALSE(c->contains(ip("1.2.4.4")));
+    EXPECT_TRUE(c->contains(ip("1.2.3.4")));
+    EXPECT_FALSE(c->contains(ip("2.0.0.0")));
+
+    auto d = parse_address("![10.0.0.0/8,$HOME_NET]", vars());
+    ASSERT_TRUE(d.ok());
+    EXPECT_FALSE(d->contains(ip("10.0.0.1")));
+    EXPECT_TRUE(d->contains(ip("11.0.0.1")));
+}
+
+TEST(Address, RangesAreSortedDisjointAndMerged) {
+    auto s = parse_address("[11.0.0.0/8, 10.1.0.0/16, 10.0.0.0/8, 9.0.0.0/8, 1.1.1.1]", vars());
+    ASSERT_TRUE(s.ok());
+    ASSERT_EQ(s->ranges.size(), 2U);
+    EXPECT_EQ(s->ranges[0].lo, ip("1.1.1.1"));
+    EXPECT_EQ(s->ranges[1].lo, ip("9.0.0.0"));
+    EXPECT_EQ(s->ranges[1].hi, ip("11.255.255.255"));
+    auto hole = parse_address("[10.0.0.0/8,!10.0.0.5]", vars());
+    ASSERT_TRUE(hole.ok());
+    ASSERT_EQ(hole->ranges.size(), 2U);
+    EXPECT_EQ(hole->ranges[0].hi, ip("10.0.0.4"));
+    EXPECT_EQ(hole->ranges[1].lo, ip("10.0.0.6"));
+    EXPECT_FALSE(IpSet{}.contains(ip("1.1.1.1")));
+}
+
+TEST(Address, Errors) {
+    auto err = [](std::string_view e) {
+        auto r = parse_address(e, vars());
+        EXPECT_FALSE(r.ok()) << e;
+        return r.ok() ? std::string() : r.error().message;
+    };
+    EXPECT_HAS(err("1.2.3.0/33"), "bad CIDR '1.2.3.0/33'");
+    EXPECT_HAS(err("::/129"), "bad CIDR");
+    EXPECT_HAS(err("10.0.0.0/255.0.255.0"), "bad CIDR");
+    EXPECT_HAS(err("1.2.3"), "bad address '1.2.3'");
+    EXPECT_HAS(err("256.1.1.1"), "bad address");
+    EXPECT_HAS(err("1.2.3.4-1.2.3.9"), "bad address");
+    EXPECT_HAS(err("$NOPE"), "unknown variable $NOPE");
+    EXPECT_HAS(err("$HTTP_PORTS"), "not an address variable");
+    EXPECT_HAS(err("!any"), "matches nothing");
+    EXPECT_HAS(err("[1.1.1.1,!1.1.1.1]"), "matches nothing");
+    EXPECT_HAS(err("[1.1.1.1"), "unbalanced");
+    EXPECT_HAS(err("[1.1.1.1]]"), "unexpected text after ']'");
+    EXPECT_HAS(err("[1.1.1.1,]"), "empty element");
+    EXPECT_HAS(err(""), "empty");
+    Vars v = default_vars();
+    v.address_groups["A"] = "[$B,1.1.1.1]";
+    v.address_groups["B"] = "$A";
+    auto cyc = parse_address("$A", v);
+    ASSERT_FALSE(cyc.ok());
+    EXPECT_HAS(cyc.error().message, "variable cycle");
+}
+
+// ---------------------------------------------------------------------------------------
+// Ports
+
+TEST(Ports, Forms) {
+    auto p = [](std::string_view e) {
+        auto r = parse_ports(e, vars());
+        EXPECT_TRUE(r.ok()) << e << ": " << (r.ok() ? "" : r.error().message);
+        return r.ok() ? *r : PortSet{};
+    };
+    EXPECT_TRUE(p("any").is_any());
+    EXPECT_TRUE(p("0:").is_any());
+    EXPECT_TRUE(p("80").contains(80));
+    EXPECT_FALSE(p("80").contains(81));
+    EXPECT_TRUE(p("1024:").contains(65535));
+    EXPECT_FALSE(p("1024:").contains(1023));
+    EXPECT_TRUE(p(":1024").contains(0));
+    EXPECT_FALSE(p(":1024").contains(1025));
+    const PortSet r = p("1000:2000");
+    EXPECT_TRUE(r.contains(1000) && r.contains(2000));
+    EXPECT_FALSE(r.contains(999) || r.contains(2001));
+    const PortSet list = p("[80,443,8000:8100]");
+    EXPECT_EQ(list.ranges.size(), 3U);
+    EXPECT_TRUE(list.contains(8050));
+    const PortSet neg = p("![80,443]");
+    EXPECT_FALSE(neg.contains(80));
+    EXPECT_TRUE(neg.contains(81));
+    const PortSet nested = p("[1:100,![50,[60:70]]]");
+    EXPECT_FALSE(nested.contains(50));
+    EXPECT_FALSE(nested.contains(65));
+    EXPECT_TRUE(nested.contains(71));
+    EXPECT_FALSE(nested.contains(101));
+    EXPECT_TRUE(p("$HTTP_PORTS").contains(80));
+    EXPECT_FALSE(p("$SHELLCODE_PORTS").contains(80));
+    EXPECT_TRUE(p("$SHELLCODE_PORTS").contains(81));
+    const PortSet fd = p("$FILE_DATA_PORTS");
+    EXPECT_TRUE(fd.contains(80) && fd.contains(110) && fd.contains(143));
+    EXPECT_FALSE(fd.contains(111));
+    EXPECT_TRUE(p("$SIP_PORTS").contains(5061));
+    const PortSet merged = p("[1:10,11:20,5]");
+    ASSERT_EQ(merged.ranges.size(), 1U);
+    EXPECT_EQ(merged.ranges[0].hi, 20);
+}
+
+TEST(Ports, Errors) {
+    auto err = [](std::string_view e) {
+        auto r = parse_ports(e, vars());
+        EXPECT_FALSE(r.ok()) << e;
+        return r.ok() ? std::string() : r.error().message;
+    };
+    EXPECT_HAS(err("70000"), "port '70000' out of range");
+    EXPECT_HAS(err("1:65536"), "out of range");
+    EXPECT_HAS(err("2000:1000"), "bad port range '2000:1000'");
+    EXPECT_HAS(err("http"), "bad port 'http'");
+    EXPECT_HAS(err("-1"), "bad port");
+    EXPECT_HAS(err(":"), "bad port range");
+    EXPECT_HAS(err("$NOPE"), "unknown variable $NOPE");
+    EXPECT_HAS(err("$HOME_NET"), "not a port variable");
+    EXPECT_HAS(err("!any"), "matches nothing");
+    EXPECT_HAS(err("[80"), "unbalanced");
+}
+
+// ---------------------------------------------------------------------------------------
+// Meta options
+
+TEST(MetaOptions, MsgSidRevGid) {
+    const Rule r = parse_ok(
+        R"(alert tcp any any -> any any (msg:"a \"quoted\" \; semi \\ back"; sid:2001; rev:7; gid:3;))");
+    EXPECT_EQ(r.msg, "a \"quoted\" ; semi \\ back");
+    EXPECT_EQ(r.sid, 2001U);
+    EXPECT_EQ(r.rev, 7U);
+    EXPECT_EQ(r.gid, 3U);
+    const Rule d = opts_ok("");
+    EXPECT_EQ(d.gid, 1U);
+    EXPECT_EQ(d.rev, 0U);
+    EXPECT_EQ(d.priority, 3U);
+    EXPECT_EQ(d.msg, "");  // msg is optional, as in Suricata
+    EXPECT_HAS(opts_err("sid:2;"), "duplicate sid");
+    EXPECT_HAS(opts_err("rev:1; rev:2;"), "duplicate rev");
+    EXPECT_HAS(opts_err("msg:\"a\"; msg:\"b\";"), "duplicate msg");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (sid:0;)"), "sid: '0' is out of range");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (sid:12x;)"),
+               "sid: '12x' is not a positive integer");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (sid:4294967296;)"), "out of range");
+    EXPECT_HAS(opts_err("rev:-1;"), "rev: '-1' is not a non-negative integer");
+}
+
+TEST(MetaOptions, ClasstypeAndPriority) {
+    const Rule r = opts_ok("classtype:trojan-activity;");
+    EXPECT_EQ(r.classtype, "trojan-activity");
+    EXPECT_EQ(r.category, "A Network Trojan was detected");
+    EXPECT_EQ(r.priority, 1U);
+    // An explicit priority wins wherever it appears.
+    EXPECT_EQ(opts_ok("priority:4; classtype:trojan-activity;").priority, 4U);
+    EXPECT_EQ(opts_ok("classtype:trojan-activity; priority:4;").priority, 4U);
+    EXPECT_EQ(opts_ok("priority:2;").priority, 2U);
+    EXPECT_HAS(opts_err("classtype:no-such-class;"), "unknown classtype 'no-such-class'");
+    EXPECT_HAS(opts_err("priority:0;"), "priority: '0' is out of range");
+    EXPECT_HAS(opts_err("priority:high;"), "priority: 'high' is not a positive integer");
+}
+
+TEST(MetaOptions, MetadataReferenceTarget) {
+    const Rule r = opts_ok(
+        "metadata: created_at 2020_01_01, former_category MALWARE ,, tag x; metadata:a b; "
+        "reference:url,example.com/x; reference: cve , 2020-1234; target:dest_ip;");
+    ASSERT_EQ(r.metadata.size(), 4U);
+    EXPECT_EQ(r.metadata[0], "created_at 2020_01_01");
+    EXPECT_EQ(r.metadata[1], "former_category MALWARE");
+    EXPECT_EQ(r.metadata[3], "a b");
+    ASSERT_EQ(r.references.size(), 2U);
+    EXPECT_EQ(r.references[0].type, "url");
+    EXPECT_EQ(r.references[0].value, "example.com/x");
+    EXPECT_EQ(r.references[1].type, "cve");
+    EXPECT_EQ(r.references[1].value, "2020-1234");
+    EXPECT_EQ(r.target, "dest_ip");
+    EXPECT_EQ(opts_ok("target:src_ip;").target, "src_ip");
+    EXPECT_HAS(opts_err("target:both;"), "target: expected src_ip or dest_ip");
+    EXPECT_HAS(opts_err("reference:nocomma;"), "reference: expected <type>,<value>");
+}
+
+// ---------------------------------------------------------------------------------------
+// content and its modifiers
+
+TEST(Content, DecodingHexAndEscapes) {
+    const Rule r = opts_ok(
+        R"(content:"GET |20 2f|x"; content:"a\"b\;c\\d\:e"; content:!"neg"; content:"|0d0a|";)");
+    ASSERT_EQ(r.payload.size(), 4U);
+    EXPECT_EQ(content_at(r, 0).bytes, "GET  /x");
+    EXPECT_FALSE(content_at(r, 0).negated);
+    EXPECT_EQ(content_at(r, 1).bytes, "a\"b;c\\d:e");
+    EXPECT_EQ(content_at(r, 2).bytes, "neg");
+    EXPECT_TRUE(content_at(r, 2).negated);
+    EXPECT_EQ(content_at(r, 3).bytes, "\r\n");
+    EXPECT_EQ(content_at(opts_ok(R"(content: ! "x";)"), 0).negated, true);
+    EXPECT_EQ(content_at(opts_ok(R"(content:"|00 FF ab|";)"), 0).bytes,
+              std::string("\0\xff\xab", 3));
+}
+
+TEST(Content, DecodingErrors) {
+    EXPECT_HAS(opts_err(R"(content:"abc;)"), "unterminated string");
+    EXPECT_HAS(opts_err(R"(content:"a|41 4|b";)"), "odd number of hex digits");
+    EXPECT_HAS(opts_err(R"(content:"a|41 42";)"), "unterminated hex block");
+    EXPECT_HAS(opts_err(R"(content:"a|4G|";)"), "bad hex character 'G'");
+    EXPECT_HAS(opts_err(R"(content:abc;)"), "content: value must be a quoted string");
+    EXPECT_HAS(opts_err(R"(content:"";)"), "content: empty pattern");
+    EXPECT_HAS(opts_err(R"(content:"a"b";)"), "unexpected text after the closing quote");
+    EXPECT_HAS(opts_err(R"(content:"a\nb";)"), "bad escape '\\n'");
+}
+
+TEST(Content, Modifiers) {
+    const Rule r = opts_ok(
+        R"(content:"abc"; nocase; offset:2; depth:10; rawbytes; content:"de"; distance:-3; )"
+        R"(within:5; content:"xyz"; startswith; endswith; content:"q"; fast_pattern;)");
+    const Content& a = content_at(r, 0);
+    EXPECT_TRUE(a.nocase);
+    EXPECT_TRUE(a.rawbytes);
+    ASSERT_TRUE(a.offset && a.depth);
+    EXPECT_EQ(a.offset->value, 2);
+    EXPECT_EQ(a.depth->value, 10);
+    EXPECT_FALSE(a.relative());
+    const Content& b = content_at(r, 1);
+    ASSERT_TRUE(b.distance && b.within);
+    EXPECT_EQ(b.distance->value, -3);
+    EXPECT_EQ(b.within->value, 5);
+    EXPECT_TRUE(b.relative());
+    EXPECT_TRUE(content_at(r, 2).startswith);
+    EXPECT_TRUE(content_at(r, 2).endswith);
+    EXPECT_TRUE(content_at(r, 3).fast_pattern);
+    EXPECT_FALSE(content_at(r, 3).fast_pattern_only);
+}
+
+TEST(Content, FastPatternForms) {
+    const Rule only_rule = opts_ok(R"(content:"abcd"; fast_pattern:only;)");
+    const Content& only = content_at(only_rule, 0);
+    EXPECT_TRUE(only.fast_pattern && only.fast_pattern_only);
+    const Rule chop = opts_ok(R"(content:"abcdef"; fast_pattern:1,3;)");
+    ASSERT_TRUE(content_at(chop, 0).fp_chop_offset.has_value());
+    EXPECT_EQ(*content_at(chop, 0).fp_chop_offset, 1);
+    EXPECT_EQ(*content_at(chop, 0).fp_chop_len, 3);
+    EXPECT_HAS(opts_err(R"(content:"abc"; fast_pattern:2,3;)"), "past the end of the content");
+    EXPECT_HAS(opts_err(R"(content:"a"; fast_pattern; content:"b"; fast_pattern;)"),
+               "fast_pattern may only be used once per rule");
+    EXPECT_HAS(opts_err(R"(content:!"a"; fast_pattern:only;)"), "negated content");
+    EXPECT_HAS(opts_err(R"(content:"ab"; fast_pattern:only; depth:4;)"),
+               "fast_pattern:only can't be combined");
+    EXPECT_HAS(opts_err(R"(content:"ab"; fast_pattern:sometimes;)"), "fast_pattern: expected");
+}
+
+TEST(Content, ModifierConflictsAndBadValues) {
+    EXPECT_HAS(opts_err(R"(nocase;)"), "nocase needs a preceding content");
+    EXPECT_HAS(opts_err(R"(pcre:"/x/"; depth:3;)"), "depth needs a preceding content");
+    EXPECT_HAS(opts_err(R"(content:"ab"; depth:4; distance:1;)"),
+               "can't mix offset/depth with distance/within");
+    EXPECT_HAS(opts_err(R"(content:"ab"; within:4; offset:1;)"),
+               "can't mix offset/depth with distance/within");
+    EXPECT_HAS(opts_err(R"(content:"ab"; startswith; depth:4;)"),
+               "startswith can't be combined with depth");
+    EXPECT_HAS(opts_err(R"(content:"ab"; offset:1; startswith;)"),
+               "startswith can't be combined with offset");
+    EXPECT_HAS(opts_err(R"(content:"ab"; distance:0; startswith;)"),
+               "startswith can't be combined with distance");
+    EXPECT_HAS(opts_err(R"(content:"ab"; depth:4; depth:5;)"), "duplicate depth");
+    EXPECT_HAS(opts_err(R"(content:"ab"; nocase; nocase;)"), "duplicate nocase");
+    EXPECT_HAS(opts_err(R"(content:"abcdef"; depth:3;)"),
+               "depth 3 is smaller than the content length 6");
+    EXPECT_HAS(opts_err(R"(content:"abcdef"; within:3;)"), "within 3 is smaller");
+    EXPECT_HAS(opts_err(R"(content:"ab"; offset:-1;)"),
+               "offset: '-1' is not a non-negative integer");
+    EXPECT_HAS(opts_err(R"(content:"ab"; offset:70000;)"), "offset: '70000' is out of range");
+    EXPECT_HAS(opts_err(R"(content:"ab"; distance:x1;)"), "unknown byte_extract variable 'x1'");
+    EXPECT_HAS(opts_err(R"(content:"ab"; depth;)"), "depth needs a value");
+    EXPECT_HAS(opts_err(R"(content:"ab"; nocase:1;)"), "nocase takes no value");
+    // The brief's canonical message, with the sid in front.
+    EXPECT_EQ(parse_err(R"(alert tcp any any -> any any (content:"ab"; depth:-3; sid:5;))"),
+              "sid 5: depth: '-3' is not a positive integer");
+}
+
+TEST(Content, ModifierAppliesToLastContentAcrossOtherPayloadOps) {
+    // Suricata applies a modifier to the most recent content even after isdataat/pcre.
+    const Rule r = opts_ok(R"(content:"abc"; isdataat:!1,relative; nocase; pcre:"/x/"; depth:5;)");
+    ASSERT_EQ(r.payload.size(), 3U);
+    EXPECT_TRUE(content_at(r, 0).nocase);
+    ASSERT_TRUE(content_at(r, 0).depth.has_value());
+    EXPECT_EQ(content_at(r, 0).depth->value, 5);
+}
+
+// ---------------------------------------------------------------------------------------
+// pcre
+
+TEST(Pcre, PatternAndFlags) {
+    const Rule r = opts_ok(R"(pcre:"/^a.b\;c$/smixAEGRBO"; pcre:!"/x/"; pcre:/bare/i;)");
+    ASSERT_EQ(r.payload.size(), 3U);
+    const Pcre& p = op_at<Pcre>(r, 0);
+    EXPECT_EQ(p.pattern, R"(^a.b\;c$)");
+    EXPECT_EQ(p.flags, "smixAEGRBO");
+    EXPECT_TRUE(p.dotall && p.multiline && p.caseless && p.extended && p.anchored &&
+                p.dollar_endonly && p.ungreedy && p.relative && p.rawbytes);
+    EXPECT_FALSE(p.negated);
+    EXPECT_TRUE(op_at<Pcre>(r, 1).negated);
+    EXPECT_EQ(op_at<Pcre>(r, 2).pattern, "bare");
+    EXPECT_TRUE(op_at<Pcre>(r, 2).caseless);
+    EXPECT_EQ(op_at<Pcre>(opts_ok(R"(pcre:"/a/b/c/";)"), 0).pattern, "a/b/c");
+}
+
+TEST(Pcre, Errors) {
+    EXPECT_HAS(opts_err(R"(pcre:"/x/U";)"),
+               "unsupported pcre flag 'U' (app-layer buffer 'http_uri')");
+    EXPECT_HAS(opts_err(R"(pcre:"/x/H";)"), "(app-layer buffer 'http_header')");
+    EXPECT_HAS(opts_err(R"(pcre:"/x/q";)"), "pcre: unknown flag 'q'");
+    EXPECT_HAS(opts_err(R"(pcre:"x";)"), "pcre: expected");
+    EXPECT_HAS(opts_err(R"(pcre:"//";)"), "pcre: empty pattern");
+    EXPECT_HAS(opts_err(R"(pcre:"/x/;)"), "pcre: unterminated string");
+    EXPECT_HAS(opts_err(R"(pcre:"/(a)/, pkt:v";)"), "unsupported pcre capture into variables");
+}
+
+// ---------------------------------------------------------------------------------------
+// Non-payload options
+
+TEST(Flow, Options) {
+    const Rule r = opts_ok("flow:established,to_server,no_frag;");
+    ASSERT_TRUE(r.flow.has_value());
+    EXPECT_TRUE(r.flow->established && r.flow->to_server && r.flow->no_frag);
+    EXPECT_FALSE(r.flow->to_client);
+    const FlowOpt f = *opts_ok("flow: not_established , from_server, only_stream;").flow;
+    EXPECT_TRUE(f.not_established && f.to_client && f.only_stream);
+    EXPECT_TRUE(opts_ok("flow:stateless,from_client;").flow->to_server);
+    EXPECT_TRUE(opts_ok("flow:only_frag;").flow->only_frag);
+    EXPECT_HAS(opts_err("flow:to_server,to_client;"), "to_server conflicts with to_client");
+    EXPECT_HAS(opts_err("flow:established,not_established;"), "conflicts");
+    EXPECT_HAS(opts_err("flow:stateless,established;"), "stateless conflicts");
+    EXPECT_HAS(opts_err("flow:only_stream,no_stream;"), "conflicts");
+    EXPECT_HAS(opts_err("flow:only_frag,no_frag;"), "conflicts");
+    EXPECT_HAS(opts_err("flow:sideways;"), "flow: unknown option 'sideways'");
+    EXPECT_HAS(opts_err("flow:to_server; flow:established;"), "duplicate flow");
+}
+
+TEST(IntMatch, Grammar) {
+    struct Case {
+        const char* text;
+        IntMatch::Op op;
+        uint64_t lo;
+        uint64_t hi;
+    };
+    const Case cases[] = {
+        {"10", IntMatch::Op::Eq, 10, 0},     {"=10", IntMatch::Op::Eq, 10, 0},
+        {"<10", IntMatch::Op::Lt, 10, 0},    {">10", IntMatch::Op::Gt, 10, 0},
+        {"<=10", IntMatch::Op::Le, 10, 0},   {">=10", IntMatch::Op::Ge, 10, 0},
+        {"!10", IntMatch::Op::Ne, 10, 0},    {"!=10", IntMatch::Op::Ne, 10, 0},
+        {"5<>9", IntMatch::Op::Range, 5, 9}, {" 5 <> 9 ", IntMatch::Op::Range, 5, 9},
+        {"5-9", IntMatch::Op::Range, 5, 9},  {"> 300", IntMatch::Op::Gt, 300, 0},
+    };
+    for (const Case& c : cases) {
+        const Rule r = opts_ok(std::string("dsize:") + c.text + ";");
+        ASSERT_TRUE(r.dsize.has_value()) << c.text;
+        EXPECT_EQ(r.dsize->op, c.op) << c.text;
+        EXPECT_EQ(r.dsize->lo, c.lo) << c.text;
+        EXPECT_EQ(r.dsize->hi, c.hi) << c.text;
+    }
+    EXPECT_HAS(opts_err("dsize:9<>5;"), "dsize: bad range '9<>5'");
+    EXPECT_HAS(opts_err("dsize:5<>5;"), "bad range");
+    EXPECT_HAS(opts_err("dsize:big;"), "dsize: 'big' is not a non-negative integer");
+    EXPECT_HAS(opts_err("dsize:70000;"), "dsize: '70000' is out of range");
+    EXPECT_HAS(opts_err("dsize:<>;"), "dsize");
+    EXPECT_HAS(opts_err("dsize:1; dsize:2;"), "duplicate dsize");
+}
+
+TEST(IntMatch, Matches) {
+    IntMatch m;
+    m.op = IntMatch::Op::Range;
+    m.lo = 5;
+    m.hi = 9;
+    EXPECT_FALSE(m.matches(5));
+    EXPECT_TRUE(m.matches(6));
+    EXPECT_TRUE(m.matches(8));
+    EXPECT_FALSE(m.matches(9));
+    m.op = IntMatch::Op::Le;
+    EXPECT_TRUE(m.matches(5));
+    EXPECT_FALSE(m.matches(6));
+    m.op = IntMatch::Op::Ne;
+    EXPECT_FALSE(m.matches(5));
+    EXPECT_TRUE(m.matches(4));
+    m.op = IntMatch::Op::Ge;
+    EXPECT_TRUE(m.matches(5));
+    EXPECT_FALSE(m.matches(4));
+}
+
+TEST(IpAndIcmp, Options) {
+    const Rule r = parse_ok(
+        "alert icmp any any -> any any (itype:8; icode:<2; icmp_id:1234; icmp_seq:\"7\"; "
+        "ttl:>=64; tos:!0x10; ipopts:lsrr; fragbits:+MD; ip_proto:!6; sid:1;)");
+    ASSERT_TRUE(r.itype && r.icode && r.ttl && r.ip_proto);
+    EXPECT_EQ(r.itype->op, IntMatch::Op::Eq);
+    EXPECT_EQ(r.itype->lo, 8U);
+    EXPECT_EQ(r.icode->op, IntMatch::Op::Lt);
+    EXPECT_EQ(r.icmp_id, 1234);
+    EXPECT_EQ(r.icmp_seq, 7);
+    EXPECT_EQ(r.ttl->op, IntMatch::Op::Ge);
+    EXPECT_EQ(r.tos, 0x10);
+    EXPECT_TRUE(r.tos_negated);
+    EXPECT_EQ(r.ipopts, dataplane::kIpOptLsrr);
+    ASSERT_TRUE(r.fragbits.has_value());
+    EXPECT_TRUE(r.fragbits->m && r.fragbits->d && !r.fragbits->r);
+    EXPECT_EQ(r.fragbits->modifier, '+');
+    EXPECT_EQ(r.ip_proto->op, IntMatch::Op::Ne);
+    EXPECT_EQ(r.ip_proto->lo, 6U);
+
+    EXPECT_EQ(opts_ok("tos:8;").tos, 8);
+    EXPECT_EQ(opts_ok("tos:x1f;").tos, 0x1f);
+    EXPECT_EQ(opts_ok("ip_proto:igmp;").ip_proto->lo, 2U);
+    EXPECT_EQ(opts_ok("ip_proto:>100;").ip_proto->op, IntMatch::Op::Gt);
+    EXPECT_EQ(opts_ok("ip_proto:ipv6-icmp;").ip_proto->lo, 58U);
+    EXPECT_EQ(opts_ok("ipopts:any;").ipopts, dataplane::kIpOptAny);
+    EXPECT_EQ(opts_ok("fragbits:R!;").fragbits->modifier, '!');
+    EXPECT_EQ(opts_ok("fragbits:*D;").fragbits->modifier, '*');
+
+    EXPECT_HAS(opts_err("ttl:256;"), "ttl: '256' is out of range");
+    EXPECT_HAS(opts_err("itype:-1;"), "itype");
+    EXPECT_HAS(opts_err("icmp_id:65536;"), "icmp_id: '65536' is out of range");
+    EXPECT_HAS(opts_err("tos:300;"), "tos: '300' is not a value in 0-255");
+    EXPECT_HAS(opts_err("ipopts:bogus;"), "ipopts: unknown option 'bogus'");
+    EXPECT_HAS(opts_err("fragbits:MX;"), "fragbits: unknown bit 'X'");
+    EXPECT_HAS(opts_err("fragbits:+;"), "fragbits: no bits");
+    EXPECT_HAS(opts_err("ip_proto:nosuch;"), "ip_proto: unknown protocol 'nosuch'");
+    EXPECT_HAS(opts_err("ip_proto:256;"), "ip_proto: '256' is out of range");
+}
+
+TEST(Tcp, FlagsSeqAckWindow) {
+    const TcpFlagsMatch sa = *opts_ok("flags:SA;").tcp_flags;
+    EXPECT_EQ(sa.flags, dataplane::kTcpSyn | dataplane::kTcpAck);
+    EXPECT_EQ(sa.modifier, 0);
+    const TcpFlagsMatch plus = *opts_ok("flags:+S,CE;").tcp_flags;
+    EXPECT_EQ(plus.modifier, '+');
+    EXPECT_EQ(plus.flags, dataplane::kTcpSyn);
+    EXPECT_EQ(plus.mask, dataplane::kTcpCwr | dataplane::kTcpEce);
+    EXPECT_EQ(opts_ok("flags:S+;").tcp_flags->modifier, '+');
+    EXPECT_EQ(opts_ok("flags:*FPU;").tcp_flags->flags,
+              dataplane::kTcpFin | dataplane::kTcpPsh | dataplane::kTcpUrg);
+    EXPECT_EQ(opts_ok("flags:12;").tcp_flags->flags, dataplane::kTcpCwr | dataplane::kTcpEce);
+    EXPECT_EQ(opts_ok("flags:0;").tcp_flags->flags, 0);
+    EXPECT_EQ(opts_ok("flags:!R;").tcp_flags->modifier, '!');
+    EXPECT_HAS(opts_err("flags:SX;"), "flags: unknown flag 'X'");
+    EXPECT_HAS(opts_err("flags:0S;"), "'0' (no flags) combined");
+    EXPECT_HAS(opts_err("flags:S,0;"), "'0' is not allowed in the mask");
+    EXPECT_HAS(opts_err("flags:+S*;"), "more than one modifier");
+    EXPECT_HAS(opts_err("flags:S,;"), "empty mask");
+
+    const Rule r = opts_ok("seq:4294967295; ack:0; window:!1024;");
+    EXPECT_EQ(r.tcp_seq, 4294967295U);
+    EXPECT_EQ(r.tcp_ack, 0U);
+    EXPECT_EQ(r.tcp_window, 1024);
+    EXPECT_TRUE(r.tcp_window_negated);
+    EXPECT_FALSE(opts_ok("window:55808;").tcp_window_negated);
+    EXPECT_HAS(opts_err("seq:4294967296;"), "seq: '4294967296' is out of range");
+    EXPECT_HAS(opts_err("window:65536;"), "window");
+    EXPECT_HAS(opts_err("ack:0x10;"), "ack: '0x10' is not a non-negative integer");
+}
+
+TEST(Tcp, FlagsMatchSemantics) {
+    auto m = [](const char* spec) {
+        return *opts_ok(std::string("flags:") + spec + ";").tcp_flags;
+    };
+    const uint8_t syn = dataplane::kTcpSyn;
+    const uint8_t synack = dataplane::kTcpSyn | dataplane::kTcpAck;
+    const uint8_t syn_ece = dataplane::kTcpSyn | dataplane::kTcpEce | dataplane::kTcpCwr;
+    EXPECT_TRUE(m("S").matches(syn));
+    EXPECT_FALSE(m("S").matches(synack));     // exactly these flags
+    EXPECT_TRUE(m("S,CE").matches(syn_ece));  // CWR/ECE ignored
+    EXPECT_TRUE(m("+S").matches(synack));     // at least these
+    EXPECT_FALSE(m("+SA").matches(syn));
+    EXPECT_TRUE(m("*SF").matches(syn));  // any of these
+    EXPECT_FALSE(m("*RF").matches(syn));
+    EXPECT_TRUE(m("!R").matches(syn));  // not (all of) these
+    EXPECT_FALSE(m("!S").matches(synack));
+    EXPECT_TRUE(m("0").matches(0));
+    EXPECT_FALSE(m("0").matches(syn));
+}
+
+TEST(PayloadOps, Isdataat) {
+    const Rule r = opts_ok(R"(content:"a"; isdataat:!10,relative; isdataat:5, rawbytes;)");
+    const IsDataAt& a = op_at<IsDataAt>(r, 1);
+    EXPECT_TRUE(a.negated && a.relative && !a.rawbytes);
+    EXPECT_EQ(a.size.value, 10);
+    const IsDataAt& b = op_at<IsDataAt>(r, 2);
+    EXPECT_TRUE(!b.negated && !b.relative && b.rawbytes);
+    EXPECT_HAS(opts_err("isdataat:1,sideways;"), "isdataat: unknown option 'sideways'");
+    EXPECT_HAS(opts_err("isdataat:-1;"), "isdataat: '-1' is not a non-negative integer");
+    EXPECT_HAS(opts_err("isdataat:len;"), "unknown byte_extract variable 'len'");
+}
+
+TEST(PayloadOps, ByteTest) {
+    const Rule r = opts_ok(
+        "byte_test:4,>,1000,20; byte_test:2,!&,0x8000,-2,relative,little; "
+        "byte_test:3,<=,100,0,string,dec; byte_test: 1 , ! , 5 , 0; "
+        "byte_test:4,>=,1,0,relative,big,bitmask 0xff00; byte_test:8,=,18446744073709551615,0; "
+        "byte_test:2,^,3,0,string,hex; byte_test:2,!=,3,0,string; byte_test:1,=,1,0,dce;");
+    const ByteTest& a = op_at<ByteTest>(r, 0);
+    EXPECT_EQ(a.nbytes, 4);
+    EXPECT_EQ(a.op, '>');
+    EXPECT_FALSE(a.negated);
+    EXPECT_EQ(a.value.value, 1000);
+    EXPECT_EQ(a.offset.value, 20);
+    EXPECT_EQ(a.endian, Endian::Big);
+    EXPECT_EQ(a.base, NumBase::None);
+    const ByteTest& b = op_at<ByteTest>(r, 1);
+    EXPECT_EQ(b.op, '&');
+    EXPECT_TRUE(b.negated && b.relative);
+    EXPECT_EQ(b.value.value, 0x8000);
+    EXPECT_EQ(b.offset.value, -2);
+    EXPECT_EQ(b.endian, Endian::Little);
+    const ByteTest& c = op_at<ByteTest>(r, 2);
+    EXPECT_EQ(c.op, 'l');
+    EXPECT_EQ(c.base, NumBase::Dec);
+    const ByteTest& d = op_at<ByteTest>(r, 3);
+    EXPECT_EQ(d.op, '=');
+    EXPECT_TRUE(d.negated);
+    const ByteTest& e = op_at<ByteTest>(r, 4);
+    EXPECT_EQ(e.op, 'g');
+    ASSERT_TRUE(e.bitmask.has_value());
+    EXPECT_EQ(*e.bitmask, 0xff00U);
+    EXPECT_EQ(static_cast<uint64_t>(op_at<ByteTest>(r, 5).value.value), UINT64_MAX);
+    EXPECT_EQ(op_at<ByteTest>(r, 6).base, NumBase::Hex);
+    EXPECT_EQ(op_at<ByteTest>(r, 6).op, '^');
+    EXPECT_EQ(op_at<ByteTest>(r, 7).base, NumBase::Dec);  // string defaults to dec
+    EXPECT_TRUE(op_at<ByteTest>(r, 7).negated);
+    EXPECT_TRUE(op_at<ByteTest>(r, 8).dce);
+
+    EXPECT_HAS(opts_err("byte_test:9,=,1,0;"), "can't convert more than 8 bytes without 'string'");
+    EXPECT_HAS(opts_err("byte_test:24,=,1,0,string;"), "byte_test nbytes: '24' is out of range");
+    EXPECT_HAS(opts_err("byte_test:0,=,1,0;"), "byte_test nbytes: '0' is out of range");
+    EXPECT_HAS(opts_err("byte_test:4,~,1,0;"), "byte_test: bad operator '~'");
+    EXPECT_HAS(opts_err("byte_test:4,=,1;"), "byte_test: expected");
+    EXPECT_HAS(opts_err("byte_test:4,=,1,0,hex;"), "number base given without 'string'");
+    EXPECT_HAS(opts_err("byte_test:4,=,1,0,sideways;"), "byte_test: unknown option 'sideways'");
+    EXPECT_HAS(opts_err("byte_test:4,=,1,0,dce,little;"), "dce can't be combined");
+    EXPECT_HAS(opts_err("byte_test:4,=,1,0,bitmask 0;"), "bad bitmask");
+    EXPECT_HAS(opts_err("byte_test:4,=,nope,0;"), "unknown byte_extract variable 'nope'");
+    EXPECT_HAS(opts_err("byte_test:4,=,1,70000;"), "byte_test offset: '70000' is out of range");
+}
+
+TEST(PayloadOps, ByteJump) {
+    const Rule r = opts_ok(
+        "byte_jump:4,12,relative,little,align,multiplier 2,post_offset -4,from_beginning; "
+        "byte_jump:2,0,string,hex,from_end; byte_jump:0,0,relative,post_offset -13;");
+    const ByteJump& a = op_at<ByteJump>(r, 0);
+    EXPECT_EQ(a.nbytes, 4);
+    EXPECT_EQ(a.offset.value, 12);
+    EXPECT_TRUE(a.relative && a.align && a.from_beginning && !a.from_end);
+    EXPECT_EQ(a.endian, Endian::Little);
+    EXPECT_EQ(a.multiplier, 2U);
+    EXPECT_EQ(a.post_offset, -4);
+    const ByteJump& b = op_at<ByteJump>(r, 1);
+    EXPECT_EQ(b.base, NumBase::Hex);
+    EXPECT_TRUE(b.from_end);
+    EXPECT_EQ(op_at<ByteJump>(r, 2).nbytes, 0);  // a pure cursor move, as ET writes it
+    EXPECT_HAS(opts_err("byte_jump:4,0,from_beginning,from_end;"),
+               "from_beginning conflicts with from_end");
+    EXPECT_HAS(opts_err("byte_jump:4,0,multiplier 0;"),
+               "byte_jump multiplier: '0' is out of range");
+    EXPECT_HAS(opts_err("byte_jump:4,0,post_offset x;"), "byte_jump post_offset: 'x' is not");
+    EXPECT_HAS(opts_err("byte_jump:4;"), "byte_jump: expected");
+    EXPECT_HAS(opts_err("byte_jump:4,0,string,dce;"), "dce can't be combined");
+    EXPECT_TRUE(op_at<ByteJump>(opts_ok("byte_jump:4,0,dce;"), 0).dce);
+    EXPECT_HAS(opts_err("byte_jump:4,0,align 4;"), "byte_jump: bad option 'align 4'");
+}
+
+TEST(PayloadOps, ByteExtractAndVariables) {
+    const Rule r =
+        opts_ok(R"(content:"len"; byte_extract:2,0,size,relative,little,multiplier 4,align 4; )"
+                R"(byte_extract:3,1,str,string,dec; content:"x"; distance:size; within:str; )"
+                R"(isdataat:size,relative; byte_test:2,>,str,size; byte_jump:2,size;)");
+    ASSERT_EQ(r.byte_vars.size(), 2U);
+    EXPECT_EQ(r.byte_vars[0], "size");
+    EXPECT_EQ(r.byte_vars[1], "str");
+    const ByteExtract& e = op_at<ByteExtract>(r, 1);
+    EXPECT_EQ(e.nbytes, 2);
+    EXPECT_EQ(e.var, 0);
+    EXPECT_TRUE(e.relative);
+    EXPECT_EQ(e.endian, Endian::Little);
+    EXPECT_EQ(e.multiplier, 4U);
+    EXPECT_EQ(e.align, 4);
+    EXPECT_EQ(op_at<ByteExtract>(r, 2).var, 1);
+    EXPECT_EQ(op_at<ByteExtract>(r, 2).base, NumBase::Dec);
+    const Content& x = content_at(r, 3);
+    ASSERT_TRUE(x.distance && x.within);
+    EXPECT_TRUE(x.distance->is_var());
+    EXPECT_EQ(x.distance->var, 0);
+    EXPECT_EQ(x.within->var, 1);
+    EXPECT_EQ(op_at<IsDataAt>(r, 4).size.var, 0);
+    EXPECT_EQ(op_at<ByteTest>(r, 5).value.var, 1);
+    EXPECT_EQ(op_at<ByteTest>(r, 5).offset.var, 0);
+    EXPECT_EQ(op_at<ByteJump>(r, 6).offset.var, 0);
+
+    EXPECT_HAS(opts_err("byte_extract:2,0,v; byte_extract:2,0,v;"),
+               "byte_extract: variable 'v' already defined");
+    EXPECT_HAS(opts_err(R"(content:"a"; depth:v; byte_extract:2,0,v;)"),
+               "depth: unknown byte_extract variable 'v'");
+    EXPECT_HAS(opts_err("byte_extract:2,0,9v;"), "byte_extract: bad variable name '9v'");
+    EXPECT_HAS(opts_err("byte_extract:2,0,v,align 3;"), "align must be 2 or 4");
+    EXPECT_HAS(opts_err("byte_extract:2,0;"), "byte_extract: expected");
+    EXPECT_HAS(opts_err("byte_extract:9,0,v;"), "can't convert more than 8 bytes");
+}
+
+TEST(Thresholds, ThresholdAndDetectionFilter) {
+    const Threshold t =
+        *opts_ok("threshold: type both, track by_dst, count 5, seconds 60;").threshold;
+    EXPECT_EQ(t.type, Threshold::Type::Both);
+    EXPECT_EQ(t.track, Threshold::Track::ByDst);
+    EXPECT_EQ(t.count, 5U);
+    EXPECT_EQ(t.seconds, 60U);
+    const Threshold any_order =
+        *opts_ok("threshold:seconds 300,count 2,track by_src,type limit;").threshold;
+    EXPECT_EQ(any_order.type, Threshold::Type::Limit);
+    EXPECT_EQ(any_order.seconds, 300U);
+    EXPECT_EQ(opts_ok("threshold:type threshold,track by_flow,count 1,seconds 1;").threshold->track,
+              Threshold::Track::ByFlow);
+    EXPECT_EQ(opts_ok("threshold:type limit,track by_both,count 1,seconds 1;").threshold->track,
+              Threshold::Track::ByBoth);
+    EXPECT_EQ(opts_ok("threshold:type limit,track by_rule,count 1,seconds 1;").threshold->track,
+              Threshold::Track::ByRule);
+    const Threshold df =
+        *opts_ok("detection_filter: track by_src, count 3, seconds 10;").detection_filter;
+    EXPECT_EQ(df.type, Threshold::Type::DetectionFilter);
+    EXPECT_EQ(df.count, 3U);
+
+    EXPECT_HAS(opts_err("threshold:type limit,track by_src,count 1;"),
+               "threshold: missing seconds");
+    EXPECT_HAS(opts_err("threshold:track by_src,count 1,seconds 1;"), "threshold: missing type");
+    EXPECT_HAS(opts_err("threshold:type sometimes,track by_src,count 1,seconds 1;"),
+               "threshold: bad type 'sometimes'");
+    EXPECT_HAS(opts_err("threshold:type limit,track by_ip,count 1,seconds 1;"),
+               "threshold: bad track 'by_ip'");
+    EXPECT_HAS(opts_err("threshold:type limit,track by_src,count x,seconds 1;"),
+               "threshold count: 'x' is not a positive integer");
+    EXPECT_HAS(opts_err("threshold:type limit,track by_src,count 1,seconds 1,extra 2;"),
+               "threshold: unknown key 'extra'");
+    EXPECT_HAS(opts_err("detection_filter:type limit,track by_src,count 1,seconds 1;"),
+               "detection_filter: unknown key 'type'");
+    EXPECT_HAS(opts_err("threshold:type limit,track by_src,count 1,seconds 1; "
+                        "detection_filter:track by_src,count 1,seconds 1;"),
+               "only one threshold or detection_filter");
+}
+
+TEST(Flowbits, Commands) {
+    const Rule r = opts_ok(
+        "flowbits:set,ET.a; flowbits:isset, b; flowbits:isnotset,c|d; flowbits:isset,e&f; "
+        "flowbits:unset,g; flowbits:toggle,h; flowbits:noalert;");
+    ASSERT_EQ(r.flowbits.size(), 7U);
+    EXPECT_EQ(r.flowbits[0].op, FlowbitCmd::Op::Set);
+    EXPECT_EQ(r.flowbits[0].names, std::vector<std::string>{"ET.a"});
+    EXPECT_EQ(r.flowbits[1].op, FlowbitCmd::Op::IsSet);
+    EXPECT_EQ(r.flowbits[1].names, std::vector<std::string>{"b"});
+    EXPECT_EQ(r.flowbits[2].op, FlowbitCmd::Op::IsNotSet);
+    EXPECT_EQ(r.flowbits[2].names, (std::vector<std::string>{"c", "d"}));
+    EXPECT_TRUE(r.flowbits[2].any_of);
+    EXPECT_EQ(r.flowbits[3].names, (std::vector<std::string>{"e", "f"}));
+    EXPECT_FALSE(r.flowbits[3].any_of);
+    EXPECT_EQ(r.flowbits[4].op, FlowbitCmd::Op::Unset);
+    EXPECT_EQ(r.flowbits[5].op, FlowbitCmd::Op::Toggle);
+    EXPECT_EQ(r.flowbits[6].op, FlowbitCmd::Op::NoAlert);
+    EXPECT_TRUE(r.noalert);
+    EXPECT_FALSE(opts_ok("flowbits:set,x;").noalert);
+
+    EXPECT_HAS(opts_err("flowbits:set,a|b;"), "'|' and '&' only work with isset/isnotset");
+    EXPECT_HAS(opts_err("flowbits:isset,a|b&c;"), "can't mix '|' and '&'");
+    EXPECT_HAS(opts_err("flowbits:flip,a;"), "flowbits: unknown command 'flip'");
+    EXPECT_HAS(opts_err("flowbits:set;"), "flowbits: expected <command>,<name>");
+    EXPECT_HAS(opts_err("flowbits:noalert,a;"), "noalert takes no name");
+    EXPECT_HAS(opts_err("flowbits:isset,a||b;"), "flowbits: bad name");
+}
+
+TEST(MiscOptions, NoalertPktDataPrefilter) {
+    EXPECT_TRUE(opts_ok("noalert;").noalert);
+    const Rule r = opts_ok(R"(pkt_data; content:"a"; prefilter;)");
+    EXPECT_EQ(r.payload.size(), 1U);
+    EXPECT_HAS(opts_err("noalert:1;"), "noalert takes no value");
+}
+
+// ---------------------------------------------------------------------------------------
+// Rejection classes
+
+TEST(Rejections, UnsupportedKeywords) {
+    EXPECT_HAS(opts_err("xbits:set,a,track ip_src;"), "unsupported keyword 'xbits'");
+    EXPECT_HAS(opts_err(R"(http.uri; content:"/a";)"),
+               "unsupported keyword 'http.uri' (app-layer)");
+    EXPECT_HAS(opts_err(R"(content:"/a"; http_uri;)"),
+               "unsupported keyword 'http_uri' (app-layer)");
+    EXPECT_HAS(opts_err(R"(file_data; content:"a";)"), "'file_data' (app-layer)");
+    EXPECT_HAS(opts_err(R"(dns.query; content:"a"; dotprefix;)"), "'dns.query' (app-layer)");
+    EXPECT_HAS(opts_err(R"(app-layer-protocol:http;)"), "(app-layer)");
+    EXPECT_HAS(opts_err(R"(ja3.hash; content:"a";)"), "(app-layer)");
+    EXPECT_HAS(opts_err(R"(tls.sni; content:"a";)"), "(app-layer)");
+    EXPECT_HAS(opts_err(R"(content:"a"; to_lowercase;)"), "'to_lowercase' (transform)");
+    // The app-layer keyword is reported even when an unsupported non-app keyword comes first.
+    EXPECT_HAS(opts_err(R"(stream_size:server,>,1; http.method; content:"GET";)"),
+               "'http.method' (app-layer)");
+    // ... and even when an earlier option is also wrong.
+    EXPECT_HAS(opts_err(R"(content:"a"; depth:-1; http.method;)"), "'http.method' (app-layer)");
+}
+
+TEST(Rejections, StructureErrors) {
+    EXPECT_HAS(parse_err("alert tcp any any -> any any"), "rule has no option list");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (msg:\"x\"; sid:1;"),
+               "unterminated option list (missing ')')");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (msg:\"x\"; sid:1)"),
+               "sid 1: unterminated option 'sid' (missing ';')");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (msg:\"x\"; sid:1;) junk"),
+               "unexpected text after the option list");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (msg:\"x\";; sid:1;)"), "empty option");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (msg:\"x\" sid:1;)"), "missing sid");
+    EXPECT_HAS(parse_err("alert tcp any any -> any any (msg:\"x\";)"), "missing sid");
+    // Escaped semicolons stay inside the value.
+    EXPECT_EQ(opts_ok(R"(msg:"a\;b";)").msg, "a;b");
+}
+
+TEST(Rejections, ErrorCarriesFileLineAndSid) {
+    auto r = parse_rule("alert tcp any any -> any any (content:\"a\"; depth:0; sid:9;)", vars(),
+                        "x.rules", 12);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::RuleParse);
+    EXPECT_EQ(r.error().message, "x.rules:12: sid 9: depth: '0' is out of range (1-65535)");
+    const Rule ok = *parse_rule("  alert tcp any any -> any any (sid:9;)  ", vars(), "y.rules", 3);
+    EXPECT_EQ(ok.file, "y.rules");
+    EXPECT_EQ(ok.line, 3U);
+    EXPECT_EQ(ok.text, "alert tcp any any -> any any (sid:9;)");
+}
+
+TEST(RuleErrorFormat, ToString) {
+    RuleError e{"a.rules", 4, 2001, "bad thing"};
+    EXPECT_EQ(e.to_string(), "a.rules:4: sid 2001: bad thing");
+    e.sid = 0;
+    EXPECT_EQ(e.to_string(), "a.rules:4: bad thing");
+    e.file.clear();
+    EXPECT_EQ(e.to_string(), "line 4: bad thing");
+    e.line = 0;
+    EXPECT_EQ(e.to_string(), "bad thing");
+}
+
+// ---------------------------------------------------------------------------------------
+// Rules files
+
+TEST(RulesFile, CommentsContinuationsErrorsAndDuplicates) {
+    TempDir dir;
+    const std::string path =
+        dir.write("t.rules",
+                  "# a comment\n"
+                  "\n"
+                  "   # indented comment\n"
+                  "#alert tcp any any -> any any (msg:\"disabled\"; sid:50;)\n"
+                  "alert tcp any any -> any any (msg:\"one\"; sid:1; rev:1;)\n"
+                  "alert tcp any any -> any any (msg:\"two\"; \\\n"
+                  "    content:\"x\"; \\\n"
+                  "    sid:2;)\n"
+                  "alert tcp any any -> any any (msg:\"bad\"; depth:3; sid:3;)\n"
+                  "this is not a rule\n"
+                  "alert tcp any any -> any any (msg:\"dup\"; sid:1;)\n"
+                  "alert tcp any any -> any any (msg:\"other gid\"; sid:1; gid:2;)\r\n"
+                  "alert udp any any -> any any (msg:\"last\"; sid:4;)");
+    auto r = parse_rules_file(path, vars());
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->rules.size(), 4U);
+    EXPECT_EQ(r->rules[0].sid, 1U);
+    EXPECT_EQ(r->rules[0].line, 5U);
+    EXPECT_EQ(r->rules[0].file, path);
+    EXPECT_EQ(r->rules[1].sid, 2U);
+    EXPECT_EQ(r->rules[1].line, 6U);
+    EXPECT_EQ(r->rules[1].text,
+              "alert tcp any any -> any any (msg:\"two\";     content:\"x\";     sid:2;)");
+    EXPECT_EQ(content_at(r->rules[1], 0).bytes, "x");
+    EXPECT_EQ(r->rules[2].gid, 2U);
+    EXPECT_EQ(r->rules[3].sid, 4U);
+    EXPECT_EQ(r->rules[3].line, 13U);
+
+    ASSERT_EQ(r->rejected.size(), 3U);
+    EXPECT_EQ(r->rejected[0].line, 9U);
+    EXPECT_EQ(r->rejected[0].sid, 3U);
+    EXPECT_EQ(r->rejected[0].file, path);
+    EXPECT_HAS(r->rejected[0].reason, "depth needs a preceding content");
+    EXPECT_EQ(r->rejected[1].line, 10U);
+    EXPECT_EQ(r->rejected[1].sid, 0U);
+    EXPECT_HAS(r->rejected[1].reason, "no option list");
+    EXPECT_EQ(r->rejected[2].line, 11U);
+    EXPECT_EQ(r->rejected[2].sid, 1U);
+    EXPECT_HAS(r->rejected[2].reason, "duplicate sid");
+    EXPECT_HAS(r->rejected[2].reason, "first defined at line 5");
+    EXPECT_EQ(r->rejected[2].to_string(), path + ":11: sid 1: " + r->rejected[2].reason);
+}
+
+TEST(RulesFile, UnreadableFileIsAnError) {
+    auto r = parse_rules_file("/nonexistent/dir/x.rules", vars());
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::Io);
+    EXPECT_HAS(r.error().message, "/nonexistent/dir/x.rules");
+}
+
+TEST(RulesFile, EtOpenParsesQuickly) {
+    const std::filesystem::path dir =
+        std::filesystem::path(VIGIL_SHARED_DIR) / "rulesets/et-open-2025-07";
+    if (!std::filesystem::is_directory(dir)) {
+        GTEST_SKIP() << dir << " not present";
+    }
+    size_t loaded = 0;
+    size_t rejected = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        if (e.path().extension() != ".rules") {
+            continue;
+        }
+        auto r = parse_rules_file(e.path().string(), vars());
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        loaded += r->rules.size();
+        rejected += r->rejected.size();
+        for (const RuleError& err : r->rejected) {
+            // Every ET rejection is about a feature Vigil lacks, never a parse slip.
+            EXPECT_TRUE(err.reason.starts_with("unsupported")) << err.to_string();
+        }
+    }
+    const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_GT(loaded, 3000U);
+    EXPECT_GT(loaded + rejected, 14000U);
+    EXPECT_LT(secs, 3.0);
+}
+
+}  // namespace
+}  // namespace vigil::rules
