@@ -15,7 +15,7 @@
 
 #include "dataplane/decode.h"
 #include "dataplane/flow_table.h"
-#include "dataplane/pcap_source.h"
+#include "dataplane/pcap_mmap_source.h"
 #include "rules/compiled.h"
 #include "rules/ruleset.h"
 #include "sensor/eve_writer.h"
@@ -33,7 +33,9 @@ int usage() {
     return 2;
 }
 
-int on_match(unsigned, unsigned long long, unsigned long long, unsigned, void*) { return 0; }
+int on_match(unsigned, unsigned long long, unsigned long long, unsigned, void*) {
+    return 0;
+}
 
 }  // namespace
 
@@ -82,10 +84,11 @@ int main(int argc, char** argv) {
         return 2;
     }
     const auto& st = (*rs)->stats();
-    std::printf("rules: %zu loaded, %zu rejected; %zu by fast pattern, %zu pcre prefilter, "
-                "%zu header-only; %zu databases (%.1f MiB), compile %.2f s\n",
-                report.loaded, report.rejected.size(), st.prefiltered, st.pcre_prefilter,
-                st.always_check, st.databases, st.database_bytes / 1048576.0, st.compile_seconds);
+    std::printf(
+        "rules: %zu loaded, %zu rejected; %zu by fast pattern, %zu pcre prefilter, "
+        "%zu header-only (%zu by address); %zu databases (%.1f MiB), compile %.2f s\n",
+        report.loaded, report.rejected.size(), st.prefiltered, st.pcre_prefilter, st.always_check,
+        st.address_indexed_rules, st.databases, st.database_bytes / 1048576.0, st.compile_seconds);
 
     // Load every packet once: payload bytes and the group the pipeline would choose for it.
     // Direction matters for group choice, so run the packets through a flow table first.
@@ -98,7 +101,7 @@ int main(int argc, char** argv) {
     uint64_t payload_bytes = 0;
     uint64_t packets = 0;
     {
-        auto src = dataplane::PcapFileSource::open(pcap);
+        auto src = dataplane::open_pcap_file(pcap);
         if (!src) {
             std::fprintf(stderr, "%s\n", src.error().message.c_str());
             return 2;
@@ -174,10 +177,11 @@ int main(int argc, char** argv) {
             best = std::min(best, res->counters.seconds);
             alerts = res->counters.alerts;
         }
-        std::printf("replay %u worker%s: %7.3f s  %6.2f Gbit/s  %8.0f packets/s  alerts %llu  "
-                    "ratio to raw hs_scan %.2f\n",
-                    w, w == 1 ? " " : "s", best, pcap_bytes * 8 / best / 1e9, packets / best,
-                    static_cast<unsigned long long>(alerts), best_hs / best);
+        std::printf(
+            "replay %u worker%s: %7.3f s  %6.2f Gbit/s  %8.0f packets/s  alerts %llu  "
+            "ratio to raw hs_scan %.2f\n",
+            w, w == 1 ? " " : "s", best, pcap_bytes * 8 / best / 1e9, packets / best,
+            static_cast<unsigned long long>(alerts), best_hs / best);
     }
     return 0;
 }

@@ -135,16 +135,14 @@ private:
     // One LRU list per timeout class: within a list every flow has the same timeout, so
     // expiry pops due flows from the heads and stops at the first one that is not due.
     // Ordered so that, on equal idle time, eviction prefers closed and new flows.
-    enum TimeoutClass : uint8_t {
-        kClassTcpClosed,
-        kClassTcpNew,
-        kClassUdpNew,
-        kClassOtherNew,
-        kClassUdpEstablished,
-        kClassOtherEstablished,
-        kClassTcpEstablished,
-        kClassCount
-    };
+    static constexpr uint8_t kClassTcpClosed = 0;
+    static constexpr uint8_t kClassTcpNew = 1;
+    static constexpr uint8_t kClassUdpNew = 2;
+    static constexpr uint8_t kClassOtherNew = 3;
+    static constexpr uint8_t kClassUdpEstablished = 4;
+    static constexpr uint8_t kClassOtherEstablished = 5;
+    static constexpr uint8_t kClassTcpEstablished = 6;
+    static constexpr uint8_t kClassCount = 7;
 
     uint8_t timeout_class(const Flow& f) const;
     uint32_t find(const FlowKey& key, uint64_t hash) const;

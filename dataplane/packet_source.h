@@ -38,6 +38,9 @@ public:
     // Bytes consumed so far and total (0 when unknown): progress display.
     virtual uint64_t bytes_read() const = 0;
     virtual uint64_t bytes_total() const = 0;
+    // True when frames stay valid for the source's whole life (not just until the next
+    // call), so consumers may keep pointers instead of copying (mmap'd files).
+    virtual bool frames_stable() const { return false; }
 };
 using PacketSourcePtr = std::unique_ptr<PacketSource>;
 

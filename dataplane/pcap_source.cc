@@ -17,7 +17,7 @@ namespace {
 constexpr uint64_t kPcapFileHeaderLen = 24;
 constexpr uint64_t kPcapRecordHeaderLen = 16;
 constexpr uint32_t kPcapngShbType = 0x0A0D0D0A;  // palindromic: same in both byte orders
-constexpr size_t kInitialArenaBytes = 256 * 1024;
+constexpr size_t kInitialArenaBytes = size_t{256} * 1024;
 
 // LINKTYPE_RAW (101) is what files store for raw IP; libpcap reports it as DLT_RAW, which is
 // 12 on most systems and 14 on some BSDs.

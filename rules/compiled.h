@@ -63,11 +63,38 @@ struct CompiledRule {
     int fast_content = -1;                  // index in ops of the fast-pattern content
 };
 
+// 128-bit address as two integers, for fast ordered lookups.
+struct AddrKey {
+    uint64_t hi = 0;
+    uint64_t lo = 0;
+    auto operator<=>(const AddrKey&) const = default;
+    static AddrKey from(const dataplane::IpAddr& a) {
+        AddrKey k;
+        for (int i = 0; i < 8; ++i) {
+            k.hi = (k.hi << 8) | a.b[i];
+            k.lo = (k.lo << 8) | a.b[8 + i];
+        }
+        return k;
+    }
+};
+
+// Header-only rules whose source (or destination) set is small — IP reputation lists — found
+// by address instead of being checked on every packet: the address space is cut into
+// elementary segments, each listing the rules whose set covers it.
+struct AddrIndex {
+    std::vector<AddrKey> starts;               // segment i covers [starts[i], starts[i+1])
+    std::vector<std::vector<uint32_t>> rules;  // rules covering segment i (sorted)
+    bool empty() const { return starts.empty(); }
+    const std::vector<uint32_t>* lookup(const dataplane::IpAddr& a) const;
+};
+
 // One Hyperscan database and what its pattern ids mean.
 struct RuleGroup {
-    HsDatabasePtr db;                               // null when no pattern
+    HsDatabasePtr db;                                  // null when no pattern
     std::vector<std::vector<uint32_t>> pattern_rules;  // pattern id -> rule indexes
-    std::vector<uint32_t> always;                   // rules without a pattern, sorted
+    std::vector<uint32_t> always;                      // rules without a pattern, sorted
+    AddrIndex by_src;  // rules without a pattern, reached by source address
+    AddrIndex by_dst;  // rules without a pattern, reached by destination address
     size_t rule_count = 0;
 };
 

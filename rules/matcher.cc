@@ -42,7 +42,9 @@ struct Buf {
     uint32_t len;
 };
 
-inline uint8_t fold(uint8_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+inline uint8_t fold(uint8_t c) {
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
 
 // Horspool search for pattern in [from, to); returns the match position or -1.
 int64_t find(const CContent& c, Buf b, uint32_t from, uint32_t to) {
@@ -164,9 +166,9 @@ private:
                 from = 0;
             }
             if (k.within) {
-                const int64_t lim =
-                    static_cast<int64_t>(cur) + (k.distance ? operand(*k.distance, s_.vars) : 0) +
-                    operand(*k.within, s_.vars);
+                const int64_t lim = static_cast<int64_t>(cur) +
+                                    (k.distance ? operand(*k.distance, s_.vars) : 0) +
+                                    operand(*k.within, s_.vars);
                 to = std::min<int64_t>(to, lim);
             }
         } else {
@@ -402,8 +404,7 @@ bool header_match(const Rule& r, const Packet& pkt, const Flow* flow) {
     }
     if (r.flow) {
         const FlowOpt& f = *r.flow;
-        if ((f.established || f.not_established || f.to_server || f.to_client) &&
-            flow == nullptr) {
+        if ((f.established || f.not_established || f.to_server || f.to_client) && flow == nullptr) {
             return false;
         }
         if (f.established && !pkt.flow_established) {
@@ -590,9 +591,8 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow) {
     s.candidates.clear();
     if (g.db && pkt.payload_len > 0) {
         s.hit_patterns.clear();
-        const hs_error_t rc =
-            hs_scan(g.db.get(), reinterpret_cast<const char*>(pkt.payload), pkt.payload_len, 0,
-                    s.hs.get(), on_hs_match, &s);
+        const hs_error_t rc = hs_scan(g.db.get(), reinterpret_cast<const char*>(pkt.payload),
+                                      pkt.payload_len, 0, s.hs.get(), on_hs_match, &s);
         stats_.scanned_bytes += pkt.payload_len;
         if (rc != HS_SUCCESS) {
             ++stats_.scan_errors;
@@ -606,6 +606,19 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow) {
             }
         }
     }
+    auto add_indexed = [&](const std::vector<uint32_t>* v) {
+        if (v == nullptr) {
+            return;
+        }
+        for (uint32_t ri : *v) {
+            if (s.seen[ri] != s.generation) {
+                s.seen[ri] = s.generation;
+                s.candidates.push_back(ri);
+            }
+        }
+    };
+    add_indexed(g.by_src.lookup(pkt.src));
+    add_indexed(g.by_dst.lookup(pkt.dst));
     const size_t nhits = s.candidates.size();
     s.candidates.insert(s.candidates.end(), g.always.begin(), g.always.end());
     if (nhits > 0) {

@@ -237,6 +237,72 @@ Prefilter choose_prefilter(const CompiledRule& cr) {
     return pf;
 }
 
+// "Small" address sets (at most this many addresses) are worth indexing: reputation lists,
+// single hosts, small subnets; $EXTERNAL_NET-like sets are not.
+constexpr uint64_t kMaxIndexedAddresses = 1ull << 20;
+
+bool small_set(const IpSet& s) {
+    if (s.ranges.empty()) {
+        return false;
+    }
+    uint64_t n = 0;
+    for (const auto& r : s.ranges) {
+        const AddrKey lo = AddrKey::from(r.lo);
+        const AddrKey hi = AddrKey::from(r.hi);
+        if (hi.hi != lo.hi || hi.lo - lo.lo >= kMaxIndexedAddresses) {
+            return false;
+        }
+        n += hi.lo - lo.lo + 1;
+        if (n > kMaxIndexedAddresses) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Builds the elementary-segment index for (rule, set) pairs.
+AddrIndex build_index(const std::vector<std::pair<uint32_t, const IpSet*>>& entries) {
+    AddrIndex idx;
+    if (entries.empty()) {
+        return idx;
+    }
+    struct Ev {
+        AddrKey at;
+        uint32_t rule;
+        bool open;
+    };
+    std::vector<AddrKey> bounds;
+    for (const auto& [ri, set] : entries) {
+        for (const auto& r : set->ranges) {
+            bounds.push_back(AddrKey::from(r.lo));
+            AddrKey end = AddrKey::from(r.hi);
+            if (++end.lo == 0 && ++end.hi == 0) {
+                continue;  // range reaches the top of the address space
+            }
+            bounds.push_back(end);
+        }
+    }
+    std::sort(bounds.begin(), bounds.end());
+    bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+    idx.starts = bounds;
+    idx.rules.assign(bounds.size(), {});
+    for (const auto& [ri, set] : entries) {
+        for (const auto& r : set->ranges) {
+            const AddrKey lo = AddrKey::from(r.lo);
+            const AddrKey hi = AddrKey::from(r.hi);
+            auto it = std::lower_bound(idx.starts.begin(), idx.starts.end(), lo);
+            for (; it != idx.starts.end() && *it <= hi; ++it) {
+                idx.rules[static_cast<size_t>(it - idx.starts.begin())].push_back(ri);
+            }
+        }
+    }
+    for (auto& v : idx.rules) {
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+    }
+    return idx;
+}
+
 uint32_t port_count(const PortSet& ps) {
     uint32_t n = 0;
     for (const auto& r : ps.ranges) {
@@ -246,6 +312,19 @@ uint32_t port_count(const PortSet& ps) {
 }
 
 }  // namespace
+
+const std::vector<uint32_t>* AddrIndex::lookup(const dataplane::IpAddr& a) const {
+    if (starts.empty()) {
+        return nullptr;
+    }
+    const AddrKey k = AddrKey::from(a);
+    auto it = std::upper_bound(starts.begin(), starts.end(), k);
+    if (it == starts.begin()) {
+        return nullptr;
+    }
+    const auto& v = rules[static_cast<size_t>(it - starts.begin()) - 1];
+    return v.empty() ? nullptr : &v;
+}
 
 std::string LoadReport::summary_line() const {
     return "rules: " + std::to_string(loaded) + " loaded, " + std::to_string(rejected.size()) +
@@ -263,8 +342,12 @@ RuleSet::RuleSet()
       groups_(std::make_unique<std::vector<RuleGroup>>()) {}
 RuleSet::~RuleSet() = default;
 
-size_t RuleSet::size() const { return compiled_->size(); }
-const Rule& RuleSet::rule(uint32_t index) const { return (*compiled_)[index].rule; }
+size_t RuleSet::size() const {
+    return compiled_->size();
+}
+const Rule& RuleSet::rule(uint32_t index) const {
+    return (*compiled_)[index].rule;
+}
 
 static Transport packet_transport(const dataplane::Packet& pkt) {
     if (pkt.l4 != nullptr) {
@@ -569,6 +652,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
     groups.resize(group_members.size());
     std::set<uint32_t> prefiltered;
     std::set<uint32_t> regex_prefiltered;
+    std::set<uint32_t> indexed;
     for (size_t gi = 0; gi < group_members.size(); ++gi) {
         RuleGroup& g = groups[gi];
         const auto& members = group_members[gi];
@@ -604,10 +688,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             }
             hs_database_t* db = nullptr;
             hs_compile_error_t* cerr = nullptr;
-            const hs_error_t rc =
-                hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
-                                 static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr,
-                                 &db, &cerr);
+            const hs_error_t rc = hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
+                                                   static_cast<unsigned>(exprs.size()),
+                                                   HS_MODE_BLOCK, nullptr, &db, &cerr);
             if (rc == HS_SUCCESS) {
                 g.db.reset(db);
                 break;
@@ -631,6 +714,29 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             }
         }
         g.pattern_rules = std::move(pattern_rules);
+        // Rules without a pattern: index the small-address ones by source or destination.
+        std::vector<std::pair<uint32_t, const IpSet*>> by_src;
+        std::vector<std::pair<uint32_t, const IpSet*>> by_dst;
+        std::vector<uint32_t> always;
+        for (uint32_t ri : g.always) {
+            const Rule& r = compiled[ri].rule;
+            if (!r.bidirectional && small_set(r.src)) {
+                by_src.emplace_back(ri, &r.src);
+            } else if (!r.bidirectional && small_set(r.dst)) {
+                by_dst.emplace_back(ri, &r.dst);
+            } else {
+                always.push_back(ri);
+            }
+        }
+        g.by_src = build_index(by_src);
+        g.by_dst = build_index(by_dst);
+        for (const auto& e : by_src) {
+            indexed.insert(e.first);
+        }
+        for (const auto& e : by_dst) {
+            indexed.insert(e.first);
+        }
+        g.always = std::move(always);
         std::sort(g.always.begin(), g.always.end());
         if (g.db) {
             size_t sz = 0;
@@ -642,6 +748,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
     }
     rs->stats_.prefiltered = prefiltered.size();
     rs->stats_.pcre_prefilter = regex_prefiltered.size();
+    rs->stats_.address_indexed_rules = indexed.size();
     rs->stats_.always_check = compiled.size() - prefiltered.size() - regex_prefiltered.size();
     rs->stats_.compile_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

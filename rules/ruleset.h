@@ -29,12 +29,13 @@ struct LoadReport {
 
 struct RuleSetStats {
     size_t rules = 0;
-    size_t prefiltered = 0;    // rules reached through a Hyperscan fast pattern
-    size_t always_check = 0;   // rules evaluated on their header alone (no usable pattern)
-    size_t pcre_prefilter = 0; // rules prefiltered through Hyperscan PREFILTER mode
-    size_t databases = 0;      // distinct Hyperscan databases
+    size_t prefiltered = 0;            // rules reached through a Hyperscan fast pattern
+    size_t always_check = 0;           // rules without a usable pattern (header-only)
+    size_t address_indexed_rules = 0;  // of those, rules found through an address index
+    size_t pcre_prefilter = 0;         // rules prefiltered through Hyperscan PREFILTER mode
+    size_t databases = 0;              // distinct Hyperscan databases
     size_t port_groups = 0;
-    size_t flowbits = 0;       // distinct flowbit names
+    size_t flowbits = 0;  // distinct flowbit names
     size_t database_bytes = 0;
     double compile_seconds = 0;
 };

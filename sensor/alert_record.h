@@ -10,8 +10,8 @@
 namespace vigil::sensor {
 
 struct AlertRecord {
-    uint64_t seq = 0;       // packet position in the input: output order across workers
-    uint32_t rule = 0;      // index into the RuleSet (evaluation order)
+    uint64_t seq = 0;   // packet position in the input: output order across workers
+    uint32_t rule = 0;  // index into the RuleSet (evaluation order)
     int64_t ts_sec = 0;
     uint32_t ts_usec = 0;
     dataplane::IpAddr src{};

@@ -1,9 +1,9 @@
 #include "sensor/config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 #include <set>
+
+#include <yaml-cpp/yaml.h>
 
 namespace vigil::sensor {
 
@@ -167,7 +167,8 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
                     cfg.nft_table = nft["table"].as<std::string>();
                 }
                 if (nft["block-timeout-s"]) {
-                    cfg.block_timeout_s = to_u32(c, nft["block-timeout-s"], "ips.nft.block-timeout-s");
+                    cfg.block_timeout_s =
+                        to_u32(c, nft["block-timeout-s"], "ips.nft.block-timeout-s");
                 }
                 if (nft["allowlist"]) {
                     cfg.allowlist = str_list(c, nft["allowlist"], "ips.nft.allowlist");

@@ -36,7 +36,6 @@ void close_obj(std::string& o) {
     }
 }
 
-
 // Suricata's decoder event names (stats.decoder.event.<layer>.<name>) for our reasons;
 // nullptr where Suricata has no such event (those appear only in the replay summary).
 const char* suricata_event(dataplane::DecodeStatus s, const char** layer) {
@@ -176,14 +175,14 @@ const char* proto_name(uint8_t p, std::string& buf) {
     }
 }
 
-Result<std::unique_ptr<EveWriter>> EveWriter::open(const std::string& path,
-                                                   std::string sensor_id) {
+Result<std::unique_ptr<EveWriter>> EveWriter::open(const std::string& path, std::string sensor_id) {
     if (path == "-") {
         return std::unique_ptr<EveWriter>(new EveWriter(stdout, false, path, sensor_id));
     }
     std::FILE* f = std::fopen(path.c_str(), "w");
     if (f == nullptr) {
-        return make_error(ErrorCode::Io, path + ": cannot open for writing: " + std::strerror(errno));
+        return make_error(ErrorCode::Io,
+                          path + ": cannot open for writing: " + std::strerror(errno));
     }
     static constexpr size_t kBuf = 1 << 20;
     std::setvbuf(f, nullptr, _IOFBF, kBuf);

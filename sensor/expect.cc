@@ -136,8 +136,7 @@ Result<ExpectFile> load_expect_file(const std::string& path) {
             toks.push_back(tok);
         }
         auto fail = [&](const std::string& what) {
-            return make_error(ErrorCode::BadInput,
-                              path + ":" + std::to_string(ln) + ": " + what);
+            return make_error(ErrorCode::BadInput, path + ":" + std::to_string(ln) + ": " + what);
         };
         if (toks.size() < 2) {
             return fail("expected '<sid> <count> [src=..] [dst=..] [action=..]'");
@@ -208,8 +207,8 @@ ExpectResult check_expectations(const ExpectFile& exp, const std::vector<Observe
     for (const auto& [sid, idx] : unexpected) {
         r.ok = false;
         r.diff.push_back(exp.path + ": unexpected " + std::to_string(idx.size()) +
-                         " alert(s) for sid " + std::to_string(sid) + ", first: " +
-                         describe(got[idx.front()]));
+                         " alert(s) for sid " + std::to_string(sid) +
+                         ", first: " + describe(got[idx.front()]));
     }
     return r;
 }

@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -16,6 +15,8 @@
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
 #include "sensor/replay.h"
+
+#include <CLI/CLI.hpp>
 
 namespace {
 
@@ -31,8 +32,7 @@ int fail(int code, const std::string& msg) {
 }
 
 int exit_code_for(const Error& e) {
-    return e.code == ErrorCode::Io || e.code == ErrorCode::Internal ? kExitFailure
-                                                                     : kExitBadInput;
+    return e.code == ErrorCode::Io || e.code == ErrorCode::Internal ? kExitFailure : kExitBadInput;
 }
 
 struct RulesArgs {
@@ -43,8 +43,8 @@ struct RulesArgs {
 
 // Loads the vars and rules named on the command line (or in the config); prints the summary
 // line and every rejection on stderr.
-Result<rules::RuleSetPtr> load_rules(const std::vector<std::string>& paths,
-                                     const rules::Vars& vars, rules::LoadReport& report) {
+Result<rules::RuleSetPtr> load_rules(const std::vector<std::string>& paths, const rules::Vars& vars,
+                                     rules::LoadReport& report) {
     auto rs = rules::RuleSet::load(paths, vars, report);
     std::fprintf(stderr, "%s\n", report.summary_line().c_str());
     for (const auto& e : report.rejected) {
@@ -87,7 +87,8 @@ int cmd_replay(const ReplayArgs& a) {
     }
     const auto rule_paths = a.rules.empty() ? cfg.rules : a.rules;
     if (rule_paths.empty()) {
-        return fail(kExitBadInput, "replay: no rules: give --rules FILE|DIR (or rules: in --config)");
+        return fail(kExitBadInput,
+                    "replay: no rules: give --rules FILE|DIR (or rules: in --config)");
     }
     const std::string eve_path = a.eve.empty() ? cfg.eve_path : a.eve;
     if (eve_path.empty()) {
@@ -217,9 +218,11 @@ int cmd_check(const RulesArgs& a) {
     const auto& st = (*rs)->stats();
     std::fprintf(stderr,
                  "compiled: %zu rules (%zu by fast pattern, %zu by pcre prefilter, %zu header "
-                 "only), %zu databases, %zu port groups, %.1f KiB, %.2f s\n",
-                 st.rules, st.prefiltered, st.pcre_prefilter, st.always_check, st.databases,
-                 st.port_groups, st.database_bytes / 1024.0, st.compile_seconds);
+                 "only of which %zu reached by address), %zu databases, %zu port groups, "
+                 "%.1f KiB, %.2f s\n",
+                 st.rules, st.prefiltered, st.pcre_prefilter, st.always_check,
+                 st.address_indexed_rules, st.databases, st.port_groups, st.database_bytes / 1024.0,
+                 st.compile_seconds);
     return report.rejected.empty() ? kExitOk : kExitBadInput;
 }
 
@@ -238,7 +241,8 @@ int main(int argc, char** argv) {
     replay->add_option("--rules", ra.rules, "rule files or directories of *.rules");
     replay->add_option("--eve", ra.eve, "EVE JSON output file, '-' for stdout");
     replay->add_option("--vars", ra.vars, "variables file (suricata.yaml subset)");
-    replay->add_option("--config", ra.config, "sensor.yaml: defaults for rules, vars, eve, workers");
+    replay->add_option("--config", ra.config,
+                       "sensor.yaml: defaults for rules, vars, eve, workers");
     replay->add_option("--workers", ra.workers, "worker threads (flows spread by symmetric hash)")
         ->check(CLI::Range(1, 64));
     replay->add_flag("--ips", ra.ips, "IPS mode: alerts of drop/reject rules say 'blocked'");
@@ -251,8 +255,9 @@ int main(int argc, char** argv) {
     replay->add_flag("--no-progress", ra.no_progress, "no progress line on stderr");
 
     RulesArgs ca;
-    auto* check = app.add_subcommand("check", "Validate rules (and a config); exit 2 if any rule "
-                                              "is rejected");
+    auto* check = app.add_subcommand("check",
+                                     "Validate rules (and a config); exit 2 if any rule "
+                                     "is rejected");
     check->add_option("--rules", ca.rules, "rule files or directories of *.rules");
     check->add_option("--vars", ca.vars, "variables file (suricata.yaml subset)");
     check->add_option("--config", ca.config, "sensor.yaml to validate (and take rules/vars from)");

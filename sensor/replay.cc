@@ -4,17 +4,17 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
-#include <filesystem>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
 #include "dataplane/decode.h"
-#include "dataplane/pcap_source.h"
+#include "dataplane/pcap_mmap_source.h"
 #include "sensor/alert_filter.h"
 #include "sensor/worker.h"
 
@@ -26,8 +26,8 @@ using dataplane::Packet;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kBurst = 32;
-constexpr size_t kBatchPackets = 512;             // per worker per tick
-constexpr size_t kBatchBytes = 2 * 1024 * 1024;   // >= largest pcap record (256 KiB)
+constexpr size_t kBatchPackets = 512;            // per worker per tick
+constexpr size_t kBatchBytes = 2 * 1024 * 1024;  // >= largest pcap record (256 KiB)
 constexpr size_t kTicksInFlight = 4;
 
 // Packets for one worker: frames copied into one buffer, decoded views pointing into it.
@@ -50,7 +50,10 @@ struct Batch {
         reset_flows = false;
         done = false;
     }
-    bool fits(uint32_t len) const { return pkts.size() < kBatchPackets && used + len <= kBatchBytes; }
+    // len = bytes to copy (0 when the frame stays valid where it is).
+    bool fits(uint32_t len) const {
+        return pkts.size() < kBatchPackets && used + len <= kBatchBytes;
+    }
 };
 
 struct Tick {
@@ -259,10 +262,12 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
 
     std::array<dataplane::RawFrame, kBurst> frames{};
     uint64_t seq = 0;
+    // Sources stay open until every tick referring to their (mmap'd) frames is written.
+    std::vector<dataplane::PacketSourcePtr> sources;
     for (size_t fi = 0; fi < opts.pcaps.size(); ++fi) {
         const std::string& path = opts.pcaps[fi];
         res.files.push_back(FileResult{path, 0, "", {}});
-        auto src = dataplane::PcapFileSource::open(path);
+        auto src = dataplane::open_pcap_file(path);
         if (!src) {
             res.files.back().error = src.error().message;
             res.input_error = true;
@@ -275,7 +280,9 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
             }
         }
         cur->file = fi;
-        dataplane::PacketSource& source = *src.value();
+        sources.push_back(std::move(src.value()));
+        dataplane::PacketSource& source = *sources.back();
+        const bool stable = source.frames_stable();
         for (;;) {
             const size_t n = source.next_burst(frames);
             if (n == 0) {
@@ -300,18 +307,20 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
                 const uint32_t w =
                     pkt.ip_version != 0 && nworkers > 1
                         ? static_cast<uint32_t>(
-                              dataplane::flow_hash(dataplane::FlowKey::from_packet(pkt)) %
-                              nworkers)
+                              dataplane::flow_hash(dataplane::FlowKey::from_packet(pkt)) % nworkers)
                         : 0;
-                if (!cur->batches[w].fits(f.cap_len)) {
+                const uint32_t copy_len = stable ? 0 : f.cap_len;
+                if (!cur->batches[w].fits(copy_len)) {
                     submit();
                     cur->file = fi;
                 }
                 Batch& b = cur->batches[w];
-                uint8_t* dst = b.data.data() + b.used;
-                std::memcpy(dst, f.data, f.cap_len);
-                b.used += f.cap_len;
-                rebase(pkt, f.data, dst);
+                if (!stable) {
+                    uint8_t* dst = b.data.data() + b.used;
+                    std::memcpy(dst, f.data, f.cap_len);
+                    b.used += f.cap_len;
+                    rebase(pkt, f.data, dst);
+                }
                 b.pkts.push_back(pkt);
             }
             progress.update(res.counters.packets, res.counters.bytes,
@@ -383,16 +392,15 @@ std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
     if (!events.empty()) {
         s += "  decode events\n" + events;
     }
-    std::snprintf(line, sizeof(line),
-                  "  flows      %llu (tcp %llu, udp %llu), timed out %llu, evicted %llu\n"
-                  "  alerts     %llu (%llu held back by threshold/suppress)\n",
-                  static_cast<unsigned long long>(c.flows.created),
-                  static_cast<unsigned long long>(c.tcp_flows),
-                  static_cast<unsigned long long>(c.udp_flows),
-                  static_cast<unsigned long long>(c.flows.expired),
-                  static_cast<unsigned long long>(c.flows.evicted),
-                  static_cast<unsigned long long>(c.alerts),
-                  static_cast<unsigned long long>(c.alerts_suppressed));
+    std::snprintf(
+        line, sizeof(line),
+        "  flows      %llu (tcp %llu, udp %llu), timed out %llu, evicted %llu\n"
+        "  alerts     %llu (%llu held back by threshold/suppress)\n",
+        static_cast<unsigned long long>(c.flows.created),
+        static_cast<unsigned long long>(c.tcp_flows), static_cast<unsigned long long>(c.udp_flows),
+        static_cast<unsigned long long>(c.flows.expired),
+        static_cast<unsigned long long>(c.flows.evicted), static_cast<unsigned long long>(c.alerts),
+        static_cast<unsigned long long>(c.alerts_suppressed));
     s += line;
     if (!r.by_sid.empty()) {
         // Most frequent first.
@@ -400,8 +408,9 @@ std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
         for (const auto& [sid, sc] : r.by_sid) {
             v.emplace_back(sid, &sc);
         }
-        std::stable_sort(v.begin(), v.end(),
-                         [](const auto& a, const auto& b) { return a.second->count > b.second->count; });
+        std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+            return a.second->count > b.second->count;
+        });
         s += "  alerts by signature\n";
         for (const auto& [sid, sc] : v) {
             std::snprintf(line, sizeof(line), "    %8llu  %-10u %s\n",

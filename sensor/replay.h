@@ -19,8 +19,8 @@ namespace vigil::sensor {
 struct ReplayOptions {
     std::vector<std::string> pcaps;  // files, in replay order
     uint32_t workers = 1;
-    bool ips = false;        // drop/reject rules report action "blocked"
-    bool progress = false;   // progress line on stderr
+    bool ips = false;             // drop/reject rules report action "blocked"
+    bool progress = false;        // progress line on stderr
     bool collect_alerts = false;  // keep ObservedAlert per file (for --expect)
     dataplane::FlowTableConfig flows{};
 };

@@ -18,7 +18,9 @@ Result<std::unique_ptr<Worker>> Worker::create(uint32_t id, rules::RuleSetPtr ru
     return w;
 }
 
-void Worker::reset_flows() { flows_.flush(); }
+void Worker::reset_flows() {
+    flows_.flush();
+}
 
 void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
     for (Packet& pkt : pkts) {
@@ -31,7 +33,7 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
             stats_.udp_flows += pkt.ip_proto == dataplane::kProtoUdp ? 1 : 0;
         }
         const auto hits = matcher_->inspect(pkt, flow);  // detect
-        for (uint32_t ri : hits) {                         // output: records, no formatting
+        for (uint32_t ri : hits) {                       // output: records, no formatting
             AlertRecord& a = out.emplace_back();
             a.seq = pkt.seq;
             a.rule = ri;

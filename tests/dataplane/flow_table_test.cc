@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <set>
 #include <vector>
 
@@ -11,7 +12,7 @@ namespace vigil::dataplane {
 namespace {
 
 // A stand-in L4 header: the flow table only checks that one was decoded.
-const uint8_t kL4[20] = {};
+constexpr std::array<uint8_t, 20> kL4{};
 
 Packet make_pkt(const test::Ip4& src, uint16_t sport, const test::Ip4& dst, uint16_t dport,
                 uint8_t proto, uint8_t flags, int64_t ts, uint32_t wire_len = 100) {
@@ -22,7 +23,7 @@ Packet make_pkt(const test::Ip4& src, uint16_t sport, const test::Ip4& dst, uint
     p.sport = sport;
     p.dport = dport;
     p.ip_proto = proto;
-    p.l4 = proto == kProtoTcp || proto == kProtoUdp || proto == kProtoIcmp ? kL4 : nullptr;
+    p.l4 = proto == kProtoTcp || proto == kProtoUdp || proto == kProtoIcmp ? kL4.data() : nullptr;
     p.tcp_flags = flags;
     p.ts_sec = ts;
     p.wire_len = wire_len;

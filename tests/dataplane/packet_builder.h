@@ -152,7 +152,7 @@ inline Bytes ipv6(uint8_t next, const Ip6& src, const Ip6& dst, const Bytes& pay
 // bytes, padded with zeros (Pad1/PadN-compatible for the options headers).
 inline Bytes ip6_ext(uint8_t next, uint8_t units = 0) {
     Bytes b{next, units};
-    b.resize(8 * (units + 1u), 0);
+    b.resize(size_t{8} * (units + 1U), 0);
     return b;
 }
 

@@ -129,7 +129,7 @@ protected:
     }
 
     std::string write(const std::string& name, const Bytes& bytes) {
-        const std::string path = (dir_ / name).string();
+        std::string path = (dir_ / name).string();
         std::ofstream out(path, std::ios::binary);
         out.write(reinterpret_cast<const char*>(bytes.data()),
                   static_cast<std::streamsize>(bytes.size()));

@@ -77,6 +77,7 @@ DecodeStats g_stats;  // printed by the replay driver: shows which paths the inp
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) {
         return 0;
@@ -235,7 +236,7 @@ Bytes mutate(const Bytes& seed, Rng& rng) {
 
 // Runs one input from an exactly sized heap copy, so ASan catches a read one past the end.
 void run_one(const Bytes& input) {
-    const std::unique_ptr<uint8_t[]> exact(new uint8_t[input.size() == 0 ? 1 : input.size()]);
+    const std::unique_ptr<uint8_t[]> exact(new uint8_t[input.empty() ? 1 : input.size()]);
     if (!input.empty()) {
         std::memcpy(exact.get(), input.data(), input.size());
     }

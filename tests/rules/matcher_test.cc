@@ -307,6 +307,26 @@ TEST_F(MatcherTest, PortGroupsAndPcrePrefilter) {
     EXPECT_EQ(sids(TestPacket("..word19x abbbc7", dataplane::kProtoTcp, 1, 81)), V({3}));
 }
 
+TEST_F(MatcherTest, ReputationListsAreFoundByAddress) {
+    // Header-only rules with small address sets go through the address index.
+    load(
+        {R"(alert ip [198.51.100.1,198.51.100.7,203.0.113.0/28] any -> any any (msg:"bad src"; sid:1;))",
+         R"(alert ip any any -> [192.0.2.10,192.0.2.11] any (msg:"bad dst"; sid:2;))",
+         R"(alert ip [203.0.113.8/29] any -> any any (msg:"overlap"; sid:3;))",
+         R"(alert tcp any any -> any any (msg:"all"; dsize:>1000; sid:4;))"});
+    EXPECT_EQ(rules_->stats().address_indexed_rules, 3u);
+    TestPacket p("x");
+    p.pkt.src = v4("198.51.100.7");
+    EXPECT_EQ(sids(p), V({1, 2}));
+    p.pkt.src = v4("198.51.100.8");
+    EXPECT_EQ(sids(p), V({2}));
+    p.pkt.src = v4("203.0.113.9");
+    p.pkt.dst = v4("192.0.2.12");
+    EXPECT_EQ(sids(p), V({1, 3}));
+    p.pkt.src = v4("203.0.113.16");  // just past the /28
+    EXPECT_EQ(sids(p), V{});
+}
+
 TEST_F(MatcherTest, RuleWithoutContentIsCheckedOnHeaderAlone) {
     load({R"(alert icmp any any -> any any (msg:"ping"; itype:8; icode:0; sid:1;))"});
     TestPacket p("", dataplane::kProtoIcmp);

@@ -1,8 +1,7 @@
 // Sensor output stage: expectation files, EVE formatting, thresholds/suppress, config.
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -44,8 +43,8 @@ private:
     std::string path_;
 };
 
-ObservedAlert alert(uint32_t sid, const char* src, uint16_t sport, const char* dst,
-                    uint16_t dport, const char* action = "allowed") {
+ObservedAlert alert(uint32_t sid, const char* src, uint16_t sport, const char* dst, uint16_t dport,
+                    const char* action = "allowed") {
     ObservedAlert a;
     a.sid = sid;
     a.src = v4(src);
@@ -146,7 +145,8 @@ TEST(EveTest, AlertRecordHasSuricataFields) {
           "\"proto\":\"TCP\"", "\"host\":\"edge-01\"", "\"action\":\"allowed\"",
           "\"signature_id\":42", "\"rev\":3", "\"signature\":\"Test \\\"quoted\\\"\"",
           "\"category\":\"A Network Trojan was detected\"", "\"severity\":1",
-          "\"former_category\":[\"MALWARE\"]", "\"pkts_toserver\":3", "\"direction\":\"to_server\""}) {
+          "\"former_category\":[\"MALWARE\"]", "\"pkts_toserver\":3",
+          "\"direction\":\"to_server\""}) {
         EXPECT_NE(line.find(want), std::string::npos) << want << " not in " << line;
     }
 }
@@ -182,34 +182,40 @@ protected:
 };
 
 TEST_F(FilterTest, LimitPerSourceAndWindow) {
-    load(R"(alert tcp any any -> any any (msg:"x"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;))");
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;))");
     EXPECT_EQ(passed(10), 2);
     EXPECT_EQ(passed(10, "10.0.0.2"), 2);  // another source has its own count
     // One alert every 20 s; a window opens at its first alert and lasts 60 s: t=0, 20 pass,
     // 40 is held, 60 opens the next window (60, 80 pass), 100 is held.
-    load(R"(alert tcp any any -> any any (msg:"x"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;))");
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;))");
     EXPECT_EQ(passed(6, "10.0.0.1", 20), 4);
 }
 
 TEST_F(FilterTest, ThresholdEveryNth) {
-    load(R"(alert tcp any any -> any any (msg:"x"; threshold:type threshold, track by_rule, count 3, seconds 600; sid:1;))");
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; threshold:type threshold, track by_rule, count 3, seconds 600; sid:1;))");
     EXPECT_EQ(passed(10), 3);  // the 3rd, 6th and 9th
 }
 
 TEST_F(FilterTest, BothOncePerWindowAfterCount) {
-    load(R"(alert tcp any any -> any any (msg:"x"; threshold:type both, track by_src, count 3, seconds 600; sid:1;))");
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; threshold:type both, track by_src, count 3, seconds 600; sid:1;))");
     EXPECT_EQ(passed(10), 1);
 }
 
 TEST_F(FilterTest, DetectionFilterAfterCount) {
-    load(R"(alert tcp any any -> any any (msg:"x"; detection_filter:track by_src, count 3, seconds 600; sid:1;))");
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; detection_filter:track by_src, count 3, seconds 600; sid:1;))");
     EXPECT_EQ(passed(10), 7);  // the 4th onwards
 }
 
 TEST_F(FilterTest, SuppressFromThresholdConfig) {
     rules::Vars vars = rules::default_vars();
     TempDir d;
-    const auto p = d.file("threshold.config", "suppress gen_id 1, sig_id 1, track by_src, ip 10.0.0.1\n");
+    const auto p =
+        d.file("threshold.config", "suppress gen_id 1, sig_id 1, track by_src, ip 10.0.0.1\n");
     ASSERT_TRUE(rules::load_threshold_file(p, vars).ok());
     load(R"(alert tcp any any -> any any (msg:"x"; sid:1;))", vars);
     EXPECT_EQ(passed(5, "10.0.0.1"), 0);
