@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dataplane/decode.h"
+#include "dataplane/pcap_mmap_source.h"
 #include "tests/dataplane/packet_builder.h"
 
 namespace vigil::dataplane {
@@ -391,6 +392,113 @@ TEST_F(PcapSourceTest, ExpandPathsErrors) {
     EXPECT_NE(e.error().message.find((dir_ / "empty").string()), std::string::npos);
 
     EXPECT_FALSE(expand_pcap_paths({}).ok());
+}
+
+// --- MmapPcapSource: classic pcap without copies -----------------------------------------
+
+void be32(Bytes& b, uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) {
+        b.push_back(static_cast<uint8_t>(v >> s));
+    }
+}
+
+TEST_F(PcapSourceTest, MmapSourceReadsClassicPcapInPlace) {
+    const std::vector<Record> recs = three_records();
+    const Bytes file = make_pcap(1, recs);
+    const std::string path = write("good.pcap", file);
+    auto r = open_pcap_file(path);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    PacketSource& src = *r.value();
+    EXPECT_TRUE(src.frames_stable());  // the mmap source was chosen
+    std::array<RawFrame, 2> burst{};
+    ASSERT_EQ(src.next_burst(burst), 2U);
+    const RawFrame first = burst[0];
+    ASSERT_EQ(src.next_burst(burst), 1U);
+    // Frames of an earlier burst are still valid.
+    EXPECT_EQ(Bytes(first.data, first.data + first.cap_len), recs[0].data);
+    EXPECT_EQ(Bytes(burst[0].data, burst[0].data + burst[0].cap_len), recs[2].data);
+    EXPECT_EQ(burst[0].ts_sec, recs[2].ts_sec);
+    EXPECT_EQ(burst[0].ts_usec, recs[2].ts_usec);
+    EXPECT_EQ(src.next_burst(burst), 0U);
+    EXPECT_TRUE(src.at_end());
+    EXPECT_TRUE(src.error().empty()) << src.error();
+    EXPECT_EQ(src.bytes_read(), file.size());
+}
+
+TEST_F(PcapSourceTest, MmapSourceReportsTruncationWithOffset) {
+    const std::vector<Record> recs = three_records();
+    std::vector<size_t> offsets;
+    Bytes file = make_pcap(1, recs, &offsets);
+    file.resize(offsets[2] + 16 + 10);
+    const std::string path = write("cut.pcap", file);
+    auto r = MmapPcapSource::open(path);
+    ASSERT_TRUE(r.ok());
+    std::array<RawFrame, 8> burst{};
+    ASSERT_EQ(r.value()->next_burst(burst), 2U);
+    EXPECT_EQ(Bytes(burst[1].data, burst[1].data + burst[1].cap_len), recs[1].data);
+    const std::string err = r.value()->error();
+    EXPECT_NE(err.find(path), std::string::npos) << err;
+    EXPECT_NE(err.find("truncated"), std::string::npos) << err;
+    EXPECT_NE(err.find("at offset " + std::to_string(offsets[2])), std::string::npos) << err;
+
+    file.resize(offsets[2] + 5);  // cut inside the record header
+    auto r2 = MmapPcapSource::open(write("cut2.pcap", file));
+    ASSERT_TRUE(r2.ok());
+    EXPECT_EQ(r2.value()->next_burst(burst), 2U);
+    EXPECT_NE(r2.value()->error().find("at offset " + std::to_string(offsets[2])),
+              std::string::npos);
+}
+
+TEST_F(PcapSourceTest, MmapSourceRejectsAbsurdCaptureLength) {
+    std::vector<size_t> offsets;
+    Bytes file = make_pcap(1, three_records(), &offsets);
+    file[offsets[1] + 8] = 0xff;  // caplen of the second record: 0x....ff -> huge
+    file[offsets[1] + 11] = 0x7f;
+    auto r = MmapPcapSource::open(write("bad.pcap", file));
+    ASSERT_TRUE(r.ok());
+    std::array<RawFrame, 8> burst{};
+    EXPECT_EQ(r.value()->next_burst(burst), 1U);
+    EXPECT_NE(r.value()->error().find("invalid packet capture length"), std::string::npos);
+    EXPECT_NE(r.value()->error().find("at offset " + std::to_string(offsets[1])),
+              std::string::npos);
+}
+
+TEST_F(PcapSourceTest, MmapSourceBigEndianNanosecondFile) {
+    const Bytes frame = three_records()[2].data;
+    Bytes b;
+    be32(b, 0xa1b23c4d);  // nanosecond magic, big-endian writer
+    b.insert(b.end(), {0, 2, 0, 4});
+    be32(b, 0);
+    be32(b, 0);
+    be32(b, 65535);
+    be32(b, 1);
+    be32(b, 1700000000);
+    be32(b, 123456789);  // ns
+    be32(b, static_cast<uint32_t>(frame.size()));
+    be32(b, static_cast<uint32_t>(frame.size()));
+    test::append(b, frame);
+    auto r = open_pcap_file(write("be.pcap", b));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    std::array<RawFrame, 4> burst{};
+    ASSERT_EQ(r.value()->next_burst(burst), 1U);
+    EXPECT_EQ(burst[0].ts_sec, 1700000000);
+    EXPECT_EQ(burst[0].ts_usec, 123456U);
+    EXPECT_EQ(burst[0].cap_len, frame.size());
+    EXPECT_EQ(burst[0].link, LinkType::Ethernet);
+}
+
+TEST_F(PcapSourceTest, OpenPcapFileFallsBackToLibpcapForPcapng) {
+    auto r = open_pcap_file(write("x.pcapng", make_pcapng(1, three_records())));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_FALSE(r.value()->frames_stable());
+    std::array<RawFrame, 8> burst{};
+    EXPECT_EQ(r.value()->next_burst(burst), 3U);
+    auto bad = open_pcap_file(write("text.pcap", Bytes{'h', 'e', 'l', 'l', 'o', '\n'}));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("text.pcap"), std::string::npos);
+    auto lt = MmapPcapSource::open(write("lt.pcap", make_pcap(147, three_records())));
+    ASSERT_FALSE(lt.ok());
+    EXPECT_NE(lt.error().message.find("unsupported link type 147"), std::string::npos);
 }
 
 TEST(LinkTypeFromDlt, KnownAndUnknown) {
