@@ -305,7 +305,7 @@ Flow* FlowTable::lookup(Packet& pkt) {
         return nullptr;
     }
     const FlowKey key = FlowKey::from_packet(pkt);
-    const uint64_t hash = flow_hash(key);
+    const uint64_t hash = pkt.flow_hash != 0 ? pkt.flow_hash : flow_hash(key);
     const bool tcp = pkt.has_tcp();
     const uint8_t flags = tcp ? pkt.tcp_flags : 0;
     uint32_t slot = find(key, hash);

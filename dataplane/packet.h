@@ -12,10 +12,10 @@ namespace vigil::dataplane {
 
 // pcap LINKTYPE_* values we decode.
 enum class LinkType : uint16_t {
-    Null = 0,         // BSD loopback, host-order 4-byte address family
+    Null = 0,  // BSD loopback, host-order 4-byte address family
     Ethernet = 1,
-    Raw = 101,        // raw IPv4/IPv6 (also DLT_RAW 12/14 normalised to this)
-    Loop = 108,       // OpenBSD loopback, network-order address family
+    Raw = 101,   // raw IPv4/IPv6 (also DLT_RAW 12/14 normalised to this)
+    Loop = 108,  // OpenBSD loopback, network-order address family
     LinuxSll = 113,
     Ipv4 = 228,
     Ipv6 = 229,
@@ -101,16 +101,16 @@ inline constexpr uint8_t kTcpCwr = 0x80;
 
 // IPv4 option presence bits (Packet::ip_opts), for the `ipopts` rule keyword.
 enum IpOptBit : uint16_t {
-    kIpOptRr = 1 << 0,      // record route (7)
-    kIpOptEol = 1 << 1,     // end of list (0)
-    kIpOptNop = 1 << 2,     // no-op (1)
-    kIpOptTs = 1 << 3,      // timestamp (68)
-    kIpOptSec = 1 << 4,     // security (130)
-    kIpOptEsec = 1 << 5,    // extended security (133)
-    kIpOptLsrr = 1 << 6,    // loose source route (131)
-    kIpOptSsrr = 1 << 7,    // strict source route (137)
-    kIpOptSatid = 1 << 8,   // stream id (136)
-    kIpOptAny = 1 << 9,     // any option present
+    kIpOptRr = 1 << 0,     // record route (7)
+    kIpOptEol = 1 << 1,    // end of list (0)
+    kIpOptNop = 1 << 2,    // no-op (1)
+    kIpOptTs = 1 << 3,     // timestamp (68)
+    kIpOptSec = 1 << 4,    // security (130)
+    kIpOptEsec = 1 << 5,   // extended security (133)
+    kIpOptLsrr = 1 << 6,   // loose source route (131)
+    kIpOptSsrr = 1 << 7,   // strict source route (137)
+    kIpOptSatid = 1 << 8,  // stream id (136)
+    kIpOptAny = 1 << 9,    // any option present
 };
 
 // Direction of a packet relative to its flow, set by the flow table.
@@ -136,8 +136,8 @@ struct Packet {
     uint16_t l3_len = 0;  // IP header length (IPv6: fixed header + extension headers)
     IpAddr src{};
     IpAddr dst{};
-    uint8_t ttl = 0;   // IPv4 TTL / IPv6 hop limit
-    uint8_t tos = 0;   // IPv4 TOS / IPv6 traffic class
+    uint8_t ttl = 0;  // IPv4 TTL / IPv6 hop limit
+    uint8_t tos = 0;  // IPv4 TOS / IPv6 traffic class
     uint16_t ip_id = 0;
     uint32_t ip_total_len = 0;  // IPv4 total length / IPv6 40 + payload length
     uint16_t ip_opts = 0;       // IpOptBit set (IPv4 only)
@@ -170,7 +170,11 @@ struct Packet {
     const uint8_t* payload = nullptr;
     uint32_t payload_len = 0;
 
-    // --- flow (filled by the flow table) ---
+    // --- flow ---
+    // flow_hash(FlowKey::from_packet(*this)) when a stage already computed it (the replay
+    // reader does, to pick the worker), 0 otherwise; lets the worker prefetch its flow.
+    uint64_t flow_hash = 0;
+    // (filled by the flow table)
     FlowDir dir = FlowDir::ToServer;
     bool flow_established = false;  // TCP: three-way handshake completed; UDP/other: reply seen
 

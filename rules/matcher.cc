@@ -375,6 +375,8 @@ bool proto_match(const Rule& r, const Packet& pkt) {
         case Proto::Udp:
             return pkt.has_udp();
         case Proto::Icmp:
+            return pkt.has_icmp();
+        case Proto::Icmpv4:
             return pkt.l4 != nullptr && pkt.ip_proto == dataplane::kProtoIcmp;
         case Proto::Icmpv6:
             return pkt.l4 != nullptr && pkt.ip_proto == dataplane::kProtoIcmpv6;

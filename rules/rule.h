@@ -18,7 +18,8 @@ enum class Action : uint8_t { Alert, Drop, Reject, Pass };
 
 // Transport a rule applies to. App-layer protocol names (http, dns, tls, ...) map to their
 // transport and are kept in Rule::app_proto until app-layer parsing exists.
-enum class Proto : uint8_t { Ip, Tcp, Udp, Icmp, Icmpv6 };
+// `icmp` covers ICMPv4 and ICMPv6 (as in Suricata); `icmpv4` / `icmpv6` one family each.
+enum class Proto : uint8_t { Ip, Tcp, Udp, Icmp, Icmpv4, Icmpv6 };
 
 // A set of addresses as sorted, disjoint, inclusive intervals over the 128-bit space where
 // IPv4 is IPv4-mapped (::ffff:0:0/96). `any` is the full space.
@@ -75,15 +76,15 @@ struct Pcre {
     std::string flags;    // flags after the closing slash, as written (e.g. "smiR")
     bool negated = false;
     // Decoded flags.
-    bool relative = false;   // R
-    bool caseless = false;   // i
-    bool dotall = false;     // s
-    bool multiline = false;  // m
-    bool extended = false;   // x
-    bool anchored = false;   // A
+    bool relative = false;        // R
+    bool caseless = false;        // i
+    bool dotall = false;          // s
+    bool multiline = false;       // m
+    bool extended = false;        // x
+    bool anchored = false;        // A
     bool dollar_endonly = false;  // E
-    bool ungreedy = false;   // G
-    bool rawbytes = false;   // B
+    bool ungreedy = false;        // G
+    bool rawbytes = false;        // B
 };
 
 enum class Endian : uint8_t { Big, Little };
@@ -225,9 +226,9 @@ struct Rule {
     uint32_t sid = 0;
     uint32_t rev = 0;
     uint32_t gid = 1;
-    std::string classtype;  // short name; "" when none
-    std::string category;   // classtype description (from classification.config)
-    uint32_t priority = 3;  // explicit priority, else the classtype's, else 3
+    std::string classtype;              // short name; "" when none
+    std::string category;               // classtype description (from classification.config)
+    uint32_t priority = 3;              // explicit priority, else the classtype's, else 3
     std::vector<std::string> metadata;  // "key value" entries, as written
     std::vector<Reference> references;
     std::string target;  // "src_ip" / "dest_ip" / ""

@@ -113,7 +113,7 @@ constexpr std::array<ProtoEntry, 47> kProtos{{
     {"ip", Proto::Ip, false},          {"pkthdr", Proto::Ip, false},
     {"tcp", Proto::Tcp, false},        {"tcp-pkt", Proto::Tcp, false},
     {"tcp-stream", Proto::Tcp, false}, {"udp", Proto::Udp, false},
-    {"icmp", Proto::Icmp, false},      {"icmpv4", Proto::Icmp, false},
+    {"icmp", Proto::Icmp, false},      {"icmpv4", Proto::Icmpv4, false},
     {"icmpv6", Proto::Icmpv6, false},  {"icmp6", Proto::Icmpv6, false},
     {"http", Proto::Tcp, true},        {"http1", Proto::Tcp, true},
     {"http2", Proto::Tcp, true},       {"ftp", Proto::Tcp, true},

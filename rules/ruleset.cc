@@ -77,6 +77,8 @@ std::vector<Transport> transports_of(Proto p) {
         case Proto::Udp:
             return {kUdp};
         case Proto::Icmp:
+            return {kIcmp, kIcmpv6};
+        case Proto::Icmpv4:
             return {kIcmp};
         case Proto::Icmpv6:
             return {kIcmpv6};

@@ -304,11 +304,11 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
                 ++res.files[fi].packets;
                 res.last_ts_sec = f.ts_sec;
                 res.last_ts_usec = f.ts_usec;
-                const uint32_t w =
-                    pkt.ip_version != 0 && nworkers > 1
-                        ? static_cast<uint32_t>(
-                              dataplane::flow_hash(dataplane::FlowKey::from_packet(pkt)) % nworkers)
-                        : 0;
+                // The hash picks the worker and lets that worker prefetch the flow.
+                if (pkt.ip_version != 0) {
+                    pkt.flow_hash = dataplane::flow_hash(dataplane::FlowKey::from_packet(pkt));
+                }
+                const auto w = static_cast<uint32_t>(pkt.flow_hash % nworkers);
                 const uint32_t copy_len = stable ? 0 : f.cap_len;
                 if (!cur->batches[w].fits(copy_len)) {
                     submit();

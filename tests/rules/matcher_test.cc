@@ -327,6 +327,17 @@ TEST_F(MatcherTest, ReputationListsAreFoundByAddress) {
     EXPECT_EQ(sids(p), V{});
 }
 
+TEST_F(MatcherTest, IcmpCoversBothFamiliesIcmpv4OnlyOne) {
+    load({R"(alert icmp any any -> any any (msg:"any icmp"; itype:8; sid:1;))",
+          R"(alert icmpv4 any any -> any any (msg:"v4"; itype:8; sid:2;))",
+          R"(alert icmpv6 any any -> any any (msg:"v6"; itype:8; sid:3;))"});
+    TestPacket p("", dataplane::kProtoIcmp);
+    p.pkt.icmp_type = 8;
+    EXPECT_EQ(sids(p), V({1, 2}));
+    p.pkt.ip_proto = dataplane::kProtoIcmpv6;
+    EXPECT_EQ(sids(p), V({1, 3}));
+}
+
 TEST_F(MatcherTest, RuleWithoutContentIsCheckedOnHeaderAlone) {
     load({R"(alert icmp any any -> any any (msg:"ping"; itype:8; icode:0; sid:1;))"});
     TestPacket p("", dataplane::kProtoIcmp);

@@ -89,15 +89,25 @@ TEST(RuleHeader, Protocols) {
         const char* app;
     };
     const Case cases[] = {
-        {"ip", Proto::Ip, ""},         {"pkthdr", Proto::Ip, ""},
-        {"tcp", Proto::Tcp, ""},       {"tcp-pkt", Proto::Tcp, ""},
-        {"udp", Proto::Udp, ""},       {"icmp", Proto::Icmp, ""},
-        {"icmpv6", Proto::Icmpv6, ""}, {"icmp6", Proto::Icmpv6, ""},
-        {"http", Proto::Tcp, "http"},  {"HTTP", Proto::Tcp, "http"},
-        {"tls", Proto::Tcp, "tls"},    {"smb", Proto::Tcp, "smb"},
-        {"dns", Proto::Ip, "dns"},     {"sip", Proto::Ip, "sip"},
-        {"dhcp", Proto::Udp, "dhcp"},  {"ntp", Proto::Udp, "ntp"},
-        {"quic", Proto::Udp, "quic"},  {"ftp-data", Proto::Tcp, "ftp-data"},
+        {"ip", Proto::Ip, ""},
+        {"pkthdr", Proto::Ip, ""},
+        {"tcp", Proto::Tcp, ""},
+        {"tcp-pkt", Proto::Tcp, ""},
+        {"udp", Proto::Udp, ""},
+        {"icmp", Proto::Icmp, ""},
+        {"icmpv4", Proto::Icmpv4, ""},
+        {"icmpv6", Proto::Icmpv6, ""},
+        {"icmp6", Proto::Icmpv6, ""},
+        {"http", Proto::Tcp, "http"},
+        {"HTTP", Proto::Tcp, "http"},
+        {"tls", Proto::Tcp, "tls"},
+        {"smb", Proto::Tcp, "smb"},
+        {"dns", Proto::Ip, "dns"},
+        {"sip", Proto::Ip, "sip"},
+        {"dhcp", Proto::Udp, "dhcp"},
+        {"ntp", Proto::Udp, "ntp"},
+        {"quic", Proto::Udp, "quic"},
+        {"ftp-data", Proto::Tcp, "ftp-data"},
     };
     for (const Case& c : cases) {
         const Rule r = parse_ok(std::string("alert ") + c.name + " any any -> any any (sid:1;)");
