@@ -428,8 +428,13 @@ bool header_match(const Rule& r, const Packet& pkt, const Flow* flow) {
             return false;
         }
     }
-    if (r.dsize && !r.dsize->matches(pkt.payload_len)) {
-        return false;
+    if (r.dsize) {
+        // Suricata requires a payload for `dsize:!N` (its test suite's test-dsize-values:
+        // empty packets do not match `!9`, though they match `<10`).
+        if (!r.dsize->matches(pkt.payload_len) ||
+            (r.dsize->op == IntMatch::Op::Ne && pkt.payload_len == 0)) {
+            return false;
+        }
     }
     if (r.ttl && !r.ttl->matches(pkt.ttl)) {
         return false;

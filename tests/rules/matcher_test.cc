@@ -279,6 +279,14 @@ TEST_F(MatcherTest, HeaderOptions) {
     EXPECT_EQ(sids(u), V({8}));
 }
 
+TEST_F(MatcherTest, DsizeNotEqualNeedsPayload) {
+    load({R"(alert tcp any any -> any any (msg:"lt"; dsize:<10; sid:1;))",
+          R"(alert tcp any any -> any any (msg:"ne"; dsize:!9; sid:2;))"});
+    EXPECT_EQ(sids(TestPacket("")), V({1}));
+    EXPECT_EQ(sids(TestPacket("12345678")), V({1, 2}));
+    EXPECT_EQ(sids(TestPacket("123456789")), V({1}));
+}
+
 TEST_F(MatcherTest, AddressesAndBidirectional) {
     load({R"(alert tcp 10.0.0.0/8 any -> 192.0.2.0/24 80 (msg:"a"; content:"x"; sid:1;))",
           R"(alert tcp 192.0.2.10 80 <> 10.0.0.1 any (msg:"b"; content:"x"; sid:2;))",
