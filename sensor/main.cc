@@ -60,6 +60,16 @@ Result<rules::Vars> load_vars_arg(const std::string& path) {
     return rules::load_vars(path);
 }
 
+// The --config file when given, else the defaults (with no EVE path: replay needs --eve).
+Result<sensor::SensorConfig> config_arg(const std::string& path) {
+    if (path.empty()) {
+        sensor::SensorConfig cfg;
+        cfg.eve_path.clear();
+        return cfg;
+    }
+    return sensor::load_sensor_config(path);
+}
+
 struct ReplayArgs {
     std::vector<std::string> pcaps;
     std::vector<std::string> rules;
@@ -75,16 +85,11 @@ struct ReplayArgs {
 };
 
 int cmd_replay(const ReplayArgs& a) {
-    sensor::SensorConfig cfg;
-    if (!a.config.empty()) {
-        auto c = sensor::load_sensor_config(a.config);
-        if (!c) {
-            return fail(kExitBadInput, c.error().message);
-        }
-        cfg = std::move(c.value());
-    } else {
-        cfg.eve_path.clear();
+    auto c = config_arg(a.config);
+    if (!c) {
+        return fail(kExitBadInput, c.error().message);
     }
+    const sensor::SensorConfig& cfg = *c;
     const auto rule_paths = a.rules.empty() ? cfg.rules : a.rules;
     if (rule_paths.empty()) {
         return fail(kExitBadInput,
@@ -193,13 +198,12 @@ int cmd_replay(const ReplayArgs& a) {
 }
 
 int cmd_check(const RulesArgs& a) {
-    sensor::SensorConfig cfg;
+    auto c = config_arg(a.config);
+    if (!c) {
+        return fail(kExitBadInput, c.error().message);
+    }
+    const sensor::SensorConfig& cfg = *c;
     if (!a.config.empty()) {
-        auto c = sensor::load_sensor_config(a.config);
-        if (!c) {
-            return fail(kExitBadInput, c.error().message);
-        }
-        cfg = std::move(c.value());
         std::fprintf(stderr, "config: %s ok\n", a.config.c_str());
     }
     const auto rule_paths = a.rules.empty() ? cfg.rules : a.rules;

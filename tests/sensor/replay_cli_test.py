@@ -122,7 +122,8 @@ class ReplayTest(unittest.TestCase):
 
     def test_not_a_pcap_is_bad_input(self):
         bogus = self.path("bogus.pcap")
-        open(bogus, "w").write("hello, not a capture\n")
+        with open(bogus, "w") as fh:
+            fh.write("hello, not a capture\n")
         r = run("replay", "--pcap", bogus, "--rules", RULES, "--eve", self.path("e.json"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("bogus.pcap", r.stderr)
@@ -165,6 +166,25 @@ class ReplayTest(unittest.TestCase):
     def test_bundled_rules_load_cleanly(self):
         r = run("check", "--rules", RULES)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_config_supplies_rules_eve_and_workers(self):
+        cfg = self.path("sensor.yaml")
+        with open(cfg, "w") as fh:
+            fh.write("sensor-id: lab-7\n"
+                     "capture: {method: pcap, workers: 2}\n"
+                     f"rules: [{RULES}]\n"
+                     "outputs: {eve: {path: out.json}}\n")
+        r = run("check", "--config", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run("replay", "--config", cfg, "--pcap", PCAPS)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        events = read_eve(self.path("out.json"))  # relative to the config file
+        self.assertTrue(all(e.get("host") == "lab-7" for e in events))
+        with open(cfg, "a") as fh:
+            fh.write("outputs-typo: 1\n")
+        r = run("check", "--config", cfg)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("sensor.yaml:5: unknown key 'outputs-typo'", r.stderr)
 
     def test_usage_errors_exit_2(self):
         self.assertEqual(run("replay", "--rules", RULES).returncode, 2)
