@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
         "rules: %zu loaded, %zu rejected; %zu by fast pattern, %zu pcre prefilter, "
         "%zu header-only (%zu by address); %zu databases (%.1f MiB), compile %.2f s\n",
         report.loaded, report.rejected.size(), st.prefiltered, st.pcre_prefilter, st.always_check,
-        st.address_indexed_rules, st.databases, st.database_bytes / 1048576.0, st.compile_seconds);
+        st.address_indexed_rules, st.databases, static_cast<double>(st.database_bytes) / 1048576.0,
+        st.compile_seconds);
 
     // Load every packet once: payload bytes and the group the pipeline would choose for it.
     // Direction matters for group choice, so run the packets through a flow table first.
@@ -135,7 +136,8 @@ int main(int argc, char** argv) {
         }
     }
     std::printf("input: %s: %llu packets, %.1f MB pcap, %.1f MB payload\n", pcap.c_str(),
-                static_cast<unsigned long long>(packets), pcap_bytes / 1e6, payload_bytes / 1e6);
+                static_cast<unsigned long long>(packets), static_cast<double>(pcap_bytes) / 1e6,
+                static_cast<double>(payload_bytes) / 1e6);
 
     // (1) raw Hyperscan over the same bytes with the same databases.
     auto m = rules::Matcher::create(*rs);  // only for a scratch sized for every database
@@ -158,7 +160,8 @@ int main(int argc, char** argv) {
     }
     hs_free_scratch(scratch);
     std::printf("raw hs_scan:   %7.3f s  %6.2f Gbit/s of pcap bytes (%6.2f Gbit/s of payload)\n",
-                best_hs, pcap_bytes * 8 / best_hs / 1e9, payload_bytes * 8 / best_hs / 1e9);
+                best_hs, static_cast<double>(pcap_bytes) * 8 / best_hs / 1e9,
+                static_cast<double>(payload_bytes) * 8 / best_hs / 1e9);
 
     // (2) the full replay pipeline, best of `repeat`.
     for (uint32_t w : worker_counts) {
@@ -180,8 +183,9 @@ int main(int argc, char** argv) {
         std::printf(
             "replay %u worker%s: %7.3f s  %6.2f Gbit/s  %8.0f packets/s  alerts %llu  "
             "ratio to raw hs_scan %.2f\n",
-            w, w == 1 ? " " : "s", best, pcap_bytes * 8 / best / 1e9, packets / best,
-            static_cast<unsigned long long>(alerts), best_hs / best);
+            w, w == 1 ? " " : "s", best, static_cast<double>(pcap_bytes) * 8 / best / 1e9,
+            static_cast<double>(packets) / best, static_cast<unsigned long long>(alerts),
+            best_hs / best);
     }
     return 0;
 }

@@ -100,18 +100,16 @@ inline constexpr uint8_t kTcpEce = 0x40;
 inline constexpr uint8_t kTcpCwr = 0x80;
 
 // IPv4 option presence bits (Packet::ip_opts), for the `ipopts` rule keyword.
-enum IpOptBit : uint16_t {
-    kIpOptRr = 1 << 0,     // record route (7)
-    kIpOptEol = 1 << 1,    // end of list (0)
-    kIpOptNop = 1 << 2,    // no-op (1)
-    kIpOptTs = 1 << 3,     // timestamp (68)
-    kIpOptSec = 1 << 4,    // security (130)
-    kIpOptEsec = 1 << 5,   // extended security (133)
-    kIpOptLsrr = 1 << 6,   // loose source route (131)
-    kIpOptSsrr = 1 << 7,   // strict source route (137)
-    kIpOptSatid = 1 << 8,  // stream id (136)
-    kIpOptAny = 1 << 9,    // any option present
-};
+inline constexpr uint16_t kIpOptRr = 1 << 0;     // record route (7)
+inline constexpr uint16_t kIpOptEol = 1 << 1;    // end of list (0)
+inline constexpr uint16_t kIpOptNop = 1 << 2;    // no-op (1)
+inline constexpr uint16_t kIpOptTs = 1 << 3;     // timestamp (68)
+inline constexpr uint16_t kIpOptSec = 1 << 4;    // security (130)
+inline constexpr uint16_t kIpOptEsec = 1 << 5;   // extended security (133)
+inline constexpr uint16_t kIpOptLsrr = 1 << 6;   // loose source route (131)
+inline constexpr uint16_t kIpOptSsrr = 1 << 7;   // strict source route (137)
+inline constexpr uint16_t kIpOptSatid = 1 << 8;  // stream id (136)
+inline constexpr uint16_t kIpOptAny = 1 << 9;    // any option present
 
 // Direction of a packet relative to its flow, set by the flow table.
 enum class FlowDir : uint8_t { ToServer = 0, ToClient = 1 };
@@ -140,7 +138,7 @@ struct Packet {
     uint8_t tos = 0;  // IPv4 TOS / IPv6 traffic class
     uint16_t ip_id = 0;
     uint32_t ip_total_len = 0;  // IPv4 total length / IPv6 40 + payload length
-    uint16_t ip_opts = 0;       // IpOptBit set (IPv4 only)
+    uint16_t ip_opts = 0;       // kIpOpt* bits (IPv4 only)
     bool frag_rb = false;       // IPv4 reserved bit
     bool frag_df = false;       // IPv4 don't fragment
     bool frag_mf = false;       // more fragments (IPv4 flag / IPv6 fragment header)

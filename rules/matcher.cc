@@ -549,8 +549,9 @@ int on_hs_match(unsigned int id, unsigned long long /*from*/, unsigned long long
 Matcher::Matcher(RuleSetPtr rules) : rules_(std::move(rules)) {}
 Matcher::~Matcher() = default;
 
-Result<std::unique_ptr<Matcher>> Matcher::create(RuleSetPtr rules) {
-    std::unique_ptr<Matcher> m(new Matcher(rules));
+Result<std::unique_ptr<Matcher>> Matcher::create(RuleSetPtr rules_in) {
+    std::unique_ptr<Matcher> m(new Matcher(std::move(rules_in)));
+    const RuleSet* rules = m->rules_.get();
     m->scratch_ = std::make_unique<MatcherScratch>();
     auto& s = *m->scratch_;
     hs_scratch_t* scratch = nullptr;

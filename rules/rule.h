@@ -245,7 +245,7 @@ struct Rule {
     std::optional<uint16_t> icmp_seq;
     std::optional<uint8_t> tos;
     bool tos_negated = false;
-    std::optional<uint16_t> ipopts;  // IpOptBit the packet must carry
+    std::optional<uint16_t> ipopts;  // kIpOpt* bits the packet must carry
     std::optional<FragBitsMatch> fragbits;
     std::optional<TcpFlagsMatch> tcp_flags;
     std::optional<uint32_t> tcp_seq;

@@ -17,7 +17,7 @@ namespace {
 using dataplane::FlowDir;
 
 // Transports a packet can be dispatched on; Ip rules apply to all of them.
-enum Transport : uint8_t { kTcp = 0, kUdp, kIcmp, kIcmpv6, kOther, kTransports };
+enum Transport : uint8_t { kTcp = 0, kUdp, kIcmp, kIcmpv6, kOther, kTransports };  // NOLINT
 constexpr size_t kDirs = 2;
 // A port gets its own group (its own Hyperscan database) only when enough rules name it;
 // the rest share the any-port group and have their ports checked by the confirm program.
@@ -115,10 +115,6 @@ bool op_is_relative(const PayloadOp& op) {
             using T = std::decay_t<decltype(o)>;
             if constexpr (std::is_same_v<T, Content>) {
                 return o.relative();
-            } else if constexpr (std::is_same_v<T, IsDataAt>) {
-                return o.relative;
-            } else if constexpr (std::is_same_v<T, Pcre>) {
-                return o.relative;
             } else {
                 return o.relative;
             }

@@ -22,7 +22,7 @@ size_t AlertFilter::KeyHash::operator()(const Key& k) const {
     return h;
 }
 
-AlertFilter::AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars) : rules_(rules) {
+AlertFilter::AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars) {
     const size_t n = rules.size();
     threshold_.assign(n, nullptr);
     detection_filter_.assign(n, nullptr);

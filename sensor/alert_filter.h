@@ -42,7 +42,6 @@ private:
 
     bool apply(const rules::Threshold& t, uint8_t kind, const AlertRecord& a);
 
-    const rules::RuleSet& rules_;
     std::vector<const rules::Threshold*> threshold_;         // by rule index, may be null
     std::vector<const rules::Threshold*> detection_filter_;  // by rule index, may be null
     std::vector<std::vector<const rules::Suppression*>> suppress_;

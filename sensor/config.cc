@@ -30,10 +30,11 @@ struct Ctx {
             if (allowed.count(k) == 0) {
                 std::string list;
                 for (const auto& a : allowed) {
-                    list += (list.empty() ? "" : ", ") + a;
+                    list += list.empty() ? "" : ", ";
+                    list += a;
                 }
-                fail(kv.first, "unknown key '" + (where.empty() ? k : where + "." + k) +
-                                   "' (expected one of: " + list + ")");
+                const std::string full = where.empty() ? k : where + "." + k;
+                fail(kv.first, "unknown key '" + full + "' (expected one of: " + list + ")");
             }
         }
     }

@@ -65,7 +65,7 @@ Result<Endpoint> parse_endpoint(const std::string& s) {
     if (!parse_addr(addr, ep.addr)) {
         return make_error(ErrorCode::BadInput, "bad address '" + addr + "'");
     }
-    if (!port.empty() || (s.size() > 0 && s.back() == ':')) {
+    if (!port.empty() || (!s.empty() && s.back() == ':')) {
         uint64_t p = 0;
         if (!parse_u64(port, p) || p > 65535) {
             return make_error(ErrorCode::BadInput, "bad port '" + port + "'");
@@ -136,7 +136,12 @@ Result<ExpectFile> load_expect_file(const std::string& path) {
             toks.push_back(tok);
         }
         auto fail = [&](const std::string& what) {
-            return make_error(ErrorCode::BadInput, path + ":" + std::to_string(ln) + ": " + what);
+            std::string msg = path;
+            msg += ':';
+            msg += std::to_string(ln);
+            msg += ": ";
+            msg += what;
+            return make_error(ErrorCode::BadInput, std::move(msg));
         };
         if (toks.size() < 2) {
             return fail("expected '<sid> <count> [src=..] [dst=..] [action=..]'");

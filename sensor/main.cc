@@ -225,14 +225,14 @@ int cmd_check(const RulesArgs& a) {
                  "only of which %zu reached by address), %zu databases, %zu port groups, "
                  "%.1f KiB, %.2f s\n",
                  st.rules, st.prefiltered, st.pcre_prefilter, st.always_check,
-                 st.address_indexed_rules, st.databases, st.port_groups, st.database_bytes / 1024.0,
-                 st.compile_seconds);
+                 st.address_indexed_rules, st.databases, st.port_groups,
+                 static_cast<double>(st.database_bytes) / 1024.0, st.compile_seconds);
     return report.rejected.empty() ? kExitOk : kExitBadInput;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
     CLI::App app{"vigil-sensor: network IDS/IPS sensor (Suricata rule syntax, EVE JSON output)"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("vigil-sensor ") + VIGIL_VERSION);
@@ -283,4 +283,15 @@ int main(int argc, char** argv) {
         return cmd_check(ca);
     }
     return kExitBadInput;
+}
+
+int main(int argc, char** argv) {
+    // Library code returns errors; this only catches what a third-party library throws
+    // unexpectedly (std::bad_alloc, yaml-cpp), so the user gets a message, not an abort.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vigil-sensor: internal error: %s\n", e.what());
+        return 1;
+    }
 }

@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kBurst = 32;
 constexpr size_t kBatchPackets = 512;            // per worker per tick
-constexpr size_t kBatchBytes = 2 * 1024 * 1024;  // >= largest pcap record (256 KiB)
+constexpr size_t kBatchBytes = size_t{2} << 20;  // >= largest pcap record (256 KiB)
 constexpr size_t kTicksInFlight = 4;
 
 // Packets for one worker: frames copied into one buffer, decoded views pointing into it.
@@ -138,10 +138,11 @@ public:
         }
         last_ = now;
         const double secs = std::chrono::duration<double>(now - start_).count();
-        const double gbps = secs > 0 ? bytes * 8.0 / secs / 1e9 : 0;
+        const double gbps = secs > 0 ? static_cast<double>(bytes) * 8.0 / secs / 1e9 : 0;
         if (total > 0) {
             std::fprintf(stderr, "\rreplay: %llu packets  %.2f Gbit/s  %5.1f%% ",
-                         static_cast<unsigned long long>(pkts), gbps, 100.0 * done / total);
+                         static_cast<unsigned long long>(pkts), gbps,
+                         100.0 * static_cast<double>(done) / static_cast<double>(total));
         } else {
             std::fprintf(stderr, "\rreplay: %llu packets  %.2f Gbit/s ",
                          static_cast<unsigned long long>(pkts), gbps);
@@ -372,8 +373,10 @@ std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
                   "  decoded    ipv4 %llu, ipv6 %llu, tcp %llu, udp %llu, icmp %llu, "
                   "vlan %llu, mpls %llu\n",
                   r.files.size(), static_cast<unsigned long long>(c.packets),
-                  static_cast<unsigned long long>(c.bytes), c.bytes * 8.0 / secs / 1e9,
-                  c.packets / secs, c.seconds, static_cast<unsigned long long>(c.decode.ipv4),
+                  static_cast<unsigned long long>(c.bytes),
+                  static_cast<double>(c.bytes) * 8.0 / secs / 1e9,
+                  static_cast<double>(c.packets) / secs, c.seconds,
+                  static_cast<unsigned long long>(c.decode.ipv4),
                   static_cast<unsigned long long>(c.decode.ipv6),
                   static_cast<unsigned long long>(c.decode.tcp),
                   static_cast<unsigned long long>(c.decode.udp),
