@@ -235,6 +235,10 @@ int cmd_check(const RulesArgs& a) {
 static int run(int argc, char** argv) {
     CLI::App app{"vigil-sensor: network IDS/IPS sensor (Suricata rule syntax, EVE JSON output)"};
     app.require_subcommand(1);
+    app.footer(
+        "Exit codes: 0 success; 1 runtime failure or --expect mismatch; 2 bad input (usage, "
+        "config, vars, a rejected rule in `check`, unreadable/truncated/corrupt pcap).\n"
+        "Docs: docs/operator-guide.md, docs/rules.md, docs/testing.md");
     app.set_version_flag("--version", std::string("vigil-sensor ") + VIGIL_VERSION);
 
     ReplayArgs ra;
@@ -242,8 +246,11 @@ static int run(int argc, char** argv) {
         "replay", "Replay pcap files through decode, flows and detection; write EVE JSON");
     replay->add_option("--pcap", ra.pcaps, "pcap/pcapng files or directories (name order)")
         ->required();
-    replay->add_option("--rules", ra.rules, "rule files or directories of *.rules");
-    replay->add_option("--eve", ra.eve, "EVE JSON output file, '-' for stdout");
+    replay->add_option(
+        "--rules", ra.rules,
+        "rule files or directories of *.rules (required unless --config names them)");
+    replay->add_option("--eve", ra.eve,
+                       "EVE JSON output file, '-' for stdout (required unless --config names it)");
     replay->add_option("--vars", ra.vars, "variables file (suricata.yaml subset)");
     replay->add_option("--config", ra.config,
                        "sensor.yaml: defaults for rules, vars, eve, workers");
