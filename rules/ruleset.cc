@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 #include <unordered_map>
 
@@ -309,6 +310,25 @@ uint32_t port_count(const PortSet& ps) {
     return n;
 }
 
+// Flowbit ids are process-wide, not per rule set: flows outlive a rule reload, and the bits
+// they carry must keep their names when a new RuleSet (compiled off the hot path) replaces
+// the old one. Compile time only; the mutex never meets a packet.
+Result<uint16_t> flowbit_registry_id(const std::string& name) {
+    static std::mutex mu;
+    static std::unordered_map<std::string, uint16_t> ids;
+    std::lock_guard lock(mu);
+    auto it = ids.find(name);
+    if (it != ids.end()) {
+        return it->second;
+    }
+    if (ids.size() >= 65535) {
+        return make_error(ErrorCode::RuleCompile, "too many distinct flowbit names (65535)");
+    }
+    const auto id = static_cast<uint16_t>(ids.size());
+    ids.emplace(name, id);
+    return id;
+}
+
 }  // namespace
 
 const std::vector<uint32_t>* AddrIndex::lookup(const dataplane::IpAddr& a) const {
@@ -457,18 +477,10 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         return ra.priority < rb.priority;
     });
 
-    std::unordered_map<std::string, uint16_t> flowbit_ids;
+    std::set<std::string> flowbit_names;  // used by this rule set
     auto flowbit_id = [&](const std::string& name) -> Result<uint16_t> {
-        auto it = flowbit_ids.find(name);
-        if (it != flowbit_ids.end()) {
-            return it->second;
-        }
-        if (flowbit_ids.size() >= 65535) {
-            return make_error(ErrorCode::RuleCompile, "too many distinct flowbit names");
-        }
-        const auto id = static_cast<uint16_t>(flowbit_ids.size());
-        flowbit_ids.emplace(name, id);
-        return id;
+        flowbit_names.insert(name);
+        return flowbit_registry_id(name);
     };
 
     compiled.reserve(rules.size());
@@ -543,7 +555,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
     }
     report.loaded = compiled.size();
     rs->stats_.rules = compiled.size();
-    rs->stats_.flowbits = flowbit_ids.size();
+    rs->stats_.flowbits = flowbit_names.size();
 
     // Prefilter choice per rule.
     std::vector<Prefilter> pfs(compiled.size());

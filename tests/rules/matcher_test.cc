@@ -238,6 +238,19 @@ TEST_F(MatcherTest, FlowbitsAcrossPacketsAndNoalert) {
     EXPECT_EQ(sids(TestPacket("RETR x"), &other), V({3}));  // bits are per flow
 }
 
+TEST_F(MatcherTest, FlowbitsKeepTheirMeaningAcrossARuleReload) {
+    // A flow outlives a reload: bits set under the old rule set must still be found by name.
+    // (Per-rule-set numbering would give reload.bit id 1 here and id 0 after the reload.)
+    load(
+        {R"(alert tcp any any -> any any (msg:"other"; content:"q"; flowbits:set,zzz.unrelated; sid:9;))",
+         R"(alert tcp any any -> any any (msg:"set"; content:"a"; flowbits:set,reload.bit; sid:1;))"});
+    Flow flow;
+    EXPECT_EQ(sids(TestPacket("a"), &flow), V({1}));
+    load(
+        {R"(alert tcp any any -> any any (msg:"check"; content:"b"; flowbits:isset,reload.bit; sid:2;))"});
+    EXPECT_EQ(sids(TestPacket("b"), &flow), V({2}));
+}
+
 TEST_F(MatcherTest, FlowbitSettersRunBeforeReadersOnTheSamePacket) {
     // Suricata orders set-only rules before readers whatever the file order.
     load({R"(alert tcp any any -> any any (msg:"reader"; flowbits:isset,x; sid:2;))",
