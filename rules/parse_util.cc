@@ -144,4 +144,23 @@ std::string quote(std::string_view s) {
     return out;
 }
 
+std::optional<Threshold::Track> parse_track(std::string_view v) {
+    if (v == "by_src") {
+        return Threshold::Track::BySrc;
+    }
+    if (v == "by_dst") {
+        return Threshold::Track::ByDst;
+    }
+    if (v == "by_rule") {
+        return Threshold::Track::ByRule;
+    }
+    if (v == "by_both") {
+        return Threshold::Track::ByBoth;
+    }
+    if (v == "by_flow") {
+        return Threshold::Track::ByFlow;
+    }
+    return std::nullopt;
+}
+
 }  // namespace vigil::rules::detail

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rules/rule.h"
+
 namespace vigil::rules::detail {
 
 inline bool is_space(char c) {
@@ -37,5 +39,9 @@ std::optional<int64_t> parse_i64(std::string_view s, bool allow_hex = false);
 // "'<value>' is not <what>" helpers build uniform messages: "depth: '-3' is not a positive
 // integer".
 std::string quote(std::string_view s);
+
+// Threshold track names shared by rule options and threshold.config: by_src, by_dst,
+// by_rule, by_both, by_flow. nullopt for anything else (the caller words the error).
+std::optional<Threshold::Track> parse_track(std::string_view v);
 
 }  // namespace vigil::rules::detail

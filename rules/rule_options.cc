@@ -221,20 +221,8 @@ Status decode_content(std::string_view v, Content& c) {
 }
 
 Result<Threshold::Track> parse_track(std::string_view opt, std::string_view v) {
-    if (v == "by_src") {
-        return Threshold::Track::BySrc;
-    }
-    if (v == "by_dst") {
-        return Threshold::Track::ByDst;
-    }
-    if (v == "by_rule") {
-        return Threshold::Track::ByRule;
-    }
-    if (v == "by_both") {
-        return Threshold::Track::ByBoth;
-    }
-    if (v == "by_flow") {
-        return Threshold::Track::ByFlow;
+    if (auto t = detail::parse_track(v)) {
+        return *t;
     }
     return reject(std::string(opt) + ": bad track " + quote(v));
 }

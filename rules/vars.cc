@@ -85,17 +85,28 @@ bool is_comment_or_blank(std::string_view line) {
     return line.empty() || line[0] == '#';
 }
 
-Status load_reference_file(const std::string& path, Vars& vars) {
+// Calls fn(line, line_number) for every line of a side file that is not blank or a comment.
+// Stops at the first error, which fn words without the file name ("at" adds file:line).
+template <typename Fn>
+Status for_each_config_line(const std::string& path, Fn&& fn) {
     auto lines = read_lines(path);
     if (!lines) {
         return lines.error();
     }
     for (size_t i = 0; i < lines->size(); ++i) {
         const std::string& line = (*lines)[i];
-        const auto n = static_cast<uint32_t>(i + 1);
         if (is_comment_or_blank(line)) {
             continue;
         }
+        if (Status st = fn(std::string_view(line), static_cast<uint32_t>(i + 1)); !st) {
+            return st;
+        }
+    }
+    return Ok{};
+}
+
+Status load_reference_file(const std::string& path, Vars& vars) {
+    return for_each_config_line(path, [&](std::string_view line, uint32_t n) -> Status {
         const auto rest = config_directive(line, "reference");
         if (!rest) {
             return at(path, n, "expected 'config reference: <type> <url prefix>'");
@@ -109,25 +120,13 @@ Status load_reference_file(const std::string& path, Vars& vars) {
             return at(path, n, "bad reference type " + quote(type));
         }
         vars.reference_prefixes[detail::lower(type)] = std::string(trim(rest->substr(sp)));
-    }
-    return Ok{};
+        return Ok{};
+    });
 }
 
 Result<Threshold::Track> parse_track(std::string_view v) {
-    if (v == "by_src") {
-        return Threshold::Track::BySrc;
-    }
-    if (v == "by_dst") {
-        return Threshold::Track::ByDst;
-    }
-    if (v == "by_rule") {
-        return Threshold::Track::ByRule;
-    }
-    if (v == "by_both") {
-        return Threshold::Track::ByBoth;
-    }
-    if (v == "by_flow") {
-        return Threshold::Track::ByFlow;
+    if (auto t = detail::parse_track(v)) {
+        return *t;
     }
     return bad_input("bad track " + quote(v));
 }
@@ -510,26 +509,19 @@ Result<Vars> load_vars(const std::string& path) {
 }
 
 Status load_classification_file(const std::string& path, Vars& vars) {
-    auto lines = read_lines(path);
-    if (!lines) {
-        return lines.error();
-    }
-    for (size_t i = 0; i < lines->size(); ++i) {
-        const std::string& line = (*lines)[i];
-        const auto n = static_cast<uint32_t>(i + 1);
-        if (is_comment_or_blank(line)) {
-            continue;
-        }
+    return for_each_config_line(path, [&](std::string_view line, uint32_t n) -> Status {
+        static constexpr const char* kExpected =
+            "expected 'config classification: <name>,<description>,<priority>'";
         const auto rest = config_directive(line, "classification");
         if (!rest) {
-            return at(path, n, "expected 'config classification: <name>,<description>,<priority>'");
+            return at(path, n, kExpected);
         }
         // The description may itself hold commas: the name ends at the first comma and the
         // priority starts after the last one.
         const size_t first = rest->find(',');
         const size_t last = rest->rfind(',');
         if (first == std::string_view::npos || first == last) {
-            return at(path, n, "expected 'config classification: <name>,<description>,<priority>'");
+            return at(path, n, kExpected);
         }
         const std::string_view name = trim(rest->substr(0, first));
         const std::string_view desc = trim(rest->substr(first + 1, last - first - 1));
@@ -543,25 +535,17 @@ Status load_classification_file(const std::string& path, Vars& vars) {
         }
         vars.classifications[detail::lower(name)] =
             Classification{std::string(desc), static_cast<uint32_t>(*p)};
-    }
-    return Ok{};
+        return Ok{};
+    });
 }
 
 Status load_threshold_file(const std::string& path, Vars& vars) {
-    auto lines = read_lines(path);
-    if (!lines) {
-        return lines.error();
-    }
-    for (size_t i = 0; i < lines->size(); ++i) {
-        const std::string& line = (*lines)[i];
-        if (is_comment_or_blank(line)) {
-            continue;
-        }
+    return for_each_config_line(path, [&](std::string_view line, uint32_t n) -> Status {
         if (auto st = parse_threshold_line(line, vars); !st) {
-            return at(path, static_cast<uint32_t>(i + 1), st.error().message);
+            return at(path, n, st.error().message);
         }
-    }
-    return Ok{};
+        return Ok{};
+    });
 }
 
 }  // namespace vigil::rules
