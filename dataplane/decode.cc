@@ -63,8 +63,6 @@ constexpr uint8_t kIpOptTypeEsec = 133;
 constexpr uint8_t kIpOptTypeSatid = 136;
 constexpr uint8_t kIpOptTypeSsrr = 137;
 
-constexpr uint8_t kTcpOptEol = 0;
-constexpr uint8_t kTcpOptNop = 1;
 constexpr uint8_t kTcpOptMss = 2;
 constexpr uint8_t kTcpOptWscale = 3;
 constexpr uint8_t kTcpOptSackPerm = 4;
@@ -94,18 +92,27 @@ inline void set_payload(Packet& pkt, const uint8_t* p, uint32_t len) {
     pkt.payload_len = len;
 }
 
-// --- transport ---------------------------------------------------------------------------
+// --- option lists ------------------------------------------------------------------------
 
-// Walks the TCP options for length sanity only (Suricata's TCP_OPT_INVALID_LEN); the values
-// are not kept because nothing downstream needs them yet.
-bool tcp_options_valid(const uint8_t* p, uint32_t len) {
+// IPv4 and TCP options share one layout: kind 0 ends the list, kind 1 is a one-byte pad,
+// every other kind carries its own length (>= 2, within the list). Calls check(kind, olen)
+// for each option (olen 1 for the end and pad kinds) and returns false at the first length
+// that breaks the layout or that check() refuses.
+constexpr uint8_t kOptEol = 0;
+constexpr uint8_t kOptNop = 1;
+
+template <typename Check>
+bool walk_options(const uint8_t* p, uint32_t len, Check&& check) {
     uint32_t off = 0;
     while (off < len) {
         const uint8_t kind = p[off];
-        if (kind == kTcpOptEol) {
-            return true;
+        if (kind == kOptEol) {
+            return check(kind, uint8_t{1});
         }
-        if (kind == kTcpOptNop) {
+        if (kind == kOptNop) {
+            if (!check(kind, uint8_t{1})) {
+                return false;
+            }
             ++off;
             continue;
         }
@@ -113,38 +120,37 @@ bool tcp_options_valid(const uint8_t* p, uint32_t len) {
             return false;
         }
         const uint8_t olen = p[off + 1];
-        if (olen < 2 || olen > len - off) {
-            return false;
-        }
-        bool ok = true;
-        switch (kind) {
-            case kTcpOptMss:
-                ok = olen == 4;
-                break;
-            case kTcpOptWscale:
-                ok = olen == 3;
-                break;
-            case kTcpOptSackPerm:
-                ok = olen == 2;
-                break;
-            case kTcpOptSack:
-                ok = olen >= 10 && (olen - 2) % 8 == 0;
-                break;
-            case kTcpOptTimestamp:
-                ok = olen == 10;
-                break;
-            case kTcpOptTfo:
-                ok = olen <= 18;
-                break;
-            default:
-                break;
-        }
-        if (!ok) {
+        if (olen < 2 || olen > len - off || !check(kind, olen)) {
             return false;
         }
         off += olen;
     }
     return true;
+}
+
+// --- transport ---------------------------------------------------------------------------
+
+// Walks the TCP options for length sanity only (Suricata's TCP_OPT_INVALID_LEN); the values
+// are not kept because nothing downstream needs them yet.
+bool tcp_options_valid(const uint8_t* p, uint32_t len) {
+    return walk_options(p, len, [](uint8_t kind, uint8_t olen) {
+        switch (kind) {
+            case kTcpOptMss:
+                return olen == 4;
+            case kTcpOptWscale:
+                return olen == 3;
+            case kTcpOptSackPerm:
+                return olen == 2;
+            case kTcpOptSack:
+                return olen >= 10 && (olen - 2) % 8 == 0;
+            case kTcpOptTimestamp:
+                return olen == 10;
+            case kTcpOptTfo:
+                return olen <= 18;
+            default:
+                return true;
+        }
+    });
 }
 
 void decode_tcp(Packet& pkt, const uint8_t* p, uint32_t len) {
@@ -246,28 +252,16 @@ inline bool ipv4_route_opt_ok(uint8_t olen) {
 
 // Sets pkt.ip_opts for the well-formed options; returns false at the first bad length.
 bool decode_ipv4_options(Packet& pkt, const uint8_t* p, uint32_t len) {
-    uint32_t off = 0;
-    while (off < len) {
-        const uint8_t type = p[off];
-        if (type == kIpOptTypeEol) {
-            pkt.ip_opts |= kIpOptEol | kIpOptAny;
-            return true;
-        }
-        if (type == kIpOptTypeNop) {
-            pkt.ip_opts |= kIpOptNop | kIpOptAny;
-            ++off;
-            continue;
-        }
-        if (len - off < 2) {
-            return false;
-        }
-        const uint8_t olen = p[off + 1];
-        if (olen < 2 || olen > len - off) {
-            return false;
-        }
+    return walk_options(p, len, [&pkt](uint8_t type, uint8_t olen) {
         bool ok = true;
         uint16_t bit = 0;
         switch (type) {
+            case kIpOptTypeEol:
+                bit = kIpOptEol;
+                break;
+            case kIpOptTypeNop:
+                bit = kIpOptNop;
+                break;
             case kIpOptTypeRr:
                 ok = ipv4_route_opt_ok(olen);
                 bit = kIpOptRr;
@@ -299,13 +293,11 @@ bool decode_ipv4_options(Packet& pkt, const uint8_t* p, uint32_t len) {
             default:
                 break;  // unknown option: skipped by its length, counts for `any`
         }
-        if (!ok) {
-            return false;
+        if (ok) {
+            pkt.ip_opts |= bit | kIpOptAny;
         }
-        pkt.ip_opts |= bit | kIpOptAny;
-        off += olen;
-    }
-    return true;
+        return ok;
+    });
 }
 
 void decode_ipv4(Packet& pkt, const uint8_t* p, uint32_t len) {
