@@ -261,6 +261,8 @@ uint32_t FlowTable::create(const Packet& pkt, const FlowKey& key, uint64_t hash)
     f.hash_next_ = bucket;
     bucket = slot;
     ++stats_.created;
+    stats_.created_tcp += pkt.ip_proto == kProtoTcp ? 1 : 0;
+    stats_.created_udp += pkt.ip_proto == kProtoUdp ? 1 : 0;
     ++stats_.active;
     return slot;
 }

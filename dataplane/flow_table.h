@@ -98,10 +98,12 @@ struct FlowTableConfig {
 
 struct FlowStats {
     uint64_t created = 0;
-    uint64_t expired = 0;  // idle timeout
-    uint64_t evicted = 0;  // table full: least recently used flow dropped
-    uint64_t reused = 0;   // TCP SYN on a closed flow started a new one
-    uint64_t active = 0;   // flows in the table now
+    uint64_t created_tcp = 0;  // of created: TCP flows
+    uint64_t created_udp = 0;  // of created: UDP flows
+    uint64_t expired = 0;      // idle timeout
+    uint64_t evicted = 0;      // table full: least recently used flow dropped
+    uint64_t reused = 0;       // TCP SYN on a closed flow started a new one
+    uint64_t active = 0;       // flows in the table now
     uint64_t flowbit_overflows = 0;
 };
 

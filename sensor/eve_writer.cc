@@ -366,8 +366,8 @@ void EveWriter::write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts
     o += "\"flow\":{";
     add_num(o, "total", c.flows.created);
     add_num(o, "active", c.flows.active);
-    add_num(o, "tcp", c.tcp_flows);
-    add_num(o, "udp", c.udp_flows);
+    add_num(o, "tcp", c.flows.created_tcp);
+    add_num(o, "udp", c.flows.created_udp);
     add_num(o, "tcp_reuse", c.flows.reused);
     o += "\"mgr\":{";
     add_num(o, "flows_timeout", c.flows.expired);

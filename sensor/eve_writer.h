@@ -20,8 +20,6 @@ struct ReplayCounters {
     uint64_t bytes = 0;
     dataplane::DecodeStats decode{};
     dataplane::FlowStats flows{};
-    uint64_t tcp_flows = 0;
-    uint64_t udp_flows = 0;
     uint64_t alerts = 0;
     uint64_t alerts_suppressed = 0;  // by threshold / suppress
     double seconds = 0;

@@ -32,7 +32,7 @@ constexpr size_t kTicksInFlight = 4;
 
 // Packets for one worker: frames copied into one buffer, decoded views pointing into it.
 struct Batch {
-    std::vector<uint8_t> data = std::vector<uint8_t>(kBatchBytes);
+    std::vector<uint8_t> data;  // sized on first copy: mmap replays never copy
     size_t used = 0;
     std::vector<Packet> pkts;
     std::vector<AlertRecord> alerts;
@@ -317,6 +317,9 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
                 }
                 Batch& b = cur->batches[w];
                 if (!stable) {
+                    if (b.data.empty()) {
+                        b.data.resize(kBatchBytes);
+                    }
                     uint8_t* dst = b.data.data() + b.used;
                     std::memcpy(dst, f.data, f.cap_len);
                     b.used += f.cap_len;
@@ -350,8 +353,8 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
         res.counters.flows.evicted += fs.evicted;
         res.counters.flows.reused += fs.reused;
         res.counters.flows.flowbit_overflows += fs.flowbit_overflows;
-        res.counters.tcp_flows += wt->worker().stats().tcp_flows;
-        res.counters.udp_flows += wt->worker().stats().udp_flows;
+        res.counters.flows.created_tcp += fs.created_tcp;
+        res.counters.flows.created_udp += fs.created_udp;
     }
     workers.clear();
     res.counters.alerts_suppressed = filter.suppressed();
@@ -395,15 +398,16 @@ std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
     if (!events.empty()) {
         s += "  decode events\n" + events;
     }
-    std::snprintf(
-        line, sizeof(line),
-        "  flows      %llu (tcp %llu, udp %llu), timed out %llu, evicted %llu\n"
-        "  alerts     %llu (%llu held back by threshold/suppress)\n",
-        static_cast<unsigned long long>(c.flows.created),
-        static_cast<unsigned long long>(c.tcp_flows), static_cast<unsigned long long>(c.udp_flows),
-        static_cast<unsigned long long>(c.flows.expired),
-        static_cast<unsigned long long>(c.flows.evicted), static_cast<unsigned long long>(c.alerts),
-        static_cast<unsigned long long>(c.alerts_suppressed));
+    std::snprintf(line, sizeof(line),
+                  "  flows      %llu (tcp %llu, udp %llu), timed out %llu, evicted %llu\n"
+                  "  alerts     %llu (%llu held back by threshold/suppress)\n",
+                  static_cast<unsigned long long>(c.flows.created),
+                  static_cast<unsigned long long>(c.flows.created_tcp),
+                  static_cast<unsigned long long>(c.flows.created_udp),
+                  static_cast<unsigned long long>(c.flows.expired),
+                  static_cast<unsigned long long>(c.flows.evicted),
+                  static_cast<unsigned long long>(c.alerts),
+                  static_cast<unsigned long long>(c.alerts_suppressed));
     s += line;
     if (!r.by_sid.empty()) {
         // Most frequent first.

@@ -37,12 +37,7 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
         Packet& pkt = pkts[i];
         ++stats_.packets;
         flows_.expire(pkt.ts_sec);
-        const uint64_t created_before = flows_.stats().created;
-        Flow* flow = flows_.lookup(pkt);  // flow (null for non-IP)
-        if (flow != nullptr && flows_.stats().created != created_before) {
-            stats_.tcp_flows += pkt.ip_proto == dataplane::kProtoTcp ? 1 : 0;
-            stats_.udp_flows += pkt.ip_proto == dataplane::kProtoUdp ? 1 : 0;
-        }
+        Flow* flow = flows_.lookup(pkt);                 // flow (null for non-IP)
         const auto hits = matcher_->inspect(pkt, flow);  // detect
         for (uint32_t ri : hits) {                       // output: records, no formatting
             AlertRecord& a = out.emplace_back();

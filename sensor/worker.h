@@ -17,8 +17,6 @@ namespace vigil::sensor {
 
 struct WorkerStats {
     uint64_t packets = 0;
-    uint64_t tcp_flows = 0;
-    uint64_t udp_flows = 0;
 };
 
 class Worker {
