@@ -205,6 +205,8 @@ void FlowTable::remove(uint32_t slot) {
         on_remove_(f);
     }
     stats_.flowbit_overflows += f.flowbit_overflows;
+    f.tcp.reset();
+    f.app.reset();
     lru_unlink(slot, timeout_class(f));
     uint32_t* link = &buckets_[f.hash_ & bucket_mask_];
     while (*link != slot) {

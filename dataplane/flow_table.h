@@ -53,6 +53,19 @@ struct FlowBits {
     void toggle(uint16_t id);
 };
 
+// Per-flow state of later stages, owned by the flow and freed when it leaves the table:
+// TCP reassembly (stream.h) and the application layer (app/app_layer.h).
+struct TcpSession;
+struct TcpSessionFree {
+    void operator()(TcpSession* s) const;
+};
+namespace app {
+struct AppSession;
+struct AppSessionFree {
+    void operator()(AppSession* s) const;
+};
+}  // namespace app
+
 struct Flow {
     FlowKey key{};
     IpAddr client{};  // the initiator: packets from it are to_server
@@ -71,6 +84,9 @@ struct Flow {
     bool reply_seen = false;
     FlowBits bits{};
     uint32_t flowbit_overflows = 0;
+    uint8_t app_proto = 0;  // app::AppProto, set by the application layer (0 = unknown)
+    std::unique_ptr<TcpSession, TcpSessionFree> tcp;
+    std::unique_ptr<app::AppSession, app::AppSessionFree> app;
 
     // Table bookkeeping (private to FlowTable): hash chain and LRU list, as slot indexes.
     uint32_t hash_next_ = 0;
@@ -139,8 +155,9 @@ public:
     // Calls on_expire for every remaining flow and empties the table (end of a replay).
     void flush();
 
-    // Called for each flow leaving the table (expiry, eviction, flush, reuse).
-    void set_on_remove(std::function<void(const Flow&)> cb) { on_remove_ = std::move(cb); }
+    // Called for each flow leaving the table (expiry, eviction, flush, reuse), before its
+    // per-flow state (tcp, app) is freed.
+    void set_on_remove(std::function<void(Flow&)> cb) { on_remove_ = std::move(cb); }
 
     const FlowStats& stats() const { return stats_; }
     uint32_t capacity() const { return capacity_; }
@@ -171,7 +188,7 @@ private:
     std::vector<Flow> flows_;        // slot 0 is the list sentinel / null index
     std::vector<uint32_t> buckets_;  // hash heads (slot indexes), power of two
     uint32_t free_head_ = 0;
-    std::function<void(const Flow&)> on_remove_;
+    std::function<void(Flow&)> on_remove_;
     int64_t last_expire_sec_ = 0;
     uint64_t bucket_mask_ = 0;
     std::array<uint32_t, kClassCount> lru_head_{};  // oldest activity (slot index, 0 = empty)
