@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "dataplane/app/buffers.h"
 #include "dataplane/packet.h"
 
 namespace vigil::rules {
@@ -17,7 +18,8 @@ namespace vigil::rules {
 enum class Action : uint8_t { Alert, Drop, Reject, Pass };
 
 // Transport a rule applies to. App-layer protocol names (http, dns, tls, ...) map to their
-// transport and are kept in Rule::app_proto until app-layer parsing exists.
+// transport (TCP for http/tls, both TCP and UDP = Ip for dns) and bind the rule to the parsed
+// protocol through Rule::app_bind.
 // `icmp` covers ICMPv4 and ICMPv6 (as in Suricata); `icmpv4` / `icmpv6` one family each.
 enum class Proto : uint8_t { Ip, Tcp, Udp, Icmp, Icmpv4, Icmpv6 };
 
@@ -202,6 +204,27 @@ struct FlowbitCmd {
     bool any_of = false;
 };
 
+// Transforms applied to a sticky buffer before its contents are matched (in rule order).
+enum class Transform : uint8_t {
+    DotPrefix,           // prepend "." (dotprefix)
+    ToLowercase,         // to_lowercase
+    ToUppercase,         // to_uppercase
+    StripWhitespace,     // strip_whitespace
+    CompressWhitespace,  // compress_whitespace
+    UrlDecode,           // url_decode
+};
+
+// Matches on one application-layer buffer (a sticky buffer such as `http.uri; content:...`,
+// or contents moved there by a legacy modifier such as `content:...; http_uri;`). All
+// sections naming the same buffer are merged, in rule order.
+struct BufferMatch {
+    dataplane::app::BufferId buffer{};
+    std::string keyword;  // first keyword that named it, as written (for messages)
+    std::vector<Transform> transforms;
+    std::vector<PayloadOp> ops;     // the same program as Rule::payload, run on the buffer
+    std::optional<IntMatch> bsize;  // length of the (transformed) buffer
+};
+
 struct Reference {
     std::string type;
     std::string value;
@@ -216,6 +239,11 @@ struct Rule {
     Action action = Action::Alert;
     Proto proto = Proto::Ip;
     std::string app_proto;  // "http", "dns", ... when the rule named an app-layer protocol
+    // Application protocol the rule is bound to: from the header (`alert http`), from
+    // app-layer-protocol, or implied by its buffers (http.* binds to http). Unknown = none.
+    dataplane::app::AppProto app_bind = dataplane::app::AppProto::Unknown;
+    bool app_bind_negated = false;  // app-layer-protocol:!proto
+    bool packet_only = false;       // tcp-pkt / udp-pkt header: packet payload, never stream
     IpSet src;
     PortSet sport;
     IpSet dst;
@@ -233,8 +261,11 @@ struct Rule {
     std::vector<Reference> references;
     std::string target;  // "src_ip" / "dest_ip" / ""
 
-    std::vector<PayloadOp> payload;
+    std::vector<PayloadOp> payload;      // packet / stream payload program
+    std::vector<BufferMatch> buffers;    // application-layer buffer programs
     std::vector<std::string> byte_vars;  // byte_extract names, by index
+    std::optional<IntMatch> urilen;      // length of http.uri (urilen:...,norm) ...
+    bool urilen_raw = false;             // ... or of http.uri.raw (urilen:...,raw)
 
     std::optional<FlowOpt> flow;
     std::optional<IntMatch> dsize;
