@@ -52,10 +52,27 @@ struct CFlowbit {
     bool any_of = false;
 };
 
+// One application-layer buffer program of a rule.
+struct CBuffer {
+    dataplane::app::BufferId buffer{};
+    std::vector<Transform> transforms;
+    uint16_t view = 0;  // index of (buffer, transforms) in RuleSet's buffer views
+    std::vector<COp> ops;
+    std::optional<IntMatch> bsize;
+};
+
 struct CompiledRule {
     Rule rule;
     uint32_t index = 0;  // evaluation order
     std::vector<COp> ops;
+    std::vector<CBuffer> bufs;  // application-layer buffer programs
+    // Application-layer rules (buffers or urilen) run on transaction events of their
+    // protocol at `stage` (the latest stage among their buffers), never on packets.
+    bool app_rule = false;
+    dataplane::app::AppProto app_proto = dataplane::app::AppProto::Unknown;
+    uint8_t stage = 0;
+    bool stream_ok = true;                  // payload program may run on the reassembled stream
+    bool packet_ok = true;                  // ... and on the packet payload
     std::vector<CFlowbit> flowbit_checks;   // isset / isnotset
     std::vector<CFlowbit> flowbit_actions;  // set / unset / toggle
     bool alerts = true;                     // false for pass or noalert
@@ -88,6 +105,13 @@ struct AddrIndex {
     const std::vector<uint32_t>* lookup(const dataplane::IpAddr& a) const;
 };
 
+// A buffer as rules see it: a transaction buffer after a chain of transforms. Rules naming
+// the same buffer with the same transforms share one view (and one Hyperscan database).
+struct BufferView {
+    dataplane::app::BufferId buffer{};
+    std::vector<Transform> transforms;
+};
+
 // One Hyperscan database and what its pattern ids mean.
 struct RuleGroup {
     HsDatabasePtr db;                                  // null when no pattern
@@ -95,6 +119,19 @@ struct RuleGroup {
     std::vector<uint32_t> always;                      // rules without a pattern, sorted
     AddrIndex by_src;  // rules without a pattern, reached by source address
     AddrIndex by_dst;  // rules without a pattern, reached by destination address
+    size_t rule_count = 0;
+};
+
+// The application-layer rules of one protocol and stage: a prefilter database per buffer
+// view holding the fast patterns found in that view, plus the rules without one.
+struct AppGroup {
+    struct ViewDb {
+        uint16_t view = 0;
+        HsDatabasePtr db;
+        std::vector<std::vector<uint32_t>> pattern_rules;
+    };
+    std::vector<ViewDb> dbs;
+    std::vector<uint32_t> always;
     size_t rule_count = 0;
 };
 

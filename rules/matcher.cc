@@ -25,21 +25,30 @@ struct Pcre2MatchDataFree {
 struct MatcherScratch {
     std::unique_ptr<hs_scratch_t, HsScratchFree> hs;
     std::unique_ptr<pcre2_match_data, Pcre2MatchDataFree> md;
-    std::vector<uint32_t> hit_patterns;  // pattern ids from the last scan
+    std::vector<uint32_t> hit_patterns;  // pattern ids from the last scan (may repeat across
+                                         // scans of one packet: window + packet, instances)
     std::vector<uint32_t> candidates;    // rule indexes
     std::vector<uint64_t> seen;          // per rule: last packet generation it was queued
     std::vector<uint32_t> alerts;
     std::vector<int64_t> vars;  // byte_extract values of the rule being evaluated
     uint64_t generation = 0;
+    std::vector<std::vector<std::string>> views;  // transformed buffer instances, per view
+    std::vector<uint64_t> view_gen;               // generation each view was computed for
 };
 
 namespace {
 
 constexpr int kMaxRecursion = 64;  // bounds backtracking on hostile payloads
 
+// The bytes a program runs on. On a reassembled stream window, absolute positions (offset,
+// depth, byte_* without `relative`) count from the start of the stream: `base` is the stream
+// offset of p[0]; and a match only counts when it ends after `min_end` (in the new bytes).
 struct Buf {
     const uint8_t* p;
     uint32_t len;
+    uint64_t base = 0;
+    bool stream = false;
+    uint32_t min_end = 0;
 };
 
 inline uint8_t fold(uint8_t c) {
@@ -135,24 +144,28 @@ uint64_t apply_bitmask(uint64_t v, const std::optional<uint64_t>& mask) {
 
 class Program {
 public:
-    Program(const CompiledRule& cr, MatcherScratch& s, MatcherStats& st, Buf b)
-        : cr_(cr), s_(s), st_(st), b_(b) {}
+    Program(const std::vector<COp>& ops, MatcherScratch& s, MatcherStats& st, Buf b)
+        : ops_(ops), s_(s), st_(st), b_(b) {}
 
-    bool run() { return step(0, 0, 0); }
+    bool run() { return step(0, 0, 0, 0); }
 
 private:
-    // Evaluates ops[i..] with the cursor at `cur` (end of the previous match).
-    bool step(size_t i, uint32_t cur, int depth) {
-        if (i == cr_.ops.size()) {
-            return true;
+    // Evaluates ops[i..] with the cursor at `cur` (end of the previous match); `hi` is the
+    // furthest end of a positive match so far.
+    bool step(size_t i, uint32_t cur, uint32_t hi, int depth) {
+        if (i == ops_.size()) {
+            return !b_.stream || hi > b_.min_end;
         }
         if (depth > kMaxRecursion) {
             return false;
         }
-        return std::visit([&](const auto& op) { return eval(op, i, cur, depth); }, cr_.ops[i]);
+        return std::visit([&](const auto& op) { return eval(op, i, cur, hi, depth); }, ops_[i]);
     }
 
-    bool eval(const CContent& c, size_t i, uint32_t cur, int depth) {
+    // Absolute position `pos` (from the start of the buffer or stream) in this buffer.
+    int64_t abs_pos(int64_t pos) const { return pos - static_cast<int64_t>(b_.base); }
+
+    bool eval(const CContent& c, size_t i, uint32_t cur, uint32_t hi, int depth) {
         const Content& k = c.src;
         const uint32_t n = static_cast<uint32_t>(c.pat.size());
         int64_t from = 0;
@@ -172,15 +185,17 @@ private:
                 to = std::min<int64_t>(to, lim);
             }
         } else {
+            int64_t abs_from = 0;
             if (k.offset) {
-                from = operand(*k.offset, s_.vars);
+                abs_from = operand(*k.offset, s_.vars);
             }
+            from = abs_pos(abs_from);
             if (k.depth) {
-                to = std::min<int64_t>(to, from + operand(*k.depth, s_.vars));
+                to = std::min<int64_t>(to, abs_pos(abs_from + operand(*k.depth, s_.vars)));
             }
             if (k.startswith) {
-                from = 0;
-                to = std::min<int64_t>(to, n);
+                from = abs_pos(0);
+                to = std::min<int64_t>(to, abs_pos(n));
             }
         }
         if (from < 0) {
@@ -191,35 +206,38 @@ private:
             from = std::max<int64_t>(from, static_cast<int64_t>(b_.len) - n);
         }
         if (to < 0 || from > to) {
-            return k.negated ? step(i + 1, cur, depth + 1) : false;
+            return k.negated ? step(i + 1, cur, hi, depth + 1) : false;
         }
         auto lo = static_cast<uint32_t>(from);
-        const auto hi = static_cast<uint32_t>(to);
+        const auto end = static_cast<uint32_t>(to);
         if (k.negated) {
-            if (find(c, b_, lo, hi) >= 0) {
+            if (find(c, b_, lo, end) >= 0) {
                 return false;
             }
-            return step(i + 1, cur, depth + 1);
+            return step(i + 1, cur, hi, depth + 1);
         }
         for (;;) {
-            const int64_t pos = find(c, b_, lo, hi);
+            const int64_t pos = find(c, b_, lo, end);
             if (pos < 0) {
                 return false;
             }
-            if (step(i + 1, static_cast<uint32_t>(pos) + n, depth + 1)) {
+            const auto match_end = static_cast<uint32_t>(pos) + n;
+            if (step(i + 1, match_end, std::max(hi, match_end), depth + 1)) {
                 return true;
             }
-            if (!c.relative_next) {
-                return false;  // what follows does not depend on where this matched
+            // What follows does not depend on where this matched, unless a later match may
+            // still end in the new stream bytes.
+            if (!c.relative_next && !b_.stream) {
+                return false;
             }
             lo = static_cast<uint32_t>(pos) + 1;
         }
     }
 
-    bool eval(const CPcre& p, size_t i, uint32_t cur, int depth) {
+    bool eval(const CPcre& p, size_t i, uint32_t cur, uint32_t hi, int depth) {
         const uint32_t base = p.src.relative ? cur : 0;
         if (base > b_.len) {
-            return p.src.negated ? step(i + 1, cur, depth + 1) : false;
+            return p.src.negated ? step(i + 1, cur, hi, depth + 1) : false;
         }
         const auto* subj = reinterpret_cast<PCRE2_SPTR>(b_.p + base);
         const PCRE2_SIZE len = b_.len - base;
@@ -230,25 +248,26 @@ private:
                 if (rc != PCRE2_ERROR_NOMATCH) {
                     ++st_.pcre_errors;
                 }
-                return p.src.negated ? step(i + 1, cur, depth + 1) : false;
+                return p.src.negated ? step(i + 1, cur, hi, depth + 1) : false;
             }
             if (p.src.negated) {
                 return false;
             }
             const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s_.md.get());
             const auto end = static_cast<uint32_t>(base + ov[1]);
-            if (step(i + 1, end, depth + 1)) {
+            if (step(i + 1, end, std::max(hi, end), depth + 1)) {
                 return true;
             }
-            if (!p.relative_next || ov[0] + 1 > len) {
+            if ((!p.relative_next && !b_.stream) || ov[0] + 1 > len) {
                 return false;
             }
             start = ov[0] + 1;
         }
     }
 
-    bool eval(const ByteTest& t, size_t i, uint32_t cur, int depth) {
-        const int64_t pos = (t.relative ? cur : 0) + operand(t.offset, s_.vars);
+    bool eval(const ByteTest& t, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        const int64_t pos =
+            t.relative ? cur + operand(t.offset, s_.vars) : abs_pos(operand(t.offset, s_.vars));
         uint64_t v = 0;
         if (!extract_number(b_, pos, t.nbytes, t.endian, t.base, v)) {
             return false;
@@ -284,11 +303,12 @@ private:
         if (t.negated) {
             m = !m;
         }
-        return m && step(i + 1, cur, depth + 1);
+        return m && step(i + 1, cur, hi, depth + 1);
     }
 
-    bool eval(const ByteJump& j, size_t i, uint32_t cur, int depth) {
-        const int64_t pos = (j.relative ? cur : 0) + operand(j.offset, s_.vars);
+    bool eval(const ByteJump& j, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        const int64_t pos =
+            j.relative ? cur + operand(j.offset, s_.vars) : abs_pos(operand(j.offset, s_.vars));
         uint64_t v = 0;
         if (!extract_number(b_, pos, j.nbytes, j.endian, j.base, v)) {
             return false;
@@ -300,7 +320,7 @@ private:
         }
         int64_t target = 0;
         if (j.from_beginning) {
-            target = val;
+            target = abs_pos(val);
         } else if (j.from_end) {
             target = static_cast<int64_t>(b_.len) + val;
         } else {
@@ -310,11 +330,11 @@ private:
         if (target < 0 || target > static_cast<int64_t>(b_.len)) {
             return false;
         }
-        return step(i + 1, static_cast<uint32_t>(target), depth + 1);
+        return step(i + 1, static_cast<uint32_t>(target), hi, depth + 1);
     }
 
-    bool eval(const ByteExtract& e, size_t i, uint32_t cur, int depth) {
-        const int64_t pos = (e.relative ? cur : 0) + e.offset;
+    bool eval(const ByteExtract& e, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        const int64_t pos = e.relative ? cur + e.offset : abs_pos(e.offset);
         uint64_t v = 0;
         if (!extract_number(b_, pos, e.nbytes, e.endian, e.base, v)) {
             return false;
@@ -325,24 +345,24 @@ private:
             val += e.align - (val % e.align);
         }
         s_.vars[static_cast<size_t>(e.var)] = val;
-        return step(i + 1, static_cast<uint32_t>(pos + e.nbytes), depth + 1);
+        return step(i + 1, static_cast<uint32_t>(pos + e.nbytes), hi, depth + 1);
     }
 
-    bool eval(const IsDataAt& d, size_t i, uint32_t cur, int depth) {
+    bool eval(const IsDataAt& d, size_t i, uint32_t cur, uint32_t hi, int depth) {
         const int64_t n = operand(d.size, s_.vars);
         bool m = false;
         if (d.relative) {
             m = static_cast<int64_t>(cur) + n <= static_cast<int64_t>(b_.len);
         } else {
-            m = n < static_cast<int64_t>(b_.len);
+            m = abs_pos(n) < static_cast<int64_t>(b_.len);
         }
         if (d.negated) {
             m = !m;
         }
-        return m && step(i + 1, cur, depth + 1);
+        return m && step(i + 1, cur, hi, depth + 1);
     }
 
-    const CompiledRule& cr_;
+    const std::vector<COp>& ops_;
     MatcherScratch& s_;
     MatcherStats& st_;
     Buf b_;
@@ -556,17 +576,30 @@ Result<std::unique_ptr<Matcher>> Matcher::create(RuleSetPtr rules_in) {
     auto& s = *m->scratch_;
     hs_scratch_t* scratch = nullptr;
     size_t max_patterns = 0;
-    for (const auto& g : rules->groups()) {
-        max_patterns = std::max(max_patterns, g.pattern_rules.size());
-        if (!g.db) {
-            continue;
+    auto add_db = [&](const hs_database_t* db, size_t npatterns) {
+        max_patterns = std::max(max_patterns, npatterns);
+        if (db == nullptr) {
+            return true;
         }
-        if (hs_alloc_scratch(g.db.get(), &scratch) != HS_SUCCESS) {
+        if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
             if (scratch != nullptr) {
                 hs_free_scratch(scratch);
             }
-            return make_error(ErrorCode::Internal, "hyperscan: cannot allocate scratch");
+            return false;
         }
+        return true;
+    };
+    bool ok = true;
+    for (const auto& g : rules->groups()) {
+        ok = ok && add_db(g.db.get(), g.pattern_rules.size());
+    }
+    for (const auto& ag : rules->app_groups()) {
+        for (const auto& vd : ag.dbs) {
+            ok = ok && add_db(vd.db.get(), vd.pattern_rules.size());
+        }
+    }
+    if (!ok) {
+        return make_error(ErrorCode::Internal, "hyperscan: cannot allocate scratch");
     }
     s.hs.reset(scratch);
     s.md.reset(pcre2_match_data_create(64, nullptr));
@@ -584,12 +617,53 @@ Result<std::unique_ptr<Matcher>> Matcher::create(RuleSetPtr rules_in) {
         max_vars = std::max(max_vars, cr.rule.byte_vars.size());
     }
     s.vars.assign(max_vars, 0);
+    s.views.assign(rules->views().size(), {});
+    s.view_gen.assign(rules->views().size(), 0);
     return m;
 }
 
-std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow) {
+namespace {
+
+// The flow's application protocol against the rule's binding (header protocol or
+// app-layer-protocol). Unbound rules always pass.
+bool app_bind_match(const CompiledRule& cr, const Flow* flow) {
+    const auto want = cr.rule.app_bind;
+    if (want == dataplane::app::AppProto::Unknown) {
+        return true;
+    }
+    const auto have = flow != nullptr ? static_cast<dataplane::app::AppProto>(flow->app_proto)
+                                      : dataplane::app::AppProto::Unknown;
+    if (cr.rule.app_bind_negated) {
+        return have != dataplane::app::AppProto::Unknown && have != want;
+    }
+    return have == want;
+}
+
+}  // namespace
+
+void Matcher::scan(const RuleGroupDb& g, const uint8_t* data, uint32_t len) {
+    auto& s = *scratch_;
+    s.hit_patterns.clear();
+    const hs_error_t rc =
+        hs_scan(g.db, reinterpret_cast<const char*>(data), len, 0, s.hs.get(), on_hs_match, &s);
+    stats_.scanned_bytes += len;
+    if (rc != HS_SUCCESS) {
+        ++stats_.scan_errors;
+    }
+    for (uint32_t pid : s.hit_patterns) {
+        for (uint32_t ri : (*g.pattern_rules)[pid]) {
+            if (s.seen[ri] != s.generation) {
+                s.seen[ri] = s.generation;
+                s.candidates.push_back(ri);
+            }
+        }
+    }
+}
+
+std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const PayloadView& pv) {
     auto& s = *scratch_;
     s.alerts.clear();
+    passed_ = false;
     if (pkt.ip_version == 0) {
         return {};
     }
@@ -597,21 +671,16 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow) {
     ++s.generation;
     const RuleGroup& g = rules_->group_for(pkt);
     s.candidates.clear();
-    if (g.db && pkt.payload_len > 0) {
-        s.hit_patterns.clear();
-        const hs_error_t rc = hs_scan(g.db.get(), reinterpret_cast<const char*>(pkt.payload),
-                                      pkt.payload_len, 0, s.hs.get(), on_hs_match, &s);
-        stats_.scanned_bytes += pkt.payload_len;
-        if (rc != HS_SUCCESS) {
-            ++stats_.scan_errors;
+    const bool pkt_payload = pv.inspect && !pv.stream_only && pkt.payload_len > 0;
+    const bool stream = pv.inspect && pv.stream != nullptr && pv.new_from < pv.stream_len;
+    if (g.db) {
+        const RuleGroupDb gdb{g.db.get(), &g.pattern_rules};
+        if (stream) {
+            ++stats_.stream_scans;
+            scan(gdb, pv.stream, pv.stream_len);
         }
-        for (uint32_t pid : s.hit_patterns) {
-            for (uint32_t ri : g.pattern_rules[pid]) {
-                if (s.seen[ri] != s.generation) {
-                    s.seen[ri] = s.generation;
-                    s.candidates.push_back(ri);
-                }
-            }
+        if (pkt_payload && !(stream && pv.pkt_in_stream)) {
+            scan(gdb, pkt.payload, pkt.payload_len);
         }
     }
     auto add_indexed = [&](const std::vector<uint32_t>* v) {
@@ -634,14 +703,16 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow) {
     }
 
     const auto& compiled = rules_->compiled();
-    const Buf buf{pkt.payload, pkt.payload_len};
+    const Buf pbuf{pkt.payload, pkt.payload_len};
+    Buf sbuf{pv.stream, pv.stream_len, pv.stream_base, true, pv.new_from};
     for (uint32_t ri : s.candidates) {
         const CompiledRule& cr = compiled[ri];
         const Rule& r = cr.rule;
-        if (cr.needs_payload && pkt.payload_len == 0) {
+        if ((cr.needs_payload && !pkt_payload && !stream) ||
+            (pv.stream_only && !cr.needs_payload)) {
             continue;
         }
-        if (!header_match(r, pkt, flow)) {
+        if (!header_match(r, pkt, flow) || !app_bind_match(cr, flow)) {
             continue;
         }
         if (!flowbit_checks_match(cr, flow)) {
@@ -649,15 +720,196 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow) {
         }
         ++stats_.candidates;
         if (!cr.ops.empty()) {
-            Program prog(cr, s, stats_, buf);
-            if (!prog.run()) {
+            // On the packet, then (for a match across segments) on the reassembled stream.
+            bool m = false;
+            if (cr.packet_ok && !pv.stream_only && (pkt_payload || !cr.needs_payload)) {
+                m = Program(cr.ops, s, stats_, pbuf).run();
+            }
+            if (!m && cr.stream_ok && stream && cr.needs_payload) {
+                m = Program(cr.ops, s, stats_, sbuf).run();
+            }
+            if (!m) {
                 continue;
             }
         }
         ++stats_.matches;
         apply_flowbit_actions(cr, flow);
         if (r.action == Action::Pass) {
+            passed_ = true;
             break;  // pass: no further inspection of this packet
+        }
+        if (cr.alerts) {
+            s.alerts.push_back(ri);
+        }
+    }
+    stats_.alerts += s.alerts.size();
+    return {s.alerts.data(), s.alerts.size()};
+}
+
+namespace {
+
+bool is_space(uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+int hexval(uint8_t c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+// Applies a rule's transforms to one buffer instance (Suricata's semantics).
+void apply_transforms(const std::vector<Transform>& ts, std::string& b) {
+    for (Transform t : ts) {
+        switch (t) {
+            case Transform::DotPrefix:
+                b.insert(b.begin(), '.');
+                break;
+            case Transform::ToLowercase:
+                for (auto& c : b) {
+                    c = static_cast<char>(fold(static_cast<uint8_t>(c)));
+                }
+                break;
+            case Transform::ToUppercase:
+                for (auto& c : b) {
+                    if (c >= 'a' && c <= 'z') {
+                        c = static_cast<char>(c - 32);
+                    }
+                }
+                break;
+            case Transform::StripWhitespace:
+                std::erase_if(b, [](char c) { return is_space(static_cast<uint8_t>(c)); });
+                break;
+            case Transform::CompressWhitespace: {
+                std::string out;
+                out.reserve(b.size());
+                for (char c : b) {
+                    if (is_space(static_cast<uint8_t>(c))) {
+                        if (!out.empty() && out.back() == ' ') {
+                            continue;
+                        }
+                        c = ' ';
+                    }
+                    out += c;
+                }
+                b = std::move(out);
+                break;
+            }
+            case Transform::UrlDecode: {
+                std::string out;
+                out.reserve(b.size());
+                for (size_t i = 0; i < b.size(); ++i) {
+                    if (b[i] == '%' && i + 2 < b.size()) {
+                        const int h = hexval(static_cast<uint8_t>(b[i + 1]));
+                        const int l = hexval(static_cast<uint8_t>(b[i + 2]));
+                        if (h >= 0 && l >= 0) {
+                            out += static_cast<char>(h * 16 + l);
+                            i += 2;
+                            continue;
+                        }
+                    }
+                    out += b[i] == '+' ? ' ' : b[i];
+                }
+                b = std::move(out);
+                break;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+const std::vector<std::string>& Matcher::view(uint16_t v, const dataplane::app::TxBuffers& tx) {
+    auto& s = *scratch_;
+    const BufferView& bv = rules_->views()[v];
+    const auto& src = tx.get(bv.buffer);
+    if (bv.transforms.empty()) {
+        return src;
+    }
+    auto& slot = s.views[v];
+    if (s.view_gen[v] != s.generation) {
+        s.view_gen[v] = s.generation;
+        slot = src;
+        for (auto& b : slot) {
+            apply_transforms(bv.transforms, b);
+        }
+    }
+    return slot;
+}
+
+std::span<const uint32_t> Matcher::inspect_app(const Packet& pkt, Flow* flow,
+                                               const dataplane::app::AppEvent& ev) {
+    auto& s = *scratch_;
+    s.alerts.clear();
+    if (ev.tx == nullptr || ev.stage >= RuleSet::kAppStages) {
+        return {};
+    }
+    ++stats_.app_events;
+    ++s.generation;
+    const AppGroup& g = rules_->app_group(ev.proto, ev.stage);
+    if (g.rule_count == 0) {
+        return {};
+    }
+    s.candidates.clear();
+    for (const auto& vd : g.dbs) {
+        const RuleGroupDb gdb{vd.db.get(), &vd.pattern_rules};
+        for (const auto& inst : view(vd.view, *ev.tx)) {
+            scan(gdb, reinterpret_cast<const uint8_t*>(inst.data()),
+                 static_cast<uint32_t>(inst.size()));
+        }
+    }
+    s.candidates.insert(s.candidates.end(), g.always.begin(), g.always.end());
+    std::sort(s.candidates.begin(), s.candidates.end());
+
+    const auto& compiled = rules_->compiled();
+    const Buf pbuf{pkt.payload, pkt.payload_len};
+    for (uint32_t ri : s.candidates) {
+        const CompiledRule& cr = compiled[ri];
+        const Rule& r = cr.rule;
+        if (!header_match(r, pkt, flow) || !flowbit_checks_match(cr, flow)) {
+            continue;
+        }
+        ++stats_.candidates;
+        if (r.urilen) {
+            const auto& u = ev.tx->get(r.urilen_raw ? dataplane::app::BufferId::HttpUriRaw
+                                                    : dataplane::app::BufferId::HttpUri);
+            if (u.empty() || !r.urilen->matches(u.front().size())) {
+                continue;
+            }
+        }
+        bool ok = true;
+        for (const auto& cb : cr.bufs) {
+            bool any = false;
+            for (const auto& inst : view(cb.view, *ev.tx)) {
+                if (cb.bsize && !cb.bsize->matches(inst.size())) {
+                    continue;
+                }
+                const Buf b{reinterpret_cast<const uint8_t*>(inst.data()),
+                            static_cast<uint32_t>(inst.size())};
+                if (cb.ops.empty() || Program(cb.ops, s, stats_, b).run()) {
+                    any = true;
+                    break;
+                }
+            }
+            if (!any) {
+                ok = false;
+                break;
+            }
+        }
+        if (!ok || (!cr.ops.empty() && !Program(cr.ops, s, stats_, pbuf).run())) {
+            continue;
+        }
+        ++stats_.matches;
+        apply_flowbit_actions(cr, flow);
+        if (r.action == Action::Pass) {
+            break;
         }
         if (cr.alerts) {
             s.alerts.push_back(ri);

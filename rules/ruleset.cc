@@ -180,18 +180,22 @@ struct Prefilter {
     unsigned flags = 0;
 };
 
-Prefilter choose_prefilter(const CompiledRule& cr) {
+// Fast pattern of one program: the content marked fast_pattern, else the longest positive
+// content; `explicit_fp` tells which.
+Prefilter choose_prefilter(const std::vector<COp>& ops, bool* explicit_fp = nullptr) {
     Prefilter pf;
-    // Fast pattern: the content marked fast_pattern, else the longest positive content.
     int best = -1;
     size_t best_len = 0;
-    for (size_t i = 0; i < cr.ops.size(); ++i) {
-        const auto* c = std::get_if<CContent>(&cr.ops[i]);
+    for (size_t i = 0; i < ops.size(); ++i) {
+        const auto* c = std::get_if<CContent>(&ops[i]);
         if (c == nullptr || c->src.negated) {
             continue;
         }
         if (c->src.fast_pattern) {
             best = static_cast<int>(i);
+            if (explicit_fp != nullptr) {
+                *explicit_fp = true;
+            }
             break;
         }
         if (c->src.bytes.size() > best_len) {
@@ -200,7 +204,7 @@ Prefilter choose_prefilter(const CompiledRule& cr) {
         }
     }
     if (best >= 0) {
-        const Content& c = std::get<CContent>(cr.ops[best]).src;
+        const Content& c = std::get<CContent>(ops[best]).src;
         std::string bytes = c.bytes;
         if (c.fp_chop_offset && c.fp_chop_len && *c.fp_chop_offset < bytes.size()) {
             bytes = bytes.substr(*c.fp_chop_offset, *c.fp_chop_len);
@@ -213,7 +217,7 @@ Prefilter choose_prefilter(const CompiledRule& cr) {
         }
     }
     // No content: a non-negated, non-relative pcre can prefilter in Hyperscan PREFILTER mode.
-    for (const auto& op : cr.ops) {
+    for (const auto& op : ops) {
         const auto* p = std::get_if<CPcre>(&op);
         if (p == nullptr || p->src.negated || p->src.relative || p->src.anchored ||
             p->src.extended || p->src.ungreedy || p->src.dollar_endonly) {
@@ -234,6 +238,110 @@ Prefilter choose_prefilter(const CompiledRule& cr) {
         return pf;
     }
     return pf;
+}
+
+// Prefilter of an application-layer rule: the buffer whose fast pattern is explicit, else
+// the longest literal among its buffers, else a pcre prefilter. `view` gets the buffer view.
+Prefilter choose_app_prefilter(const CompiledRule& cr, uint16_t& view) {
+    Prefilter best;
+    size_t best_len = 0;
+    for (const auto& b : cr.bufs) {
+        bool explicit_fp = false;
+        Prefilter pf = choose_prefilter(b.ops, &explicit_fp);
+        if (pf.kind == Prefilter::Kind::None) {
+            continue;
+        }
+        const size_t len = pf.kind == Prefilter::Kind::Literal ? pf.expr.size() : 0;
+        if (explicit_fp) {
+            view = b.view;
+            return pf;
+        }
+        if (best.kind == Prefilter::Kind::None || len > best_len) {
+            best = pf;
+            best_len = len;
+            view = b.view;
+        }
+    }
+    return best;
+}
+
+// Compiles one payload program. Sets `needs_payload` when it has a positive content or pcre.
+std::string compile_ops(const std::vector<PayloadOp>& in, std::vector<COp>& out,
+                        bool& needs_payload) {
+    std::string err;
+    for (size_t i = 0; i < in.size() && err.empty(); ++i) {
+        const bool next_rel = i + 1 < in.size() && op_is_relative(in[i + 1]);
+        std::visit(
+            [&](const auto& o) {
+                using T = std::decay_t<decltype(o)>;
+                if constexpr (std::is_same_v<T, Content>) {
+                    CContent c;
+                    c.src = o;
+                    c.pat = o.nocase ? lower(o.bytes) : o.bytes;
+                    c.skip = horspool_table(c.pat);
+                    c.relative_next = next_rel;
+                    if (!o.negated) {
+                        needs_payload = true;
+                    }
+                    out.emplace_back(std::move(c));
+                } else if constexpr (std::is_same_v<T, Pcre>) {
+                    auto code = compile_pcre(o);
+                    if (!code) {
+                        err = code.error().message;
+                        return;
+                    }
+                    CPcre p;
+                    p.src = o;
+                    p.code = std::move(code.value());
+                    p.relative_next = next_rel;
+                    if (!o.negated) {
+                        needs_payload = true;
+                    }
+                    out.emplace_back(std::move(p));
+                } else {
+                    out.emplace_back(o);
+                }
+            },
+            in[i]);
+    }
+    return err;
+}
+
+// Hyperscan database from (expression, flags) pairs; an expression Hyperscan refuses is
+// dropped and its rules go to `refused` (the caller checks them without a prefilter, so no
+// rule is lost).
+Result<HsDatabasePtr> compile_db(std::vector<std::string>& exprs, std::vector<unsigned>& flags,
+                                 std::vector<std::vector<uint32_t>>& pattern_rules,
+                                 std::vector<uint32_t>& refused) {
+    while (!exprs.empty()) {
+        std::vector<const char*> cexprs;
+        std::vector<unsigned> ids;
+        for (size_t i = 0; i < exprs.size(); ++i) {
+            cexprs.push_back(exprs[i].c_str());
+            ids.push_back(static_cast<unsigned>(i));
+        }
+        hs_database_t* db = nullptr;
+        hs_compile_error_t* cerr = nullptr;
+        const hs_error_t rc = hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
+                                               static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
+                                               nullptr, &db, &cerr);
+        if (rc == HS_SUCCESS) {
+            return HsDatabasePtr(db);
+        }
+        const int bad = cerr != nullptr ? cerr->expression : -1;
+        const std::string msg = cerr != nullptr ? cerr->message : "unknown error";
+        hs_free_compile_error(cerr);
+        if (bad < 0 || static_cast<size_t>(bad) >= exprs.size()) {
+            return make_error(ErrorCode::RuleCompile, "hyperscan: " + msg);
+        }
+        for (uint32_t ri : pattern_rules[bad]) {
+            refused.push_back(ri);
+        }
+        exprs.erase(exprs.begin() + bad);
+        flags.erase(flags.begin() + bad);
+        pattern_rules.erase(pattern_rules.begin() + bad);
+    }
+    return HsDatabasePtr();
 }
 
 // "Small" address sets (at most this many addresses) are worth indexing: reputation lists,
@@ -357,7 +465,9 @@ public:
 
 RuleSet::RuleSet()
     : compiled_(std::make_unique<std::vector<CompiledRule>>()),
-      groups_(std::make_unique<std::vector<RuleGroup>>()) {}
+      groups_(std::make_unique<std::vector<RuleGroup>>()),
+      app_groups_(std::make_unique<std::vector<AppGroup>>()),
+      views_(std::make_unique<std::vector<BufferView>>()) {}
 RuleSet::~RuleSet() = default;
 
 size_t RuleSet::size() const {
@@ -365,6 +475,10 @@ size_t RuleSet::size() const {
 }
 const Rule& RuleSet::rule(uint32_t index) const {
     return (*compiled_)[index].rule;
+}
+
+const AppGroup& RuleSet::app_group(dataplane::app::AppProto p, uint8_t stage) const {
+    return (*app_groups_)[static_cast<size_t>(p) * kAppStages + stage];
 }
 
 static Transport packet_transport(const dataplane::Packet& pkt) {
@@ -483,45 +597,48 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         return flowbit_registry_id(name);
     };
 
+    auto& views = *rs->views_;
+    auto intern_view = [&](dataplane::app::BufferId b, const std::vector<Transform>& t) {
+        for (size_t i = 0; i < views.size(); ++i) {
+            if (views[i].buffer == b && views[i].transforms == t) {
+                return static_cast<uint16_t>(i);
+            }
+        }
+        views.push_back(BufferView{b, t});
+        return static_cast<uint16_t>(views.size() - 1);
+    };
+
     compiled.reserve(rules.size());
     for (size_t oi : order) {
         Rule& r = rules[oi];
         CompiledRule cr;
-        std::string err;
-        for (size_t i = 0; i < r.payload.size() && err.empty(); ++i) {
-            const bool next_rel = i + 1 < r.payload.size() && op_is_relative(r.payload[i + 1]);
-            std::visit(
-                [&](const auto& o) {
-                    using T = std::decay_t<decltype(o)>;
-                    if constexpr (std::is_same_v<T, Content>) {
-                        CContent c;
-                        c.src = o;
-                        c.pat = o.nocase ? lower(o.bytes) : o.bytes;
-                        c.skip = horspool_table(c.pat);
-                        c.relative_next = next_rel;
-                        if (!o.negated) {
-                            cr.needs_payload = true;
-                        }
-                        cr.ops.emplace_back(std::move(c));
-                    } else if constexpr (std::is_same_v<T, Pcre>) {
-                        auto code = compile_pcre(o);
-                        if (!code) {
-                            err = code.error().message;
-                            return;
-                        }
-                        CPcre p;
-                        p.src = o;
-                        p.code = std::move(code.value());
-                        p.relative_next = next_rel;
-                        if (!o.negated) {
-                            cr.needs_payload = true;
-                        }
-                        cr.ops.emplace_back(std::move(p));
-                    } else {
-                        cr.ops.emplace_back(o);
-                    }
-                },
-                r.payload[i]);
+        std::string err = compile_ops(r.payload, cr.ops, cr.needs_payload);
+        bool buf_payload = false;
+        for (size_t bi = 0; bi < r.buffers.size() && err.empty(); ++bi) {
+            const BufferMatch& bm = r.buffers[bi];
+            CBuffer cb;
+            cb.buffer = bm.buffer;
+            cb.transforms = bm.transforms;
+            cb.bsize = bm.bsize;
+            err = compile_ops(bm.ops, cb.ops, buf_payload);
+            cb.view = intern_view(bm.buffer, bm.transforms);
+            cr.stage = std::max(cr.stage, dataplane::app::buffer_stage(bm.buffer));
+            cr.bufs.push_back(std::move(cb));
+        }
+        if (r.urilen) {
+            cr.stage = std::max<uint8_t>(cr.stage, 1);
+        }
+        cr.app_rule = !cr.bufs.empty() || r.urilen.has_value();
+        cr.app_proto = r.app_bind;
+        if (cr.app_rule &&
+            (r.app_bind == dataplane::app::AppProto::Unknown || r.app_bind_negated)) {
+            err = "application-layer buffers without an application protocol";
+        }
+        if (r.flow && r.flow->only_stream) {
+            cr.packet_ok = false;
+        }
+        if ((r.flow && r.flow->no_stream) || r.packet_only || r.dsize) {
+            cr.stream_ok = false;  // dsize describes one packet, as in Suricata
         }
         for (const auto& fb : r.flowbits) {
             if (fb.op == FlowbitCmd::Op::NoAlert) {
@@ -560,7 +677,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
     // Prefilter choice per rule.
     std::vector<Prefilter> pfs(compiled.size());
     for (size_t i = 0; i < compiled.size(); ++i) {
-        pfs[i] = choose_prefilter(compiled[i]);
+        if (!compiled[i].app_rule) {
+            pfs[i] = choose_prefilter(compiled[i].ops);
+        }
     }
 
     // Membership: for each (transport, dir) slot, which rules apply, and under which port.
@@ -588,6 +707,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             std::map<uint16_t, std::vector<uint32_t>> by_port;
             for (const auto& cr : compiled) {
                 const Rule& r = cr.rule;
+                if (cr.app_rule) {
+                    continue;  // run on transaction events (app groups below)
+                }
                 const auto ts = transports_of(r.proto);
                 if (std::find(ts.begin(), ts.end(), static_cast<Transport>(t)) == ts.end()) {
                     continue;
@@ -687,37 +809,11 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             }
             pattern_rules[it->second].push_back(ri);
         }
-        // Compile; an expression Hyperscan refuses is dropped and its rules are checked on
-        // every packet of the group instead (never lost).
-        while (!exprs.empty()) {
-            std::vector<const char*> cexprs;
-            std::vector<unsigned> ids;
-            for (size_t i = 0; i < exprs.size(); ++i) {
-                cexprs.push_back(exprs[i].c_str());
-                ids.push_back(static_cast<unsigned>(i));
-            }
-            hs_database_t* db = nullptr;
-            hs_compile_error_t* cerr = nullptr;
-            const hs_error_t rc = hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
-                                                   static_cast<unsigned>(exprs.size()),
-                                                   HS_MODE_BLOCK, nullptr, &db, &cerr);
-            if (rc == HS_SUCCESS) {
-                g.db.reset(db);
-                break;
-            }
-            const int bad = cerr != nullptr ? cerr->expression : -1;
-            const std::string msg = cerr != nullptr ? cerr->message : "unknown error";
-            hs_free_compile_error(cerr);
-            if (bad < 0 || static_cast<size_t>(bad) >= exprs.size()) {
-                return make_error(ErrorCode::RuleCompile, "hyperscan: " + msg);
-            }
-            for (uint32_t ri : pattern_rules[bad]) {
-                g.always.push_back(ri);
-            }
-            exprs.erase(exprs.begin() + bad);
-            flags.erase(flags.begin() + bad);
-            pattern_rules.erase(pattern_rules.begin() + bad);
+        auto db = compile_db(exprs, flags, pattern_rules, g.always);
+        if (!db) {
+            return db.error();
         }
+        g.db = std::move(db.value());
         for (size_t i = 0; i < pattern_rules.size(); ++i) {
             for (uint32_t ri : pattern_rules[i]) {
                 (flags[i] & HS_FLAG_PREFILTER ? regex_prefiltered : prefiltered).insert(ri);
@@ -756,6 +852,67 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             ++rs->stats_.databases;
         }
     }
+    // Application-layer rules: one group per (protocol, stage), one database per buffer view.
+    auto& app_groups = *rs->app_groups_;
+    app_groups.resize(RuleSet::kAppProtos * RuleSet::kAppStages);
+    for (size_t gi = 0; gi < app_groups.size(); ++gi) {
+        AppGroup& ag = app_groups[gi];
+        std::map<uint16_t, std::map<std::pair<std::string, unsigned>, uint32_t>> ids;
+        std::map<uint16_t, std::vector<std::string>> exprs;
+        std::map<uint16_t, std::vector<unsigned>> flags;
+        std::map<uint16_t, std::vector<std::vector<uint32_t>>> prules;
+        for (const auto& cr : compiled) {
+            if (!cr.app_rule ||
+                static_cast<size_t>(cr.app_proto) * RuleSet::kAppStages + cr.stage != gi) {
+                continue;
+            }
+            ++ag.rule_count;
+            ++rs->stats_.app_rules;
+            uint16_t view = 0;
+            const Prefilter pf = choose_app_prefilter(cr, view);
+            if (pf.kind == Prefilter::Kind::None) {
+                ag.always.push_back(cr.index);
+                continue;
+            }
+            auto key = std::make_pair(pf.expr, pf.flags);
+            auto& vid = ids[view];
+            auto it = vid.find(key);
+            if (it == vid.end()) {
+                it = vid.emplace(key, static_cast<uint32_t>(exprs[view].size())).first;
+                exprs[view].push_back(pf.expr);
+                flags[view].push_back(pf.flags);
+                prules[view].emplace_back();
+            }
+            prules[view][it->second].push_back(cr.index);
+            (pf.flags & HS_FLAG_PREFILTER ? regex_prefiltered : prefiltered).insert(cr.index);
+        }
+        for (auto& [view, ex] : exprs) {
+            AppGroup::ViewDb vd;
+            vd.view = view;
+            std::vector<uint32_t> refused;
+            auto db = compile_db(ex, flags[view], prules[view], refused);
+            if (!db) {
+                return db.error();
+            }
+            for (uint32_t ri : refused) {
+                prefiltered.erase(ri);
+                regex_prefiltered.erase(ri);
+                ag.always.push_back(ri);
+            }
+            vd.db = std::move(db.value());
+            vd.pattern_rules = std::move(prules[view]);
+            if (vd.db) {
+                size_t sz = 0;
+                if (hs_database_size(vd.db.get(), &sz) == HS_SUCCESS) {
+                    rs->stats_.database_bytes += sz;
+                }
+                ++rs->stats_.databases;
+                ag.dbs.push_back(std::move(vd));
+            }
+        }
+        std::sort(ag.always.begin(), ag.always.end());
+    }
+
     rs->stats_.prefiltered = prefiltered.size();
     rs->stats_.pcre_prefilter = regex_prefiltered.size();
     rs->stats_.address_indexed_rules = indexed.size();

@@ -11,10 +11,13 @@
 #include <vector>
 
 #include "common/result.h"
+#include "dataplane/app/app_layer.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/packet.h"
 #include "rules/rule.h"
 #include "rules/rule_parser.h"
+
+struct hs_database;
 
 namespace vigil::rules {
 
@@ -35,13 +38,16 @@ struct RuleSetStats {
     size_t pcre_prefilter = 0;         // rules prefiltered through Hyperscan PREFILTER mode
     size_t databases = 0;              // distinct Hyperscan databases
     size_t port_groups = 0;
-    size_t flowbits = 0;  // distinct flowbit names
+    size_t flowbits = 0;   // distinct flowbit names
+    size_t app_rules = 0;  // rules on application-layer buffers (run on transactions)
     size_t database_bytes = 0;
     double compile_seconds = 0;
 };
 
 struct CompiledRule;
 struct RuleGroup;
+struct AppGroup;
+struct BufferView;
 
 class RuleSet {
 public:
@@ -69,11 +75,18 @@ public:
     const std::vector<CompiledRule>& compiled() const { return *compiled_; }
     const RuleGroup& group_for(const dataplane::Packet& pkt) const;
     const std::vector<RuleGroup>& groups() const { return *groups_; }
+    static constexpr size_t kAppProtos = static_cast<size_t>(dataplane::app::AppProto::Count);
+    static constexpr size_t kAppStages = 5;  // stages 0..4 (buffers.h)
+    const AppGroup& app_group(dataplane::app::AppProto p, uint8_t stage) const;
+    const std::vector<AppGroup>& app_groups() const { return *app_groups_; }
+    const std::vector<BufferView>& views() const { return *views_; }
 
 private:
     RuleSet();
     std::unique_ptr<std::vector<CompiledRule>> compiled_;
     std::unique_ptr<std::vector<RuleGroup>> groups_;
+    std::unique_ptr<std::vector<AppGroup>> app_groups_;
+    std::unique_ptr<std::vector<BufferView>> views_;
     // group index lookup: [transport][dir] -> port -> group (for TCP/UDP), else single group
     std::vector<std::vector<uint16_t>> port_maps_;
     std::vector<uint16_t> default_group_;
@@ -89,10 +102,29 @@ struct MatcherStats {
     uint64_t matches = 0;     // rules that matched (incl. noalert and pass)
     uint64_t alerts = 0;
     uint64_t scan_errors = 0;
-    uint64_t pcre_errors = 0;  // match limit / errors from PCRE2 (treated as no match)
+    uint64_t pcre_errors = 0;   // match limit / errors from PCRE2 (treated as no match)
+    uint64_t stream_scans = 0;  // reassembled windows scanned
+    uint64_t app_events = 0;    // transaction events inspected
 };
 
 struct MatcherScratch;
+
+// What the worker knows about a packet's payload beyond the packet itself (TCP reassembly).
+struct PayloadView {
+    bool inspect = true;  // false: the payload is not inspected (retransmission, past depth)
+    // The reassembled window of the packet's direction when it received new in-order data:
+    // `stream_len` bytes at stream offset `stream_base`; bytes from `new_from` on are new.
+    // A rule matches on the stream only where its match ends in the new bytes, so each match
+    // position alerts once. Null when the packet is not part of a reassembled stream.
+    const uint8_t* stream = nullptr;
+    uint32_t stream_len = 0;
+    uint64_t stream_base = 0;
+    uint32_t new_from = 0;
+    bool pkt_in_stream = false;  // the packet's payload lies inside the window
+    // Only the stream window, for data released at the end of a stream (the packet itself
+    // was inspected already): rules without payload matches are skipped.
+    bool stream_only = false;
+};
 
 // One per worker: Hyperscan scratch, PCRE2 match data, candidate buffers. Not thread safe.
 class Matcher {
@@ -106,7 +138,17 @@ public:
     // options then never match). Applies flowbit actions to the flow. Returns the indexes of
     // the rules that alert (action alert/drop/reject, not noalert), in evaluation order;
     // valid until the next call. A matching `pass` rule stops evaluation for the packet.
-    std::span<const uint32_t> inspect(const dataplane::Packet& pkt, dataplane::Flow* flow);
+    std::span<const uint32_t> inspect(const dataplane::Packet& pkt, dataplane::Flow* flow,
+                                      const PayloadView& pv = {});
+
+    // Runs the application-layer rules of a transaction event (protocol, stage) with `pkt`,
+    // the packet that completed the stage, for header, flow and payload checks. Same
+    // return contract as inspect().
+    std::span<const uint32_t> inspect_app(const dataplane::Packet& pkt, dataplane::Flow* flow,
+                                          const dataplane::app::AppEvent& ev);
+
+    // The last inspect() matched a `pass` rule: the packet is not inspected further.
+    bool passed() const { return passed_; }
 
     const RuleSet& rules() const { return *rules_; }
     const RuleSetPtr& rules_ptr() const { return rules_; }
@@ -114,9 +156,18 @@ public:
 
 private:
     explicit Matcher(RuleSetPtr rules);
+    struct RuleGroupDb {
+        const ::hs_database* db;
+        const std::vector<std::vector<uint32_t>>* pattern_rules;
+    };
+    // Scans with one database and adds the rules of the hit patterns to the candidates.
+    void scan(const RuleGroupDb& g, const uint8_t* data, uint32_t len);
+    // A buffer view's instances for a transaction (transformed once per event).
+    const std::vector<std::string>& view(uint16_t v, const dataplane::app::TxBuffers& tx);
     RuleSetPtr rules_;
     std::unique_ptr<MatcherScratch> scratch_;
     MatcherStats stats_{};
+    bool passed_ = false;
 };
 using MatcherPtr = std::unique_ptr<Matcher>;
 

@@ -1,9 +1,11 @@
 #pragma once
-// AlertRecord: what a worker hands to the output stage for one rule match. Fixed size, no
-// allocation: the output stage looks up rule metadata and formats EVE JSON off the hot path.
+// AlertRecord: what a worker hands to the output stage for one rule match. Fixed size except
+// for the application-layer object of alerts on a transaction: the output stage looks up rule
+// metadata and formats EVE JSON off the hot path.
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "dataplane/packet.h"
 
@@ -38,6 +40,9 @@ struct AlertRecord {
     dataplane::IpAddr flow_dst{};
     uint16_t flow_sport = 0;
     uint16_t flow_dport = 0;
+    uint8_t app_proto = 0;  // dataplane::app::AppProto of the flow (0 = unknown)
+    std::string app_key;    // "http" / "dns" / "tls" for alerts on a transaction, else empty
+    std::string app_json;   // that object, as JSON text
 };
 
 }  // namespace vigil::sensor

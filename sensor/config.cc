@@ -1,5 +1,6 @@
 #include "sensor/config.h"
 
+#include <cctype>
 #include <filesystem>
 #include <set>
 
@@ -73,6 +74,161 @@ uint32_t to_u32(Ctx& c, const YAML::Node& n, const std::string& key) {
     }
 }
 
+// A size in bytes: an integer, or with a kb / mb / gb suffix (as in suricata.yaml).
+uint64_t to_bytes(Ctx& c, const YAML::Node& n, const std::string& key) {
+    const auto text = n.as<std::string>();
+    size_t i = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+        ++i;
+    }
+    std::string unit = text.substr(i);
+    for (auto& ch : unit) {
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    uint64_t mult = 0;
+    if (unit.empty() || unit == "b") {
+        mult = 1;
+    } else if (unit == "kb" || unit == "k") {
+        mult = 1ULL << 10;
+    } else if (unit == "mb" || unit == "m") {
+        mult = 1ULL << 20;
+    } else if (unit == "gb" || unit == "g") {
+        mult = 1ULL << 30;
+    }
+    if (i == 0 || i > 12 || mult == 0) {
+        c.fail(n, key + ": expected a size (bytes, or a number with kb/mb/gb), got '" + text + "'");
+        return 0;
+    }
+    return std::stoull(text.substr(0, i)) * mult;
+}
+
+uint32_t to_u32_bytes(Ctx& c, const YAML::Node& n, const std::string& key) {
+    const uint64_t v = to_bytes(c, n, key);
+    if (v > UINT32_MAX) {
+        c.fail(n, key + ": too large (at most 4gb)");
+        return 0;
+    }
+    return static_cast<uint32_t>(v);
+}
+
+bool to_bool(Ctx& c, const YAML::Node& n, const std::string& key) {
+    try {
+        return n.as<bool>();
+    } catch (const YAML::Exception&) {
+        c.fail(n, key + ": expected true or false, got '" + n.as<std::string>() + "'");
+        return false;
+    }
+}
+
+void load_pipeline(Ctx& c, const YAML::Node& root, PipelineConfig& p) {
+    if (const auto st = root["stream"]) {
+        c.check_keys(st, "stream",
+                     {"enabled", "midstream", "depth", "memcap", "lookback", "ooo-max"});
+        if (st["enabled"]) {
+            p.stream_enabled = to_bool(c, st["enabled"], "stream.enabled");
+        }
+        if (st["midstream"]) {
+            p.stream.midstream = to_bool(c, st["midstream"], "stream.midstream");
+        }
+        if (st["depth"]) {
+            p.stream.depth = to_u32_bytes(c, st["depth"], "stream.depth");
+        }
+        if (st["memcap"]) {
+            p.stream.memcap = to_bytes(c, st["memcap"], "stream.memcap");
+        }
+        if (st["lookback"]) {
+            p.stream.lookback = to_u32_bytes(c, st["lookback"], "stream.lookback");
+            if (p.stream.lookback > (1U << 20)) {
+                c.fail(st["lookback"], "stream.lookback: at most 1mb");
+            }
+        }
+        if (st["ooo-max"]) {
+            p.stream.per_flow_ooo_max = to_u32_bytes(c, st["ooo-max"], "stream.ooo-max");
+        }
+    }
+    if (const auto df = root["defrag"]) {
+        c.check_keys(df, "defrag", {"enabled", "memcap", "timeout", "max-frags", "max-datagrams"});
+        if (df["enabled"]) {
+            p.defrag_enabled = to_bool(c, df["enabled"], "defrag.enabled");
+        }
+        if (df["memcap"]) {
+            p.defrag.memcap = to_bytes(c, df["memcap"], "defrag.memcap");
+        }
+        if (df["timeout"]) {
+            p.defrag.timeout_s = to_u32(c, df["timeout"], "defrag.timeout");
+        }
+        if (df["max-frags"]) {
+            p.defrag.max_frags = to_u32(c, df["max-frags"], "defrag.max-frags");
+        }
+        if (df["max-datagrams"]) {
+            p.defrag.max_datagrams = to_u32(c, df["max-datagrams"], "defrag.max-datagrams");
+        }
+    }
+    if (const auto al = root["app-layer"]) {
+        c.check_keys(al, "app-layer", {"enabled", "detect-limit", "http"});
+        if (al["enabled"]) {
+            p.app.enabled = to_bool(c, al["enabled"], "app-layer.enabled");
+        }
+        if (al["detect-limit"]) {
+            p.app.detect_limit = to_u32_bytes(c, al["detect-limit"], "app-layer.detect-limit");
+        }
+        if (const auto h = al["http"]) {
+            c.check_keys(h, "app-layer.http",
+                         {"request-body-limit", "response-body-limit", "header-limit"});
+            if (h["request-body-limit"]) {
+                p.app.http_request_body_limit =
+                    to_u32_bytes(c, h["request-body-limit"], "app-layer.http.request-body-limit");
+            }
+            if (h["response-body-limit"]) {
+                p.app.http_response_body_limit =
+                    to_u32_bytes(c, h["response-body-limit"], "app-layer.http.response-body-limit");
+            }
+            if (h["header-limit"]) {
+                p.app.http_header_limit =
+                    to_u32_bytes(c, h["header-limit"], "app-layer.http.header-limit");
+            }
+        }
+    }
+    // host-os-policy: {default: bsd, windows: [10.0.0.0/8], linux: [...], ...}: the overlap
+    // policy of TCP reassembly and defragmentation, by destination network.
+    if (const auto hp = root["host-os-policy"]) {
+        if (!hp.IsMap()) {
+            c.fail(hp, "host-os-policy: expected a mapping of policy names to address lists");
+            return;
+        }
+        dataplane::OsPolicyMap map;
+        for (const auto& kv : hp) {
+            const auto name = kv.first.as<std::string>();
+            if (name == "default") {
+                const auto v = kv.second.as<std::string>();
+                const auto pol = dataplane::os_policy_from_name(v);
+                if (!pol) {
+                    c.fail(kv.second, "host-os-policy.default: unknown policy '" + v + "'");
+                    return;
+                }
+                map.set_default(*pol);
+                continue;
+            }
+            const auto pol = dataplane::os_policy_from_name(name);
+            if (!pol) {
+                c.fail(kv.first, "host-os-policy: unknown policy '" + name +
+                                     "' (expected first, last, linux, old-linux, bsd, "
+                                     "bsd-right, windows, windows2k3, vista, solaris, hpux10, "
+                                     "hpux11, irix, macos or default)");
+                return;
+            }
+            for (const auto& cidr : str_list(c, kv.second, "host-os-policy." + name)) {
+                if (auto st = map.add(cidr, *pol); !st) {
+                    c.fail(kv.second, "host-os-policy." + name + ": " + st.error().message);
+                    return;
+                }
+            }
+        }
+        p.stream.policy = map;
+        p.defrag.policy = map;
+    }
+}
+
 }  // namespace
 
 Result<SensorConfig> load_sensor_config(const std::string& path) {
@@ -88,7 +244,10 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
         if (!root || root.IsNull()) {
             return make_error(ErrorCode::BadInput, path + ": empty configuration");
         }
-        c.check_keys(root, "", {"sensor-id", "capture", "rules", "vars", "outputs", "ips", "flow"});
+        c.check_keys(root, "",
+                     {"sensor-id", "capture", "rules", "vars", "outputs", "ips", "flow", "stream",
+                      "defrag", "app-layer", "host-os-policy"});
+        load_pipeline(c, root, cfg.pipeline);
         if (root["sensor-id"]) {
             cfg.sensor_id = root["sensor-id"].as<std::string>();
         }
@@ -192,6 +351,7 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
     if (!c.err.empty()) {
         return make_error(ErrorCode::BadInput, c.err);
     }
+    cfg.pipeline.flows.capacity = cfg.flow_capacity;
     return cfg;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "sensor/worker.h"
 
 namespace vigil::sensor {
 
@@ -35,6 +36,8 @@ struct SensorConfig {
     std::vector<std::string> allowlist;
     // flows
     uint32_t flow_capacity = 65536;
+    // defrag, stream, app-layer, host-os-policy (pipeline.flows.capacity = flow_capacity)
+    PipelineConfig pipeline{};
 };
 
 // Relative paths in the file (rules, vars, eve) are resolved against the file's directory.

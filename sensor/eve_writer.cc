@@ -8,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "dataplane/app/buffers.h"
+
 namespace vigil::sensor {
 
 namespace {
@@ -287,6 +289,18 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
     }
     close_obj(o);
     o += ',';
+    if (a.app_proto != 0) {
+        add_kv(o, "app_proto",
+               std::string(dataplane::app::app_proto_name(
+                   static_cast<dataplane::app::AppProto>(a.app_proto))));
+    }
+    if (!a.app_key.empty() && !a.app_json.empty()) {
+        o += '"';
+        o += a.app_key;
+        o += "\":";
+        o += a.app_json;
+        o += ',';
+    }
     if (a.has_flow) {
         o += "\"flow\":{";
         add_num(o, "pkts_toserver", a.pkts_toserver);

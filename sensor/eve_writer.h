@@ -8,7 +8,10 @@
 #include <string>
 
 #include "common/result.h"
+#include "dataplane/app/app_layer.h"
 #include "dataplane/decode.h"
+#include "dataplane/defrag.h"
+#include "dataplane/stream.h"
 #include "rules/ruleset.h"
 #include "sensor/alert_record.h"
 
@@ -20,6 +23,10 @@ struct ReplayCounters {
     uint64_t bytes = 0;
     dataplane::DecodeStats decode{};
     dataplane::FlowStats flows{};
+    dataplane::StreamStats stream{};
+    dataplane::DefragStats defrag{};
+    dataplane::app::AppStats app{};
+    uint64_t datagrams = 0;  // reassembled IP datagrams inspected
     uint64_t alerts = 0;
     uint64_t alerts_suppressed = 0;  // by threshold / suppress
     double seconds = 0;

@@ -142,7 +142,7 @@ int cmd_replay(const ReplayArgs& a) {
     opts.ips = a.ips || cfg.ips_enabled;
     opts.progress = !a.no_progress;
     opts.collect_alerts = !expects.empty();
-    opts.flows.capacity = cfg.flow_capacity;
+    opts.pipeline = cfg.pipeline;
     auto res = sensor::run_replay(opts, *rs, *vars, **eve);
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);

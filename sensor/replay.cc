@@ -104,10 +104,10 @@ private:
             if (b == nullptr) {
                 return;
             }
-            if (b->reset_flows) {
-                w_->reset_flows();
-            }
             w_->process({b->pkts.data(), b->pkts.size()}, b->alerts);
+            if (b->reset_flows) {
+                w_->reset_flows(&b->alerts);  // end of a file: streams end, state is dropped
+            }
             {
                 std::lock_guard lk(done_mu_);
                 b->done = true;
@@ -174,7 +174,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     std::condition_variable done_cv;
     std::vector<std::unique_ptr<WorkerThread>> workers;
     for (uint32_t i = 0; i < nworkers; ++i) {
-        auto w = Worker::create(i, rules, opts.flows);
+        auto w = Worker::create(i, rules, opts.pipeline);
         if (!w) {
             return w.error();
         }
@@ -274,12 +274,6 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
             res.input_error = true;
             continue;
         }
-        // Each file is an independent capture: flows (and their state) start afresh.
-        if (fi > 0) {
-            for (auto& b : cur->batches) {
-                b.reset_flows = true;
-            }
-        }
         cur->file = fi;
         sources.push_back(std::move(src.value()));
         dataplane::PacketSource& source = *sources.back();
@@ -305,11 +299,19 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
                 ++res.files[fi].packets;
                 res.last_ts_sec = f.ts_sec;
                 res.last_ts_usec = f.ts_usec;
-                // The hash picks the worker and lets that worker prefetch the flow.
+                // The flow hash lets the worker prefetch the flow. The worker is picked by
+                // host pair, so that the fragments of a datagram (which carry no ports after
+                // the first) and the flow they belong to meet in one worker.
+                uint32_t w = 0;
                 if (pkt.ip_version != 0) {
-                    pkt.flow_hash = dataplane::flow_hash(dataplane::FlowKey::from_packet(pkt));
+                    auto key = dataplane::FlowKey::from_packet(pkt);
+                    pkt.flow_hash = dataplane::flow_hash(key);
+                    if (nworkers > 1) {
+                        key.port_lo = key.port_hi = 0;
+                        key.proto = 0;
+                        w = static_cast<uint32_t>(dataplane::flow_hash(key) % nworkers);
+                    }
                 }
-                const auto w = static_cast<uint32_t>(pkt.flow_hash % nworkers);
                 const uint32_t copy_len = stable ? 0 : f.cap_len;
                 if (!cur->batches[w].fits(copy_len)) {
                     submit();
@@ -335,6 +337,11 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
             res.input_error = true;
         }
         bytes_before_file += source.bytes_total();
+        // Each file is an independent capture: its flows end with it (streams are flushed and
+        // inspected, alerts attributed to this file), and the next starts afresh.
+        for (auto& b : cur->batches) {
+            b.reset_flows = true;
+        }
         submit();  // a tick never spans two files: keeps per-file alert attribution exact
     }
     while (!in_flight.empty()) {
@@ -355,6 +362,56 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
         res.counters.flows.flowbit_overflows += fs.flowbit_overflows;
         res.counters.flows.created_tcp += fs.created_tcp;
         res.counters.flows.created_udp += fs.created_udp;
+        const auto& ss = wt->worker().stream_stats();
+        auto& st = res.counters.stream;
+        st.sessions += ss.sessions;
+        st.midstream_pickups += ss.midstream_pickups;
+        st.midstream_ignored += ss.midstream_ignored;
+        st.segments += ss.segments;
+        st.in_order += ss.in_order;
+        st.out_of_order += ss.out_of_order;
+        st.retransmissions += ss.retransmissions;
+        st.overlaps += ss.overlaps;
+        st.overlap_diff += ss.overlap_diff;
+        st.gaps += ss.gaps;
+        st.gap_bytes += ss.gap_bytes;
+        st.depth_reached += ss.depth_reached;
+        st.ooo_limit += ss.ooo_limit;
+        st.memcap_reached += ss.memcap_reached;
+        st.bad_seq += ss.bad_seq;
+        st.memory_peak += ss.memory_peak;
+        const auto& ds = wt->worker().defrag_stats();
+        auto& dt = res.counters.defrag;
+        dt.fragments += ds.fragments;
+        dt.ipv4_fragments += ds.ipv4_fragments;
+        dt.ipv6_fragments += ds.ipv6_fragments;
+        dt.reassembled += ds.reassembled;
+        dt.overlaps += ds.overlaps;
+        dt.overlap_diff += ds.overlap_diff;
+        dt.tiny += ds.tiny;
+        dt.timeouts += ds.timeouts;
+        dt.memcap_drops += ds.memcap_drops;
+        dt.too_many_frags += ds.too_many_frags;
+        dt.too_large += ds.too_large;
+        dt.invalid += ds.invalid;
+        const auto& as = wt->worker().app_stats();
+        auto& at = res.counters.app;
+        for (size_t i = 0; i < at.flows.size(); ++i) {
+            at.flows[i] += as.flows[i];
+        }
+        at.http_requests += as.http_requests;
+        at.http_responses += as.http_responses;
+        at.http_parse_errors += as.http_parse_errors;
+        at.http_body_truncated += as.http_body_truncated;
+        at.http_gzip_errors += as.http_gzip_errors;
+        at.dns_queries += as.dns_queries;
+        at.dns_responses += as.dns_responses;
+        at.dns_parse_errors += as.dns_parse_errors;
+        at.tls_client_hellos += as.tls_client_hellos;
+        at.tls_server_hellos += as.tls_server_hellos;
+        at.tls_certificates += as.tls_certificates;
+        at.tls_parse_errors += as.tls_parse_errors;
+        res.counters.datagrams += wt->worker().stats().datagrams;
     }
     workers.clear();
     res.counters.alerts_suppressed = filter.suppressed();
@@ -409,6 +466,69 @@ std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
                   static_cast<unsigned long long>(c.alerts),
                   static_cast<unsigned long long>(c.alerts_suppressed));
     s += line;
+    const auto& st = c.stream;
+    std::snprintf(line, sizeof(line),
+                  "  stream     %llu sessions (%llu midstream), %llu segments: %llu out of "
+                  "order, %llu retransmitted, %llu overlapping (%llu with different data), "
+                  "%llu gaps, %llu at depth\n",
+                  static_cast<unsigned long long>(st.sessions),
+                  static_cast<unsigned long long>(st.midstream_pickups),
+                  static_cast<unsigned long long>(st.segments),
+                  static_cast<unsigned long long>(st.out_of_order),
+                  static_cast<unsigned long long>(st.retransmissions),
+                  static_cast<unsigned long long>(st.overlaps),
+                  static_cast<unsigned long long>(st.overlap_diff),
+                  static_cast<unsigned long long>(st.gaps),
+                  static_cast<unsigned long long>(st.depth_reached));
+    s += line;
+    if (st.memcap_reached + st.ooo_limit + st.bad_seq > 0) {
+        std::snprintf(line, sizeof(line),
+                      "    limits: %llu segments refused at memcap, %llu at the out-of-order "
+                      "limit, %llu with a bad sequence number\n",
+                      static_cast<unsigned long long>(st.memcap_reached),
+                      static_cast<unsigned long long>(st.ooo_limit),
+                      static_cast<unsigned long long>(st.bad_seq));
+        s += line;
+    }
+    const auto& dt = c.defrag;
+    if (dt.fragments > 0) {
+        std::snprintf(
+            line, sizeof(line),
+            "  defrag     %llu fragments, %llu datagrams reassembled, %llu overlaps "
+            "(%llu with different data), %llu tiny, %llu timed out, %llu dropped at "
+            "limits, %llu invalid\n",
+            static_cast<unsigned long long>(dt.fragments),
+            static_cast<unsigned long long>(dt.reassembled),
+            static_cast<unsigned long long>(dt.overlaps),
+            static_cast<unsigned long long>(dt.overlap_diff),
+            static_cast<unsigned long long>(dt.tiny), static_cast<unsigned long long>(dt.timeouts),
+            static_cast<unsigned long long>(dt.memcap_drops + dt.too_many_frags + dt.too_large),
+            static_cast<unsigned long long>(dt.invalid));
+        s += line;
+    }
+    std::string protos;
+    for (size_t i = 1; i < c.app.flows.size(); ++i) {
+        if (c.app.flows[i] == 0) {
+            continue;
+        }
+        protos += protos.empty() ? "" : ", ";
+        protos +=
+            std::string(dataplane::app::app_proto_name(static_cast<dataplane::app::AppProto>(i))) +
+            " " + std::to_string(c.app.flows[i]);
+    }
+    if (!protos.empty()) {
+        std::snprintf(line, sizeof(line),
+                      "  app-layer  flows: %s\n"
+                      "             http %llu requests, %llu responses, %llu parse errors; dns "
+                      "%llu queries; tls %llu client hellos, %llu certificates\n",
+                      protos.c_str(), static_cast<unsigned long long>(c.app.http_requests),
+                      static_cast<unsigned long long>(c.app.http_responses),
+                      static_cast<unsigned long long>(c.app.http_parse_errors),
+                      static_cast<unsigned long long>(c.app.dns_queries),
+                      static_cast<unsigned long long>(c.app.tls_client_hellos),
+                      static_cast<unsigned long long>(c.app.tls_certificates));
+        s += line;
+    }
     if (!r.by_sid.empty()) {
         // Most frequent first.
         std::vector<std::pair<uint32_t, const SidCount*>> v;

@@ -13,6 +13,7 @@
 #include "rules/ruleset.h"
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
+#include "sensor/worker.h"
 
 namespace vigil::sensor {
 
@@ -22,7 +23,7 @@ struct ReplayOptions {
     bool ips = false;             // drop/reject rules report action "blocked"
     bool progress = false;        // progress line on stderr
     bool collect_alerts = false;  // keep ObservedAlert per file (for --expect)
-    dataplane::FlowTableConfig flows{};
+    PipelineConfig pipeline{};
 };
 
 struct SidCount {

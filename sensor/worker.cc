@@ -3,13 +3,29 @@
 namespace vigil::sensor {
 
 using dataplane::Flow;
+using dataplane::FlowDir;
 using dataplane::Packet;
+using dataplane::StreamView;
+namespace app = dataplane::app;
 
-Worker::Worker(uint32_t id, const dataplane::FlowTableConfig& flows) : id_(id), flows_(flows) {}
+Worker::Worker(uint32_t id, const PipelineConfig& config)
+    : id_(id),
+      config_(config),
+      stream_(config.stream),
+      app_(config.app),
+      defrag_(config.defrag),
+      flows_(config.flows) {
+    flows_.set_on_remove([this](Flow& f) { on_flow_removed(f); });
+}
+
+Worker::~Worker() {
+    flows_.set_on_remove(nullptr);
+    flows_.flush();  // free sessions while their engines are alive
+}
 
 Result<std::unique_ptr<Worker>> Worker::create(uint32_t id, rules::RuleSetPtr rules,
-                                               const dataplane::FlowTableConfig& flows) {
-    std::unique_ptr<Worker> w(new Worker(id, flows));
+                                               const PipelineConfig& config) {
+    std::unique_ptr<Worker> w(new Worker(id, config));
     auto m = rules::Matcher::create(std::move(rules));
     if (!m) {
         return m.error();
@@ -18,8 +34,11 @@ Result<std::unique_ptr<Worker>> Worker::create(uint32_t id, rules::RuleSetPtr ru
     return w;
 }
 
-void Worker::reset_flows() {
+void Worker::reset_flows(std::vector<AlertRecord>* out) {
+    removal_out_ = out;
     flows_.flush();
+    removal_out_ = nullptr;
+    defrag_.clear();
 }
 
 // Flow entries are scattered over a large table: fetch them a few packets ahead (l3fwd).
@@ -27,6 +46,7 @@ constexpr size_t kPrefetchBucket = 8;
 constexpr size_t kPrefetchFlow = 4;
 
 void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
+    removal_out_ = &out;
     for (size_t i = 0; i < pkts.size(); ++i) {
         if (i + kPrefetchBucket < pkts.size() && pkts[i + kPrefetchBucket].flow_hash != 0) {
             flows_.prefetch_bucket(pkts[i + kPrefetchBucket].flow_hash);
@@ -36,42 +56,173 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
         }
         Packet& pkt = pkts[i];
         ++stats_.packets;
+        last_seq_ = pkt.seq;
         flows_.expire(pkt.ts_sec);
-        Flow* flow = flows_.lookup(pkt);                 // flow (null for non-IP)
-        const auto hits = matcher_->inspect(pkt, flow);  // detect
-        for (uint32_t ri : hits) {                       // output: records, no formatting
-            AlertRecord& a = out.emplace_back();
-            a.seq = pkt.seq;
-            a.rule = ri;
-            a.ts_sec = pkt.ts_sec;
-            a.ts_usec = pkt.ts_usec;
-            a.src = pkt.src;
-            a.dst = pkt.dst;
-            a.has_ports = pkt.has_tcp() || pkt.has_udp();
-            a.sport = pkt.sport;
-            a.dport = pkt.dport;
-            a.ip_proto = pkt.ip_proto;
-            a.has_icmp = pkt.has_icmp();
-            a.icmp_type = pkt.icmp_type;
-            a.icmp_code = pkt.icmp_code;
-            a.vlan_count = pkt.vlan_count;
-            a.vlan = pkt.vlan;
-            a.dir = pkt.dir;
-            if (flow != nullptr) {
-                a.has_flow = true;
-                a.flow_id = flow->flow_id;
-                a.pkts_toserver = flow->pkts_toserver;
-                a.pkts_toclient = flow->pkts_toclient;
-                a.bytes_toserver = flow->bytes_toserver;
-                a.bytes_toclient = flow->bytes_toclient;
-                a.flow_start_sec = flow->start_sec;
-                a.flow_start_usec = flow->start_usec;
-                const bool from_client = pkt.dir == dataplane::FlowDir::ToServer;
-                a.flow_src = from_client ? pkt.src : pkt.dst;
-                a.flow_dst = from_client ? pkt.dst : pkt.src;
-                a.flow_sport = from_client ? pkt.sport : pkt.dport;
-                a.flow_dport = from_client ? pkt.dport : pkt.sport;
+        handle(pkt, out);
+        if (pkt.is_fragment && config_.defrag_enabled) {
+            // The fragment was inspected as a packet; the datagram it completes is inspected
+            // as what the end host sees.
+            const auto r = defrag_.add(pkt);
+            if (r.datagram != nullptr) {
+                Packet d = *r.datagram;
+                ++stats_.datagrams;
+                handle(d, out);
             }
+        }
+    }
+    removal_out_ = nullptr;
+}
+
+void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
+    Flow* flow = flows_.lookup(pkt);  // flow (null for non-IP)
+    rules::PayloadView pv;
+    StreamView sv;
+    const bool tcp_stream =
+        flow != nullptr && config_.stream_enabled && pkt.has_tcp() && !pkt.is_fragment;
+    if (tcp_stream) {
+        sv = stream_.process(*flow, pkt);
+        if (sv.tracked) {
+            pv.inspect = sv.inspect && (sv.events & dataplane::kStreamEvRetransmission) == 0;
+            if (sv.inspect && sv.has_new()) {
+                pv.stream = sv.data;
+                pv.stream_len = sv.len;
+                pv.stream_base = sv.base;
+                pv.new_from = sv.new_from;
+                pv.pkt_in_stream = sv.pkt_len != 0 && sv.pkt_len == pkt.payload_len;
+            }
+        }
+    }
+    emit(matcher_->inspect(pkt, flow, pv), pkt, flow, nullptr, out);
+    if (matcher_->passed() || flow == nullptr || !config_.app.enabled) {
+        if (tcp_stream && sv.tracked &&
+            (pkt.tcp_flags & (dataplane::kTcpFin | dataplane::kTcpRst))) {
+            end_stream(*flow, pkt.dir, pkt, out);
+        }
+        return;
+    }
+    if (tcp_stream && sv.tracked && sv.inspect && sv.has_new()) {
+        app_events(app_.on_tcp_data(*flow, sv.dir, sv.data + sv.new_from, sv.len - sv.new_from,
+                                    (sv.events & dataplane::kStreamEvGap) != 0, pkt),
+                   pkt, flow, out);
+    } else if (pkt.has_udp() && !pkt.is_fragment) {
+        app_events(app_.on_udp(*flow, pkt), pkt, flow, out);
+    }
+    if (tcp_stream && sv.tracked) {
+        if (pkt.tcp_flags & dataplane::kTcpRst) {
+            end_stream(*flow, FlowDir::ToServer, pkt, out);
+            end_stream(*flow, FlowDir::ToClient, pkt, out);
+        } else if (pkt.tcp_flags & dataplane::kTcpFin) {
+            end_stream(*flow, pkt.dir, pkt, out);
+        }
+    }
+}
+
+// A direction of a TCP stream has ended: what was held back (out-of-order data behind a
+// hole) is inspected now, and the application layer completes what ends with the connection.
+void Worker::end_stream(Flow& flow, FlowDir dir, const Packet& pkt, std::vector<AlertRecord>& out) {
+    if (!flow.tcp) {
+        return;
+    }
+    const StreamView fv = stream_.flush(flow, dir);
+    if (fv.inspect && fv.has_new()) {
+        rules::PayloadView pv;
+        pv.stream = fv.data;
+        pv.stream_len = fv.len;
+        pv.stream_base = fv.base;
+        pv.new_from = fv.new_from;
+        pv.stream_only = true;
+        emit(matcher_->inspect(pkt, &flow, pv), pkt, &flow, nullptr, out);
+        if (config_.app.enabled) {
+            app_events(app_.on_tcp_data(flow, dir, fv.data + fv.new_from, fv.len - fv.new_from,
+                                        (fv.events & dataplane::kStreamEvGap) != 0, pkt),
+                       pkt, &flow, out);
+        }
+    }
+    if (config_.app.enabled) {
+        app_events(app_.on_tcp_close(flow, dir, pkt), pkt, &flow, out);
+    }
+}
+
+void Worker::app_events(std::span<const app::AppEvent> events, const Packet& pkt, Flow* flow,
+                        std::vector<AlertRecord>& out) {
+    for (const auto& ev : events) {
+        emit(matcher_->inspect_app(pkt, flow, ev), pkt, flow, &ev, out);
+    }
+}
+
+// A flow leaves the table (timeout, eviction, end of input): its streams end. The alerts are
+// attributed to a packet rebuilt from the flow (its last direction's endpoints, last time).
+void Worker::on_flow_removed(Flow& flow) {
+    if (removal_out_ == nullptr || !flow.tcp || !config_.stream_enabled) {
+        return;
+    }
+    static constexpr std::array<uint8_t, 20> kNoHeader{};
+    for (FlowDir dir : {FlowDir::ToServer, FlowDir::ToClient}) {
+        Packet p;
+        const bool to_server = dir == FlowDir::ToServer;
+        const bool client_lo =
+            flow.key.addr_lo == flow.client && flow.key.port_lo == flow.client_port;
+        const dataplane::IpAddr server = client_lo ? flow.key.addr_hi : flow.key.addr_lo;
+        const uint16_t server_port = client_lo ? flow.key.port_hi : flow.key.port_lo;
+        p.src = to_server ? flow.client : server;
+        p.dst = to_server ? server : flow.client;
+        p.sport = to_server ? flow.client_port : server_port;
+        p.dport = to_server ? server_port : flow.client_port;
+        p.ip_version = p.src.is_v4() ? 4 : 6;
+        p.ip_proto = flow.key.proto;
+        p.l4 = kNoHeader.data();
+        p.ts_sec = flow.last_sec;
+        p.seq = last_seq_;
+        p.dir = dir;
+        p.flow_established = flow.tcp_state == dataplane::TcpState::Established ||
+                             flow.tcp_state == dataplane::TcpState::Closing;
+        if (flow.key.vlan != 0) {
+            p.vlan_count = 1;
+            p.vlan[0] = flow.key.vlan;
+        }
+        end_stream(flow, dir, p, *removal_out_);
+    }
+}
+
+void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow* flow,
+                  const app::AppEvent* ev, std::vector<AlertRecord>& out) {
+    for (uint32_t ri : hits) {  // output: records, formatted by the output stage
+        AlertRecord& a = out.emplace_back();
+        a.seq = pkt.seq;
+        a.rule = ri;
+        a.ts_sec = pkt.ts_sec;
+        a.ts_usec = pkt.ts_usec;
+        a.src = pkt.src;
+        a.dst = pkt.dst;
+        a.has_ports = pkt.has_tcp() || pkt.has_udp();
+        a.sport = pkt.sport;
+        a.dport = pkt.dport;
+        a.ip_proto = pkt.ip_proto;
+        a.has_icmp = pkt.has_icmp();
+        a.icmp_type = pkt.icmp_type;
+        a.icmp_code = pkt.icmp_code;
+        a.vlan_count = pkt.vlan_count;
+        a.vlan = pkt.vlan;
+        a.dir = pkt.dir;
+        if (flow != nullptr) {
+            a.has_flow = true;
+            a.flow_id = flow->flow_id;
+            a.pkts_toserver = flow->pkts_toserver;
+            a.pkts_toclient = flow->pkts_toclient;
+            a.bytes_toserver = flow->bytes_toserver;
+            a.bytes_toclient = flow->bytes_toclient;
+            a.flow_start_sec = flow->start_sec;
+            a.flow_start_usec = flow->start_usec;
+            const bool from_client = pkt.dir == FlowDir::ToServer;
+            a.flow_src = from_client ? pkt.src : pkt.dst;
+            a.flow_dst = from_client ? pkt.dst : pkt.src;
+            a.flow_sport = from_client ? pkt.sport : pkt.dport;
+            a.flow_dport = from_client ? pkt.dport : pkt.sport;
+            a.app_proto = flow->app_proto;
+        }
+        if (ev != nullptr) {
+            a.app_key = ev->eve_key;
+            a.app_json = ev->eve_json;
         }
     }
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Worker: one detection thread's state. Owns its flow table and Matcher (Hyperscan scratch),
-// so nothing on the per-packet path is shared, locked or allocated.
+// Worker: one detection thread's state. Owns its defragmenter, flow table, TCP reassembly,
+// application layer and Matcher (Hyperscan scratch), so nothing on the per-packet path is
+// shared or locked.
 
 #include <cstdint>
 #include <memory>
@@ -8,27 +9,46 @@
 #include <vector>
 
 #include "common/result.h"
+#include "dataplane/app/app_layer.h"
+#include "dataplane/defrag.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/packet.h"
+#include "dataplane/stream.h"
 #include "rules/ruleset.h"
 #include "sensor/alert_record.h"
 
 namespace vigil::sensor {
 
+// The stages after decode, as configured (sensor.yaml `flow`, `stream`, `defrag`,
+// `app-layer`, `host-os-policy`).
+struct PipelineConfig {
+    dataplane::FlowTableConfig flows{};
+    bool stream_enabled = true;
+    dataplane::StreamConfig stream{};
+    bool defrag_enabled = true;
+    dataplane::DefragConfig defrag{};
+    dataplane::app::AppConfig app{};  // app.enabled
+};
+
 struct WorkerStats {
     uint64_t packets = 0;
+    uint64_t datagrams = 0;  // reassembled IP datagrams inspected
 };
 
 class Worker {
 public:
     static Result<std::unique_ptr<Worker>> create(uint32_t id, rules::RuleSetPtr rules,
-                                                  const dataplane::FlowTableConfig& flows);
+                                                  const PipelineConfig& config);
+    ~Worker();
 
-    // Flow tracking and detection for decoded packets; alerts are appended to `out`.
+    // Defragmentation, flow tracking, reassembly, application layer and detection for
+    // decoded packets; alerts are appended to `out`.
     void process(std::span<dataplane::Packet> pkts, std::vector<AlertRecord>& out);
 
-    // Drops all flow state (end of input, or a new independent capture file).
-    void reset_flows();
+    // Ends all flows (end of input, or a new independent capture file): streams are flushed
+    // and inspected, open HTTP bodies completed, then the state is dropped. Alerts raised by
+    // that go to `out` when given.
+    void reset_flows(std::vector<AlertRecord>* out = nullptr);
 
     // Swaps in a matcher for a new rule set; call between bursts only (reload).
     void set_matcher(rules::MatcherPtr&& m) { matcher_ = std::move(m); }
@@ -36,15 +56,35 @@ public:
     uint32_t id() const { return id_; }
     const WorkerStats& stats() const { return stats_; }
     const dataplane::FlowStats& flow_stats() const { return flows_.stats(); }
+    const dataplane::StreamStats& stream_stats() const { return stream_.stats(); }
+    const dataplane::DefragStats& defrag_stats() const { return defrag_.stats(); }
+    const dataplane::app::AppStats& app_stats() const { return app_.stats(); }
     const rules::MatcherStats& matcher_stats() const { return matcher_->stats(); }
 
 private:
-    Worker(uint32_t id, const dataplane::FlowTableConfig& flows);
+    Worker(uint32_t id, const PipelineConfig& config);
+    void handle(dataplane::Packet& pkt, std::vector<AlertRecord>& out);
+    void end_stream(dataplane::Flow& flow, dataplane::FlowDir dir, const dataplane::Packet& pkt,
+                    std::vector<AlertRecord>& out);
+    void app_events(std::span<const dataplane::app::AppEvent> events, const dataplane::Packet& pkt,
+                    dataplane::Flow* flow, std::vector<AlertRecord>& out);
+    void emit(std::span<const uint32_t> hits, const dataplane::Packet& pkt,
+              const dataplane::Flow* flow, const dataplane::app::AppEvent* ev,
+              std::vector<AlertRecord>& out);
+    void on_flow_removed(dataplane::Flow& flow);
 
     uint32_t id_;
+    PipelineConfig config_;
+    // Declared before the flow table: flows hold sessions that account their memory in
+    // these engines, so the engines must outlive the table.
+    dataplane::StreamEngine stream_;
+    dataplane::app::AppLayer app_;
+    dataplane::Defragmenter defrag_;
     dataplane::FlowTable flows_;
     rules::MatcherPtr matcher_;
     WorkerStats stats_{};
+    uint64_t last_seq_ = 0;
+    std::vector<AlertRecord>* removal_out_ = nullptr;  // where flow-end alerts go
 };
 using WorkerPtr = std::unique_ptr<Worker>;
 
