@@ -9,7 +9,7 @@ packages=(
     # dataplane
     libpcap-dev
     # rules
-    libhyperscan-dev libpcre2-dev
+    libhyperscan-dev libpcre2-dev zlib1g-dev libssl-dev
     # sensor: config, JSON, command line
     libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
     # tests and benchmarks

@@ -79,6 +79,27 @@ protected:
         }
         return out;
     }
+    // sids for a packet carrying the tail of a reassembled stream window: `window` holds
+    // old bytes [0, new_from) then the packet's new bytes; `base` = stream offset of window[0].
+    std::vector<uint32_t> stream_sids(const std::string& window, uint32_t new_from,
+                                      uint64_t base = 0, bool pkt_inspect = true,
+                                      Flow* flow = nullptr) {
+        TestPacket tp(window.substr(new_from));
+        PayloadView pv;
+        pv.inspect = pkt_inspect;
+        pv.stream = reinterpret_cast<const uint8_t*>(window.data());
+        pv.stream_len = static_cast<uint32_t>(window.size());
+        pv.stream_base = base;
+        pv.new_from = new_from;
+        pv.pkt_in_stream = true;
+        Flow local;
+        auto hits = matcher_->inspect(tp.pkt, flow != nullptr ? flow : &local, pv);
+        std::vector<uint32_t> out;
+        for (uint32_t i : hits) {
+            out.push_back(rules_->rule(i).sid);
+        }
+        return out;
+    }
     bool fires(const std::string& rule, const std::string& payload) {
         load({rule});
         return !sids(TestPacket(payload)).empty();
@@ -366,6 +387,78 @@ TEST_F(MatcherTest, RuleWithoutContentIsCheckedOnHeaderAlone) {
     EXPECT_EQ(sids(p), V({1}));
     p.pkt.icmp_type = 0;
     EXPECT_EQ(sids(p), V{});
+}
+
+// --- TCP stream windows (the worker passes the reassembled window of the direction) ---
+
+TEST_F(MatcherTest, StreamMatchAcrossSegmentsAlertsOnTheCompletingPacket) {
+    load({R"(alert tcp any any -> any any (msg:"a"; content:"attack"; sid:1;))"});
+    // "att" arrived with the previous packet, "ack" completes the match now.
+    EXPECT_EQ(stream_sids("GET /att"
+                          "ack HTTP",
+                          8),
+              V{1});
+    // The whole match lies in old bytes: it alerted with the packet that completed it.
+    EXPECT_EQ(stream_sids("GET /attack"
+                          " HTTP/1.1",
+                          11),
+              V{});
+    // A later, second occurrence that ends in the new bytes alerts again.
+    EXPECT_EQ(stream_sids("attack "
+                          "attack",
+                          7),
+              V{1});
+}
+
+TEST_F(MatcherTest, StreamAbsoluteOffsetsCountFromTheStreamStart) {
+    load({R"(alert tcp any any -> any any (msg:"a"; content:"GET"; depth:3; sid:1;))"});
+    // "G" then "ET": the window starts at stream offset 0.
+    EXPECT_EQ(stream_sids("GET /", 1, 0), V{1});
+    // The same bytes deep in the stream (window base 1000) are not at depth 3.
+    EXPECT_EQ(stream_sids("xGET /", 2, 1000), V{});
+}
+
+TEST_F(MatcherTest, OnlyStreamAndNoStream) {
+    load({R"(alert tcp any any -> any any (msg:"s"; content:"split"; flow:only_stream; sid:1;))",
+          R"(alert tcp any any -> any any (msg:"p"; content:"split"; flow:no_stream; sid:2;))",
+          R"(alert tcp any any -> any any (msg:"d"; content:"split"; sid:3;))"});
+    // Across segments: only the stream sees it.
+    EXPECT_EQ(stream_sids("spl"
+                          "it",
+                          3),
+              (V{1, 3}));
+    // Inside one packet: both see it, each rule alerts once.
+    EXPECT_EQ(stream_sids("xx"
+                          "split",
+                          2),
+              (V{1, 2, 3}));
+}
+
+TEST_F(MatcherTest, UninspectedPayloadOnlyRunsHeaderRules) {
+    load({R"(alert tcp any any -> any any (msg:"c"; content:"again"; sid:1;))",
+          R"(alert tcp any any -> any any (msg:"h"; flags:A+; sid:2;))"});
+    // A retransmission: the worker marks the payload as not to be inspected.
+    TestPacket tp("again");
+    PayloadView pv;
+    pv.inspect = false;
+    Flow f;
+    std::vector<uint32_t> got;
+    for (uint32_t i : matcher_->inspect(tp.pkt, &f, pv)) {
+        got.push_back(rules_->rule(i).sid);
+    }
+    EXPECT_EQ(got, V{2});
+}
+
+TEST_F(MatcherTest, DsizeRulesAreNotStreamRules) {
+    load({R"(alert tcp any any -> any any (msg:"d"; dsize:>2; content:"abcd"; sid:1;))"});
+    EXPECT_EQ(stream_sids("ab"
+                          "cd",
+                          2),
+              V{});  // only on the stream
+    EXPECT_EQ(stream_sids("x"
+                          "abcd",
+                          1),
+              V{1});  // in the packet
 }
 
 }  // namespace
