@@ -735,6 +735,10 @@ Result<ByteTest> parse_byte_test(std::string_view v, const Rule& rule) {
         return reject("byte_test: expected <nbytes>,<op>,<value>,<offset>[,options], got " +
                       quote(trim(v)));
     }
+    if (trim(parts[0]) == "0") {
+        // Suricata 7 reads the whole rest of the buffer as a string number; not modelled.
+        return reject("unsupported byte_test nbytes 0 (convert the rest of the buffer)");
+    }
     ByteTest t;
     ByteOpts b;
     if (auto st = parse_byte_opts("byte_test", ByteKw::Test, parts, 4, b); !st) {
@@ -956,6 +960,213 @@ bool starts_with_any(std::string_view s, std::initializer_list<std::string_view>
                        [&](std::string_view p) { return s.starts_with(p); });
 }
 
+using dataplane::app::AppProto;
+using dataplane::app::BufferId;
+using BufDir = OptionParser::BufDir;
+
+struct BufferKeyword {
+    std::string_view name;
+    BufferId id;
+    BufDir dir;
+};
+
+// Suricata 7 sticky buffers, with their pre-6 names kept as aliases. Buffers that exist on
+// both sides of an HTTP transaction are named by their request variant here and resolved
+// from the rule's flow direction in finish().
+constexpr BufferKeyword kStickyBuffers[] = {
+    {"http.uri", BufferId::HttpUri, BufDir::Fixed},
+    {"http.uri.raw", BufferId::HttpUriRaw, BufDir::Fixed},
+    {"http.method", BufferId::HttpMethod, BufDir::Fixed},
+    {"http.protocol", BufferId::HttpProtocol, BufDir::Fixed},
+    {"http_protocol", BufferId::HttpProtocol, BufDir::Fixed},
+    {"http.request_line", BufferId::HttpRequestLine, BufDir::Fixed},
+    {"http_request_line", BufferId::HttpRequestLine, BufDir::Fixed},
+    {"http.host", BufferId::HttpHost, BufDir::Fixed},
+    {"http.host.raw", BufferId::HttpHostRaw, BufDir::Fixed},
+    {"http.user_agent", BufferId::HttpUserAgent, BufDir::Fixed},
+    {"http.referer", BufferId::HttpReferer, BufDir::Fixed},
+    {"http_referer", BufferId::HttpReferer, BufDir::Fixed},
+    {"http.cookie", BufferId::HttpCookie, BufDir::Flow},
+    {"http.accept", BufferId::HttpAccept, BufDir::Fixed},
+    {"http_accept", BufferId::HttpAccept, BufDir::Fixed},
+    {"http.accept_enc", BufferId::HttpAcceptEnc, BufDir::Fixed},
+    {"http_accept_enc", BufferId::HttpAcceptEnc, BufDir::Fixed},
+    {"http.accept_lang", BufferId::HttpAcceptLang, BufDir::Fixed},
+    {"http_accept_lang", BufferId::HttpAcceptLang, BufDir::Fixed},
+    {"http.content_type", BufferId::HttpContentTypeReq, BufDir::Flow},
+    {"http_content_type", BufferId::HttpContentTypeReq, BufDir::Flow},
+    {"http.content_len", BufferId::HttpContentLenReq, BufDir::Flow},
+    {"http_content_len", BufferId::HttpContentLenReq, BufDir::Flow},
+    {"http.connection", BufferId::HttpConnectionReq, BufDir::Flow},
+    {"http_connection", BufferId::HttpConnectionReq, BufDir::Flow},
+    {"http.header", BufferId::HttpHeaderReq, BufDir::Flow},
+    {"http.header.raw", BufferId::HttpHeaderRawReq, BufDir::Flow},
+    {"http.header_names", BufferId::HttpHeaderNamesReq, BufDir::Flow},
+    {"http_header_names", BufferId::HttpHeaderNamesReq, BufDir::Flow},
+    {"http.start", BufferId::HttpStartReq, BufDir::Flow},
+    {"http_start", BufferId::HttpStartReq, BufDir::Flow},
+    // Suricata inspects these one header ("Name: value") at a time; here they see the whole
+    // normalised header block of their side, which finds the same contents but differs for
+    // startswith / endswith / bsize / depth.
+    {"http.request_header", BufferId::HttpHeaderReq, BufDir::Fixed},
+    {"http.response_header", BufferId::HttpHeaderResp, BufDir::Fixed},
+    {"http.request_body", BufferId::HttpRequestBody, BufDir::Fixed},
+    {"http.stat_code", BufferId::HttpStatCode, BufDir::Fixed},
+    {"http.stat_msg", BufferId::HttpStatMsg, BufDir::Fixed},
+    {"http.response_line", BufferId::HttpResponseLine, BufDir::Fixed},
+    {"http_response_line", BufferId::HttpResponseLine, BufDir::Fixed},
+    {"http.server", BufferId::HttpServer, BufDir::Fixed},
+    {"http.location", BufferId::HttpLocation, BufDir::Fixed},
+    // Suricata inspects http.response_body / http_server_body in the file_data list, so they
+    // follow file.data's direction rule.
+    {"http.response_body", BufferId::HttpResponseBody, BufDir::FileData},
+    {"file.data", BufferId::HttpResponseBody, BufDir::FileData},
+    {"file_data", BufferId::HttpResponseBody, BufDir::FileData},
+    {"dns.query", BufferId::DnsQuery, BufDir::Fixed},
+    {"dns_query", BufferId::DnsQuery, BufDir::Fixed},
+    {"tls.sni", BufferId::TlsSni, BufDir::Fixed},
+    {"tls_sni", BufferId::TlsSni, BufDir::Fixed},
+    {"tls.cert_subject", BufferId::TlsCertSubject, BufDir::Fixed},
+    {"tls_cert_subject", BufferId::TlsCertSubject, BufDir::Fixed},
+    {"tls.cert_issuer", BufferId::TlsCertIssuer, BufDir::Fixed},
+    {"tls_cert_issuer", BufferId::TlsCertIssuer, BufDir::Fixed},
+    {"tls.cert_serial", BufferId::TlsCertSerial, BufDir::Fixed},
+    {"tls_cert_serial", BufferId::TlsCertSerial, BufDir::Fixed},
+    {"tls.certs", BufferId::TlsCerts, BufDir::Fixed},
+    {"ja3.hash", BufferId::Ja3Hash, BufDir::Fixed},
+    {"ja3_hash", BufferId::Ja3Hash, BufDir::Fixed},
+    {"ja3.string", BufferId::Ja3String, BufDir::Fixed},
+    {"ja3_string", BufferId::Ja3String, BufDir::Fixed},
+    {"ja3s.hash", BufferId::Ja3sHash, BufDir::Fixed},
+    {"ja3s_hash", BufferId::Ja3sHash, BufDir::Fixed},
+    {"ja3s.string", BufferId::Ja3sString, BufDir::Fixed},
+    {"ja3s_string", BufferId::Ja3sString, BufDir::Fixed},
+};
+
+// Legacy content modifiers: they move the content before them into a buffer.
+constexpr BufferKeyword kLegacyModifiers[] = {
+    {"http_uri", BufferId::HttpUri, BufDir::Fixed},
+    {"http_raw_uri", BufferId::HttpUriRaw, BufDir::Fixed},
+    {"http_method", BufferId::HttpMethod, BufDir::Fixed},
+    {"http_header", BufferId::HttpHeaderReq, BufDir::Flow},
+    {"http_raw_header", BufferId::HttpHeaderRawReq, BufDir::Flow},
+    {"http_cookie", BufferId::HttpCookie, BufDir::Flow},
+    {"http_user_agent", BufferId::HttpUserAgent, BufDir::Fixed},
+    {"http_host", BufferId::HttpHost, BufDir::Fixed},
+    {"http_raw_host", BufferId::HttpHostRaw, BufDir::Fixed},
+    {"http_client_body", BufferId::HttpRequestBody, BufDir::Fixed},
+    {"http_server_body", BufferId::HttpResponseBody, BufDir::FileData},
+    {"http_stat_code", BufferId::HttpStatCode, BufDir::Fixed},
+    {"http_stat_msg", BufferId::HttpStatMsg, BufDir::Fixed},
+};
+
+// pcre buffer flags, by the legacy modifier they stand for (Q is file_data in Suricata).
+struct PcreBufferFlag {
+    char flag;
+    BufferKeyword kw;
+};
+constexpr PcreBufferFlag kPcreBufferFlags[] = {
+    {'U', {"http_uri", BufferId::HttpUri, BufDir::Fixed}},
+    {'I', {"http_raw_uri", BufferId::HttpUriRaw, BufDir::Fixed}},
+    {'P', {"http_client_body", BufferId::HttpRequestBody, BufDir::Fixed}},
+    {'Q', {"file_data", BufferId::HttpResponseBody, BufDir::FileData}},
+    {'H', {"http_header", BufferId::HttpHeaderReq, BufDir::Flow}},
+    {'D', {"http_raw_header", BufferId::HttpHeaderRawReq, BufDir::Flow}},
+    {'M', {"http_method", BufferId::HttpMethod, BufDir::Fixed}},
+    {'C', {"http_cookie", BufferId::HttpCookie, BufDir::Flow}},
+    {'S', {"http_stat_code", BufferId::HttpStatCode, BufDir::Fixed}},
+    {'Y', {"http_stat_msg", BufferId::HttpStatMsg, BufDir::Fixed}},
+    {'V', {"http_user_agent", BufferId::HttpUserAgent, BufDir::Fixed}},
+    {'W', {"http_host", BufferId::HttpHost, BufDir::Fixed}},
+    {'Z', {"http_raw_host", BufferId::HttpHostRaw, BufDir::Fixed}},
+};
+
+struct TransformKeyword {
+    std::string_view name;
+    Transform t;
+};
+constexpr TransformKeyword kTransformKeywords[] = {
+    {"dotprefix", Transform::DotPrefix},
+    {"to_lowercase", Transform::ToLowercase},
+    {"to_uppercase", Transform::ToUppercase},
+    {"strip_whitespace", Transform::StripWhitespace},
+    {"compress_whitespace", Transform::CompressWhitespace},
+    {"url_decode", Transform::UrlDecode},
+};
+
+template <typename T, size_t N>
+const T* find_keyword(const T (&table)[N], std::string_view name) {
+    for (const T& e : table) {
+        if (e.name == name) {
+            return &e;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+std::optional<dataplane::app::AppProto> app_proto_by_name(std::string_view name) {
+    if (name == "ssl") {
+        return AppProto::Tls;
+    }
+    if (name == "http1") {
+        return AppProto::Http;
+    }
+    for (size_t i = 1; i < static_cast<size_t>(AppProto::Count); ++i) {
+        const auto p = static_cast<AppProto>(i);
+        if (dataplane::app::app_proto_name(p) == name) {
+            return p;
+        }
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+// The response variant of a buffer named by its request variant (flow:to_client).
+BufferId response_variant(BufferId id) {
+    switch (id) {
+        case BufferId::HttpHeaderReq:
+            return BufferId::HttpHeaderResp;
+        case BufferId::HttpHeaderRawReq:
+            return BufferId::HttpHeaderRawResp;
+        case BufferId::HttpHeaderNamesReq:
+            return BufferId::HttpHeaderNamesResp;
+        case BufferId::HttpStartReq:
+            return BufferId::HttpStartResp;
+        case BufferId::HttpContentTypeReq:
+            return BufferId::HttpContentTypeResp;
+        case BufferId::HttpContentLenReq:
+            return BufferId::HttpContentLenResp;
+        case BufferId::HttpConnectionReq:
+            return BufferId::HttpConnectionResp;
+        case BufferId::HttpCookie:
+            return BufferId::HttpSetCookie;
+        default:
+            return id;
+    }
+}
+
+// Suricata refuses a case-sensitive W (host) pcre with an upper-case letter: the host buffer
+// is lower-cased, so it could never match. Escapes (\S, \x4A) are not letters of the subject.
+bool pcre_has_uppercase(std::string_view re) {
+    for (size_t i = 0; i < re.size(); ++i) {
+        if (re[i] == '\\') {
+            if (i + 1 < re.size() && re[i + 1] == 'x') {
+                i += 3;  // \xHH
+            } else {
+                ++i;
+            }
+            continue;
+        }
+        if (re[i] >= 'A' && re[i] <= 'Z') {
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 std::optional<std::string> unsupported_keyword(std::string_view name) {
@@ -967,48 +1178,43 @@ std::optional<std::string> unsupported_keyword(std::string_view name) {
         "icmp_id",   "icmp_seq",  "ttl",          "tos",        "ipopts",          "fragbits",
         "flags",     "seq",       "ack",          "window",     "ip_proto",        "isdataat",
         "byte_test", "byte_jump", "byte_extract", "threshold",  "detection_filter"};
-    static constexpr std::array<std::string_view, 4> kSupportedMore{"flowbits", "noalert",
-                                                                    "pkt_data", "prefilter"};
+    static constexpr std::array<std::string_view, 8> kSupportedMore{
+        "flowbits",   "noalert", "pkt_data", "prefilter",
+        "uricontent", "urilen",  "bsize",    "app-layer-protocol"};
     const std::string k = lower(name);
     if (std::find(kSupported.begin(), kSupported.end(), k) != kSupported.end() ||
-        std::find(kSupportedMore.begin(), kSupportedMore.end(), k) != kSupportedMore.end()) {
+        std::find(kSupportedMore.begin(), kSupportedMore.end(), k) != kSupportedMore.end() ||
+        find_keyword(kStickyBuffers, k) != nullptr ||
+        find_keyword(kLegacyModifiers, k) != nullptr ||
+        find_keyword(kTransformKeywords, k) != nullptr) {
         return std::nullopt;
     }
-    // Keywords that inspect app-layer state or buffers (Suricata's sticky buffers, their
-    // legacy content modifiers and app-layer matchers).
-    static constexpr std::array<std::string_view, 14> kAppLayer{
-        "uricontent",      "urilen",          "app-layer-protocol",
-        "app-layer-event", "app-layer-state", "filestore",
-        "filemagic",       "filename",        "fileext",
-        "filesize",        "frame",           "modbus",
-        "bsize",           "file_data"};
+    // Keywords that inspect app-layer state or buffers we do not model (other protocols,
+    // file properties, events, ...).
+    static constexpr std::array<std::string_view, 8> kAppLayer{
+        "app-layer-event", "app-layer-state", "filestore", "filemagic",
+        "filename",        "fileext",         "filesize",  "frame"};
     const bool app =
         std::find(kAppLayer.begin(), kAppLayer.end(), k) != kAppLayer.end() ||
         starts_with_any(
-            k, {"http", "file",  "dns",      "tls",        "ssl_",   "ja3",       "ja4",  "ssh",
-                "smb",  "dce",   "dcerpc",   "krb5",       "snmp",   "sip",       "smtp", "email",
-                "ftp",  "ike",   "nfs",      "dhcp",       "mqtt",   "dnp3",      "enip", "cip",
-                "rfb",  "quic",  "rdp",      "ldap",       "pgsql",  "websocket", "tftp", "ntp",
-                "imap", "pop3",  "template", "x509",       "ssl",    "app-layer", "sni",  "uri",
-                "mdns", "llmnr", "doh2",     "bittorrent", "telnet", "irc"});
+            k, {"http", "file",  "dns",      "tls",        "ssl_",   "ja3",       "ja4",   "ssh",
+                "smb",  "dce",   "dcerpc",   "krb5",       "snmp",   "sip",       "smtp",  "email",
+                "ftp",  "ike",   "nfs",      "dhcp",       "mqtt",   "dnp3",      "enip",  "cip",
+                "rfb",  "quic",  "rdp",      "ldap",       "pgsql",  "websocket", "tftp",  "ntp",
+                "imap", "pop3",  "template", "x509",       "ssl",    "app-layer", "sni",   "uri",
+                "mdns", "llmnr", "doh2",     "bittorrent", "telnet", "irc",       "modbus"});
     if (app) {
         return "unsupported keyword " + quote(name) + " (app-layer)";
     }
-    static constexpr std::array<std::string_view, 15> kTransforms{"dotprefix",
-                                                                  "strip_whitespace",
-                                                                  "compress_whitespace",
-                                                                  "to_lowercase",
-                                                                  "to_uppercase",
-                                                                  "to_md5",
-                                                                  "to_sha1",
-                                                                  "to_sha256",
-                                                                  "pcrexform",
-                                                                  "url_decode",
-                                                                  "xor",
-                                                                  "header_lowercase",
-                                                                  "strip_pseudo_headers",
-                                                                  "from_base64",
-                                                                  "luaxform"};
+    static constexpr std::array<std::string_view, 9> kTransforms{"to_md5",
+                                                                 "to_sha1",
+                                                                 "to_sha256",
+                                                                 "pcrexform",
+                                                                 "xor",
+                                                                 "header_lowercase",
+                                                                 "strip_pseudo_headers",
+                                                                 "from_base64",
+                                                                 "luaxform"};
     if (std::find(kTransforms.begin(), kTransforms.end(), k) != kTransforms.end()) {
         return "unsupported keyword " + quote(name) + " (transform)";
     }
@@ -1024,14 +1230,35 @@ Status OptionParser::apply(const RawOption& opt) {
     if (std::find(kModifiers.begin(), kModifiers.end(), name) != kModifiers.end()) {
         return apply_modifier(name, val);
     }
-    // pkt_data resets inspection to the packet payload, where it already is (no sticky
-    // buffers are supported); prefilter only steers Suricata's prefilter engine choice.
+    if (const auto* b = find_keyword(kStickyBuffers, name)) {
+        if (auto st = no_value(name, val); !st) {
+            return st;
+        }
+        return apply_sticky(opt.name, b->id, b->dir);
+    }
+    if (const auto* b = find_keyword(kLegacyModifiers, name)) {
+        if (auto st = no_value(name, val); !st) {
+            return st;
+        }
+        return apply_legacy_buffer(name, b->id, b->dir);
+    }
+    if (const auto* t = find_keyword(kTransformKeywords, name)) {
+        if (auto st = no_value(name, val); !st) {
+            return st;
+        }
+        return apply_transform(name, t->t);
+    }
+    // pkt_data ends the sticky buffer: what follows inspects the packet payload again;
+    // prefilter only steers Suricata's prefilter engine choice.
     if (name == "noalert" || name == "pkt_data" || name == "prefilter") {
         if (auto st = no_value(name, val); !st) {
             return st;
         }
         if (name == "noalert") {
             rule_.noalert = true;
+        }
+        if (name == "pkt_data") {
+            cur_list_ = -1;
         }
         return Ok{};
     }
@@ -1121,8 +1348,24 @@ Status OptionParser::apply(const RawOption& opt) {
     if (name == "content") {
         return apply_content(v);
     }
+    if (name == "uricontent") {
+        // Suricata's deprecated spelling of content + http_uri.
+        if (auto st = apply_content(v); !st) {
+            return st;
+        }
+        return apply_legacy_buffer("uricontent", BufferId::HttpUri, BufDir::Fixed);
+    }
     if (name == "pcre") {
         return apply_pcre(v);
+    }
+    if (name == "bsize") {
+        return apply_bsize(v);
+    }
+    if (name == "urilen") {
+        return apply_urilen(v);
+    }
+    if (name == "app-layer-protocol") {
+        return apply_app_layer_protocol(v);
     }
     // Non-payload options may appear once per rule (Suricata rejects duplicates of most).
     auto once = [&](bool present) -> Status {
@@ -1252,12 +1495,14 @@ Status OptionParser::apply(const RawOption& opt) {
         rule_.ip_proto = *m;
         return Ok{};
     }
+    // A relative isdataat / byte_* outside a sticky buffer goes to the buffer of the match it
+    // is relative to (content:"x"; http_uri; isdataat:1,relative; inspects the URI).
     if (name == "isdataat") {
         auto d = parse_isdataat(v, rule_);
         if (!d) {
             return d.error();
         }
-        rule_.payload.emplace_back(*d);
+        push_op(d->relative ? relative_target(true) : cur_list_, *d);
         return Ok{};
     }
     if (name == "byte_test") {
@@ -1265,7 +1510,7 @@ Status OptionParser::apply(const RawOption& opt) {
         if (!t) {
             return t.error();
         }
-        rule_.payload.emplace_back(*t);
+        push_op(t->relative ? relative_target(false) : cur_list_, *t);
         return Ok{};
     }
     if (name == "byte_jump") {
@@ -1273,7 +1518,7 @@ Status OptionParser::apply(const RawOption& opt) {
         if (!j) {
             return j.error();
         }
-        rule_.payload.emplace_back(*j);
+        push_op(j->relative ? relative_target(false) : cur_list_, *j);
         return Ok{};
     }
     if (name == "byte_extract") {
@@ -1281,7 +1526,7 @@ Status OptionParser::apply(const RawOption& opt) {
         if (!e) {
             return e.error();
         }
-        rule_.payload.emplace_back(*e);
+        push_op(e->relative ? relative_target(false) : cur_list_, *e);
         return Ok{};
     }
     if (name == "threshold" || name == "detection_filter") {
@@ -1315,7 +1560,179 @@ Status OptionParser::apply_content(std::string_view v) {
     if (auto st = decode_content(v, c); !st) {
         return st;
     }
-    rule_.payload.emplace_back(std::move(c));
+    push_op(cur_list_, std::move(c));
+    return Ok{};
+}
+
+std::vector<PayloadOp>& OptionParser::ops(int list) {
+    return list < 0 ? rule_.payload : rule_.buffers[static_cast<size_t>(list)].ops;
+}
+
+void OptionParser::push_op(int list, PayloadOp op) {
+    std::vector<PayloadOp>& v = ops(list);
+    const bool is_content = std::holds_alternative<Content>(op);
+    const bool is_match = is_content || std::holds_alternative<Pcre>(op);
+    v.push_back(std::move(op));
+    const OpRef ref{list, v.size() - 1, true};
+    if (is_content) {
+        last_content_ = ref;
+    }
+    if (is_match) {
+        last_match_ = ref;
+    }
+    last_any_ = ref;
+}
+
+int OptionParser::relative_target(bool content_pcre_only) const {
+    if (cur_list_ >= 0) {
+        return cur_list_;
+    }
+    const OpRef& prev = content_pcre_only ? last_match_ : last_any_;
+    return prev.valid ? prev.list : -1;
+}
+
+int OptionParser::legacy_section(std::string_view keyword, BufferId id, BufDir dir) {
+    // Contents moved by modifiers join the latest untransformed section of that buffer; a
+    // transformed one is a different buffer in Suricata.
+    for (size_t i = rule_.buffers.size(); i-- > 0;) {
+        const BufferMatch& b = rule_.buffers[i];
+        if (b.buffer == id && sections_[i].dir == dir && b.transforms.empty()) {
+            return static_cast<int>(i);
+        }
+    }
+    BufferMatch b;
+    b.buffer = id;
+    b.keyword = std::string(keyword);
+    rule_.buffers.push_back(std::move(b));
+    sections_.push_back(Section{dir, false});
+    return static_cast<int>(rule_.buffers.size() - 1);
+}
+
+Status OptionParser::apply_sticky(std::string_view name, BufferId id, BufDir dir) {
+    // Every sticky keyword opens a section; finish() merges sections naming the same buffer.
+    BufferMatch b;
+    b.buffer = id;
+    b.keyword = std::string(name);
+    rule_.buffers.push_back(std::move(b));
+    sections_.push_back(Section{dir, true});
+    cur_list_ = static_cast<int>(rule_.buffers.size() - 1);
+    return Ok{};
+}
+
+Status OptionParser::apply_legacy_buffer(std::string_view name, BufferId id, BufDir dir) {
+    const std::string n(name);
+    if (cur_list_ >= 0) {
+        return reject(n + " can't be used while the sticky buffer " +
+                      quote(rule_.buffers[static_cast<size_t>(cur_list_)].keyword) +
+                      " is active (reset it with pkt_data first)");
+    }
+    if (!last_content_.valid) {
+        return reject(n + " needs a preceding content");
+    }
+    if (last_content_.list >= 0) {
+        return reject(n + ": the preceding content is already in buffer " +
+                      quote(rule_.buffers[static_cast<size_t>(last_content_.list)].keyword));
+    }
+    const size_t idx = last_content_.idx;
+    Content c = std::get<Content>(rule_.payload[idx]);
+    if (c.rawbytes) {
+        return reject(n + " can't be combined with rawbytes");
+    }
+    rule_.payload.erase(rule_.payload.begin() + static_cast<std::ptrdiff_t>(idx));
+    const int list = legacy_section(name, id, dir);
+    std::vector<PayloadOp>& dst = ops(list);
+    dst.emplace_back(std::move(c));
+    const OpRef moved{list, dst.size() - 1, true};
+    // Keep the other references pointing at the same ops after the erase.
+    for (OpRef* r : {&last_match_, &last_any_}) {
+        if (r->valid && r->list == -1) {
+            if (r->idx == idx) {
+                *r = moved;
+            } else if (r->idx > idx) {
+                --r->idx;
+            }
+        }
+    }
+    last_content_ = moved;
+    return Ok{};
+}
+
+Status OptionParser::apply_transform(std::string_view name, Transform t) {
+    const std::string n(name);
+    if (cur_list_ < 0) {
+        return reject(n + ": transforms need a sticky buffer before them");
+    }
+    BufferMatch& b = rule_.buffers[static_cast<size_t>(cur_list_)];
+    if (!b.ops.empty()) {
+        return reject(n + ": transforms must directly follow the sticky buffer " +
+                      quote(b.keyword) + " (before its content)");
+    }
+    b.transforms.push_back(t);
+    return Ok{};
+}
+
+Status OptionParser::apply_bsize(std::string_view v) {
+    if (cur_list_ < 0) {
+        return reject("bsize needs a sticky buffer before it");
+    }
+    BufferMatch& b = rule_.buffers[static_cast<size_t>(cur_list_)];
+    if (b.bsize) {
+        return reject("duplicate bsize for " + quote(b.keyword));
+    }
+    auto m = parse_int_match("bsize", v, UINT64_MAX);
+    if (!m) {
+        return m.error();
+    }
+    b.bsize = *m;
+    return Ok{};
+}
+
+Status OptionParser::apply_urilen(std::string_view v) {
+    if (rule_.urilen) {
+        return reject("duplicate urilen");
+    }
+    const auto parts = split_trim(v, ',');
+    if (parts.size() > 2) {
+        return reject("urilen: expected [<|>]<n> or <n><><m>, then optional norm|raw, got " +
+                      quote(trim(v)));
+    }
+    auto m = parse_int_match("urilen", parts[0], 65535);
+    if (!m) {
+        return m.error();
+    }
+    bool raw = false;
+    if (parts.size() == 2) {
+        const std::string kind = lower(parts[1]);
+        if (kind != "norm" && kind != "raw") {
+            return reject("urilen: expected norm or raw, got " + quote(parts[1]));
+        }
+        raw = kind == "raw";
+    }
+    rule_.urilen = *m;
+    rule_.urilen_raw = raw;
+    return Ok{};
+}
+
+Status OptionParser::apply_app_layer_protocol(std::string_view v) {
+    if (have_app_layer_protocol_) {
+        return reject("duplicate app-layer-protocol");
+    }
+    std::string_view name = trim(v);
+    bool negated = false;
+    if (!name.empty() && name[0] == '!') {
+        negated = true;
+        name = trim(name.substr(1));
+    }
+    const std::string n = lower(name);
+    const auto p = app_proto_by_name(n);
+    if (!p) {
+        return reject("app-layer-protocol: protocol " + quote(name) +
+                      " is not detected by this sensor (known: http, dns, tls, ssh, smtp, "
+                      "ftp, smb, failed)");
+    }
+    have_app_layer_protocol_ = true;
+    alp_ = *p;
+    alp_negated_ = negated;
     return Ok{};
 }
 
@@ -1347,6 +1764,7 @@ Status OptionParser::apply_pcre(std::string_view v) {
         return reject("unsupported pcre capture into variables " +
                       quote(trim(std::string_view(p.flags).substr(comma + 1))));
     }
+    const PcreBufferFlag* buf_flag = nullptr;
     for (char f : p.flags) {
         switch (f) {
             case 'i':
@@ -1379,34 +1797,56 @@ Status OptionParser::apply_pcre(std::string_view v) {
             case 'O':  // override the configured match limits: no limits to override here
                 break;
             default: {
-                struct AppFlag {
-                    char flag;
-                    const char* buffer;
-                };
-                static constexpr std::array<AppFlag, 13> kAppFlags{{{'U', "http_uri"},
-                                                                    {'I', "http_raw_uri"},
-                                                                    {'P', "http_client_body"},
-                                                                    {'Q', "http_server_body"},
-                                                                    {'H', "http_header"},
-                                                                    {'D', "http_raw_header"},
-                                                                    {'M', "http_method"},
-                                                                    {'C', "http_cookie"},
-                                                                    {'S', "http_stat_code"},
-                                                                    {'Y', "http_stat_msg"},
-                                                                    {'V', "http_user_agent"},
-                                                                    {'W', "http_host"},
-                                                                    {'Z', "http_raw_host"}}};
-                for (const AppFlag& a : kAppFlags) {
-                    if (a.flag == f) {
-                        return reject("unsupported pcre flag " + quote(std::string(1, f)) +
-                                      " (app-layer buffer " + quote(a.buffer) + ")");
+                const PcreBufferFlag* hit = nullptr;
+                for (const PcreBufferFlag& b : kPcreBufferFlags) {
+                    if (b.flag == f) {
+                        hit = &b;
                     }
                 }
-                return reject("pcre: unknown flag " + quote(std::string(1, f)));
+                if (hit == nullptr) {
+                    return reject("pcre: unknown flag " + quote(std::string(1, f)));
+                }
+                if (buf_flag != nullptr) {
+                    return reject("pcre: more than one buffer flag in " + quote(p.flags));
+                }
+                buf_flag = hit;
             }
         }
     }
-    rule_.payload.emplace_back(std::move(p));
+    int list = cur_list_;
+    if (buf_flag != nullptr) {
+        const BufferKeyword& kw = buf_flag->kw;
+        const std::string flag = quote(std::string(1, buf_flag->flag));
+        if (buf_flag->flag == 'W' && !p.caseless && pcre_has_uppercase(p.pattern)) {
+            return reject(
+                "pcre: flag 'W' (http_host) with an upper-case letter in the pattern "
+                "can never match the lower-cased host (add 'i' or use 'Z')");
+        }
+        if (cur_list_ >= 0) {
+            const BufferMatch& cur = rule_.buffers[static_cast<size_t>(cur_list_)];
+            if (cur.buffer != kw.id || sections_[static_cast<size_t>(cur_list_)].dir != kw.dir) {
+                return reject("pcre: flag " + flag + " (" + std::string(kw.name) +
+                              ") while the sticky buffer " + quote(cur.keyword) +
+                              " is active (reset it with pkt_data first)");
+            }
+        } else {
+            list = legacy_section(kw.name, kw.id, kw.dir);
+        }
+    }
+    if (p.relative && cur_list_ < 0) {
+        // Without a sticky buffer, /R needs an earlier content or pcre in the same buffer.
+        const auto& prev = ops(list);
+        const bool has_match = std::any_of(prev.begin(), prev.end(), [](const PayloadOp& op) {
+            return std::holds_alternative<Content>(op) || std::holds_alternative<Pcre>(op);
+        });
+        if (!has_match) {
+            return reject("pcre: /R needs a preceding content or pcre in the same buffer (" +
+                          std::string(list < 0 ? "packet payload"
+                                               : rule_.buffers[static_cast<size_t>(list)].keyword) +
+                          ")");
+        }
+    }
+    push_op(list, std::move(p));
     return Ok{};
 }
 
@@ -1415,9 +1855,10 @@ Status OptionParser::apply_modifier(std::string_view name,
     const std::string n(name);
     // Like Suricata, a modifier applies to the most recent content even when a pcre, byte_*
     // or isdataat came in between (ET writes `content:"x"; isdataat:!1,relative; nocase;`).
+    // The content may since have moved into a buffer (content:"x"; http_uri; nocase;).
     Content* c = nullptr;
-    for (auto it = rule_.payload.rbegin(); it != rule_.payload.rend() && c == nullptr; ++it) {
-        c = std::get_if<Content>(&*it);
+    if (last_content_.valid) {
+        c = std::get_if<Content>(&ops(last_content_.list)[last_content_.idx]);
     }
     if (c == nullptr) {
         return reject(n + " needs a preceding content");
@@ -1541,18 +1982,157 @@ Status OptionParser::finish() {
     if (!have_sid_) {
         return reject("missing sid");
     }
-    for (const PayloadOp& op : rule_.payload) {
-        const auto* c = std::get_if<Content>(&op);
-        if (c == nullptr || !c->fast_pattern_only) {
-            continue;
+    auto check_fp_only = [](const std::vector<PayloadOp>& prog) -> Status {
+        for (const PayloadOp& op : prog) {
+            const auto* c = std::get_if<Content>(&op);
+            if (c == nullptr || !c->fast_pattern_only) {
+                continue;
+            }
+            if (c->negated) {
+                return reject("fast_pattern:only can't be used on a negated content");
+            }
+            if (c->offset || c->depth || c->distance || c->within) {
+                return reject(
+                    "fast_pattern:only can't be combined with offset/depth/distance/within");
+            }
         }
-        if (c->negated) {
-            return reject("fast_pattern:only can't be used on a negated content");
-        }
-        if (c->offset || c->depth || c->distance || c->within) {
-            return reject("fast_pattern:only can't be combined with offset/depth/distance/within");
+        return Ok{};
+    };
+    if (auto st = check_fp_only(rule_.payload); !st) {
+        return st;
+    }
+    for (const BufferMatch& b : rule_.buffers) {
+        if (auto st = check_fp_only(b.ops); !st) {
+            return st;
         }
     }
+    if (auto st = resolve_buffers(); !st) {
+        return st;
+    }
+    return bind_app_proto();
+}
+
+Status OptionParser::resolve_buffers() {
+    const bool to_client = rule_.flow && rule_.flow->to_client;
+    const bool to_server = rule_.flow && rule_.flow->to_server;
+    for (size_t i = 0; i < rule_.buffers.size(); ++i) {
+        BufferMatch& b = rule_.buffers[i];
+        if (b.ops.empty() && !b.bsize) {
+            return reject("sticky buffer " + quote(b.keyword) +
+                          " has nothing to match (no content, pcre, byte_*, isdataat or bsize)");
+        }
+        switch (sections_[i].dir) {
+            case BufDir::Fixed:
+                break;
+            case BufDir::Flow:
+                if (to_client) {
+                    b.buffer = response_variant(b.buffer);
+                }
+                break;
+            case BufDir::FileData:
+                b.buffer = to_server ? BufferId::HttpRequestBody : BufferId::HttpResponseBody;
+                break;
+        }
+        if (b.buffer == BufferId::HttpProtocol && to_client) {
+            return reject(quote(b.keyword) +
+                          " on responses (flow:to_client) is not supported: only the request's "
+                          "protocol is available");
+        }
+    }
+    // Sections naming the same buffer become one program, in rule order.
+    std::vector<BufferMatch> merged;
+    for (BufferMatch& b : rule_.buffers) {
+        auto it = std::find_if(merged.begin(), merged.end(),
+                               [&](const BufferMatch& m) { return m.buffer == b.buffer; });
+        if (it == merged.end()) {
+            merged.push_back(std::move(b));
+            continue;
+        }
+        if (it->transforms != b.transforms) {
+            return reject(quote(b.keyword) +
+                          ": the same buffer with different transforms in one rule is not "
+                          "supported");
+        }
+        if (it->bsize && b.bsize) {
+            return reject("duplicate bsize for " + quote(b.keyword));
+        }
+        if (b.bsize) {
+            it->bsize = b.bsize;
+        }
+        for (PayloadOp& op : b.ops) {
+            it->ops.push_back(std::move(op));
+        }
+    }
+    rule_.buffers = std::move(merged);
+    sections_.clear();
+    cur_list_ = -1;
+    last_content_ = last_match_ = last_any_ = OpRef{};
+    return Ok{};
+}
+
+Status OptionParser::bind_app_proto() {
+    const AppProto header = rule_.app_bind;  // set by the rule header (`alert http ...`)
+    auto pname = [](AppProto p) { return quote(dataplane::app::app_proto_name(p)); };
+    AppProto bind = header;
+    bool negated = false;
+    if (have_app_layer_protocol_) {
+        if (header != AppProto::Unknown && (alp_negated_ || alp_ != header)) {
+            return reject("app-layer-protocol:" + std::string(alp_negated_ ? "!" : "") +
+                          std::string(dataplane::app::app_proto_name(alp_)) +
+                          " conflicts with protocol " + pname(header) + " of the rule header");
+        }
+        bind = alp_;
+        negated = alp_negated_;
+    }
+    // What the buffers (and urilen) imply: all of them must belong to one protocol.
+    AppProto implied = AppProto::Unknown;
+    std::string implied_by;
+    auto imply = [&](AppProto p, const std::string& keyword) -> Status {
+        if (implied == AppProto::Unknown) {
+            implied = p;
+            implied_by = keyword;
+        } else if (implied != p) {
+            return reject("buffer " + quote(keyword) + " (" +
+                          std::string(dataplane::app::app_proto_name(p)) +
+                          ") conflicts with buffer " + quote(implied_by) + " (" +
+                          std::string(dataplane::app::app_proto_name(implied)) + ")");
+        }
+        return Ok{};
+    };
+    for (const BufferMatch& b : rule_.buffers) {
+        if (auto st = imply(dataplane::app::buffer_proto(b.buffer), b.keyword); !st) {
+            return st;
+        }
+    }
+    if (rule_.urilen) {
+        if (auto st = imply(AppProto::Http, "urilen"); !st) {
+            return st;
+        }
+    }
+    if (implied != AppProto::Unknown) {
+        const bool file_data = implied_by == "file.data" || implied_by == "file_data";
+        if (bind != AppProto::Unknown && !negated && bind != implied) {
+            if (file_data) {
+                return reject("unsupported " + quote(implied_by) + " for " + pname(bind) +
+                              ": only http bodies are inspected");
+            }
+            return reject(
+                "buffer " + quote(implied_by) + " (" +
+                std::string(dataplane::app::app_proto_name(implied)) +
+                ") conflicts with protocol " + pname(bind) +
+                (have_app_layer_protocol_ ? " of app-layer-protocol" : " of the rule header"));
+        }
+        if (negated && bind == implied) {
+            return reject("app-layer-protocol:!" +
+                          std::string(dataplane::app::app_proto_name(bind)) +
+                          " conflicts with buffer " + quote(implied_by));
+        }
+        // The buffer's protocol already excludes a negated other one.
+        bind = implied;
+        negated = false;
+    }
+    rule_.app_bind = bind;
+    rule_.app_bind_negated = negated;
     return Ok{};
 }
 

@@ -108,32 +108,34 @@ struct ProtoEntry {
 };
 
 // App-layer names map to the transport Suricata's parsers use; protocols that run over both
-// TCP and UDP (dns, sip, krb5, nfs, dcerpc, enip) map to Ip.
-constexpr std::array<ProtoEntry, 47> kProtos{{
+// TCP and UDP (dns, sip, krb5, nfs, dcerpc, enip) map to Ip. Only the protocols the sensor
+// detects (detail::app_proto_by_name) are accepted; the others are listed so the rejection
+// can say why.
+constexpr std::array<ProtoEntry, 48> kProtos{{
     {"ip", Proto::Ip, false},          {"pkthdr", Proto::Ip, false},
     {"tcp", Proto::Tcp, false},        {"tcp-pkt", Proto::Tcp, false},
     {"tcp-stream", Proto::Tcp, false}, {"udp", Proto::Udp, false},
-    {"icmp", Proto::Icmp, false},      {"icmpv4", Proto::Icmpv4, false},
-    {"icmpv6", Proto::Icmpv6, false},  {"icmp6", Proto::Icmpv6, false},
-    {"http", Proto::Tcp, true},        {"http1", Proto::Tcp, true},
-    {"http2", Proto::Tcp, true},       {"ftp", Proto::Tcp, true},
-    {"ftp-data", Proto::Tcp, true},    {"smtp", Proto::Tcp, true},
-    {"tls", Proto::Tcp, true},         {"ssl", Proto::Tcp, true},
-    {"ssh", Proto::Tcp, true},         {"imap", Proto::Tcp, true},
-    {"pop3", Proto::Tcp, true},        {"smb", Proto::Tcp, true},
-    {"modbus", Proto::Tcp, true},      {"dnp3", Proto::Tcp, true},
-    {"rfb", Proto::Tcp, true},         {"mqtt", Proto::Tcp, true},
-    {"rdp", Proto::Tcp, true},         {"websocket", Proto::Tcp, true},
-    {"ldap", Proto::Tcp, true},        {"telnet", Proto::Tcp, true},
-    {"irc", Proto::Tcp, true},         {"pgsql", Proto::Tcp, true},
-    {"msn", Proto::Tcp, true},         {"jabber", Proto::Tcp, true},
-    {"dns", Proto::Ip, true},          {"sip", Proto::Ip, true},
-    {"krb5", Proto::Ip, true},         {"nfs", Proto::Ip, true},
-    {"dcerpc", Proto::Ip, true},       {"enip", Proto::Ip, true},
-    {"dhcp", Proto::Udp, true},        {"ntp", Proto::Udp, true},
-    {"snmp", Proto::Udp, true},        {"tftp", Proto::Udp, true},
-    {"ikev2", Proto::Udp, true},       {"ike", Proto::Udp, true},
-    {"quic", Proto::Udp, true},
+    {"udp-pkt", Proto::Udp, false},    {"icmp", Proto::Icmp, false},
+    {"icmpv4", Proto::Icmpv4, false},  {"icmpv6", Proto::Icmpv6, false},
+    {"icmp6", Proto::Icmpv6, false},   {"http", Proto::Tcp, true},
+    {"http1", Proto::Tcp, true},       {"http2", Proto::Tcp, true},
+    {"ftp", Proto::Tcp, true},         {"ftp-data", Proto::Tcp, true},
+    {"smtp", Proto::Tcp, true},        {"tls", Proto::Tcp, true},
+    {"ssl", Proto::Tcp, true},         {"ssh", Proto::Tcp, true},
+    {"imap", Proto::Tcp, true},        {"pop3", Proto::Tcp, true},
+    {"smb", Proto::Tcp, true},         {"modbus", Proto::Tcp, true},
+    {"dnp3", Proto::Tcp, true},        {"rfb", Proto::Tcp, true},
+    {"mqtt", Proto::Tcp, true},        {"rdp", Proto::Tcp, true},
+    {"websocket", Proto::Tcp, true},   {"ldap", Proto::Tcp, true},
+    {"telnet", Proto::Tcp, true},      {"irc", Proto::Tcp, true},
+    {"pgsql", Proto::Tcp, true},       {"msn", Proto::Tcp, true},
+    {"jabber", Proto::Tcp, true},      {"dns", Proto::Ip, true},
+    {"sip", Proto::Ip, true},          {"krb5", Proto::Ip, true},
+    {"nfs", Proto::Ip, true},          {"dcerpc", Proto::Ip, true},
+    {"enip", Proto::Ip, true},         {"dhcp", Proto::Udp, true},
+    {"ntp", Proto::Udp, true},         {"snmp", Proto::Udp, true},
+    {"tftp", Proto::Udp, true},        {"ikev2", Proto::Udp, true},
+    {"ike", Proto::Udp, true},         {"quic", Proto::Udp, true},
 }};
 
 // Header: action proto src sport dir dst dport.
@@ -175,8 +177,17 @@ bool parse_header(std::string_view header, const Vars& vars, Rule& rule, std::st
             if (p.name == proto) {
                 rule.proto = p.proto;
                 if (p.app) {
+                    const auto app = detail::app_proto_by_name(proto);
+                    if (!app) {
+                        err = "app-layer protocol " + quote(tok[1]) +
+                              " is not detected by this sensor";
+                        return false;
+                    }
                     rule.app_proto = proto;
+                    rule.app_bind = *app;
                 }
+                // tcp-pkt / udp-pkt: the packet payload only, never the reassembled stream.
+                rule.packet_only = proto == "tcp-pkt" || proto == "udp-pkt";
                 found = true;
                 break;
             }
