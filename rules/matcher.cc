@@ -94,9 +94,13 @@ int64_t operand(const Operand& o, const std::vector<int64_t>& vars) {
     return o.is_var() ? vars[static_cast<size_t>(o.var)] : o.value;
 }
 
-// Reads nbytes at pos as a number (binary with endianness, or text in a base).
+// Reads nbytes at pos as a number (binary with endianness, or text in a base). nbytes 0 (text
+// only): the rest of the buffer.
 bool extract_number(Buf b, int64_t pos, uint8_t nbytes, Endian endian, NumBase base,
                     uint64_t& out) {
+    if (nbytes == 0 && base != NumBase::None && pos >= 0 && static_cast<uint64_t>(pos) < b.len) {
+        nbytes = static_cast<uint8_t>(std::min<uint64_t>(b.len - pos, 20));  // 2^64 has 20 digits
+    }
     if (pos < 0 || nbytes == 0 || static_cast<uint64_t>(pos) + nbytes > b.len) {
         return false;
     }

@@ -735,20 +735,24 @@ Result<ByteTest> parse_byte_test(std::string_view v, const Rule& rule) {
         return reject("byte_test: expected <nbytes>,<op>,<value>,<offset>[,options], got " +
                       quote(trim(v)));
     }
-    if (trim(parts[0]) == "0") {
-        // Suricata 7 reads the whole rest of the buffer as a string number; not modelled.
-        return reject("unsupported byte_test nbytes 0 (convert the rest of the buffer)");
-    }
     ByteTest t;
     ByteOpts b;
     if (auto st = parse_byte_opts("byte_test", ByteKw::Test, parts, 4, b); !st) {
         return st.error();
     }
-    auto nb = parse_nbytes("byte_test", parts[0], b.string);
-    if (!nb) {
-        return nb.error();
+    if (trim(parts[0]) == "0") {
+        // Suricata 7: the rest of the buffer, read as a number in text (nbytes 0).
+        if (!b.string) {
+            return reject("byte_test: nbytes 0 (the rest of the buffer) needs 'string'");
+        }
+        t.nbytes = 0;
+    } else {
+        auto nb = parse_nbytes("byte_test", parts[0], b.string);
+        if (!nb) {
+            return nb.error();
+        }
+        t.nbytes = *nb;
     }
-    t.nbytes = *nb;
     std::string_view op = parts[1];
     if (!op.empty() && op[0] == '!') {
         t.negated = true;

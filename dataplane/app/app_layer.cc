@@ -1,24 +1,488 @@
-// placeholder: replaced by the application-layer implementation
 #include "dataplane/app/app_layer.h"
+
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "dataplane/app/detect.h"
+#include "dataplane/app/dns.h"
+#include "dataplane/app/http.h"
+#include "dataplane/app/tls.h"
+
 namespace vigil::dataplane::app {
-struct AppSession {};
+
+// Per-flow application state (Flow::app). Only the parts of the detected protocol are
+// created: an HTTP flow costs the parser and its live transactions, a TLS flow the parser
+// and one TxBuffers, a DNS flow one TxBuffers per message of the current packet.
+struct AppSession {
+    std::optional<ProtoDetector> detector{std::in_place};
+    std::unique_ptr<HttpParser> http;
+    std::unique_ptr<TlsParser> tls;
+    bool tls_stopped = false;
+    TxBuffers tls_tx;
+    // DNS
+    DnsMessage dns_msg;
+    std::array<std::string, 2> dns_tcp;  // partial TCP message (with its length prefix)
+    std::array<bool, 2> dns_stopped{};
+    std::vector<std::unique_ptr<TxBuffers>> dns_txs;  // reused per call
+    size_t dns_used = 0;
+    uint64_t dns_next_id = 0;
+};
+
 void AppSessionFree::operator()(AppSession* s) const {
     delete s;
 }
-struct AppLayer::Impl {};
-AppLayer::AppLayer(const AppConfig& c) : impl_(std::make_unique<Impl>()), config_(c) {}
+
+namespace {
+
+// Appends `v` as a JSON string. Valid UTF-8 is kept; otherwise bytes >= 0x80 are written
+// as "\xHH" (Suricata's rendering of protocol bytes in EVE).
+void json_string(std::string& out, std::string_view v) {
+    bool utf8 = true;
+    for (size_t i = 0; i < v.size() && utf8;) {
+        const auto c = static_cast<uint8_t>(v[i]);
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > v.size()) {
+            utf8 = false;
+            break;
+        }
+        for (size_t k = 1; k < n; ++k) {
+            if ((static_cast<uint8_t>(v[i + k]) & 0xc0) != 0x80) {
+                utf8 = false;
+            }
+        }
+        i += n;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (char ch : v) {
+        const auto c = static_cast<uint8_t>(ch);
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(ch);
+        } else if (c < 0x20) {
+            out.append("\\u00");
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        } else if (c >= 0x80 && !utf8) {
+            out.append("\\\\x");
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        } else {
+            out.push_back(ch);
+        }
+    }
+    out.push_back('"');
+}
+
+const std::string* first(const TxBuffers& b, BufferId id) {
+    const auto& v = b.get(id);
+    return v.empty() ? nullptr : &v[0];
+}
+
+// Suricata's alert "http" object (the fields its EVE alert logger writes for HTTP/1).
+void http_eve_json(const HttpTx& tx, std::string& out) {
+    const TxBuffers& b = tx.buf;
+    out.assign("{");
+    bool comma = false;
+    auto key = [&](std::string_view k) {
+        if (comma) {
+            out.push_back(',');
+        }
+        comma = true;
+        out.push_back('"');
+        out.append(k);
+        out.append("\":");
+    };
+    auto str = [&](std::string_view k, BufferId id) {
+        if (const std::string* v = first(b, id)) {
+            key(k);
+            json_string(out, *v);
+        }
+    };
+    str("hostname", BufferId::HttpHost);
+    if (const std::string* raw = first(b, BufferId::HttpHostRaw)) {
+        // The port of the Host header, when it has one.
+        const size_t colon = raw->rfind(':');
+        const size_t bracket = raw->rfind(']');
+        if (colon != std::string::npos && (bracket == std::string::npos || bracket < colon) &&
+            colon + 1 < raw->size() && colon + 6 >= raw->size()) {
+            uint32_t port = 0;
+            bool ok = true;
+            for (size_t i = colon + 1; i < raw->size(); ++i) {
+                const char c = (*raw)[i];
+                ok = ok && c >= '0' && c <= '9';
+                port = port * 10 + static_cast<uint32_t>(c - '0');
+            }
+            if (ok && port <= 65535) {
+                key("http_port");
+                out.append(std::to_string(port));
+            }
+        }
+    }
+    str("url", BufferId::HttpUriRaw);
+    str("http_user_agent", BufferId::HttpUserAgent);
+    if (const std::string* ct = first(b, BufferId::HttpContentTypeResp)) {
+        key("http_content_type");  // media type only, like Suricata
+        json_string(out, std::string_view(*ct).substr(0, ct->find(';')));
+    }
+    str("http_refer", BufferId::HttpReferer);
+    str("http_method", BufferId::HttpMethod);
+    str("protocol", BufferId::HttpProtocol);
+    if (tx.status >= 0) {
+        key("status");
+        out.append(std::to_string(tx.status));
+    } else if (const std::string* sc = first(b, BufferId::HttpStatCode);
+               sc != nullptr && !sc->empty()) {
+        key("status_string");
+        json_string(out, *sc);
+    }
+    str("redirect", BufferId::HttpLocation);
+    key("length");
+    out.append(std::to_string(tx.resp_length));
+    out.push_back('}');
+}
+
+bool parsed_proto(AppProto p) {
+    return p == AppProto::Http || p == AppProto::Dns || p == AppProto::Tls;
+}
+
+// Events of one engine call.
+struct EventSink {
+    std::vector<AppEvent> events;
+    // EVE texts of this call's events. A deque: growing it never moves the strings the
+    // earlier events' views point into; slots are reused (capacity kept) between calls.
+    std::deque<std::string> eve;
+    size_t eve_used = 0;
+    std::vector<HttpEvent> http_events;
+
+    void begin() {
+        events.clear();
+        eve_used = 0;
+        http_events.clear();
+    }
+    std::string& next_eve() {
+        if (eve_used == eve.size()) {
+            eve.emplace_back();
+        }
+        return eve[eve_used++];
+    }
+    void push(AppProto proto, uint8_t stage, uint64_t tx_id, const TxBuffers* tx,
+              std::string_view key, const std::string& json) {
+        AppEvent ev;
+        ev.proto = proto;
+        ev.stage = stage;
+        ev.tx_id = tx_id;
+        ev.tx = tx;
+        ev.eve_key = key;
+        ev.eve_json = json;
+        events.push_back(ev);
+    }
+};
+
+}  // namespace
+
+struct AppLayer::Impl : EventSink {};
+
+AppLayer::AppLayer(const AppConfig& config) : impl_(std::make_unique<Impl>()), config_(config) {}
+
 AppLayer::~AppLayer() = default;
-std::span<const AppEvent> AppLayer::on_tcp_data(Flow&, FlowDir, const uint8_t*, uint32_t, bool,
-                                                const Packet&) {
-    return {};
+
+AppProto AppLayer::proto(const Flow& flow) const {
+    return static_cast<AppProto>(flow.app_proto);
 }
-std::span<const AppEvent> AppLayer::on_udp(Flow&, const Packet&) {
-    return {};
+
+namespace {
+
+uint16_t server_port(const Flow& flow) {
+    const bool client_is_lo =
+        flow.key.addr_lo == flow.client && flow.key.port_lo == flow.client_port;
+    return client_is_lo ? flow.key.port_hi : flow.key.port_lo;
 }
-std::span<const AppEvent> AppLayer::on_tcp_close(Flow&, FlowDir, const Packet&) {
-    return {};
+
+AppSession& session_of(Flow& flow) {
+    if (!flow.app) {
+        flow.app.reset(new AppSession());
+    }
+    return *flow.app;
 }
-AppProto AppLayer::proto(const Flow& f) const {
-    return static_cast<AppProto>(f.app_proto);
+
+}  // namespace
+
+// --- per-protocol dispatch ------------------------------------------------------------------
+
+namespace {
+
+struct Ctx {
+    EventSink* impl;
+    const AppConfig* config;
+    AppStats* stats;
+};
+
+void http_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t len) {
+    if (len == 0) {
+        return;
+    }
+    s.http->feed(dir, data, len, c.impl->http_events);
 }
+
+void flush_http_events(Ctx c) {
+    for (const HttpEvent& e : c.impl->http_events) {
+        std::string& json = c.impl->next_eve();
+        http_eve_json(*e.tx, json);
+        c.impl->push(AppProto::Http, e.stage, e.tx->id, &e.tx->buf, "http", json);
+    }
+    c.impl->http_events.clear();
+}
+
+void dns_message(Ctx c, AppSession& s, const uint8_t* data, size_t len) {
+    DnsMessage& m = s.dns_msg;
+    if (!parse_dns(data, len, m)) {
+        ++c.stats->dns_parse_errors;
+        return;
+    }
+    if (m.response) {
+        ++c.stats->dns_responses;
+        return;
+    }
+    ++c.stats->dns_queries;
+    if (s.dns_used == s.dns_txs.size()) {
+        s.dns_txs.push_back(std::make_unique<TxBuffers>());
+    }
+    TxBuffers& tx = *s.dns_txs[s.dns_used++];
+    tx.clear();
+    for (const DnsQuestion& q : m.questions) {
+        tx.add(BufferId::DnsQuery, q.name);
+    }
+    const uint64_t id = s.dns_next_id++;
+    std::string& json = c.impl->next_eve();
+    json = dns_eve_json(m, id);
+    c.impl->push(AppProto::Dns, 1, id, &tx, "dns", json);
+}
+
+// DNS over TCP: 2-byte length prefixed messages, reassembled per direction.
+void dns_tcp_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t len) {
+    const auto di = static_cast<size_t>(dir);
+    if (s.dns_stopped[di]) {
+        return;
+    }
+    std::string& buf = s.dns_tcp[di];
+    size_t i = 0;
+    while (i < len) {
+        if (buf.size() < 2) {
+            buf.push_back(static_cast<char>(data[i++]));
+            continue;
+        }
+        const size_t msg =
+            (static_cast<size_t>(static_cast<uint8_t>(buf[0])) << 8) | static_cast<uint8_t>(buf[1]);
+        const size_t want = msg + 2 - buf.size();
+        // Whole messages inside this segment are parsed in place, without copying.
+        if (buf.size() == 2 && len - i >= msg) {
+            dns_message(c, s, data + i, msg);
+            i += msg;
+            buf.clear();
+            continue;
+        }
+        const size_t take = std::min(want, len - i);
+        buf.append(reinterpret_cast<const char*>(data + i), take);
+        i += take;
+        if (buf.size() == msg + 2) {
+            dns_message(c, s, reinterpret_cast<const uint8_t*>(buf.data()) + 2, msg);
+            buf.clear();
+        }
+    }
+}
+
+void tls_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t len) {
+    if (s.tls_stopped || len == 0) {
+        return;
+    }
+    if (s.tls->feed(dir == FlowDir::ToServer, data, len) == TlsParser::Result::Error) {
+        ++c.stats->tls_parse_errors;
+        s.tls_stopped = true;
+    }
+    const uint32_t bits = s.tls->take_new();
+    if (bits == 0) {
+        return;
+    }
+    TxBuffers& tx = s.tls_tx;
+    auto emit = [&](uint8_t stage) {
+        std::string& json = c.impl->next_eve();
+        json = s.tls->eve_json();
+        c.impl->push(AppProto::Tls, stage, 0, &tx, "tls", json);
+    };
+    if ((bits & kTlsNewClientHello) != 0 && s.tls->client_hello()) {
+        const TlsClientHello& ch = *s.tls->client_hello();
+        ++c.stats->tls_client_hellos;
+        tx.bufs[static_cast<size_t>(BufferId::TlsSni)].clear();
+        if (!ch.sni.empty()) {
+            tx.set(BufferId::TlsSni, ch.sni);
+        }
+        tx.set(BufferId::Ja3Hash, ch.ja3_hash);
+        tx.set(BufferId::Ja3String, ch.ja3_string);
+        emit(1);
+    }
+    if ((bits & kTlsNewServerHello) != 0 && s.tls->server_hello()) {
+        const TlsServerHello& sh = *s.tls->server_hello();
+        ++c.stats->tls_server_hellos;
+        tx.set(BufferId::Ja3sHash, sh.ja3s_hash);
+        tx.set(BufferId::Ja3sString, sh.ja3s_string);
+        emit(2);
+    }
+    if ((bits & kTlsNewCertificate) != 0 && !s.tls->certs().empty()) {
+        const auto& certs = s.tls->certs();
+        ++c.stats->tls_certificates;
+        tx.set(BufferId::TlsCertSubject, certs[0].subject);
+        tx.set(BufferId::TlsCertIssuer, certs[0].issuer);
+        tx.set(BufferId::TlsCertSerial, certs[0].serial);
+        tx.bufs[static_cast<size_t>(BufferId::TlsCerts)].clear();
+        for (const TlsCertInfo& cert : certs) {
+            tx.add(BufferId::TlsCerts, cert.der);
+        }
+        emit(3);
+    }
+}
+
+void tcp_data(Ctx c, AppSession& s, AppProto p, FlowDir dir, const uint8_t* data, size_t len) {
+    switch (p) {
+        case AppProto::Http:
+            http_data(c, s, dir, data, len);
+            break;
+        case AppProto::Dns:
+            dns_tcp_data(c, s, dir, data, len);
+            break;
+        case AppProto::Tls:
+            tls_data(c, s, dir, data, len);
+            break;
+        default:
+            break;
+    }
+}
+
+}  // namespace
+
+std::span<const AppEvent> AppLayer::on_tcp_data(Flow& flow, FlowDir dir, const uint8_t* data,
+                                                uint32_t len, bool gap, const Packet& /*pkt*/) {
+    Impl& im = *impl_;
+    im.begin();
+    if (!config_.enabled) {
+        return {};
+    }
+    AppSession& s = session_of(flow);
+    s.dns_used = 0;
+    if (s.http) {
+        s.http->begin();
+    }
+    const Ctx c{&im, &config_, &stats_};
+    AppProto p = proto(flow);
+    if (p == AppProto::Unknown) {
+        if (!s.detector) {
+            return {};
+        }
+        size_t buffered = 0;
+        AppProto d = AppProto::Unknown;
+        if (gap) {
+            d = s.detector->end_dir(dir, config_.detect_limit);
+        }
+        if (len > 0 && (d == AppProto::Unknown)) {
+            d = s.detector->add_tcp(dir, data, len, server_port(flow), config_.detect_limit,
+                                    buffered);
+        }
+        if (d == AppProto::Unknown) {
+            return {};
+        }
+        flow.app_proto = static_cast<uint8_t>(d);
+        ++stats_.flows[static_cast<size_t>(d)];
+        if (d == AppProto::Http) {
+            s.http = std::make_unique<HttpParser>(config_, stats_);
+        } else if (d == AppProto::Tls) {
+            s.tls = std::make_unique<TlsParser>();
+        }
+        if (parsed_proto(d)) {
+            // Replay what detection held back: the client's bytes first, so that responses
+            // find their requests.
+            for (FlowDir fd : {FlowDir::ToServer, FlowDir::ToClient}) {
+                const auto& b = s.detector->buffered(fd);
+                tcp_data(c, s, d, fd, b.data(), b.size());
+            }
+            tcp_data(c, s, d, dir, data + buffered, len - buffered);
+        }
+        s.detector.reset();
+        flush_http_events(c);
+        return im.events;
+    }
+    if (gap) {
+        if (p == AppProto::Http && s.http) {
+            s.http->gap(dir);
+        } else if (p == AppProto::Dns) {
+            s.dns_stopped[static_cast<size_t>(dir)] = true;
+        } else if (p == AppProto::Tls) {
+            s.tls_stopped = true;
+        }
+        return {};
+    }
+    if (p == AppProto::Http && !s.http) {
+        return {};
+    }
+    if (p == AppProto::Tls && !s.tls) {
+        return {};
+    }
+    tcp_data(c, s, p, dir, data, len);
+    flush_http_events(c);
+    return im.events;
+}
+
+std::span<const AppEvent> AppLayer::on_udp(Flow& flow, const Packet& pkt) {
+    Impl& im = *impl_;
+    im.begin();
+    if (!config_.enabled || pkt.payload == nullptr || pkt.payload_len == 0) {
+        return {};
+    }
+    AppSession& s = session_of(flow);
+    s.dns_used = 0;
+    const Ctx c{&im, &config_, &stats_};
+    AppProto p = proto(flow);
+    if (p == AppProto::Unknown) {
+        if (!s.detector) {
+            return {};
+        }
+        p = s.detector->add_udp(pkt.dir, pkt.payload, pkt.payload_len);
+        if (p == AppProto::Unknown) {
+            return {};
+        }
+        flow.app_proto = static_cast<uint8_t>(p);
+        ++stats_.flows[static_cast<size_t>(p)];
+        s.detector.reset();
+    }
+    if (p == AppProto::Dns) {
+        dns_message(c, s, pkt.payload, pkt.payload_len);
+    }
+    return im.events;
+}
+
+std::span<const AppEvent> AppLayer::on_tcp_close(Flow& flow, FlowDir dir, const Packet& /*pkt*/) {
+    Impl& im = *impl_;
+    im.begin();
+    if (!config_.enabled || !flow.app) {
+        return {};
+    }
+    AppSession& s = *flow.app;
+    const AppProto p = proto(flow);
+    if (p == AppProto::Unknown && s.detector) {
+        const AppProto d = s.detector->end_dir(dir, config_.detect_limit);
+        if (d == AppProto::Failed) {
+            flow.app_proto = static_cast<uint8_t>(d);
+            ++stats_.flows[static_cast<size_t>(d)];
+            s.detector.reset();
+        }
+        return {};
+    }
+    if (p == AppProto::Http && s.http) {
+        s.http->begin();
+        s.http->close(dir, im.http_events);
+        flush_http_events(Ctx{&im, &config_, &stats_});
+    }
+    return im.events;
+}
+
 }  // namespace vigil::dataplane::app

@@ -1,1 +1,1035 @@
-// placeholder
+#include "dataplane/app/http.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace vigil::dataplane::app {
+namespace {
+
+// Transactions waiting for their response: bounds the memory of a client that pipelines
+// requests without reading the responses.
+constexpr size_t kMaxActiveTxs = 256;
+// A chunk-size line longer than this (extensions) is a parse error, as is a chunk larger
+// than 2^40 bytes: nothing legitimate sends either.
+constexpr uint32_t kMaxChunkLine = 1024;
+constexpr uint64_t kMaxChunkSize = uint64_t{1} << 40;
+// Compressed bytes kept until the first decoded byte, to retry them as raw deflate.
+constexpr size_t kMaxDecodeHead = 4096;
+
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+bool icontains(std::string_view s, std::string_view needle) {
+    if (needle.size() > s.size()) {
+        return false;
+    }
+    for (size_t i = 0; i + needle.size() <= s.size(); ++i) {
+        if (iequals(s.substr(i, needle.size()), needle)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool is_ws(char c) {
+    return c == ' ' || c == '\t';
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (is_ws(s.front()) || s.front() == '\r' || s.front() == '\n')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (is_ws(s.back()) || s.back() == '\r' || s.back() == '\n')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+std::string_view strip_eol(std::string_view line) {
+    if (!line.empty() && line.back() == '\n') {
+        line.remove_suffix(1);
+    }
+    if (!line.empty() && line.back() == '\r') {
+        line.remove_suffix(1);
+    }
+    return line;
+}
+
+// RFC 7230 tchar: what a method or header name may be made of.
+bool is_tchar(char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+        return true;
+    }
+    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+int hex_value(uint8_t c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+// Content-Length: digits only (surrounding whitespace allowed); false when invalid.
+bool parse_length(std::string_view v, uint64_t& out) {
+    v = trim(v);
+    if (v.empty() || v.size() > 18) {
+        return false;
+    }
+    uint64_t n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+        n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    out = n;
+    return true;
+}
+
+// RFC 3986 5.2.4 remove_dot_segments over an index into `in` (no copies of the rest).
+std::string remove_dot_segments(std::string_view in) {
+    std::string out;
+    out.reserve(in.size());
+    auto pop_segment = [&out] {
+        const size_t slash = out.rfind('/');
+        out.resize(slash == std::string::npos ? 0 : slash);
+    };
+    size_t pos = 0;
+    while (pos < in.size()) {
+        const std::string_view rest = in.substr(pos);
+        if (rest.starts_with("../")) {
+            pos += 3;
+        } else if (rest.starts_with("./")) {
+            pos += 2;
+        } else if (rest.starts_with("/./")) {
+            pos += 2;
+        } else if (rest == "/.") {
+            out.push_back('/');
+            break;
+        } else if (rest.starts_with("/../")) {
+            pos += 3;
+            pop_segment();
+        } else if (rest == "/..") {
+            pop_segment();
+            out.push_back('/');
+            break;
+        } else if (rest == "." || rest == "..") {
+            break;
+        } else {
+            size_t end = rest.find('/', 1);
+            end = end == std::string_view::npos ? rest.size() : end;
+            out.append(rest.substr(0, end));
+            pos += end;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string http_normalize_uri(std::string_view raw) {
+    std::string_view rest = raw;
+    // Absolute URI (proxy request): keep path and query only.
+    const size_t scheme_end = rest.find("://");
+    if (scheme_end != std::string_view::npos && scheme_end > 0 &&
+        rest.find_first_of("/?#") > scheme_end) {
+        rest.remove_prefix(scheme_end + 3);
+        const size_t path_start = rest.find_first_of("/?#");
+        rest = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+        if (rest.empty() || rest[0] != '/') {
+            std::string out = "/";
+            out.append(rest);
+            return out;
+        }
+    }
+    if (rest.empty() || (rest[0] != '/' && rest.find('/') == std::string_view::npos)) {
+        return std::string(rest);  // "*", "host:443", or a bare name
+    }
+    const size_t qpos = rest.find_first_of("?#");
+    const std::string_view path = rest.substr(0, qpos);
+    const std::string_view tail =
+        qpos == std::string_view::npos ? std::string_view{} : rest.substr(qpos);
+    std::string decoded;
+    decoded.reserve(path.size());
+    for (size_t i = 0; i < path.size(); ++i) {
+        const auto c = static_cast<uint8_t>(path[i]);
+        if (c == '%' && i + 2 < path.size()) {
+            const int hi = hex_value(static_cast<uint8_t>(path[i + 1]));
+            const int lo = hex_value(static_cast<uint8_t>(path[i + 2]));
+            if (hi >= 0 && lo >= 0) {
+                const char v = static_cast<char>(hi * 16 + lo);
+                i += 2;
+                if (v == '/' && !decoded.empty() && decoded.back() == '/') {
+                    continue;
+                }
+                decoded.push_back(v);
+                continue;
+            }
+        }
+        // '/' runs are compressed as they are produced, so "%2f/" counts as well
+        if (c == '/' && !decoded.empty() && decoded.back() == '/') {
+            continue;
+        }
+        decoded.push_back(static_cast<char>(c));
+    }
+    std::string out = remove_dot_segments(decoded);
+    out.append(tail);
+    return out;
+}
+
+std::string http_normalize_host(std::string_view raw) {
+    std::string_view h = trim(raw);
+    if (!h.empty() && h[0] == '[') {
+        const size_t close = h.find(']');
+        if (close != std::string_view::npos) {
+            h = h.substr(0, close + 1);
+        }
+    } else {
+        const size_t colon = h.find(':');
+        if (colon != std::string_view::npos && h.find(':', colon + 1) == std::string_view::npos) {
+            h = h.substr(0, colon);
+        }
+    }
+    while (!h.empty() && h.back() == '.') {
+        h.remove_suffix(1);
+    }
+    std::string out(h);
+    for (char& c : out) {
+        c = lower(c);
+    }
+    return out;
+}
+
+void HttpTx::reset(uint64_t tx_id) {
+    buf.clear();
+    id = tx_id;
+    req_headers_done = false;
+    req_done = false;
+    req_end = false;
+    resp_headers_done = false;
+    resp_done = false;
+    resp_end = false;
+    head = false;
+    connect = false;
+    http09 = false;
+    status = -1;
+    resp_length = 0;
+}
+
+// Streaming gzip/deflate decoder of one response body at a time.
+struct HttpParser::Decoder {
+    z_stream zs{};
+    bool inited = false;
+    bool raw_tried = false;
+    bool passthrough = false;  // decoding failed: raw bytes are stored
+    bool finished = false;     // end of the compressed stream: trailing bytes are ignored
+    bool produced = false;
+    bool head_complete = true;  // `head` holds every compressed byte so far
+    std::string head;
+    std::array<uint8_t, 16384> out{};
+
+    ~Decoder() {
+        if (inited) {
+            inflateEnd(&zs);
+        }
+    }
+    void start() {
+        raw_tried = false;
+        passthrough = false;
+        finished = false;
+        produced = false;
+        head_complete = true;
+        head.clear();
+        // 15 + 32: zlib or gzip header, detected automatically.
+        if (!inited) {
+            inited = inflateInit2(&zs, 15 + 32) == Z_OK;
+            passthrough = !inited;
+        } else if (inflateReset2(&zs, 15 + 32) != Z_OK) {
+            passthrough = true;
+        }
+    }
+};
+
+HttpParser::HttpParser(const AppConfig& config, AppStats& stats) : config_(config), stats_(stats) {}
+
+HttpParser::~HttpParser() = default;
+
+bool HttpParser::stopped(FlowDir dir) const {
+    return (dir == FlowDir::ToServer ? req_ : resp_).state == State::Stopped;
+}
+
+void HttpParser::recycle() {
+    for (HttpTx* tx : retired_) {
+        free_.push_back(tx);
+    }
+    retired_.clear();
+}
+
+HttpTx* HttpParser::new_tx() {
+    HttpTx* tx = nullptr;
+    if (!free_.empty()) {
+        tx = free_.back();
+        free_.pop_back();
+    } else {
+        all_.push_back(std::make_unique<HttpTx>());
+        tx = all_.back().get();
+    }
+    tx->reset(next_id_++);
+    txs_.push_back(tx);
+    return tx;
+}
+
+void HttpParser::retire_done() {
+    for (size_t i = 0; i < txs_.size();) {
+        HttpTx* tx = txs_[i];
+        if (tx->req_end && tx->resp_end && tx != req_.tx && tx != resp_.tx) {
+            retired_.push_back(tx);
+            txs_.erase(txs_.begin() + static_cast<std::ptrdiff_t>(i));
+            continue;
+        }
+        ++i;
+    }
+}
+
+void HttpParser::stop(Dir& d, bool error) {
+    if (d.state == State::Stopped) {
+        return;
+    }
+    if (error) {
+        ++stats_.http_parse_errors;
+    }
+    d.state = State::Stopped;
+    d.tx = nullptr;
+    std::string().swap(d.hdr);
+    d.line_start = 0;
+    const bool to_server = &d == &req_;
+    for (HttpTx* tx : txs_) {
+        (to_server ? tx->req_end : tx->resp_end) = true;
+    }
+    retire_done();
+}
+
+void HttpParser::gap(FlowDir dir) {
+    stop(dir_state(dir), true);
+}
+
+void HttpParser::feed(FlowDir dir, const uint8_t* data, size_t len, std::vector<HttpEvent>& out) {
+    Dir& d = dir_state(dir);
+    const bool to_server = dir == FlowDir::ToServer;
+    size_t i = 0;
+    while (i < len && d.state != State::Stopped) {
+        if (d.state == State::Start || d.state == State::Headers) {
+            i += parse_start_headers(d, to_server, data + i, len - i, out);
+        } else {
+            i += parse_body(d, to_server, data + i, len - i, out);
+        }
+    }
+    retire_done();
+}
+
+void HttpParser::close(FlowDir dir, std::vector<HttpEvent>& out) {
+    Dir& d = dir_state(dir);
+    if (d.state == State::Stopped) {
+        return;
+    }
+    const bool to_server = dir == FlowDir::ToServer;
+    if (d.tx != nullptr && (to_server ? d.tx->req_headers_done : d.tx->resp_headers_done)) {
+        report_body_stage(d, to_server, out);
+    }
+    stop(d, false);
+}
+
+size_t HttpParser::parse_start_headers(Dir& d, bool to_server, const uint8_t* p, size_t n,
+                                       std::vector<HttpEvent>& out) {
+    // A response to an HTTP/0.9 request is all body, without status line or headers.
+    if (!to_server && d.state == State::Start && d.hdr.empty()) {
+        for (HttpTx* tx : txs_) {
+            if (tx->resp_headers_done || tx->resp_end) {
+                continue;
+            }
+            if (tx->http09) {
+                d.tx = tx;
+                tx->resp_headers_done = true;
+                out.push_back({tx, 3});
+                d.state = State::BodyClose;
+                return 0;
+            }
+            break;
+        }
+    }
+    const uint32_t limit = config_.http_header_limit;
+    size_t i = 0;
+    while (i < n) {
+        const auto* nl = static_cast<const uint8_t*>(std::memchr(p + i, '\n', n - i));
+        const size_t end = nl != nullptr ? static_cast<size_t>(nl - p) + 1 : n;
+        if (d.hdr.size() + (end - i) > limit) {
+            stop(d, true);
+            return n;
+        }
+        d.hdr.append(reinterpret_cast<const char*>(p + i), end - i);
+        i = end;
+        if (nl == nullptr) {
+            break;
+        }
+        const std::string_view line(d.hdr.data() + d.line_start, d.hdr.size() - d.line_start);
+        const bool empty = strip_eol(line).empty();
+        if (d.state == State::Start) {
+            if (empty) {  // blank lines between messages are tolerated (libhtp does)
+                d.hdr.clear();
+                d.line_start = 0;
+                continue;
+            }
+            d.state = State::Headers;
+            d.line_start = d.hdr.size();
+            if (!on_start_line(d, to_server, out)) {
+                return i;
+            }
+            continue;
+        }
+        if (empty) {
+            on_headers_done(d, to_server, out);
+            return i;
+        }
+        d.line_start = d.hdr.size();
+    }
+    return i;
+}
+
+bool HttpParser::on_start_line(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
+    const std::string_view line = strip_eol(std::string_view(d.hdr).substr(0, d.line_start));
+    if (!to_server) {
+        if (!istarts_with(line, "HTTP/")) {
+            stop(d, true);
+            return false;
+        }
+        return true;
+    }
+    size_t m = 0;
+    while (m < line.size() && is_tchar(line[m])) {
+        ++m;
+    }
+    if (m == 0 || m == line.size() || !is_ws(line[m])) {
+        stop(d, true);
+        return false;
+    }
+    if (txs_.size() >= kMaxActiveTxs) {
+        stop(d, true);
+        return false;
+    }
+    d.tx = new_tx();
+    d.tx->resp_end = resp_.state == State::Stopped;
+    fill_request(*d.tx, line);
+    if (!d.tx->http09) {
+        return true;
+    }
+    // HTTP/0.9: the request is the line alone.
+    d.tx->req_headers_done = true;
+    ++stats_.http_requests;
+    out.push_back({d.tx, 1});
+    report_body_stage(d, true, out);
+    d.tx->req_end = true;
+    d.tx = nullptr;
+    d.state = State::Start;
+    d.hdr.clear();
+    d.line_start = 0;
+    return false;
+}
+
+void HttpParser::fill_request(HttpTx& tx, std::string_view line) {
+    size_t m = 0;
+    while (m < line.size() && !is_ws(line[m])) {
+        ++m;
+    }
+    const std::string_view method = line.substr(0, m);
+    std::string_view rest = trim(line.substr(m));
+    std::string_view uri = rest;
+    std::string_view proto;
+    const size_t last_ws = rest.find_last_of(" \t");
+    if (last_ws != std::string_view::npos && istarts_with(rest.substr(last_ws + 1), "HTTP/")) {
+        proto = rest.substr(last_ws + 1);
+        uri = trim(rest.substr(0, last_ws));
+    } else if (istarts_with(rest, "HTTP/") && rest.find_first_of(" \t") == std::string_view::npos) {
+        // "GET HTTP/1.1": no URI at all
+        proto = rest;
+        uri = {};
+    }
+    tx.http09 = proto.empty();
+    tx.head = iequals(method, "HEAD");
+    tx.connect = iequals(method, "CONNECT");
+    tx.buf.set(BufferId::HttpMethod, method);
+    tx.buf.set(BufferId::HttpUriRaw, uri);
+    tx.buf.set(BufferId::HttpUri, http_normalize_uri(uri));
+    if (!proto.empty()) {
+        tx.buf.set(BufferId::HttpProtocol, proto);
+    }
+    tx.buf.set(BufferId::HttpRequestLine, line);
+    // Host from an absolute URI wins over the Host header (Suricata).
+    const size_t scheme_end = uri.find("://");
+    if (scheme_end != std::string_view::npos && uri.find_first_of("/?#") > scheme_end) {
+        std::string_view auth = uri.substr(scheme_end + 3);
+        auth = auth.substr(0, auth.find_first_of("/?#"));
+        const size_t at = auth.rfind('@');
+        if (at != std::string_view::npos) {
+            auth.remove_prefix(at + 1);
+        }
+        const std::string host = http_normalize_host(auth);
+        // host.raw is the host part as sent (without port), like libhtp's parsed URI
+        std::string_view raw_host = auth;
+        if (!raw_host.empty() && raw_host[0] != '[') {
+            raw_host = raw_host.substr(0, raw_host.find(':'));
+        } else if (!raw_host.empty()) {
+            raw_host = raw_host.substr(0, raw_host.find(']') + 1);
+        }
+        tx.buf.set(BufferId::HttpHostRaw, raw_host);
+        tx.buf.set(BufferId::HttpHost, host);
+    }
+}
+
+void HttpParser::split_headers(const Dir& d) {
+    header_count_ = 0;
+    std::string_view block(d.hdr);
+    size_t pos = block.find('\n');
+    pos = pos == std::string_view::npos ? block.size() : pos + 1;
+    while (pos < block.size()) {
+        size_t end = block.find('\n', pos);
+        end = end == std::string_view::npos ? block.size() : end + 1;
+        const std::string_view line = strip_eol(block.substr(pos, end - pos));
+        pos = end;
+        if (line.empty()) {
+            break;
+        }
+        if (is_ws(line[0])) {  // obsolete line folding: continues the previous value
+            const std::string_view more = trim(line);
+            if (header_count_ > 0 && !more.empty()) {
+                std::string& v = headers_[header_count_ - 1].second;
+                if (!v.empty()) {
+                    v.push_back(' ');
+                }
+                v.append(more);
+            }
+            continue;
+        }
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos) {
+            continue;  // not a header: kept in the raw buffer only
+        }
+        std::string_view name = line.substr(0, colon);
+        while (!name.empty() && is_ws(name.back())) {
+            name.remove_suffix(1);
+        }
+        const std::string_view value = trim(line.substr(colon + 1));
+        // Repeated headers are merged into the first, ", "-separated (libhtp).
+        bool merged = false;
+        for (size_t h = 0; h < header_count_; ++h) {
+            if (iequals(headers_[h].first, name)) {
+                headers_[h].second.append(", ");
+                headers_[h].second.append(value);
+                merged = true;
+                break;
+            }
+        }
+        if (merged) {
+            continue;
+        }
+        if (header_count_ == headers_.size()) {
+            headers_.emplace_back();
+        }
+        headers_[header_count_].first.assign(name);
+        headers_[header_count_].second.assign(value);
+        ++header_count_;
+    }
+}
+
+namespace {
+
+const std::string* find_header(const std::vector<std::pair<std::string, std::string>>& hs,
+                               size_t count, std::string_view name) {
+    for (size_t i = 0; i < count; ++i) {
+        if (iequals(hs[i].first, name)) {
+            return &hs[i].second;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+void HttpParser::fill_common(HttpTx& tx, std::string_view line, std::string_view raw_headers,
+                             bool to_server) {
+    const BufferId header = to_server ? BufferId::HttpHeaderReq : BufferId::HttpHeaderResp;
+    const BufferId raw = to_server ? BufferId::HttpHeaderRawReq : BufferId::HttpHeaderRawResp;
+    const BufferId names = to_server ? BufferId::HttpHeaderNamesReq : BufferId::HttpHeaderNamesResp;
+    const BufferId start = to_server ? BufferId::HttpStartReq : BufferId::HttpStartResp;
+    // http.header leaves out the cookies (they have http.cookie); http.start keeps them.
+    const std::string_view cookie = to_server ? "cookie" : "set-cookie";
+    std::string& s = scratch_;
+    s.clear();
+    for (size_t i = 0; i < header_count_; ++i) {
+        if (iequals(headers_[i].first, cookie)) {
+            continue;
+        }
+        s.append(headers_[i].first).append(": ").append(headers_[i].second).append("\r\n");
+    }
+    tx.buf.set(header, s);
+    tx.buf.set(raw, raw_headers);
+    s.assign("\r\n");
+    for (size_t i = 0; i < header_count_; ++i) {
+        s.append(headers_[i].first).append("\r\n");
+    }
+    s.append("\r\n");
+    tx.buf.set(names, s);
+    s.assign(line).append("\r\n");
+    for (size_t i = 0; i < header_count_; ++i) {
+        s.append(headers_[i].first).append(": ").append(headers_[i].second).append("\r\n");
+    }
+    s.append("\r\n");
+    tx.buf.set(start, s);
+}
+
+void HttpParser::fill_response(HttpTx& tx, std::string_view line) {
+    for (size_t b = static_cast<size_t>(BufferId::HttpStatCode);
+         b <= static_cast<size_t>(BufferId::HttpResponseBody); ++b) {
+        tx.buf.bufs[b].clear();
+    }
+    tx.buf.set(BufferId::HttpResponseLine, line);
+    size_t p = 0;
+    while (p < line.size() && !is_ws(line[p])) {
+        ++p;
+    }
+    std::string_view rest = line.substr(p);
+    while (!rest.empty() && is_ws(rest.front())) {
+        rest.remove_prefix(1);
+    }
+    size_t c = 0;
+    while (c < rest.size() && !is_ws(rest[c])) {
+        ++c;
+    }
+    const std::string_view code = rest.substr(0, c);
+    tx.buf.set(BufferId::HttpStatCode, code);
+    tx.buf.set(BufferId::HttpStatMsg, trim(rest.substr(c)));
+    tx.status = -1;
+    if (code.size() == 3 &&
+        std::all_of(code.begin(), code.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+        tx.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    }
+}
+
+void HttpParser::on_headers_done(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
+    split_headers(d);
+    const size_t first_len = d.hdr.find('\n') + 1;
+    const std::string_view line = strip_eol(std::string_view(d.hdr).substr(0, first_len));
+    const std::string_view raw_headers = std::string_view(d.hdr).substr(first_len);
+    const std::string* te = find_header(headers_, header_count_, "transfer-encoding");
+    const std::string* cl = find_header(headers_, header_count_, "content-length");
+    const bool chunked = te != nullptr && icontains(*te, "chunked");
+    uint64_t length = 0;
+    const bool has_length = !chunked && cl != nullptr;
+    if (has_length && !parse_length(*cl, length)) {
+        stop(d, true);
+        return;
+    }
+    d.body_stored_full = false;
+    d.decoding = false;
+    d.remaining = 0;
+    d.chunk_size = 0;
+    d.chunk_digits = false;
+    d.chunk_digits_done = false;
+    d.line_len = 0;
+    d.line_has_data = false;
+
+    auto set_header = [&](BufferId id, std::string_view name) {
+        const std::string* v = find_header(headers_, header_count_, name);
+        if (v != nullptr) {
+            d.tx->buf.set(id, *v);
+        }
+    };
+
+    if (to_server) {
+        HttpTx& tx = *d.tx;
+        fill_common(tx, line, raw_headers, true);
+        if (!tx.buf.has(BufferId::HttpHost)) {
+            const std::string* host = find_header(headers_, header_count_, "host");
+            if (host != nullptr) {
+                tx.buf.set(BufferId::HttpHostRaw, *host);
+                tx.buf.set(BufferId::HttpHost, http_normalize_host(*host));
+            }
+        }
+        set_header(BufferId::HttpUserAgent, "user-agent");
+        set_header(BufferId::HttpReferer, "referer");
+        set_header(BufferId::HttpCookie, "cookie");
+        set_header(BufferId::HttpAccept, "accept");
+        set_header(BufferId::HttpAcceptEnc, "accept-encoding");
+        set_header(BufferId::HttpAcceptLang, "accept-language");
+        set_header(BufferId::HttpContentTypeReq, "content-type");
+        set_header(BufferId::HttpContentLenReq, "content-length");
+        set_header(BufferId::HttpConnectionReq, "connection");
+        tx.req_headers_done = true;
+        ++stats_.http_requests;
+        out.push_back({&tx, 1});
+        d.hdr.clear();
+        d.line_start = 0;
+        if (chunked) {
+            d.state = State::ChunkSize;
+        } else if (length > 0) {
+            d.state = State::Body;
+            d.remaining = length;
+        } else {
+            message_done(d, true, out);
+        }
+        return;
+    }
+
+    // Response: pick the oldest transaction still waiting for one.
+    if (d.tx == nullptr) {
+        for (HttpTx* tx : txs_) {
+            if (!tx->resp_headers_done && !tx->resp_end) {
+                d.tx = tx;
+                break;
+            }
+        }
+    }
+    uint64_t status = 0;
+    {
+        std::string_view rest = line.substr(std::min(line.size(), line.find_first_of(" \t")));
+        rest = trim(rest);
+        parse_length(rest.substr(0, rest.find_first_of(" \t")), status);
+    }
+    if (status >= 100 && status < 200 && status != 101) {
+        // Interim response (100 Continue): the real response follows for the same request.
+        d.hdr.clear();
+        d.line_start = 0;
+        d.state = State::Start;
+        return;
+    }
+    if (d.tx == nullptr) {  // no request seen for it (lost, or midstream): response only
+        if (txs_.size() >= kMaxActiveTxs) {
+            stop(d, true);
+            return;
+        }
+        d.tx = new_tx();
+        d.tx->req_done = true;
+        d.tx->req_end = true;
+    }
+    HttpTx& tx = *d.tx;
+    fill_response(tx, line);
+    fill_common(tx, line, raw_headers, false);
+    set_header(BufferId::HttpServer, "server");
+    set_header(BufferId::HttpLocation, "location");
+    set_header(BufferId::HttpSetCookie, "set-cookie");
+    set_header(BufferId::HttpContentTypeResp, "content-type");
+    set_header(BufferId::HttpContentLenResp, "content-length");
+    set_header(BufferId::HttpConnectionResp, "connection");
+    tx.resp_headers_done = true;
+    ++stats_.http_responses;
+    out.push_back({&tx, 3});
+    d.hdr.clear();
+    d.line_start = 0;
+
+    if (status == 101 || (tx.connect && status >= 200 && status < 300)) {
+        // The connection becomes a tunnel (Upgrade / CONNECT): not HTTP any more.
+        report_body_stage(d, false, out);
+        tx.resp_end = true;
+        d.tx = nullptr;
+        stop(req_, false);
+        stop(resp_, false);
+        return;
+    }
+    const std::string* ce = find_header(headers_, header_count_, "content-encoding");
+    if (ce != nullptr && (icontains(*ce, "gzip") || icontains(*ce, "deflate"))) {
+        if (!decoder_) {
+            decoder_ = std::make_unique<Decoder>();
+        }
+        decoder_->start();
+        d.decoding = true;
+    }
+    if (tx.head || status == 204 || status == 304) {
+        message_done(d, false, out);
+    } else if (chunked) {
+        d.state = State::ChunkSize;
+    } else if (has_length) {
+        d.state = State::Body;
+        d.remaining = length;
+        if (length == 0) {
+            message_done(d, false, out);
+        }
+    } else {
+        d.state = State::BodyClose;
+    }
+}
+
+size_t HttpParser::parse_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
+                              std::vector<HttpEvent>& out) {
+    size_t i = 0;
+    const State s0 = d.state;
+    switch (d.state) {
+        case State::Body:
+        case State::ChunkData: {
+            const size_t take = static_cast<size_t>(std::min<uint64_t>(d.remaining, n));
+            body_bytes(d, to_server, p, take, out);
+            d.remaining -= take;
+            i = take;
+            if (d.remaining == 0) {
+                if (d.state == State::Body) {
+                    message_done(d, to_server, out);
+                } else {
+                    d.state = State::ChunkDataEnd;
+                }
+            }
+            break;
+        }
+        case State::BodyClose:
+            body_bytes(d, to_server, p, n, out);
+            i = n;
+            break;
+        case State::ChunkSize:
+            for (; i < n; ++i) {
+                const uint8_t c = p[i];
+                if (++d.line_len > kMaxChunkLine) {
+                    stop(d, true);
+                    return n;
+                }
+                if (c == '\n') {
+                    if (!d.chunk_digits) {
+                        stop(d, true);
+                        return n;
+                    }
+                    d.line_len = 0;
+                    d.chunk_digits = false;
+                    d.chunk_digits_done = false;
+                    if (d.chunk_size == 0) {
+                        d.state = State::Trailers;
+                        d.line_has_data = false;
+                    } else {
+                        d.state = State::ChunkData;
+                        d.remaining = d.chunk_size;
+                        d.chunk_size = 0;
+                    }
+                    ++i;
+                    break;
+                }
+                const int v = hex_value(c);
+                if (v >= 0 && !d.chunk_digits_done) {
+                    d.chunk_size = d.chunk_size * 16 + static_cast<uint64_t>(v);
+                    d.chunk_digits = true;
+                    if (d.chunk_size > kMaxChunkSize) {
+                        stop(d, true);
+                        return n;
+                    }
+                    continue;
+                }
+                if (!d.chunk_digits && is_ws(static_cast<char>(c))) {
+                    continue;  // leading whitespace
+                }
+                if (!d.chunk_digits) {
+                    stop(d, true);
+                    return n;
+                }
+                d.chunk_digits_done = true;  // extensions (";name=value") and trailing space
+            }
+            break;
+        case State::ChunkDataEnd: {
+            const uint8_t c = p[0];
+            i = 1;
+            if (c == '\n') {
+                d.state = State::ChunkSize;
+                d.line_len = 0;
+            } else if (c != '\r') {
+                stop(d, true);
+                return n;
+            }
+            break;
+        }
+        case State::Trailers:
+            for (; i < n; ++i) {
+                const uint8_t c = p[i];
+                if (++d.line_len > config_.http_header_limit) {
+                    stop(d, true);
+                    return n;
+                }
+                if (c == '\n') {
+                    if (!d.line_has_data) {
+                        ++i;
+                        if (!to_server && d.tx != nullptr) {
+                            d.tx->resp_length += i;
+                        }
+                        message_done(d, to_server, out);
+                        return i;
+                    }
+                    d.line_has_data = false;
+                } else if (c != '\r') {
+                    d.line_has_data = true;
+                }
+            }
+            break;
+        default:
+            return n;
+    }
+    if (!to_server && d.tx != nullptr &&
+        (s0 == State::ChunkSize || s0 == State::ChunkDataEnd || s0 == State::Trailers)) {
+        d.tx->resp_length += i;  // chunk framing counts toward the message length
+    }
+    return i;
+}
+
+void HttpParser::body_bytes(Dir& d, bool to_server, const uint8_t* p, size_t n,
+                            std::vector<HttpEvent>& out) {
+    if (n == 0 || d.tx == nullptr) {
+        return;
+    }
+    if (!to_server) {
+        d.tx->resp_length += n;
+    }
+    if (!to_server && d.decoding) {
+        decode_body(d, p, n, out);
+        return;
+    }
+    store_body(d, to_server, p, n, out);
+}
+
+void HttpParser::store_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
+                            std::vector<HttpEvent>& out) {
+    if (d.body_stored_full || n == 0) {
+        return;
+    }
+    const uint32_t limit =
+        to_server ? config_.http_request_body_limit : config_.http_response_body_limit;
+    auto& inst = d.tx->buf.bufs[static_cast<size_t>(to_server ? BufferId::HttpRequestBody
+                                                              : BufferId::HttpResponseBody)];
+    if (inst.empty()) {
+        inst.emplace_back();
+    }
+    std::string& body = inst[0];
+    size_t take = n;
+    bool full = false;
+    if (limit != 0 && body.size() + n > limit) {  // 0: no limit
+        take = limit - std::min<size_t>(limit, body.size());
+        full = true;
+    }
+    body.append(reinterpret_cast<const char*>(p), take);
+    if (full) {
+        d.body_stored_full = true;
+        ++stats_.http_body_truncated;
+        report_body_stage(d, to_server, out);
+    }
+}
+
+void HttpParser::decode_body(Dir& d, const uint8_t* p, size_t n, std::vector<HttpEvent>& out) {
+    Decoder& z = *decoder_;
+    if (z.passthrough) {
+        store_body(d, false, p, n, out);
+        return;
+    }
+    if (z.finished) {
+        return;
+    }
+    if (!z.produced && z.head_complete) {
+        if (z.head.size() + n <= kMaxDecodeHead) {
+            z.head.append(reinterpret_cast<const char*>(p), n);
+        } else {
+            z.head_complete = false;
+        }
+    }
+    // Inflates [q, q+m); false on a stream error.
+    auto inflate_some = [&](const uint8_t* q, size_t m) {
+        z.zs.next_in = const_cast<Bytef*>(q);
+        z.zs.avail_in = static_cast<uInt>(m);
+        while (z.zs.avail_in > 0 && !d.body_stored_full) {
+            z.zs.next_out = z.out.data();
+            z.zs.avail_out = static_cast<uInt>(z.out.size());
+            const int rc = inflate(&z.zs, Z_NO_FLUSH);
+            const size_t got = z.out.size() - z.zs.avail_out;
+            if (got > 0) {
+                z.produced = true;
+                z.head.clear();
+                z.head_complete = false;
+                store_body(d, false, z.out.data(), got, out);
+            }
+            if (rc == Z_STREAM_END) {
+                z.finished = true;
+                return true;
+            }
+            if (rc == Z_BUF_ERROR) {
+                return true;  // no progress possible: wait for more input
+            }
+            if (rc != Z_OK) {
+                return false;
+            }
+        }
+        return true;
+    };
+    if (inflate_some(p, n)) {
+        return;
+    }
+    // A "deflate" body is often raw deflate without the zlib header: retry once as raw.
+    const bool can_retry = !z.produced && z.head_complete && !z.raw_tried;
+    if (can_retry) {
+        z.raw_tried = true;
+        if (inflateReset2(&z.zs, -15) == Z_OK) {
+            const std::string head = z.head;  // inflate_some clears z.head on output
+            if (inflate_some(reinterpret_cast<const uint8_t*>(head.data()), head.size())) {
+                return;
+            }
+        }
+    }
+    ++stats_.http_gzip_errors;
+    z.passthrough = true;
+    if (!z.produced && z.head_complete) {
+        const std::string head = std::move(z.head);
+        store_body(d, false, reinterpret_cast<const uint8_t*>(head.data()), head.size(), out);
+    } else {
+        store_body(d, false, p, n, out);
+    }
+}
+
+void HttpParser::report_body_stage(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
+    HttpTx* tx = d.tx;
+    if (tx == nullptr) {
+        return;
+    }
+    bool& done = to_server ? tx->req_done : tx->resp_done;
+    if (!done) {
+        done = true;
+        out.push_back({tx, static_cast<uint8_t>(to_server ? 2 : 4)});
+    }
+}
+
+void HttpParser::message_done(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
+    report_body_stage(d, to_server, out);
+    if (d.tx != nullptr) {
+        (to_server ? d.tx->req_end : d.tx->resp_end) = true;
+    }
+    d.tx = nullptr;
+    d.state = State::Start;
+    d.decoding = false;
+    d.hdr.clear();
+    d.line_start = 0;
+}
+
+}  // namespace vigil::dataplane::app

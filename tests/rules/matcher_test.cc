@@ -461,5 +461,13 @@ TEST_F(MatcherTest, DsizeRulesAreNotStreamRules) {
               V{1});  // in the packet
 }
 
+TEST_F(MatcherTest, ByteTestZeroBytesReadsTheRestOfTheBuffer) {
+    const std::string r =
+        R"(alert tcp any any -> any any (msg:"a"; content:"len="; byte_test:0,>,1000,0,relative,string,dec; sid:1;))";
+    EXPECT_TRUE(fires(r, "len=123456"));
+    EXPECT_FALSE(fires(r, "len=999"));
+    EXPECT_FALSE(fires(r, "len="));  // nothing left to read
+}
+
 }  // namespace
 }  // namespace vigil::rules

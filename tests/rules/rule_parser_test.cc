@@ -791,7 +791,7 @@ TEST(PayloadOps, ByteTest) {
 
     EXPECT_HAS(opts_err("byte_test:9,=,1,0;"), "can't convert more than 8 bytes without 'string'");
     EXPECT_HAS(opts_err("byte_test:24,=,1,0,string;"), "byte_test nbytes: '24' is out of range");
-    EXPECT_HAS(opts_err("byte_test:0,=,1,0,string,dec;"), "unsupported byte_test nbytes 0");
+    EXPECT_HAS(opts_err("byte_test:0,=,1,0;"), "nbytes 0 (the rest of the buffer) needs 'string'");
     EXPECT_HAS(opts_err("byte_test:4,~,1,0;"), "byte_test: bad operator '~'");
     EXPECT_HAS(opts_err("byte_test:4,=,1;"), "byte_test: expected");
     EXPECT_HAS(opts_err("byte_test:4,=,1,0,hex;"), "number base given without 'string'");
