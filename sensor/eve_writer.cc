@@ -390,6 +390,45 @@ void EveWriter::write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts
     o += ',';
     close_obj(o);
     o += ',';
+    o += "\"tcp\":{";
+    add_num(o, "sessions", c.stream.sessions);
+    add_num(o, "midstream_pickups", c.stream.midstream_pickups);
+    add_num(o, "overlap", c.stream.overlaps);
+    add_num(o, "overlap_diff_data", c.stream.overlap_diff);
+    add_num(o, "reassembly_gap", c.stream.gaps);
+    add_num(o, "segment_memcap_drop", c.stream.memcap_reached);
+    add_num(o, "stream_depth_reached", c.stream.depth_reached);
+    add_num(o, "reassembly_memuse", c.stream.memory_bytes);
+    close_obj(o);
+    o += ',';
+    o += "\"defrag\":{\"ipv4\":{";
+    add_num(o, "fragments", c.defrag.ipv4_fragments);
+    add_num(o, "timeouts", c.defrag.timeouts);
+    close_obj(o);
+    o += ",\"ipv6\":{";
+    add_num(o, "fragments", c.defrag.ipv6_fragments);
+    close_obj(o);
+    o += ',';
+    add_num(o, "max_frags_reached", c.defrag.too_many_frags);
+    add_num(o, "memuse", c.defrag.memory_bytes);
+    close_obj(o);
+    o += ',';
+    // app_layer.flow: flows per detected protocol (Suricata's names; DNS is not split by
+    // transport here, so it is left out rather than misreported).
+    o += "\"app_layer\":{\"flow\":{";
+    for (auto p : {dataplane::app::AppProto::Http, dataplane::app::AppProto::Tls,
+                   dataplane::app::AppProto::Ssh, dataplane::app::AppProto::Smtp,
+                   dataplane::app::AppProto::Ftp, dataplane::app::AppProto::Smb}) {
+        const std::string name(dataplane::app::app_proto_name(p));
+        add_num(o, name.c_str(), c.app.flows[static_cast<size_t>(p)]);
+    }
+    close_obj(o);
+    o += ",\"tx\":{";
+    add_num(o, "http", c.app.http_requests);
+    close_obj(o);
+    o += ',';
+    close_obj(o);
+    o += ',';
     o += "\"detect\":{";
     add_num(o, "alert", c.alerts);
     add_num(o, "alerts_suppressed", c.alerts_suppressed);
