@@ -7,9 +7,12 @@
 //
 // One StreamEngine per worker (no locks). The worker calls process() for every TCP packet
 // after the flow table lookup; the returned view is valid until the next call on the engine.
+// Sessions (Flow::tcp) account their memory in the engine that created them: the engine must
+// outlive every flow table whose flows it processed (or flush those tables first).
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "dataplane/flow_table.h"
 #include "dataplane/os_policy.h"
@@ -41,10 +44,11 @@ struct StreamStats {
     uint64_t gaps = 0;               // holes given up on (data never arrived)
     uint64_t gap_bytes = 0;
     uint64_t depth_reached = 0;   // directions that reached the stream depth
-    uint64_t ooo_limit = 0;       // segments dropped: per-flow out-of-order limit
+    uint64_t ooo_limit = 0;       // segments over the per-flow out-of-order limit (hole skipped)
     uint64_t memcap_reached = 0;  // segments dropped: engine memcap
     uint64_t bad_seq = 0;         // segments outside the receive window / before ISN
-    uint64_t memory_bytes = 0;    // bytes buffered now
+    uint64_t after_close = 0;     // data segments after a RST or past the FIN (ignored)
+    uint64_t memory_bytes = 0;    // bytes held by sessions now (structs + buffers)
     uint64_t memory_peak = 0;
 };
 
@@ -92,6 +96,8 @@ public:
     // The stream has ended for this direction (RST, FIN, or the flow is leaving the table):
     // flushes buffered out-of-order data past any hole (counted as a gap) and returns it as
     // new data, so that detection sees everything. Empty view when nothing is left.
+    // A view is contiguous, so it crosses at most one hole: with several holes still
+    // buffered, call again until the view has nothing new (has_new() false).
     StreamView flush(Flow& flow, FlowDir dir);
 
     const StreamStats& stats() const { return stats_; }
@@ -102,6 +108,9 @@ private:
     friend struct TcpSessionFree;
     StreamConfig config_;
     StreamStats stats_{};
+    // Overlap resolution builds the receiver's bytes here (reused: no per-packet allocation).
+    // Engine-owned, not counted in memory_bytes.
+    std::vector<uint8_t> scratch_;
 };
 
 }  // namespace vigil::dataplane
