@@ -125,7 +125,12 @@ std::string format_ip(const dataplane::IpAddr& a) {
     if (a.is_v4()) {
         inet_ntop(AF_INET, &a.b[12], buf, sizeof(buf));
     } else {
-        inet_ntop(AF_INET6, a.b.data(), buf, sizeof(buf));
+        // Suricata writes IPv6 addresses uncompressed (all eight groups, four digits each);
+        // EVE consumers written for it compare these strings.
+        std::snprintf(buf, sizeof(buf),
+                      "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+                      a.b[0], a.b[1], a.b[2], a.b[3], a.b[4], a.b[5], a.b[6], a.b[7], a.b[8],
+                      a.b[9], a.b[10], a.b[11], a.b[12], a.b[13], a.b[14], a.b[15]);
     }
     return buf;
 }

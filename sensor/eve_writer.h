@@ -62,7 +62,7 @@ private:
 
 // Helpers shared with tests.
 std::string format_timestamp(int64_t sec, uint32_t usec);  // 2024-01-01T00:00:00.000000+0000
-std::string format_ip(const dataplane::IpAddr& a);         // dotted quad or RFC 5952
+std::string format_ip(const dataplane::IpAddr& a);  // dotted quad, or IPv6 uncompressed as Suricata
 void json_escape(std::string& out, const std::string& s);
 const char* proto_name(uint8_t ip_proto, std::string& buf);  // "TCP", "UDP", "ICMP", "17"...
 

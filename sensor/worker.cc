@@ -92,20 +92,20 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
             }
         }
     }
-    emit(matcher_->inspect(pkt, flow, pv), pkt, flow, nullptr, out);
-    if (matcher_->passed() || flow == nullptr || !config_.app.enabled) {
-        if (tcp_stream && sv.tracked &&
-            (pkt.tcp_flags & (dataplane::kTcpFin | dataplane::kTcpRst))) {
-            end_stream(*flow, pkt.dir, pkt, out);
+    // The application layer runs before detection, so packet rules bound to a protocol
+    // (`alert dns ...`) see the flow's protocol from its first packet on.
+    std::span<const app::AppEvent> events;
+    if (flow != nullptr && config_.app.enabled) {
+        if (tcp_stream && sv.tracked && sv.inspect && sv.has_new()) {
+            events = app_.on_tcp_data(*flow, sv.dir, sv.data + sv.new_from, sv.len - sv.new_from,
+                                      (sv.events & dataplane::kStreamEvGap) != 0, pkt);
+        } else if (pkt.has_udp() && !pkt.is_fragment) {
+            events = app_.on_udp(*flow, pkt);
         }
-        return;
     }
-    if (tcp_stream && sv.tracked && sv.inspect && sv.has_new()) {
-        app_events(app_.on_tcp_data(*flow, sv.dir, sv.data + sv.new_from, sv.len - sv.new_from,
-                                    (sv.events & dataplane::kStreamEvGap) != 0, pkt),
-                   pkt, flow, out);
-    } else if (pkt.has_udp() && !pkt.is_fragment) {
-        app_events(app_.on_udp(*flow, pkt), pkt, flow, out);
+    emit(matcher_->inspect(pkt, flow, pv), pkt, flow, nullptr, out);
+    if (!matcher_->passed()) {
+        app_events(events, pkt, flow, out);
     }
     if (tcp_stream && sv.tracked) {
         if (pkt.tcp_flags & dataplane::kTcpRst) {
@@ -123,8 +123,12 @@ void Worker::end_stream(Flow& flow, FlowDir dir, const Packet& pkt, std::vector<
     if (!flow.tcp) {
         return;
     }
-    const StreamView fv = stream_.flush(flow, dir);
-    if (fv.inspect && fv.has_new()) {
+    // One flush crosses at most one hole (a view is one contiguous range): repeat.
+    for (int holes = 0; holes < 4096; ++holes) {
+        const StreamView fv = stream_.flush(flow, dir);
+        if (!fv.inspect || !fv.has_new()) {
+            break;
+        }
         rules::PayloadView pv;
         pv.stream = fv.data;
         pv.stream_len = fv.len;

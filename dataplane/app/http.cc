@@ -360,6 +360,16 @@ void HttpParser::close(FlowDir dir, std::vector<HttpEvent>& out) {
         return;
     }
     const bool to_server = dir == FlowDir::ToServer;
+    if (d.state == State::Headers) {
+        // A header block cut short by the end of the connection is complete as it stands
+        // (libhtp does the same), so its headers are still inspected.
+        if (d.hdr.size() > d.line_start) {
+            d.hdr += "\r\n";
+            d.line_start = d.hdr.size();
+        }
+        d.hdr += "\r\n";
+        on_headers_done(d, to_server, out);
+    }
     if (d.tx != nullptr && (to_server ? d.tx->req_headers_done : d.tx->resp_headers_done)) {
         report_body_stage(d, to_server, out);
     }

@@ -659,6 +659,22 @@ TEST(AppLayer, CloseCompletesCloseDelimitedResponse) {
     EXPECT_EQ(buf(*evs[0].tx, BufferId::HttpResponseBody), "body bytes");
 }
 
+TEST(AppLayer, CloseCompletesAHeaderBlockCutShort) {
+    // suricata-verify http-close-headers: the server closes before the empty line.
+    Engine e;
+    e.tcp(true, 80, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    e.tcp(false, 80, "HTTP/1.0 200 OK\nServer:ng1nx\r\n");
+    ASSERT_EQ(e.events.size(), 2U);  // request headers and (empty) request body only
+    Packet fin = make_packet(kProtoTcp, false, 40000, 80, "", kTcpFin | kTcpAck);
+    e.flows.lookup(fin);
+    const auto evs = e.app.on_tcp_close(*e.flow, FlowDir::ToClient, fin);
+    ASSERT_EQ(evs.size(), 2U);
+    EXPECT_EQ(evs[0].stage, 3);
+    EXPECT_EQ(buf(*evs[0].tx, BufferId::HttpServer), "ng1nx");
+    EXPECT_EQ(buf(*evs[0].tx, BufferId::HttpStatCode), "200");
+    EXPECT_EQ(evs[1].stage, 4);
+}
+
 TEST(AppLayer, GapStopsHttpDirection) {
     Engine e;
     e.tcp(true, 80, "GET /1 HTTP/1.1\r\n\r\n");

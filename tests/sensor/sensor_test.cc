@@ -111,7 +111,7 @@ TEST(EveTest, TimestampAndEscaping) {
     EXPECT_EQ(out, "a\\\"b\\\\c\\n\\u0001");
     EXPECT_EQ(format_ip(v4("192.0.2.1")), "192.0.2.1");
     uint8_t b6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    EXPECT_EQ(format_ip(dataplane::IpAddr::from_v6(b6)), "2001:db8::1");
+    EXPECT_EQ(format_ip(dataplane::IpAddr::from_v6(b6)), "2001:0db8:0000:0000:0000:0000:0000:0001");
 }
 
 TEST(EveTest, AlertRecordHasSuricataFields) {
