@@ -49,7 +49,7 @@ enum class BufferId : uint8_t {
     HttpHeaderRawReq,    // header block as sent
     HttpHeaderNamesReq,  // "\r\nName1\r\nName2\r\n\r\n"
     HttpStartReq,        // request line + "\r\n" + raw headers + "\r\n"
-    // HTTP request body (stage 2: body complete, dechunked; not decompressed)
+    // HTTP request body (stage 2: body complete, dechunked and decoded: gzip / deflate)
     HttpRequestBody,
     // HTTP response (stage 3)
     HttpStatCode,

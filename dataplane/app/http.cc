@@ -700,6 +700,9 @@ void HttpParser::on_headers_done(Dir& d, bool to_server, std::vector<HttpEvent>&
         set_header(BufferId::HttpContentTypeReq, "content-type");
         set_header(BufferId::HttpContentLenReq, "content-length");
         set_header(BufferId::HttpConnectionReq, "connection");
+        // Request bodies are decompressed too (Suricata 7 / libhtp: suricata-verify
+        // http-post-data-decompression).
+        start_decoding(d);
         tx.req_headers_done = true;
         ++stats_.http_requests;
         out.push_back({&tx, 1});
@@ -771,14 +774,7 @@ void HttpParser::on_headers_done(Dir& d, bool to_server, std::vector<HttpEvent>&
         stop(resp_, false);
         return;
     }
-    const std::string* ce = find_header(headers_, header_count_, "content-encoding");
-    if (ce != nullptr && (icontains(*ce, "gzip") || icontains(*ce, "deflate"))) {
-        if (!decoder_) {
-            decoder_ = std::make_unique<Decoder>();
-        }
-        decoder_->start();
-        d.decoding = true;
-    }
+    start_decoding(d);
     if (tx.head || status == 204 || status == 304) {
         message_done(d, false, out);
     } else if (chunked) {
@@ -916,8 +912,8 @@ void HttpParser::body_bytes(Dir& d, bool to_server, const uint8_t* p, size_t n,
     if (!to_server) {
         d.tx->resp_length += n;
     }
-    if (!to_server && d.decoding) {
-        decode_body(d, p, n, out);
+    if (d.decoding) {
+        decode_body(d, to_server, p, n, out);
         return;
     }
     store_body(d, to_server, p, n, out);
@@ -950,10 +946,11 @@ void HttpParser::store_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
     }
 }
 
-void HttpParser::decode_body(Dir& d, const uint8_t* p, size_t n, std::vector<HttpEvent>& out) {
-    Decoder& z = *decoder_;
+void HttpParser::decode_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
+                             std::vector<HttpEvent>& out) {
+    Decoder& z = *d.decoder;
     if (z.passthrough) {
-        store_body(d, false, p, n, out);
+        store_body(d, to_server, p, n, out);
         return;
     }
     if (z.finished) {
@@ -979,7 +976,7 @@ void HttpParser::decode_body(Dir& d, const uint8_t* p, size_t n, std::vector<Htt
                 z.produced = true;
                 z.head.clear();
                 z.head_complete = false;
-                store_body(d, false, z.out.data(), got, out);
+                store_body(d, to_server, z.out.data(), got, out);
             }
             if (rc == Z_STREAM_END) {
                 z.finished = true;
@@ -1012,9 +1009,20 @@ void HttpParser::decode_body(Dir& d, const uint8_t* p, size_t n, std::vector<Htt
     z.passthrough = true;
     if (!z.produced && z.head_complete) {
         const std::string head = std::move(z.head);
-        store_body(d, false, reinterpret_cast<const uint8_t*>(head.data()), head.size(), out);
+        store_body(d, to_server, reinterpret_cast<const uint8_t*>(head.data()), head.size(), out);
     } else {
-        store_body(d, false, p, n, out);
+        store_body(d, to_server, p, n, out);
+    }
+}
+
+void HttpParser::start_decoding(Dir& d) {
+    const std::string* ce = find_header(headers_, header_count_, "content-encoding");
+    if (ce != nullptr && (icontains(*ce, "gzip") || icontains(*ce, "deflate"))) {
+        if (!d.decoder) {
+            d.decoder = std::make_unique<Decoder>();
+        }
+        d.decoder->start();
+        d.decoding = true;
     }
 }
 

@@ -95,9 +95,10 @@ private:
         bool line_has_data = false;
         bool chunk_digits = false;
         bool chunk_digits_done = false;
-        bool body_stored_full = false;  // body limit reached for the current message
-        bool decoding = false;          // response Content-Encoding gzip / deflate
-        HttpTx* tx = nullptr;           // transaction of the current message
+        bool body_stored_full = false;     // body limit reached for the current message
+        bool decoding = false;             // Content-Encoding gzip / deflate (both directions)
+        std::unique_ptr<Decoder> decoder;  // this direction's inflater, made on first use
+        HttpTx* tx = nullptr;              // transaction of the current message
     };
 
     using TxPtr = std::unique_ptr<HttpTx>;
@@ -122,7 +123,9 @@ private:
                     std::vector<HttpEvent>& out);
     void store_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
                     std::vector<HttpEvent>& out);
-    void decode_body(Dir& d, const uint8_t* p, size_t n, std::vector<HttpEvent>& out);
+    void decode_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
+                     std::vector<HttpEvent>& out);
+    void start_decoding(Dir& d);
     void message_done(Dir& d, bool to_server, std::vector<HttpEvent>& out);
     void report_body_stage(Dir& d, bool to_server, std::vector<HttpEvent>& out);
 
@@ -139,7 +142,6 @@ private:
     std::vector<std::pair<std::string, std::string>> headers_;
     size_t header_count_ = 0;
     std::string scratch_;
-    std::unique_ptr<Decoder> decoder_;
 };
 
 }  // namespace vigil::dataplane::app

@@ -282,6 +282,17 @@ TEST(HttpParser, GzipAndDeflateResponsesAreDecoded) {
     EXPECT_EQ(bad.stats.http_gzip_errors, 1U);
 }
 
+TEST(HttpParser, GzipRequestBodyIsDecoded) {
+    // suricata-verify http-post-data-decompression: a gzip POST body is inspected decoded.
+    const std::string plain = "name=john&dauny=mladshiy";
+    const std::string gz = compress(plain, 15 + 16);
+    HttpHarness h;
+    h.req("POST /hi.php HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: " +
+          std::to_string(gz.size()) + "\r\n\r\n" + gz);
+    ASSERT_EQ(h.txs.size(), 1U);
+    EXPECT_EQ(buf(h.txs[0], BufferId::HttpRequestBody), plain);
+}
+
 TEST(HttpParser, CloseDelimitedBodyCompletesAtClose) {
     HttpHarness h;
     h.req("GET / HTTP/1.0\r\n\r\n");
