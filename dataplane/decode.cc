@@ -603,6 +603,40 @@ void decode_null(Packet& pkt, const uint8_t* p, uint32_t len) {
     decode_null_family(pkt, family, p + kNullHeaderLen, len - kNullHeaderLen);
 }
 
+// PPP (RFC 1661): optional address/control 0xff 0x03, then the protocol, one byte when
+// compressed (odd value) else two. Only IPv4 (0x0021) and IPv6 (0x0057) are inspected.
+void decode_ppp(Packet& pkt, const uint8_t* p, uint32_t len) {
+    if (len >= 2 && p[0] == 0xff && p[1] == 0x03) {
+        p += 2;
+        len -= 2;
+    }
+    if (len < 1) {
+        flag(pkt, DecodeStatus::PppTruncated);
+        return;
+    }
+    uint16_t proto = p[0];
+    uint32_t hl = 1;
+    if ((p[0] & 1) == 0) {
+        if (len < 2) {
+            flag(pkt, DecodeStatus::PppTruncated);
+            return;
+        }
+        proto = load_be16(p);
+        hl = 2;
+    }
+    switch (proto) {
+        case 0x0021:
+            decode_ipv4(pkt, p + hl, len - hl);
+            break;
+        case 0x0057:
+            decode_ipv6(pkt, p + hl, len - hl);
+            break;
+        default:
+            flag(pkt, DecodeStatus::EtherTypeUnsupported);
+            break;
+    }
+}
+
 }  // namespace
 
 DecodeStatus decode(LinkType link, Packet& pkt) {
@@ -648,6 +682,17 @@ DecodeStatus decode(LinkType link, Packet& pkt) {
         case LinkType::Null:
             decode_null(pkt, p, len);
             break;
+        case LinkType::Ppp:
+        case LinkType::PppHdlc:
+            decode_ppp(pkt, p, len);
+            break;
+        case LinkType::CHdlc:
+            if (len < 4) {
+                flag(pkt, DecodeStatus::CHdlcTruncated);
+                break;
+            }
+            decode_ethertype(pkt, load_be16(p + 2), p + 4, len - 4);
+            break;
         case LinkType::Loop:
             if (len < kNullHeaderLen) {
                 flag(pkt, DecodeStatus::NullTruncated);
@@ -682,6 +727,10 @@ std::string_view decode_status_name(DecodeStatus s) {
             return "sll_truncated";
         case DecodeStatus::NullTruncated:
             return "null_truncated";
+        case DecodeStatus::PppTruncated:
+            return "ppp_truncated";
+        case DecodeStatus::CHdlcTruncated:
+            return "chdlc_truncated";
         case DecodeStatus::EtherTypeUnsupported:
             return "ether_type_unsupported";
         case DecodeStatus::Ipv4Truncated:

@@ -14,8 +14,11 @@ namespace vigil::dataplane {
 enum class LinkType : uint16_t {
     Null = 0,  // BSD loopback, host-order 4-byte address family
     Ethernet = 1,
-    Raw = 101,   // raw IPv4/IPv6 (also DLT_RAW 12/14 normalised to this)
-    Loop = 108,  // OpenBSD loopback, network-order address family
+    Ppp = 9,       // PPP: [0xff 0x03] + protocol (2 bytes, or 1 when compressed)
+    PppHdlc = 50,  // PPP in HDLC-like framing (same header)
+    CHdlc = 104,   // Cisco HDLC: address, control, 2-byte ethertype
+    Raw = 101,     // raw IPv4/IPv6 (also DLT_RAW 12/14 normalised to this)
+    Loop = 108,    // OpenBSD loopback, network-order address family
     LinuxSll = 113,
     Ipv4 = 228,
     Ipv6 = 229,
@@ -35,6 +38,8 @@ enum class DecodeStatus : uint8_t {
     MplsTooMany,
     SllTruncated,
     NullTruncated,
+    PppTruncated,
+    CHdlcTruncated,
     EtherTypeUnsupported,  // not IPv4/IPv6 (ARP, LLDP, ...): not an error, not inspected
     Ipv4Truncated,
     Ipv4BadVersion,

@@ -34,6 +34,15 @@ bool link_from_linktype(uint32_t lt, LinkType& out) {
         case 1:
             out = LinkType::Ethernet;
             return true;
+        case 9:
+            out = LinkType::Ppp;
+            return true;
+        case 50:
+            out = LinkType::PppHdlc;
+            return true;
+        case 104:
+            out = LinkType::CHdlc;
+            return true;
         case 12:
         case 14:
         case 101:

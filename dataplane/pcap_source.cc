@@ -66,6 +66,15 @@ bool link_type_from_dlt(int dlt, LinkType& out) {
         case DLT_IPV4:
             out = LinkType::Ipv4;
             return true;
+        case DLT_PPP:
+            out = LinkType::Ppp;
+            return true;
+        case DLT_PPP_SERIAL:
+            out = LinkType::PppHdlc;
+            return true;
+        case DLT_C_HDLC:
+            out = LinkType::CHdlc;
+            return true;
         case DLT_IPV6:
             out = LinkType::Ipv6;
             return true;

@@ -46,6 +46,12 @@ const char* suricata_event(dataplane::DecodeStatus s, const char** layer) {
         case D::EthTruncated:
             *layer = "ethernet";
             return "pkt_too_small";
+        case D::PppTruncated:
+            *layer = "ppp";
+            return "pkt_too_small";
+        case D::CHdlcTruncated:
+            *layer = "chdlc";
+            return "pkt_too_small";
         case D::VlanTruncated:
             *layer = "vlan";
             return "header_too_small";

@@ -319,6 +319,31 @@ TEST(DecodeLink, LinuxSll2) {
     EXPECT_EQ(decode_frame(LinkType::LinuxSll2, Bytes(19, 0)).status, DecodeStatus::SllTruncated);
 }
 
+TEST(DecodeLink, CiscoHdlc) {
+    const Bytes v4 = test::concat({Bytes{0x0f, 0x00, 0x08, 0x00}, udp_v4()});
+    const Packet pkt = decode_frame(LinkType::CHdlc, v4);
+    ASSERT_EQ(pkt.status, DecodeStatus::Ok);
+    EXPECT_EQ(pkt.l3, v4.data() + 4);
+    EXPECT_TRUE(pkt.has_udp());
+    const Bytes v6 = test::concat({Bytes{0x8f, 0x00, 0x86, 0xdd}, udp_v6()});
+    EXPECT_EQ(decode_frame(LinkType::CHdlc, v6).ip_version, 6);
+    EXPECT_EQ(decode_frame(LinkType::CHdlc, Bytes(3, 0)).status, DecodeStatus::CHdlcTruncated);
+}
+
+TEST(DecodeLink, PppWithAndWithoutAddressControlAndCompressedProtocol) {
+    const Packet full =
+        decode_frame(LinkType::Ppp, test::concat({Bytes{0xff, 0x03, 0x00, 0x21}, udp_v4()}));
+    ASSERT_EQ(full.status, DecodeStatus::Ok);
+    EXPECT_TRUE(full.has_udp());
+    EXPECT_EQ(decode_frame(LinkType::Ppp, test::concat({Bytes{0x00, 0x57}, udp_v6()})).ip_version,
+              6);
+    EXPECT_EQ(decode_frame(LinkType::PppHdlc, test::concat({Bytes{0x21}, udp_v4()})).ip_version, 4);
+    // LCP (0xc021) is not inspected; an empty frame after address/control is truncated.
+    EXPECT_EQ(decode_frame(LinkType::Ppp, Bytes{0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4}).status,
+              DecodeStatus::EtherTypeUnsupported);
+    EXPECT_EQ(decode_frame(LinkType::Ppp, Bytes{0xff, 0x03}).status, DecodeStatus::PppTruncated);
+}
+
 TEST(DecodeLink, NullHostOrderFamilies) {
     EXPECT_EQ(decode_frame(LinkType::Null, test::null_hdr(2, udp_v4())).ip_version, 4);
     for (uint32_t af6 : {24U, 28U, 30U}) {
@@ -841,6 +866,8 @@ TEST(Decode, EveryPrefixStaysInBounds) {
         {LinkType::LinuxSll2, test::sll2(kTypeIpv6, udp_v6())},
         {LinkType::Null, test::null_hdr(2, udp_v4())},
         {LinkType::Loop, test::null_hdr(30, udp_v6(), true)},
+        {LinkType::CHdlc, test::concat({Bytes{0x0f, 0x00, 0x08, 0x00}, udp_v4()})},
+        {LinkType::Ppp, test::concat({Bytes{0xff, 0x03, 0x00, 0x21}, udp_v4()})},
     };
     for (const auto& [link, frame] : frames) {
         ASSERT_EQ(decode_frame(link, frame).status, DecodeStatus::Ok);
