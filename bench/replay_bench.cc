@@ -29,7 +29,9 @@ namespace {
 int usage() {
     std::fprintf(stderr,
                  "usage: replay_bench --pcap FILE --rules FILE|DIR [--rules ...] [--vars FILE]\n"
-                 "                    [--workers N[,N...]] [--repeat K]\n");
+                 "                    [--workers N[,N...]] [--repeat K] [--layers on|off|both]\n"
+                 "  --layers: TCP reassembly, defragmentation and the application layer on,\n"
+                 "            off (packets only, as before them), or both (default: both)\n");
     return 2;
 }
 
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     std::string vars_path;
     std::vector<uint32_t> worker_counts{1, 2};
     int repeat = 3;
+    std::string layers = "both";
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -61,6 +64,11 @@ int main(int argc, char** argv) {
                 worker_counts.push_back(static_cast<uint32_t>(std::atoi(s.c_str() + p)));
                 p = s.find(',', p);
                 p = p == std::string::npos ? s.size() : p + 1;
+            }
+        } else if (a == "--layers") {
+            layers = next();
+            if (layers != "on" && layers != "off" && layers != "both") {
+                return usage();
             }
         } else if (a == "--repeat") {
             repeat = std::max(1, std::atoi(next().c_str()));
@@ -163,29 +171,66 @@ int main(int argc, char** argv) {
                 best_hs, static_cast<double>(pcap_bytes) * 8 / best_hs / 1e9,
                 static_cast<double>(payload_bytes) * 8 / best_hs / 1e9);
 
-    // (2) the full replay pipeline, best of `repeat`.
+    // (2) the full replay pipeline, best of `repeat`; with the stream layers (reassembly,
+    // defrag, app layer) on and off, so their cost is a ratio measured in this run.
+    std::vector<bool> modes;
+    if (layers != "off") {
+        modes.push_back(true);
+    }
+    if (layers != "on") {
+        modes.push_back(false);
+    }
     for (uint32_t w : worker_counts) {
-        double best = 1e30;
-        uint64_t alerts = 0;
-        for (int r = 0; r < repeat; ++r) {
-            auto eve = sensor::EveWriter::open("/dev/null", "bench");
-            sensor::ReplayOptions opts;
-            opts.pcaps = {pcap};
-            opts.workers = w;
-            auto res = sensor::run_replay(opts, *rs, *vars, **eve);
-            if (!res) {
-                std::fprintf(stderr, "%s\n", res.error().message.c_str());
-                return 1;
+        double on_s = 0;
+        double off_s = 0;
+        for (bool on : modes) {
+            double best = 1e30;
+            uint64_t alerts = 0;
+            sensor::ReplayCounters c{};
+            for (int r = 0; r < repeat; ++r) {
+                auto eve = sensor::EveWriter::open("/dev/null", "bench");
+                sensor::ReplayOptions opts;
+                opts.pcaps = {pcap};
+                opts.workers = w;
+                opts.pipeline.stream_enabled = on;
+                opts.pipeline.defrag_enabled = on;
+                opts.pipeline.app.enabled = on;
+                auto res = sensor::run_replay(opts, *rs, *vars, **eve);
+                if (!res) {
+                    std::fprintf(stderr, "%s\n", res.error().message.c_str());
+                    return 1;
+                }
+                best = std::min(best, res->counters.seconds);
+                alerts = res->counters.alerts;
+                c = res->counters;
             }
-            best = std::min(best, res->counters.seconds);
-            alerts = res->counters.alerts;
+            (on ? on_s : off_s) = best;
+            std::printf(
+                "replay %u worker%s, layers %-3s: %7.3f s  %6.2f Gbit/s  %8.0f packets/s  alerts "
+                "%llu  ratio to raw hs_scan %.2f\n",
+                w, w == 1 ? " " : "s", on ? "on" : "off", best,
+                static_cast<double>(pcap_bytes) * 8 / best / 1e9,
+                static_cast<double>(packets) / best, static_cast<unsigned long long>(alerts),
+                best_hs / best);
+            if (on) {
+                std::printf(
+                    "    stream: %llu sessions, %llu segments, %llu out of order, peak %.1f MiB; "
+                    "app: http %llu req, dns %llu, tls %llu hellos\n",
+                    static_cast<unsigned long long>(c.stream.sessions),
+                    static_cast<unsigned long long>(c.stream.segments),
+                    static_cast<unsigned long long>(c.stream.out_of_order),
+                    static_cast<double>(c.stream.memory_peak) / 1048576.0,
+                    static_cast<unsigned long long>(c.app.http_requests),
+                    static_cast<unsigned long long>(c.app.dns_queries),
+                    static_cast<unsigned long long>(c.app.tls_client_hellos));
+            }
         }
-        std::printf(
-            "replay %u worker%s: %7.3f s  %6.2f Gbit/s  %8.0f packets/s  alerts %llu  "
-            "ratio to raw hs_scan %.2f\n",
-            w, w == 1 ? " " : "s", best, static_cast<double>(pcap_bytes) * 8 / best / 1e9,
-            static_cast<double>(packets) / best, static_cast<unsigned long long>(alerts),
-            best_hs / best);
+        if (on_s > 0 && off_s > 0) {
+            std::printf(
+                "    cost of reassembly + app layer with %u worker%s: %.0f%% of throughput "
+                "(on/off time ratio %.2f)\n",
+                w, w == 1 ? "" : "s", (1.0 - off_s / on_s) * 100.0, on_s / off_s);
+        }
     }
     return 0;
 }

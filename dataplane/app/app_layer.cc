@@ -19,7 +19,7 @@ struct AppSession {
     std::unique_ptr<HttpParser> http;
     std::unique_ptr<TlsParser> tls;
     bool tls_stopped = false;
-    TxBuffers tls_tx;
+    std::unique_ptr<TxBuffers> tls_tx;  // made on the first TLS message (1 KiB: not per flow)
     // DNS
     DnsMessage dns_msg;
     std::array<std::string, 2> dns_tcp;  // partial TCP message (with its length prefix)
@@ -305,7 +305,10 @@ void tls_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t len
     if (bits == 0) {
         return;
     }
-    TxBuffers& tx = s.tls_tx;
+    if (!s.tls_tx) {
+        s.tls_tx = std::make_unique<TxBuffers>();
+    }
+    TxBuffers& tx = *s.tls_tx;
     auto emit = [&](uint8_t stage) {
         std::string& json = c.impl->next_eve();
         json = s.tls->eve_json();

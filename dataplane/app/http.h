@@ -133,8 +133,8 @@ private:
     AppStats& stats_;
     Dir req_;
     Dir resp_;
-    std::deque<HttpTx*> txs_;  // unfinished transactions, oldest first
-    std::vector<TxPtr> all_;   // owns every tx
+    std::vector<HttpTx*> txs_;  // unfinished transactions, oldest first (few: a vector)
+    std::vector<TxPtr> all_;    // owns every tx
     std::vector<HttpTx*> free_;
     std::vector<HttpTx*> retired_;  // finished in the last call: freed at the next one
     uint64_t next_id_ = 0;
