@@ -12,7 +12,7 @@ cmake --build build -j2 --target vigil-sensor
 mkdir -p out
 echo
 echo "== vigil-sensor replay: pcaps/ with rules/default =="
-build/sensor/vigil-sensor replay --pcap pcaps --rules rules/default --eve out/eve.json \
-    --expect auto --stats
+build/sensor/vigil-sensor replay --pcap pcaps --rules rules/default --config pcaps/replay.yaml \
+    --eve out/eve.json --expect auto --stats
 echo
 echo "EVE JSON written to out/eve.json ($(wc -l <out/eve.json) records)"

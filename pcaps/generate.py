@@ -2,7 +2,8 @@
 """Generates Vigil's replay corpus: pcaps/<NN>-<name>.pcap plus a sibling .expect file each.
 
 Every case is a function below that builds a small capture and states exactly which alerts a
-Suricata-7-compatible sensor must raise for it with ALL of rules/default/default.rules loaded.
+Suricata-7-compatible sensor must raise for it with ALL of rules/default/*.rules loaded and the
+sensor configuration pcaps/replay.yaml (per-destination TCP/defrag overlap policies).
 Output is deterministic (fixed timestamps from 2024-01-01T00:00:00Z, fixed addresses in
 documentation/private ranges, seeded sequence numbers), so the committed files can be checked:
 
@@ -17,6 +18,7 @@ add a case.
 """
 
 import argparse
+import gzip
 import logging
 import os
 import random
@@ -30,7 +32,8 @@ logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.contrib.mpls import MPLS  # noqa: E402
 from scapy.layers.dns import DNS, DNSQR, DNSRR  # noqa: E402
 from scapy.layers.inet import ICMP, IP, TCP, UDP  # noqa: E402
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop, PadN, RouterAlert  # noqa: E402
+from scapy.layers.inet6 import (IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, PadN,  # noqa: E402
+                                 RouterAlert)
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
@@ -245,7 +248,7 @@ class Case:
             for line in para.splitlines():
                 out.append(("# " + line).rstrip())
             out.append("#")
-        out.append("# Expectations (all rules of rules/default/default.rules loaded; format:")
+        out.append("# Expectations (all of rules/default/*.rules, config pcaps/replay.yaml; format:")
         out.append("# <sid> <count> [src=IP[:PORT]] [dst=IP[:PORT]] [action=allowed|blocked]).")
         if not any(e.count for e in self.expects):
             out.append("# This capture must produce no alerts at all.")
@@ -270,7 +273,10 @@ class TcpConv:
         self.cid = rng.randrange(1 << 16)
         self.sid = rng.randrange(1 << 16)
 
-    def send(self, from_client, flags, payload=b"", ext=None, options=None):
+    def send(self, from_client, flags, payload=b"", ext=None, options=None, at=None, ack_at=None):
+        """Sends one segment. at / ack_at: stream offsets (relative to mark()) to use as the
+        sequence / acknowledgement number instead of the next ones; a segment sent `at` an
+        offset does not move the next sequence number (see data_end())."""
         if from_client:
             src, dst, sp, dp = self.cli, self.srv, self.cport, self.sport
             seq, ack, ttl, win = self.cseq, self.sseq, self.ttl_c, 64240
@@ -281,6 +287,10 @@ class TcpConv:
             seq, ack, ttl, win = self.sseq, self.cseq, self.ttl_s, 65160
             self.sid = (self.sid + 1) & 0xFFFF
             ip_id = self.sid
+        if at is not None:
+            seq = ((self.c0 if from_client else self.s0) + at) & 0xFFFFFFFF
+        if ack_at is not None:
+            ack = ((self.s0 if from_client else self.c0) + ack_at) & 0xFFFFFFFF
         l3 = self.case.ip(src, dst, ttl=ttl, ip_id=ip_id)
         if ext is not None:
             l3 = l3 / ext
@@ -290,6 +300,8 @@ class TcpConv:
         if payload:
             pkt = pkt / Raw(payload)
         self.case.add_frame(self.link.frame(pkt, from_client))
+        if at is not None:
+            return
         adv = len(payload) + ("S" in flags) + ("F" in flags)
         if from_client:
             self.cseq = (self.cseq + adv) & 0xFFFFFFFF
@@ -300,6 +312,18 @@ class TcpConv:
         self.send(True, "S", options=[("MSS", 1460)])
         self.send(False, "SA", options=[("MSS", 1460)])
         self.send(True, "A")
+        self.mark()
+
+    def mark(self):
+        """Makes the next sequence numbers stream offset 0 of each direction (for `at`)."""
+        self.c0, self.s0 = self.cseq, self.sseq
+
+    def data_end(self, from_client, end):
+        """After segments sent `at` offsets: the next sequence number is offset `end`."""
+        if from_client:
+            self.cseq = (self.c0 + end) & 0xFFFFFFFF
+        else:
+            self.sseq = (self.s0 + end) & 0xFFFFFFFF
 
     def client(self, data, ext=None):
         """Client sends one segment; the server acknowledges it."""
@@ -1142,6 +1166,869 @@ ping with id 0x4242. None of it contains a canary string, a low TTL, TOS 184, IP
                                / ICMP(type=0, id=0x4242, seq=seq)
                                / (b"abcdefghijklmnopqrstuvwabcdefghi"), False))
         c.wait(seconds=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Evasion cases (27+): TCP reassembly, IP defragmentation, app layer. They need the sensor
+# configuration pcaps/replay.yaml, which maps one server address to each overlap policy:
+# --------------------------------------------------------------------------------------------
+
+POLICY_ADDR = {"first": "203.0.113.11", "last": "203.0.113.12", "linux": "203.0.113.13",
+               "windows": "203.0.113.14", "solaris": "203.0.113.15",
+               "bsd": "203.0.113.16"}  # .16 is not listed in replay.yaml: the default, bsd
+POLICIES = ("first", "last", "bsd", "linux", "windows", "solaris")
+
+
+def tcp_new_wins(policy, ns, ne, os_, oe):
+    """Suricata's TCP overlap policies (stream-tcp-list.c, DoHandleDataOverlap, IDS mode):
+    whether a NEW segment [ns, ne) replaces the bytes of an OLD buffered one [os_, oe)."""
+    if policy == "first":
+        return False
+    if policy == "last":
+        return True
+    if policy in ("bsd", "windows"):  # also hpux10, irix, macos, windows2k3
+        return ns < os_
+    if policy == "linux":
+        return ns < os_ or (ns == os_ and ne > oe)
+    if policy == "solaris":  # also hpux11
+        return ne > oe or (ne == oe and ns <= os_)
+    raise ValueError(policy)
+
+
+def frag_new_wins(policy, ns, ne, os_, oe):
+    """Target-based IP defragmentation (Novak; Suricata defrag.c): whether a NEW fragment
+    [ns, ne) replaces the bytes of an OLD one [os_, oe)."""
+    return {"first": False, "last": True, "bsd": ns < os_, "linux": ns <= os_,
+            "windows": ns < os_ and ne > oe, "solaris": ns < os_ and ne >= oe}[policy]
+
+
+def reassemble(pieces, policy, new_wins):
+    """Pieces [(offset, bytes)] in arrival order -> the bytes the receiver ends up with. Each
+    byte is resolved pairwise between the new piece and the piece that owns it now (the
+    cases keep every overlap between exactly two pieces, so this is unambiguous)."""
+    owner, data = {}, {}
+    for off, payload in pieces:
+        ns, ne = off, off + len(payload)
+        for i, b in enumerate(payload):
+            pos = off + i
+            if pos not in owner or new_wins(policy, ns, ne, *owner[pos]):
+                owner[pos], data[pos] = (ns, ne), b
+    end = max(data) + 1
+    assert sorted(data) == list(range(end)), "pieces leave a hole"
+    return bytes(data[i] for i in range(end))
+
+
+def policy_table(pieces, new_wins, has_canary, want, show=lambda b: b):
+    """Describes the reassembly of `pieces` under every policy; asserts that exactly the
+    policies in `want` produce the canary (the case is built wrong otherwise)."""
+    lines, got = [], set()
+    for pol in POLICIES:
+        out = reassemble(pieces, pol, new_wins)
+        hit = has_canary(out)
+        if hit:
+            got.add(pol)
+        lines.append(f"  {pol:8} {show(out)!r}{'   <- canary' if hit else ''}")
+    assert got == set(want), (got, want)
+    return "\n".join(lines)
+
+
+def _overlay(target, a, b, decoy_from=None, decoy_to=None, decoy=b"x"):
+    """target[a:b] with bytes [decoy_from, decoy_to) (absolute offsets) replaced by decoys."""
+    out = bytearray(target[a:b])
+    if decoy_from is not None:
+        for pos in range(max(a, decoy_from), min(b, decoy_to)):
+            out[pos - a] = decoy[0] if len(decoy) == 1 else decoy[pos - decoy_from]
+    return bytes(out)
+
+
+@case("27-tcp-split-segments", "stream: a canary split over two segments and over 1-byte segments")
+def c27(c):
+    c.describe("""
+Two TCP connections from 10.0.20.27 to 198.51.100.150:7301, each a handshake, one request
+line "VGLSTORE key=s canary=VIGIL-SPLIT-CANARY-0027\\r\\n", a reply and a close:
+  :56000 sends the line in two segments, cut inside the canary ("...VIGIL-SPLIT-" |
+         "CANARY-0027\\r\\n"); the server acknowledges each
+  :56001 sends it one byte per segment (45 segments, each acknowledged)
+No packet carries the whole canary: only the reassembled stream does.
+sid 9000101: flow:established,to_server; content:"VIGIL-SPLIT-CANARY-0027";
+The match completes with the segment holding its last byte ("7"): one alert per connection,
+on that packet; later segments add no new match (the alert is not repeated).""")
+    link = Eth(mac(0x127), GW_MAC)
+    line = b"VGLSTORE key=s canary=VIGIL-SPLIT-CANARY-0027\r\n"
+    cut = line.index(b"CANARY")
+    t = c.tcp(link, "10.0.20.27", 56000, "198.51.100.150", 7301)
+    t.handshake()
+    t.client(line[:cut])
+    t.client(line[cut:])
+    t.server(b"VGLSTORE-OK s\r\n")
+    t.close()
+    c.wait(ms=50)
+    t = c.tcp(link, "10.0.20.27", 56001, "198.51.100.150", 7301)
+    t.handshake()
+    for i in range(len(line)):
+        t.client(line[i:i + 1])
+    t.server(b"VGLSTORE-OK s\r\n")
+    t.close()
+    srv = endpoint("198.51.100.150", 7301)
+    c.expect(9000101, 1, src=endpoint("10.0.20.27", 56000), dst=srv,
+             why="sid 9000101: the two-segment connection, on its second segment ...")
+    c.expect(9000101, 1, src=endpoint("10.0.20.27", 56001), dst=srv,
+             why="... and the 1-byte-segment connection, on the segment carrying the final '7'.")
+
+
+@case("28-tcp-out-of-order", "stream: out-of-order segments; the hole-filling packet alerts")
+def c28(c):
+    c.describe("""
+TCP 10.0.20.28 -> 198.51.100.151:7302, request line
+"VGLSTORE key=o canary=VIGIL-OOO-CANARY-0028 tail\\r\\n" cut into three segments
+s1 = bytes [0,26) "...VIGI", s2 = [26,36) "L-OOO-CANA", s3 = [36,52) "RY-0028 tail\\r\\n".
+  :56100 sends s1, s3, s2: s3 is buffered behind the hole [26,36); s2 fills it and makes
+         the canary contiguous, so s2 is the packet that alerts
+  :56101 sends s3, s2, s1 (fully reversed): s1 fills the hole at the start and alerts
+The server answers every out-of-order segment with a duplicate ACK of the contiguous prefix.
+No single segment holds the canary.
+sid 9000102: flow:established,to_server; content:"VIGIL-OOO-CANARY-0028";""")
+    link = Eth(mac(0x128), GW_MAC)
+    line = b"VGLSTORE key=o canary=VIGIL-OOO-CANARY-0028 tail\r\n"
+    segs = [(0, line[:26]), (26, line[26:36]), (36, line[36:])]
+    assert all(b"VIGIL-OOO-CANARY-0028" not in s for _, s in segs)
+    for cport, order in ((56100, (0, 2, 1)), (56101, (2, 1, 0))):
+        t = c.tcp(link, "10.0.20.28", cport, "198.51.100.151", 7302)
+        t.handshake()
+        have = set()
+        for i in order:
+            off, data = segs[i]
+            t.send(True, "PA", data, at=off, ack_at=0)
+            have.add(i)
+            contiguous = 0
+            for j, (o, d) in enumerate(segs):
+                if j not in have:
+                    break
+                contiguous = o + len(d)
+            t.send(False, "A", ack_at=contiguous)
+        t.data_end(True, len(line))
+        t.server(b"VGLSTORE-OK o\r\n")
+        t.close()
+        c.wait(ms=50)
+    srv = endpoint("198.51.100.151", 7302)
+    c.expect(9000102, 1, src=endpoint("10.0.20.28", 56100), dst=srv,
+             why="sid 9000102: order s1 s3 s2, on s2 ...")
+    c.expect(9000102, 1, src=endpoint("10.0.20.28", 56101), dst=srv,
+             why="... and order s3 s2 s1, on s1.")
+
+
+TCP_OVL_TARGET = b"OVL VIGIL-TCP-OVERLAP-CANARY end\r\n"
+TCP_OVL_CANARY = b"VIGIL-TCP-OVERLAP-CANARY"
+TCP_OVL_HOLE = 10  # bytes [0,10) = "OVL VIGIL-": sent last, it fills the hole
+
+# Per policy: the out-of-order pieces (start, end, decoy_from, decoy_to) sent, in this order,
+# before the hole [0,10) is filled, and why only that policy ends up with the canary.
+# Offsets are stream offsets; the region [10,28) holds "TCP-OVERLAP-CANARY".
+TCP_OVL_DESIGNS = {
+    "first": ([(11, 19, None, None), (10, 20, 11, 19), (20, 28, None, None)], ("first",), """
+old [11,19) carries the true bytes; new [10,20) starts before AND ends after it, with
+decoys where they overlap. Every policy but first lets such a segment win (bsd/windows/
+linux: it starts before; solaris: it ends after; last: it is newer)."""),
+    "last": ([(10, 20, 12, 18), (12, 18, None, None), (20, 28, None, None)], ("last",), """
+old [10,20) has decoys in [12,18); new [12,18) lies strictly inside it with the true
+bytes. A segment that starts after and ends before the old one loses under every policy but
+last."""),
+    "bsd": ([(12, 16, 12, 14), (10, 14, None, None), (16, 20, None, None), (16, 22, 16, 20),
+             (22, 28, None, None)], ("bsd", "windows"), """
+overlap 1: old [12,16) (decoys in [12,14)), new [10,14) starts before it and ends inside
+  it: bsd, windows, linux and last take the new (true) bytes; first and solaris keep old.
+overlap 2: old [16,20) true, new [16,22) starts at the same byte and ends after it, with
+  decoys over [16,20): bsd and windows keep the old bytes; linux, solaris, last take new.
+Only bsd and windows get both right. Suricata's windows TCP policy is the same as bsd (new
+data wins only when it starts before the old), so no capture can tell them apart."""),
+    "linux": ([(10, 14, 10, 14), (10, 16, None, None), (16, 20, None, None),
+               (16, 20, 16, 20), (20, 28, None, None)], ("linux",), """
+overlap 1: old [10,14) decoys, new [10,16) true, same start and ends after: linux,
+  solaris and last take the new bytes; bsd, windows and first keep the old.
+overlap 2: old [16,20) true, new [16,20) decoys, the exact same range: linux keeps the
+  old bytes; solaris and last take the new.
+Only linux gets both right."""),
+    "windows": ([(12, 16, 12, 14), (10, 14, None, None), (16, 20, None, None),
+                 (16, 22, 16, 20), (22, 28, None, None)], ("bsd", "windows"), """
+The bsd design (see 31-tcp-overlap-bsd): overlap 1, new [10,14) starting before old
+[12,16), must win; overlap 2, new [16,22) starting at old [16,20), must lose. Suricata's
+windows TCP policy equals bsd, so this case cannot tell windows from the default; it
+proves windows is not handled like first (which would keep the decoys of overlap 1),
+linux, solaris or last (which would take the decoys of overlap 2)."""),
+    "solaris": ([(10, 14, 12, 14), (12, 16, None, None), (16, 24, None, None),
+                 (18, 22, 18, 22), (24, 28, None, None)], ("solaris",), """
+overlap 1: old [10,14) (decoys in [12,14)), new [12,16) true, starting after and ending
+  after it: only solaris and last take the new bytes.
+overlap 2: old [16,24) true, new [18,22) decoys strictly inside it: solaris keeps the old
+  bytes, last takes the new.
+Only solaris gets both right."""),
+}
+
+
+def _tcp_overlap_case(c, policy, num):
+    pieces_spec, want, why = TCP_OVL_DESIGNS[policy]
+    srv = POLICY_ADDR[policy]
+    cli, cport = "10.0.20.%d" % num, 56000 + num * 10
+    pieces = [(a, _overlay(TCP_OVL_TARGET, a, b, df, dt)) for a, b, df, dt in pieces_spec]
+    hole = (0, TCP_OVL_TARGET[:TCP_OVL_HOLE])
+    tail = (28, TCP_OVL_TARGET[28:])
+    everything = pieces + [hole, tail]
+    assert all(TCP_OVL_CANARY not in p for _, p in everything)
+    table = policy_table(everything, tcp_new_wins, lambda s: TCP_OVL_CANARY in s, want)
+    mapped = ("203.0.113.16 is not in pcaps/replay.yaml: it gets the default, bsd"
+              if policy == "bsd" else f"pcaps/replay.yaml maps {srv} to {policy}")
+    c.describe(f"""
+TCP {cli}:{cport} -> {srv}:7300; {mapped}.
+After the handshake the client sends the pieces of "OVL VIGIL-TCP-OVERLAP-CANARY end\\r\\n"
+out of order, all beyond a hole at stream bytes [0,10) ("OVL VIGIL-"), then fills the hole,
+then sends " end\\r\\n" in order.
+Overlapping pieces carry "x" decoys where the wrong policy would take them, so the canary is
+only reassembled when the receiver resolves the overlaps by the {policy} policy. Pieces in
+arrival order (stream offsets [start,end)):
+""" + "\n".join(f"  [{off},{off + len(p)}) {p!r}" for off, p in pieces) + f"""
+  [0,10) {hole[1]!r}   (fills the hole: the canary becomes contiguous here)
+Why: {why.strip()}
+Reassembly under each policy (Suricata stream-tcp-list.c semantics), for reference:
+{table}
+No packet holds the whole canary, so only the reassembled stream can match.""")
+    link = Eth(mac(0x100 + num), GW_MAC)
+    t = c.tcp(link, cli, cport, srv, 7300)
+    t.handshake()
+    for off, data in pieces:
+        t.send(True, "PA", data, at=off, ack_at=0)
+        t.send(False, "A", ack_at=0)
+    t.send(True, "PA", hole[1], at=0, ack_at=0)
+    t.send(False, "A", ack_at=28)
+    t.data_end(True, 28)
+    t.client(tail[1])
+    t.server(b"OK\r\n")
+    t.close()
+    n = 1 if policy in want else 0
+    c.expect(9000103, n, src=endpoint(cli, cport), dst=endpoint(srv, 7300), why=f"""
+sid 9000103 (flow:established,to_server; content:"VIGIL-TCP-OVERLAP-CANARY"): the {policy}
+reassembly contains the canary; the alert is raised once, on the packet filling [0,10).""")
+
+
+@case("29-tcp-overlap-first", "stream: overlapping segments resolved by the 'first' policy")
+def c29(c):
+    _tcp_overlap_case(c, "first", 29)
+
+
+@case("30-tcp-overlap-last", "stream: overlapping segments resolved by the 'last' policy")
+def c30(c):
+    _tcp_overlap_case(c, "last", 30)
+
+
+@case("31-tcp-overlap-bsd", "stream: overlapping segments resolved by the default 'bsd' policy")
+def c31(c):
+    _tcp_overlap_case(c, "bsd", 31)
+
+
+@case("32-tcp-overlap-linux", "stream: overlapping segments resolved by the 'linux' policy")
+def c32(c):
+    _tcp_overlap_case(c, "linux", 32)
+
+
+@case("33-tcp-overlap-windows", "stream: overlapping segments resolved by the 'windows' policy")
+def c33(c):
+    _tcp_overlap_case(c, "windows", 33)
+
+
+@case("34-tcp-overlap-solaris", "stream: overlapping segments resolved by the 'solaris' policy")
+def c34(c):
+    _tcp_overlap_case(c, "solaris", 34)
+
+
+@case("35-tcp-retransmit-rewrite", "stream: a retransmission rewriting delivered data is ignored")
+def c35(c):
+    c.describe("""
+TCP 10.0.20.35 -> 198.51.100.152:7303 (default policy, bsd). Two connections:
+  :56350 sends "VGLSTORE key=r canary=VIGIL-REWRITE-" and then "benign\\r\\n", each
+         acknowledged by the server (delivered in order), then "retransmits" the second
+         segment (same sequence number and length) as "CANARY\\r\\n". Only this rewritten
+         copy would complete "VIGIL-REWRITE-CANARY".
+  :56351 sends "VGLSTORE key=r2 data=VIGIL-REWRITE-benign\\r\\n" (acknowledged), then a
+         retransmission of the same range whose bytes are
+         "VGLSTORE key=r2 data=VIGIL-REWRITE-CANARY\\r\\n".
+The receiver delivered (and acknowledged) the first copy to the application before the
+rewritten one arrived, so the host never sees the canary: data already delivered in order
+is final, the rewrite is only a stream event (overlap with different data), and a segment
+whose data was all seen before is not inspected again (the second connection relies on this:
+its rewritten packet holds the whole canary on its own).
+sid 9000104: flow:established,to_server; content:"VIGIL-REWRITE-CANARY";""")
+    link = Eth(mac(0x135), GW_MAC)
+    srv = "198.51.100.152"
+    t = c.tcp(link, "10.0.20.35", 56350, srv, 7303)
+    t.handshake()
+    first = b"VGLSTORE key=r canary=VIGIL-REWRITE-"
+    t.client(first)
+    t.client(b"benign\r\n")
+    t.send(True, "PA", b"CANARY\r\n", at=len(first))
+    t.send(False, "A")
+    t.server(b"VGLSTORE-OK r\r\n")
+    t.close()
+    c.wait(ms=50)
+    t = c.tcp(link, "10.0.20.35", 56351, srv, 7303)
+    t.handshake()
+    t.client(b"VGLSTORE key=r2 data=VIGIL-REWRITE-benign\r\n")
+    t.send(True, "PA", b"VGLSTORE key=r2 data=VIGIL-REWRITE-CANARY\r\n", at=0)
+    t.send(False, "A")
+    t.server(b"VGLSTORE-OK r2\r\n")
+    t.close()
+    c.expect(9000104, 0, why="""
+sid 9000104: never; the reassembled stream keeps the first copy ("...VIGIL-REWRITE-benign").""")
+
+
+@case("36-tcp-retransmit-plain", "stream: plain retransmissions of a canary segment alert once")
+def c36(c):
+    c.describe("""
+TCP 10.0.20.36 -> 198.51.100.153:7304:
+  :56360 sends "VGLSTORE key=p canary=VIGIL-RETRANS-" and "CANARY\\r\\n" (acknowledged),
+         then retransmits the second segment twice, byte for byte
+  :56361 sends "VGLSTORE key=p2 canary=VIGIL-RETRANS-CANARY\\r\\n" in one segment, which is
+         lost (no ACK) and retransmitted unchanged; the server acknowledges the copy
+Retransmitted segments bring no new stream data and are not inspected again, so each
+connection alerts exactly once: on the original completing segment.
+sid 9000105: flow:established,to_server; content:"VIGIL-RETRANS-CANARY";""")
+    link = Eth(mac(0x136), GW_MAC)
+    srv = "198.51.100.153"
+    t = c.tcp(link, "10.0.20.36", 56360, srv, 7304)
+    t.handshake()
+    first = b"VGLSTORE key=p canary=VIGIL-RETRANS-"
+    t.client(first)
+    t.client(b"CANARY\r\n")
+    for _ in range(2):
+        c.wait(ms=200)
+        t.send(True, "PA", b"CANARY\r\n", at=len(first))
+        t.send(False, "A")
+    t.server(b"VGLSTORE-OK p\r\n")
+    t.close()
+    c.wait(ms=50)
+    t = c.tcp(link, "10.0.20.36", 56361, srv, 7304)
+    t.handshake()
+    line = b"VGLSTORE key=p2 canary=VIGIL-RETRANS-CANARY\r\n"
+    t.send(True, "PA", line, at=0)
+    c.wait(ms=200)
+    t.client(line)
+    t.server(b"VGLSTORE-OK p2\r\n")
+    t.close()
+    c.expect(9000105, 1, src=endpoint("10.0.20.36", 56360), dst=endpoint(srv, 7304),
+             why="sid 9000105: the first connection, once (on the original second segment) ...")
+    c.expect(9000105, 1, src=endpoint("10.0.20.36", 56361), dst=endpoint(srv, 7304),
+             why="... and the second, once (on the first copy).")
+
+
+@case("37-stream-vs-packet", "flow:only_stream and flow:no_stream")
+def c37(c):
+    c.describe("""
+One TCP connection 10.0.20.37:56370 -> 198.51.100.154:7305, four request lines, each
+acknowledged:
+  f1 "VGLSTORE key=f1 canary=VIGIL-ONLY-STR" | "EAM-CANARY\\r\\n"   (two segments)
+  f2 "VGLSTORE key=f2 canary=VIGIL-NO-STR" | "EAM-CANARY\\r\\n"     (two segments)
+  f3 "VGLSTORE key=f3 canary=VIGIL-NO-STREAM-CANARY\\r\\n"          (one segment)
+  f4 "VGLSTORE key=f4 canary=VIGIL-ONLY-STREAM-CANARY\\r\\n"        (one segment)
+sid 9000106 flow:established,to_server,only_stream; content:"VIGIL-ONLY-STREAM-CANARY";
+  matches only the reassembled stream: f1 (split) and f4 (the stream holds it too): 2
+sid 9000107 flow:established,to_server,no_stream; content:"VIGIL-NO-STREAM-CANARY";
+  matches only single packets: f3; not f2, whose canary exists only in the stream: 1""")
+    link = Eth(mac(0x137), GW_MAC)
+    t = c.tcp(link, "10.0.20.37", 56370, "198.51.100.154", 7305)
+    t.handshake()
+    t.client(b"VGLSTORE key=f1 canary=VIGIL-ONLY-STR")
+    t.client(b"EAM-CANARY\r\n")
+    t.client(b"VGLSTORE key=f2 canary=VIGIL-NO-STR")
+    t.client(b"EAM-CANARY\r\n")
+    t.client(b"VGLSTORE key=f3 canary=VIGIL-NO-STREAM-CANARY\r\n")
+    t.client(b"VGLSTORE key=f4 canary=VIGIL-ONLY-STREAM-CANARY\r\n")
+    t.server(b"VGLSTORE-OK f\r\n")
+    t.close()
+    cli, srv = endpoint("10.0.20.37", 56370), endpoint("198.51.100.154", 7305)
+    c.expect(9000106, 2, src=cli, dst=srv, why="sid 9000106 (only_stream): f1 and f4.")
+    c.expect(9000107, 1, src=cli, dst=srv, why="sid 9000107 (no_stream): f3 only.")
+
+
+# --- IP fragments -----------------------------------------------------------------------------
+
+
+def ipv4_fragments(c, link, src, dst, proto, fragmentable, pieces, ttl=64, from_client=True):
+    """Sends IPv4 fragments of one datagram. fragmentable: the bytes after the IP header;
+    pieces: [(start, end, more_fragments, data or None)] in send order (start a multiple of 8;
+    data overrides fragmentable[start:end] for overlap cases)."""
+    ip_id = c.next_ip_id()
+    for start, end, more, data in pieces:
+        assert start % 8 == 0
+        body = fragmentable[start:end] if data is None else data
+        pkt = IP(src=src, dst=dst, ttl=ttl, id=ip_id, flags="MF" if more else 0,
+                 frag=start // 8, proto=proto) / Raw(body)
+        c.add_frame(link.frame(pkt, from_client))
+
+
+@case("38-ipv4-frag-split", "defrag: a canary split across IPv4 fragments (UDP)")
+def c38(c):
+    c.describe("""
+Two UDP datagrams 10.0.21.38 -> 198.51.100.160:7210, payload
+"seq=38 VIGIL-FRAG-SPLIT-CANARY end of datagram", each sent as two IPv4 fragments cut inside
+the canary: A = UDP header + 16 payload bytes ("seq=38 VIGIL-FRA", MF set), B = the rest.
+  :57380 fragments in order (A, B): the datagram is complete with B
+  :57381 in reverse order (B, A): complete with A
+Only the reassembled datagram is a UDP packet carrying the canary; the fragments on their own
+hold part of it (and only A has a UDP header).
+sid 9000110: alert udp any any -> any 7210 (content:"VIGIL-FRAG-SPLIT-CANARY";)""")
+    link = Eth(mac(0x138), GW_MAC)
+    payload = b"seq=38 VIGIL-FRAG-SPLIT-CANARY end of datagram"
+    for sport, order in ((57380, (0, 1)), (57381, (1, 0))):
+        udp = bytes(IP(src="10.0.21.38", dst="198.51.100.160") / UDP(sport=sport, dport=7210)
+                    / Raw(payload))[20:]
+        halves = [(0, 24, True, None), (24, len(udp), False, None)]
+        ipv4_fragments(c, link, "10.0.21.38", "198.51.100.160", 17, udp,
+                       [halves[i] for i in order])
+        c.wait(ms=20)
+    for sport, why in ((57380, "sid 9000110: the in-order datagram (on fragment B) ..."),
+                       (57381, "... and the reversed one (on fragment A).")):
+        c.expect(9000110, 1, src=endpoint("10.0.21.38", sport),
+                 dst=endpoint("198.51.100.160", 7210), why=why)
+
+
+@case("39-ipv4-tiny-fragment", "defrag: tiny first fragment splitting the TCP header")
+def c39(c):
+    c.describe("""
+TCP 10.0.21.39:57390 -> 198.51.100.161:7310: handshake, then the request segment
+"VGLSTORE key=t canary=VIGIL-TINYFRAG-CANARY\\r\\n" sent as two IPv4 fragments: the first holds
+only 8 bytes of the TCP header (ports and sequence number, no flags or data offset), the
+second the rest of the header and the data. A reply and a close follow (unfragmented).
+Neither fragment can be decoded as TCP; the reassembled datagram is a normal segment of the
+established connection.
+sid 9000111: flow:established,to_server; content:"VIGIL-TINYFRAG-CANARY";""")
+    link = Eth(mac(0x139), GW_MAC)
+    cli, srv = "10.0.21.39", "198.51.100.161"
+    t = c.tcp(link, cli, 57390, srv, 7310)
+    t.handshake()
+    data = b"VGLSTORE key=t canary=VIGIL-TINYFRAG-CANARY\r\n"
+    seg = bytes(IP(src=cli, dst=srv) / TCP(sport=57390, dport=7310, seq=t.cseq, ack=t.sseq,
+                                             flags="PA", window=64240) / Raw(data))[20:]
+    ipv4_fragments(c, link, cli, srv, 6, seg, [(0, 8, True, None), (8, len(seg), False, None)])
+    t.cseq = (t.cseq + len(data)) & 0xFFFFFFFF
+    t.send(False, "A")
+    t.server(b"VGLSTORE-OK t\r\n")
+    t.close()
+    c.expect(9000111, 1, src=endpoint(cli, 57390), dst=endpoint(srv, 7310),
+             why="sid 9000111: the reassembled request, once (on the second fragment).")
+
+
+# Overlap cases: a UDP datagram to port 7200 whose fragmentable part is 9 blocks of 8 bytes:
+# block 0 the UDP header (checksum 0: the bytes depend on the policy), blocks 1-8 payload.
+# Tokens "VGLDF-A!" (block 3) and "VGLDF-B!" (block 6) must both survive for sid 9000112.
+DF_BLOCKS = [b"VGLDF-HD", b"r1-fill:", b"VGLDF-A!", b":r1-fill", b"r2-fill:", b"VGLDF-B!",
+             b":r2-fill", b"-VGL-END"]
+DF_DECOY = {3: b"vgldf-a?", 6: b"vgldf-b?"}
+
+# Shapes of one overlap inside a region of three blocks [a, a+3) (in blocks): the old
+# fragment, the new fragment, fillers for the rest; the overlap always includes block a+1.
+DF_SHAPES = {
+    "A": ((1, 2), (1, 2), [(0, 1), (2, 3)]),  # same start, same end
+    "B": ((1, 2), (0, 3), []),                # new starts before and ends after
+    "C": ((1, 3), (0, 3), []),                # new starts before, ends at the same byte
+    "D": ((1, 3), (0, 2), []),                # new starts before, ends inside
+    "E": ((0, 2), (1, 3), []),                # new starts after, ends after
+}
+DF_SHAPE_TEXT = {
+    "A": "same start and end: new wins under last and linux",
+    "B": "new starts before and ends after: new wins under all but first",
+    "C": "new starts before, same end: new wins under last, bsd, linux, solaris (not windows)",
+    "D": "new starts before, ends inside: new wins under last, bsd, linux",
+    "E": "new starts after the old one: new wins under last only",
+}
+# Per policy: (shape, which side carries the true token) for region 1 (blocks 2-4) and
+# region 2 (blocks 5-7); None = no overlap (one plain fragment).
+DF_DESIGNS = {
+    "first": (("B", "old"), None),
+    "last": (("E", "new"), None),
+    "bsd": (("D", "new"), ("A", "old")),
+    "linux": (("A", "new"), ("E", "old")),
+    "windows": (("B", "new"), ("C", "old")),
+    "solaris": (("C", "new"), ("D", "old")),
+}
+
+
+def _df_fragment(udp_hdr, lo, hi, decoy_blocks):
+    blocks = [udp_hdr] + DF_BLOCKS
+    return b"".join(DF_DECOY[b] if b in decoy_blocks else blocks[b] for b in range(lo, hi))
+
+
+def _frag_overlap_case(c, policy, num):
+    srv = POLICY_ADDR[policy]
+    cli, sport = "10.0.21.%d" % num, 57000 + num * 10
+    udp_hdr = struct.pack(">HHHH", sport, 7200, 8 + 8 * len(DF_BLOCKS), 0)
+    pieces = []  # (start_block, end_block, data) in send order
+    notes = []
+    for region, design in ((2, DF_DESIGNS[policy][0]), (5, DF_DESIGNS[policy][1])):
+        token = region + 1
+        if design is None:
+            pieces.append((region, region + 3, _df_fragment(udp_hdr, region, region + 3, ())))
+            notes.append(f"  blocks {region}-{region + 2}: one fragment, no overlap")
+            continue
+        shape, true_side = design
+        (oa, ob), (na, nb), fillers = DF_SHAPES[shape]
+        old_decoy = {token} if true_side == "new" else set()
+        new_decoy = {token} if true_side == "old" else set()
+        pieces.append((region + oa, region + ob,
+                       _df_fragment(udp_hdr, region + oa, region + ob, old_decoy)))
+        pieces.append((region + na, region + nb,
+                       _df_fragment(udp_hdr, region + na, region + nb, new_decoy)))
+        for fa, fb in fillers:
+            pieces.append((region + fa, region + fb,
+                           _df_fragment(udp_hdr, region + fa, region + fb, ())))
+        notes.append(f"  blocks {region}-{region + 2}: shape {shape}, {DF_SHAPE_TEXT[shape]};\n"
+                     f"    the true token is in the {true_side} fragment")
+    pieces.append((8, 9, _df_fragment(udp_hdr, 8, 9, ())))  # last fragment (MF clear)
+    pieces.append((0, 2, _df_fragment(udp_hdr, 0, 2, ())))  # first fragment, sent last
+    byte_pieces = [(a * 8, d) for a, _, d in pieces]
+
+    def has(s):
+        return b"VGLDF-A!" in s and b"VGLDF-B!" in s[s.index(b"VGLDF-A!") + 8:]
+
+    assert not any(has(d) for _, d in byte_pieces)
+    table = policy_table(byte_pieces, frag_new_wins, has, (policy,), show=lambda b: b[8:])
+    mapped = ("203.0.113.16 is not listed in pcaps/replay.yaml: default, bsd"
+              if policy == "bsd" else f"pcaps/replay.yaml maps {srv} to {policy}")
+    c.describe(f"""
+One UDP datagram {cli}:{sport} -> {srv}:7200, sent as overlapping IPv4 fragments;
+{mapped}.
+Its fragmentable part is 9 blocks of 8 bytes: block 0 the UDP header (checksum 0, since the
+bytes depend on the policy), blocks 1-8 the payload, with the tokens
+"VGLDF-A!" in block 3 and "VGLDF-B!" in block 6. Where two fragments overlap, the side that
+must lose carries a decoy ("vgldf-a?", "vgldf-b?"):
+""" + "\n".join(notes) + """
+Fragments in send order (blocks [start,end)):
+""" + "\n".join(f"  [{a},{b}){' MF' if a != 8 else '   '} {d!r}" for a, b, d in pieces) + f"""
+The old fragment of each overlap is sent before the new one, the first fragment (offset 0)
+last, so the datagram completes with it. Payload after reassembly under each policy
+(bytes after the 8-byte UDP header are what the rule sees):
+{table}
+Only the {policy} reassembly holds both tokens; no single fragment does.""")
+    link = Eth(mac(0x140 + num), GW_MAC)
+    ip_id = c.next_ip_id()
+    for a, b, d in pieces:
+        pkt = IP(src=cli, dst=srv, ttl=64, id=ip_id, flags="MF" if b != 9 else 0, frag=a,
+                 proto=17) / Raw(d)
+        c.add_frame(link.frame(pkt, True))
+    c.expect(9000112, 1, src=endpoint(cli, sport), dst=endpoint(srv, 7200), why=f"""
+sid 9000112 (content:"VGLDF-A!"; content:"VGLDF-B!"; distance:0;): the datagram
+reassembled by the {policy} policy, once, when its first fragment arrives.""")
+
+
+@case("40-ipv4-frag-overlap-first", "defrag: overlapping IPv4 fragments, 'first' policy")
+def c40(c):
+    _frag_overlap_case(c, "first", 40)
+
+
+@case("41-ipv4-frag-overlap-last", "defrag: overlapping IPv4 fragments, 'last' policy")
+def c41(c):
+    _frag_overlap_case(c, "last", 41)
+
+
+@case("42-ipv4-frag-overlap-bsd", "defrag: overlapping IPv4 fragments, default 'bsd' policy")
+def c42(c):
+    _frag_overlap_case(c, "bsd", 42)
+
+
+@case("43-ipv4-frag-overlap-linux", "defrag: overlapping IPv4 fragments, 'linux' policy")
+def c43(c):
+    _frag_overlap_case(c, "linux", 43)
+
+
+@case("44-ipv4-frag-overlap-windows", "defrag: overlapping IPv4 fragments, 'windows' policy")
+def c44(c):
+    _frag_overlap_case(c, "windows", 44)
+
+
+@case("45-ipv4-frag-overlap-solaris", "defrag: overlapping IPv4 fragments, 'solaris' policy")
+def c45(c):
+    _frag_overlap_case(c, "solaris", 45)
+
+
+@case("46-ipv6-frag-split", "defrag: a canary split across IPv6 fragments (UDP)")
+def c46(c):
+    c.describe("""
+Two UDP datagrams [2001:db8::21:46] -> [2001:db8::1:160]:7211, payload
+"seq=46 VIGIL-FRAG6-SPLIT-CANARY end of datagram", each sent as two IPv6 fragments
+(Fragment extension header, next header UDP) cut inside the canary: A = UDP header + 16
+payload bytes (M set), B = the rest.
+  :57460 in order (A, B): complete with B;  :57461 reversed (B, A): complete with A
+sid 9000113: alert udp any any -> any 7211 (content:"VIGIL-FRAG6-SPLIT-CANARY";)""")
+    link = Eth(mac(0x146), GW_MAC)
+    src, dst = "2001:db8::21:46", "2001:db8::1:160"
+    payload = b"seq=46 VIGIL-FRAG6-SPLIT-CANARY end of datagram"
+    for n, (sport, order) in enumerate(((57460, (0, 1)), (57461, (1, 0)))):
+        udp = bytes(IPv6(src=src, dst=dst) / UDP(sport=sport, dport=7211) / Raw(payload))[40:]
+        halves = [(0, udp[:24], 1), (3, udp[24:], 0)]
+        for i in order:
+            off, data, more = halves[i]
+            pkt = (IPv6(src=src, dst=dst, hlim=64)
+                   / IPv6ExtHdrFragment(nh=17, offset=off, m=more, id=0x46000 + n) / Raw(data))
+            c.add_frame(link.frame(pkt, True))
+        c.wait(ms=20)
+    c.expect(9000113, 1, src=endpoint(src, 57460), dst=endpoint(dst, 7211),
+             why="sid 9000113: the in-order datagram (on fragment B) ...")
+    c.expect(9000113, 1, src=endpoint(src, 57461), dst=endpoint(dst, 7211),
+             why="... and the reversed one (on fragment A).")
+
+
+# --- HTTP, DNS, TLS -------------------------------------------------------------------------
+
+
+def _http_exchange(c, link, cli, cport, srv, sport, requests, responses):
+    t = c.tcp(link, cli, cport, srv, sport)
+    t.handshake()
+    for req, resp in zip(requests, responses):
+        t.client(req)
+        t.server(resp)
+    t.close()
+    c.wait(ms=30)
+
+
+def _raw_http(lines, body=b""):
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@case("47-http-uri-evasion", "HTTP: normalised http.uri, legacy http_uri, custom http.method")
+def c47(c):
+    c.describe("""
+HTTP connections from 10.0.22.47 to 198.51.100.170:80, one request each (the last two):
+  :57470 GET /vigil//x/../%61dmin/./secret%2Ephp?id=1
+         normalised (percent-decoding, "//" compressed, "/./" and "x/../" removed):
+         /vigil/admin/secret.php?id=1                               -> sid 9000120
+  :57471 GET /vigil-legacy/%70robe.cgi -> /vigil-legacy/probe.cgi     -> sid 9000121
+  :57472 GET /vigil/admin/../secret.php with
+         "Referer: http://www.example.com/vigil/admin/secret.php"
+         normalised /vigil/secret.php; the canary path is only in a header: nothing
+  :57473 keep-alive: GET /index.html, then "VGLSCAN /vigil/scan HTTP/1.1" on the same
+         connection (the first request makes the flow HTTP)               -> sid 9000122
+The raw bytes never hold "/vigil/admin/secret.php" or "/vigil-legacy/probe.cgi" in a
+request line: only the normalised URI buffer does.
+sid 9000120: http.uri; content:"/vigil/admin/secret.php";
+sid 9000121: content:"/vigil-legacy/probe.cgi"; http_uri;   (legacy content modifier)
+sid 9000122: http.method; content:"VGLSCAN";""")
+    link = Eth(mac(0x147), GW_MAC)
+    cli, srv = "10.0.22.47", "198.51.100.170"
+    ok = http_response(b"ok\n", ctype="text/plain")
+    nf = http_response(b"not found\n", status="404 Not Found", ctype="text/plain")
+    _http_exchange(c, link, cli, 57470, srv, 80,
+                   [http_get("/vigil//x/../%61dmin/./secret%2Ephp?id=1", "www.example.com")],
+                   [nf])
+    _http_exchange(c, link, cli, 57471, srv, 80,
+                   [http_get("/vigil-legacy/%70robe.cgi", "www.example.com")], [nf])
+    _http_exchange(c, link, cli, 57472, srv, 80,
+                   [http_get("/vigil/admin/../secret.php", "www.example.com",
+                             ["Referer: http://www.example.com/vigil/admin/secret.php"])], [ok])
+    _http_exchange(c, link, cli, 57473, srv, 80,
+                   [http_get("/index.html", "www.example.com"),
+                    _raw_http(["VGLSCAN /vigil/scan HTTP/1.1", "Host: www.example.com",
+                               "Accept: */*"])],
+                   [ok, http_response(b"", status="405 Method Not Allowed")])
+    s = endpoint(srv, 80)
+    c.expect(9000120, 1, src=endpoint(cli, 57470), dst=s, why="""
+sid 9000120: the evasive URI of :57470 only (:57472 normalises to /vigil/secret.php).""")
+    c.expect(9000121, 1, src=endpoint(cli, 57471), dst=s, why="sid 9000121: :57471.")
+    c.expect(9000122, 1, src=endpoint(cli, 57473), dst=s,
+             why="sid 9000122: the second request of :57473.")
+
+
+@case("48-http-gzip-chunked", "HTTP: chunked + gzip response body (http.response_body, file.data)")
+def c48(c):
+    body = (b"/* vigil report */\n" + b"".join(b"var row%02d = 'lorem ipsum dolor';\n" % i
+                                               for i in range(12))
+            + b"// VIGIL-GZIP-BODY-CANARY\n" + b"// VIGIL-FILEDATA-CANARY\n")
+    comp = gzip.compress(body, compresslevel=9, mtime=0)
+    assert b"CANARY" not in comp
+    n = len(comp)
+    chunks = [comp[:n // 3], comp[n // 3:2 * n // 3], comp[2 * n // 3:]]
+    head = _raw_http(["HTTP/1.1 200 OK", "Server: nginx/1.24.0",
+                      "Content-Type: application/javascript", "Content-Encoding: gzip",
+                      "Transfer-Encoding: chunked"])
+    chunked = b"".join(b"%x\r\n" % len(ch) + ch + b"\r\n" for ch in chunks) + b"0\r\n\r\n"
+    resp = head + chunked
+    cuts = [len(head) - 7, len(head) + len(chunks[0]) + 3]  # inside the headers, a chunk
+    c.describe(f"""
+Two HTTP connections 10.0.22.48 -> 198.51.100.171:80.
+  :57480 GET /vigil/report.js; the response has "Content-Encoding: gzip" and
+         "Transfer-Encoding: chunked": the {len(body)}-byte script is gzip-compressed to {n}
+         bytes and sent as three chunks, the response itself as three TCP segments cut
+         inside the headers and inside the first chunk. Only the dechunked, decompressed
+         body holds "VIGIL-GZIP-BODY-CANARY" and "VIGIL-FILEDATA-CANARY".
+  :57481 GET /vigil/plain.txt; both canaries appear only in a response header
+         ("X-Vigil-Note"), the body is plain text without them.
+sid 9000126: flow:established,to_client; http.response_body; content:"VIGIL-GZIP-BODY-CANARY";
+sid 9000127: flow:established,to_client; file.data; content:"VIGIL-FILEDATA-CANARY";""")
+    link = Eth(mac(0x148), GW_MAC)
+    cli, srv = "10.0.22.48", "198.51.100.171"
+    t = c.tcp(link, cli, 57480, srv, 80)
+    t.handshake()
+    t.client(http_get("/vigil/report.js", "www.example.com",
+                      ["Accept-Encoding: gzip, deflate"]))
+    for a, b in zip([0] + cuts, cuts + [len(resp)]):
+        t.send(False, "PA", resp[a:b])
+    t.send(True, "A")
+    t.close()
+    c.wait(ms=30)
+    _http_exchange(c, link, cli, 57481, srv, 80, [http_get("/vigil/plain.txt", "www.example.com")],
+                   [http_response(b"nothing to see here\n", ctype="text/plain",
+                                  headers=["X-Vigil-Note: VIGIL-GZIP-BODY-CANARY "
+                                           "VIGIL-FILEDATA-CANARY"])])
+    for sid in (9000126, 9000127):
+        c.expect(sid, 1, src=endpoint(srv, 80), dst=endpoint(cli, 57480),
+                 why=f"sid {sid}: the decoded body of :57480 (not the header of :57481).")
+
+
+@case("49-http-alt-port", "HTTP detected by content on port 8080 binds an `alert http` rule")
+def c49(c):
+    c.describe("""
+Two TCP connections from 10.0.22.49 to 198.51.100.172:8080 (not in $HTTP_PORTS):
+  :57490 an HTTP request "GET /VIGIL-ALTPORT-CANARY/index.html HTTP/1.1" and a response:
+         the app layer recognises HTTP by its content             -> sid 9000128
+  :57491 "VGLSTORE /VIGIL-ALTPORT-CANARY/index.html VGL/1.0" and "VGLSTORE-OK": the same
+         canary bytes on the same port, but the flow is not HTTP  -> nothing
+sid 9000128: alert http any any -> any 8080 (flow:established,to_server;
+  content:"VIGIL-ALTPORT-CANARY";)  an `alert http` rule only applies to HTTP flows.""")
+    link = Eth(mac(0x149), GW_MAC)
+    cli, srv = "10.0.22.49", "198.51.100.172"
+    _http_exchange(c, link, cli, 57490, srv, 8080,
+                   [http_get("/VIGIL-ALTPORT-CANARY/index.html", "198.51.100.172:8080")],
+                   [http_response(b"<html>alt port</html>\n")])
+    _http_exchange(c, link, cli, 57491, srv, 8080,
+                   [b"VGLSTORE /VIGIL-ALTPORT-CANARY/index.html VGL/1.0\r\n"],
+                   [b"VGLSTORE-OK 0\r\n"])
+    c.expect(9000128, 1, src=endpoint(cli, 57490), dst=endpoint(srv, 8080),
+             why="sid 9000128: the HTTP connection only.")
+
+
+@case("50-http-split-request", "HTTP: request headers split over several segments")
+def c50(c):
+    req = _raw_http(["GET /vigil/split HTTP/1.1", "Host: VIGIL-Canary.Example.NET:8080",
+                     "User-Agent: VigilAgent/7.7 (split; x11)", "X-Vigil-Hdr: canary-125",
+                     "Accept: */*"])
+    cuts = [req.index(b"Canary.Example") + 3, req.index(b"Agent/7.7") + 2,
+            req.index(b"canary-125") + 7, len(req) - 2]
+    parts = [req[a:b] for a, b in zip([0] + cuts, cuts + [len(req)])]
+    c.describe("""
+TCP 10.0.22.50 -> 198.51.100.173:80.
+  :57500 one GET request sent in five segments, cut inside the Host value, inside the
+         User-Agent, inside the X-Vigil-Hdr value and between the two final CRLFs:
+""" + "\n".join(f"           {p!r}" for p in parts) + """
+         Host "VIGIL-Canary.Example.NET:8080" -> http.host "vigil-canary.example.net"
+  :57501 a request carrying the same strings in other headers ("X-Forwarded-Host:
+         vigil-canary.example.net", "X-Agent: VigilAgent/7.7", Host www.example.net)
+The request is parsed when its headers are complete (the last segment) and each rule alerts
+once there.
+sid 9000123: http.host; content:"vigil-canary.example.net";
+sid 9000124: http.user_agent; content:"VigilAgent/7.7";
+sid 9000125: http.header; content:"X-Vigil-Hdr|3a 20|canary-125";""")
+    link = Eth(mac(0x150), GW_MAC)
+    cli, srv = "10.0.22.50", "198.51.100.173"
+    t = c.tcp(link, cli, 57500, srv, 80)
+    t.handshake()
+    for p in parts:
+        t.client(p)
+    t.server(http_response(b"split ok\n", ctype="text/plain"))
+    t.close()
+    c.wait(ms=30)
+    _http_exchange(c, link, cli, 57501, srv, 80,
+                   [_raw_http(["GET / HTTP/1.1", "Host: www.example.net",
+                               "X-Forwarded-Host: vigil-canary.example.net",
+                               "X-Agent: VigilAgent/7.7", "Accept: */*"])],
+                   [http_response(b"ok\n", ctype="text/plain")])
+    for sid in (9000123, 9000124, 9000125):
+        c.expect(sid, 1, src=endpoint(cli, 57500), dst=endpoint(srv, 80),
+                 why=f"sid {sid}: the split request of :57500 only.")
+
+
+@case("51-dns-udp-tcp", "DNS: dns.query over UDP and over TCP (split)")
+def c51(c):
+    c.describe("""
+Resolver 10.0.23.53:53, client 10.0.23.51.
+  :57510 UDP query A vigil-dnsq.example.org + response            -> sid 9000130
+  :57511 UDP query A vigil-dnsq.example.com + response (near miss) -> nothing
+  :57512 TCP: handshake, the query A vigil-dnsq.example.org with its 2-byte length prefix
+         in two segments cut inside the name, the response, close -> sid 9000130
+The responses repeat the query name: dns.query is the request's name only.
+sid 9000130: alert dns ... (dns.query; content:"vigil-dnsq.example.org"; nocase;)""")
+    link = Eth(mac(0x151), mac(0x153))
+    cli, res = "10.0.23.51", "10.0.23.53"
+    for sport, name, qid in ((57510, b"vigil-dnsq.example.org.", 0x5101),
+                             (57511, b"vigil-dnsq.example.com.", 0x5102)):
+        q = DNS(id=qid, rd=1, qd=DNSQR(qname=name, qtype="A"))
+        c.add_frame(link.frame(c.ip(cli, res) / UDP(sport=sport, dport=53) / q, True))
+        r = DNS(id=qid, qr=1, rd=1, ra=1, qd=DNSQR(qname=name, qtype="A"),
+                an=DNSRR(rrname=name, type="A", ttl=60, rdata="192.0.2.51"))
+        c.add_frame(link.frame(c.ip(res, cli) / UDP(sport=53, dport=sport) / r, False))
+        c.wait(ms=20)
+    q = bytes(DNS(id=0x5103, rd=1, qd=DNSQR(qname=b"vigil-dnsq.example.org.", qtype="A")))
+    r = bytes(DNS(id=0x5103, qr=1, rd=1, ra=1,
+                  qd=DNSQR(qname=b"vigil-dnsq.example.org.", qtype="A"),
+                  an=DNSRR(rrname=b"vigil-dnsq.example.org.", type="A", ttl=60,
+                           rdata="192.0.2.51")))
+    qmsg = struct.pack(">H", len(q)) + q
+    cut = qmsg.index(b"dnsq") + 2
+    t = c.tcp(link, cli, 57512, res, 53)
+    t.handshake()
+    t.client(qmsg[:cut])
+    t.client(qmsg[cut:])
+    t.server(struct.pack(">H", len(r)) + r)
+    t.close()
+    c.expect(9000130, 1, src=endpoint(cli, 57510), dst=endpoint(res, 53),
+             why="sid 9000130: the UDP query of :57510 ...")
+    c.expect(9000130, 1, src=endpoint(cli, 57512), dst=endpoint(res, 53),
+             why="... and the TCP query of :57512 (when its second segment completes it).")
+
+
+def tls_client_hello(rng, sni, extra_ext=b""):
+    """A TLS 1.3-style ClientHello record, built by hand (no TLS library involved)."""
+    def ext(etype, data):
+        return struct.pack(">HH", etype, len(data)) + data
+    name = sni.encode()
+    exts = ext(0, struct.pack(">HBH", len(name) + 3, 0, len(name)) + name)  # server_name
+    exts += ext(10, bytes.fromhex("0004001d0017"))  # supported_groups x25519, secp256r1
+    exts += ext(13, bytes.fromhex("000404030804"))  # signature_algorithms
+    exts += ext(43, bytes.fromhex("0403040303"))  # supported_versions 1.3, 1.2
+    exts += extra_ext
+    body = (b"\x03\x03" + bytes(rng.randrange(256) for _ in range(32))
+            + b"\x20" + bytes(rng.randrange(256) for _ in range(32))
+            + struct.pack(">H", 6) + bytes.fromhex("13011302c02f") + b"\x01\x00"
+            + struct.pack(">H", len(exts)) + exts)
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack(">H", len(hs)) + hs
+
+
+@case("52-tls-sni-split", "TLS: ClientHello SNI split across two segments (tls.sni)")
+def c52(c):
+    c.describe("""
+Two TLS connections 10.0.24.52 -> 198.51.100.180:443, each a handshake and one
+hand-built ClientHello (record 0x16 0x0301, handshake type 1, server_name,
+supported_groups, signature_algorithms, supported_versions), then a close:
+  :57520 SNI "vigil-sni.example.com"; the record is sent in two segments cut inside the
+         host name ("vigil-sn" | "i.example.com...")                       -> sid 9000135
+  :57521 SNI "www.example.com", with "vigil-sni.example.com" inside a session_ticket
+         extension (opaque data, not a server name)                        -> nothing
+sid 9000135: alert tls ... (flow:established,to_server; tls.sni;
+  content:"vigil-sni.example.com";)""")
+    link = Eth(mac(0x152), GW_MAC)
+    cli, srv = "10.0.24.52", "198.51.100.180"
+    rng = random.Random("vigil-pcaps/52/tls")
+    hello = tls_client_hello(rng, "vigil-sni.example.com")
+    cut = hello.index(b"vigil-sni") + 8
+    t = c.tcp(link, cli, 57520, srv, 443)
+    t.handshake()
+    t.client(hello[:cut])
+    t.client(hello[cut:])
+    t.close()
+    c.wait(ms=30)
+    ticket = b"\x00\x23" + struct.pack(">H", 29) + b"tkt:vigil-sni.example.com;xyz"
+    t = c.tcp(link, cli, 57521, srv, 443)
+    t.handshake()
+    t.client(tls_client_hello(rng, "www.example.com", ticket))
+    t.close()
+    c.expect(9000135, 1, src=endpoint(cli, 57520), dst=endpoint(srv, 443),
+             why="sid 9000135: the split ClientHello of :57520 only.")
 
 
 # --------------------------------------------------------------------------------------------

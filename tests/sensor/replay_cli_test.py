@@ -16,6 +16,7 @@ SENSOR = os.environ.get("VIGIL_SENSOR", "build/sensor/vigil-sensor")
 ROOT = os.environ.get("VIGIL_ROOT", os.getcwd())
 SHARED = os.environ.get("VIGIL_SHARED", os.path.join(ROOT, "..", "shared"))
 PCAPS = os.path.join(ROOT, "pcaps")
+REPLAY_CONFIG = os.path.join(PCAPS, "replay.yaml")  # host-os-policy of the corpus
 RULES = os.path.join(ROOT, "rules", "default")
 
 
@@ -45,7 +46,8 @@ class ReplayTest(unittest.TestCase):
 
     def test_corpus_matches_expectations(self):
         eve = self.path("eve.json")
-        r = run("replay", "--pcap", PCAPS, "--rules", RULES, "--eve", eve, "--expect", "auto")
+        r = run("replay", "--pcap", PCAPS, "--rules", RULES, "--config", REPLAY_CONFIG, "--eve",
+                eve, "--expect", "auto")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("rules: ", r.stderr)
         self.assertRegex(r.stderr, r"expect: \d+ passed, 0 failed")
