@@ -477,6 +477,11 @@ const Rule& RuleSet::rule(uint32_t index) const {
     return (*compiled_)[index].rule;
 }
 
+bool RuleSet::uses_buffer(dataplane::app::BufferId b) const {
+    return std::any_of(views_->begin(), views_->end(),
+                       [b](const BufferView& v) { return v.buffer == b; });
+}
+
 const AppGroup& RuleSet::app_group(dataplane::app::AppProto p, uint8_t stage) const {
     return (*app_groups_)[static_cast<size_t>(p) * kAppStages + stage];
 }

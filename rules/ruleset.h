@@ -80,6 +80,8 @@ public:
     const AppGroup& app_group(dataplane::app::AppProto p, uint8_t stage) const;
     const std::vector<AppGroup>& app_groups() const { return *app_groups_; }
     const std::vector<BufferView>& views() const { return *views_; }
+    // Some rule inspects this application-layer buffer.
+    bool uses_buffer(dataplane::app::BufferId b) const;
 
 private:
     RuleSet();

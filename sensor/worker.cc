@@ -31,7 +31,15 @@ Result<std::unique_ptr<Worker>> Worker::create(uint32_t id, rules::RuleSetPtr ru
         return m.error();
     }
     w->matcher_ = std::move(m.value());
+    w->update_body_needs();
     return w;
+}
+
+// HTTP bodies are copied (and decompressed) only when some rule inspects them.
+void Worker::update_body_needs() {
+    const auto& rs = matcher_->rules();
+    app_.set_body_needs(rs.uses_buffer(app::BufferId::HttpRequestBody),
+                        rs.uses_buffer(app::BufferId::HttpResponseBody));
 }
 
 void Worker::reset_flows(std::vector<AlertRecord>* out) {
@@ -226,7 +234,7 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
         }
         if (ev != nullptr) {
             a.app_key = ev->eve_key;
-            a.app_json = ev->eve_json;
+            a.app_json = app_.eve_json(*ev);  // built only for events that alert
         }
     }
 }

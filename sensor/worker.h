@@ -51,7 +51,10 @@ public:
     void reset_flows(std::vector<AlertRecord>* out = nullptr);
 
     // Swaps in a matcher for a new rule set; call between bursts only (reload).
-    void set_matcher(rules::MatcherPtr&& m) { matcher_ = std::move(m); }
+    void set_matcher(rules::MatcherPtr&& m) {
+        matcher_ = std::move(m);
+        update_body_needs();
+    }
 
     uint32_t id() const { return id_; }
     const WorkerStats& stats() const { return stats_; }
@@ -72,6 +75,7 @@ private:
               const dataplane::Flow* flow, const dataplane::app::AppEvent* ev,
               std::vector<AlertRecord>& out);
     void on_flow_removed(dataplane::Flow& flow);
+    void update_body_needs();
 
     uint32_t id_;
     PipelineConfig config_;

@@ -14,22 +14,56 @@ namespace vigil::dataplane::app {
 // Per-flow application state (Flow::app). Only the parts of the detected protocol are
 // created: an HTTP flow costs the parser and its live transactions, a TLS flow the parser
 // and one TxBuffers, a DNS flow one TxBuffers per message of the current packet.
+struct DnsTx {
+    TxBuffers buf;
+    DnsMessage msg;
+};
+
+// What an AppEvent's eve_src points at.
+struct EveSource {
+    AppProto proto = AppProto::Unknown;
+    const void* obj = nullptr;  // HttpTx, TlsParser, DnsTx
+    uint64_t tx_id = 0;
+};
+
 struct AppSession {
+    std::vector<AppSession*>* pool = nullptr;  // the engine's free list
     std::optional<ProtoDetector> detector{std::in_place};
     std::unique_ptr<HttpParser> http;
     std::unique_ptr<TlsParser> tls;
     bool tls_stopped = false;
     std::unique_ptr<TxBuffers> tls_tx;  // made on the first TLS message (1 KiB: not per flow)
     // DNS
-    DnsMessage dns_msg;
     std::array<std::string, 2> dns_tcp;  // partial TCP message (with its length prefix)
     std::array<bool, 2> dns_stopped{};
-    std::vector<std::unique_ptr<TxBuffers>> dns_txs;  // reused per call
-    size_t dns_used = 0;
     uint64_t dns_next_id = 0;
+
+    // Back to the state of a new session, keeping the memory of the light parts.
+    void recycle() {
+        detector.emplace();
+        http.reset();
+        tls.reset();
+        tls_stopped = false;
+        if (tls_tx) {
+            tls_tx->clear();
+        }
+        dns_tcp[0].clear();
+        dns_tcp[1].clear();
+        dns_stopped = {};
+        dns_next_id = 0;
+    }
 };
 
+namespace {
+constexpr size_t kSessionPoolMax = 4096;
+}  // namespace
+
 void AppSessionFree::operator()(AppSession* s) const {
+    if (s->pool != nullptr && s->pool->size() < kSessionPoolMax) {
+        s->recycle();
+        s->pool->push_back(s);
+        return;
+    }
     delete s;
 }
 
@@ -150,43 +184,78 @@ bool parsed_proto(AppProto p) {
 // Events of one engine call.
 struct EventSink {
     std::vector<AppEvent> events;
-    // EVE texts of this call's events. A deque: growing it never moves the strings the
-    // earlier events' views point into; slots are reused (capacity kept) between calls.
-    std::deque<std::string> eve;
-    size_t eve_used = 0;
+    // What each event's EVE object describes. A deque: growing it never moves the entries
+    // earlier events point at; slots are reused between calls.
+    std::deque<EveSource> sources;
+    size_t sources_used = 0;
     std::vector<HttpEvent> http_events;
+    std::vector<AppSession*> pool;  // recycled sessions
+    // DNS transactions of this call: a DNS message is a whole transaction, so nothing of it
+    // outlives the call and the storage is the engine's, not each flow's.
+    std::vector<std::unique_ptr<DnsTx>> dns_txs;
+    size_t dns_used = 0;
 
     void begin() {
         events.clear();
-        eve_used = 0;
+        sources_used = 0;
         http_events.clear();
-    }
-    std::string& next_eve() {
-        if (eve_used == eve.size()) {
-            eve.emplace_back();
-        }
-        return eve[eve_used++];
+        dns_used = 0;
     }
     void push(AppProto proto, uint8_t stage, uint64_t tx_id, const TxBuffers* tx,
-              std::string_view key, const std::string& json) {
+              std::string_view key, const void* obj) {
+        if (sources_used == sources.size()) {
+            sources.emplace_back();
+        }
+        EveSource& src = sources[sources_used++];
+        src.proto = proto;
+        src.obj = obj;
+        src.tx_id = tx_id;
         AppEvent ev;
         ev.proto = proto;
         ev.stage = stage;
         ev.tx_id = tx_id;
         ev.tx = tx;
         ev.eve_key = key;
-        ev.eve_json = json;
+        ev.eve_src = &src;
         events.push_back(ev);
     }
 };
 
 }  // namespace
 
-struct AppLayer::Impl : EventSink {};
+struct AppLayer::Impl : EventSink {
+    ~Impl() {
+        for (AppSession* s : pool) {
+            delete s;
+        }
+    }
+};
 
 AppLayer::AppLayer(const AppConfig& config) : impl_(std::make_unique<Impl>()), config_(config) {}
 
 AppLayer::~AppLayer() = default;
+
+std::string AppLayer::eve_json(const AppEvent& ev) const {
+    std::string out;
+    const auto* src = static_cast<const EveSource*>(ev.eve_src);
+    if (src == nullptr || src->obj == nullptr) {
+        return out;
+    }
+    switch (src->proto) {
+        case AppProto::Http:
+            http_eve_json(*static_cast<const HttpTx*>(src->obj), out);
+            break;
+        case AppProto::Dns:
+            out = dns_eve_json(static_cast<const DnsTx*>(src->obj)->msg, src->tx_id);
+            break;
+        case AppProto::Tls:
+            out = static_cast<const TlsParser*>(src->obj)->eve_json();
+            break;
+        default:
+            break;
+    }
+    return out;
+}
 
 AppProto AppLayer::proto(const Flow& flow) const {
     return static_cast<AppProto>(flow.app_proto);
@@ -200,9 +269,17 @@ uint16_t server_port(const Flow& flow) {
     return client_is_lo ? flow.key.port_hi : flow.key.port_lo;
 }
 
-AppSession& session_of(Flow& flow) {
+AppSession& session_of(Flow& flow, std::vector<AppSession*>& pool) {
     if (!flow.app) {
-        flow.app.reset(new AppSession());
+        AppSession* s = nullptr;
+        if (!pool.empty()) {
+            s = pool.back();
+            pool.pop_back();
+        } else {
+            s = new AppSession();
+            s->pool = &pool;
+        }
+        flow.app.reset(s);
     }
     return *flow.app;
 }
@@ -228,15 +305,20 @@ void http_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t le
 
 void flush_http_events(Ctx c) {
     for (const HttpEvent& e : c.impl->http_events) {
-        std::string& json = c.impl->next_eve();
-        http_eve_json(*e.tx, json);
-        c.impl->push(AppProto::Http, e.stage, e.tx->id, &e.tx->buf, "http", json);
+        c.impl->push(AppProto::Http, e.stage, e.tx->id, &e.tx->buf, "http", e.tx);
     }
     c.impl->http_events.clear();
 }
 
 void dns_message(Ctx c, AppSession& s, const uint8_t* data, size_t len) {
-    DnsMessage& m = s.dns_msg;
+    // Parsed straight into the transaction's slot: its message must outlive later messages
+    // of the same call (EVE objects are built after detection).
+    auto& txs = c.impl->dns_txs;
+    if (c.impl->dns_used == txs.size()) {
+        txs.push_back(std::make_unique<DnsTx>());
+    }
+    DnsTx& tx = *txs[c.impl->dns_used];
+    DnsMessage& m = tx.msg;
     if (!parse_dns(data, len, m)) {
         ++c.stats->dns_parse_errors;
         return;
@@ -246,18 +328,13 @@ void dns_message(Ctx c, AppSession& s, const uint8_t* data, size_t len) {
         return;
     }
     ++c.stats->dns_queries;
-    if (s.dns_used == s.dns_txs.size()) {
-        s.dns_txs.push_back(std::make_unique<TxBuffers>());
-    }
-    TxBuffers& tx = *s.dns_txs[s.dns_used++];
-    tx.clear();
+    ++c.impl->dns_used;
+    tx.buf.bufs[static_cast<size_t>(BufferId::DnsQuery)].clear();
     for (const DnsQuestion& q : m.questions) {
-        tx.add(BufferId::DnsQuery, q.name);
+        tx.buf.add(BufferId::DnsQuery, q.name);
     }
     const uint64_t id = s.dns_next_id++;
-    std::string& json = c.impl->next_eve();
-    json = dns_eve_json(m, id);
-    c.impl->push(AppProto::Dns, 1, id, &tx, "dns", json);
+    c.impl->push(AppProto::Dns, 1, id, &tx.buf, "dns", &tx);
 }
 
 // DNS over TCP: 2-byte length prefixed messages, reassembled per direction.
@@ -310,9 +387,7 @@ void tls_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t len
     }
     TxBuffers& tx = *s.tls_tx;
     auto emit = [&](uint8_t stage) {
-        std::string& json = c.impl->next_eve();
-        json = s.tls->eve_json();
-        c.impl->push(AppProto::Tls, stage, 0, &tx, "tls", json);
+        c.impl->push(AppProto::Tls, stage, 0, &tx, "tls", s.tls.get());
     };
     if ((bits & kTlsNewClientHello) != 0 && s.tls->client_hello()) {
         const TlsClientHello& ch = *s.tls->client_hello();
@@ -371,8 +446,7 @@ std::span<const AppEvent> AppLayer::on_tcp_data(Flow& flow, FlowDir dir, const u
     if (!config_.enabled) {
         return {};
     }
-    AppSession& s = session_of(flow);
-    s.dns_used = 0;
+    AppSession& s = session_of(flow, im.pool);
     if (s.http) {
         s.http->begin();
     }
@@ -441,8 +515,7 @@ std::span<const AppEvent> AppLayer::on_udp(Flow& flow, const Packet& pkt) {
     if (!config_.enabled || pkt.payload == nullptr || pkt.payload_len == 0) {
         return {};
     }
-    AppSession& s = session_of(flow);
-    s.dns_used = 0;
+    AppSession& s = session_of(flow, im.pool);
     const Ctx c{&im, &config_, &stats_};
     AppProto p = proto(flow);
     if (p == AppProto::Unknown) {

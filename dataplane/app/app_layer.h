@@ -22,6 +22,9 @@ struct AppConfig {
     uint32_t http_response_body_limit = 1 << 20;  // bytes kept of a response body (decoded)
     uint32_t http_header_limit = 64 << 10;        // request/response header block
     uint32_t detect_limit = 4096;  // bytes looked at per direction before giving up on detection
+    // Keep HTTP bodies for inspection (set from the rules: no rule on a body, no copy).
+    bool store_request_body = true;
+    bool store_response_body = true;
 };
 
 struct AppStats {
@@ -47,12 +50,13 @@ struct AppEvent {
     uint8_t stage = 0;   // buffer_stage() values
     uint64_t tx_id = 0;  // per flow, from 0
     const TxBuffers* tx = nullptr;
-    // EVE object for alerts on this transaction: key ("http"/"dns"/"tls") and JSON object
-    // text, Suricata's alert fields (http: hostname, url, http_user_agent, http_method,
-    // protocol, status, length, ...; dns: query[]; tls: subject, issuerdn, serial, sni,
-    // version, ja3{hash,string}, ja3s{...}).
+    // EVE object for alerts on this transaction: its key ("http"/"dns"/"tls"); the JSON text
+    // (Suricata's alert fields: http: hostname, url, http_user_agent, http_method, protocol,
+    // status, length, ...; dns: version 3 request/response; tls: subject, issuerdn, serial,
+    // sni, version, ja3{hash,string}, ja3s{...}) is built on demand by AppLayer::eve_json(),
+    // since most events raise no alert.
     std::string_view eve_key;
-    std::string_view eve_json;
+    const void* eve_src = nullptr;  // what eve_json() describes (internal)
 };
 
 class AppLayer {
@@ -75,6 +79,15 @@ public:
 
     AppProto proto(const Flow& flow) const;  // Unknown when not identified (yet)
 
+    // The EVE object of an event of the last call, as JSON text.
+    std::string eve_json(const AppEvent& ev) const;
+
+    // Whether HTTP bodies are kept for inspection (a rule set without body rules needs none).
+    void set_body_needs(bool request, bool response) {
+        config_.store_request_body = request;
+        config_.store_response_body = response;
+    }
+
     const AppStats& stats() const { return stats_; }
 
 private:
@@ -82,6 +95,9 @@ private:
     std::unique_ptr<Impl> impl_;
     AppConfig config_;
     AppStats stats_{};
+    // Sessions freed with their flows, kept for the next flows (allocation churn: most
+    // flows are short DNS exchanges). The engine must outlive the flows it served.
+    friend struct AppSessionFree;
 };
 
 }  // namespace vigil::dataplane::app

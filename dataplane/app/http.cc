@@ -912,6 +912,9 @@ void HttpParser::body_bytes(Dir& d, bool to_server, const uint8_t* p, size_t n,
     if (!to_server) {
         d.tx->resp_length += n;
     }
+    if (!(to_server ? config_.store_request_body : config_.store_response_body)) {
+        return;  // no rule inspects this body: not copied, not decompressed
+    }
     if (d.decoding) {
         decode_body(d, to_server, p, n, out);
         return;
