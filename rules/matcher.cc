@@ -830,17 +830,17 @@ void apply_transforms(const std::vector<Transform>& ts, std::string& b) {
 
 }  // namespace
 
-const std::vector<std::string>& Matcher::view(uint16_t v, const dataplane::app::TxBuffers& tx) {
+std::span<const std::string> Matcher::view(uint16_t v, const dataplane::app::TxBuffers& tx) {
     auto& s = *scratch_;
     const BufferView& bv = rules_->views()[v];
-    const auto& src = tx.get(bv.buffer);
+    const auto src = tx.get(bv.buffer);
     if (bv.transforms.empty()) {
         return src;
     }
     auto& slot = s.views[v];
     if (s.view_gen[v] != s.generation) {
         s.view_gen[v] = s.generation;
-        slot = src;
+        slot.assign(src.begin(), src.end());
         for (auto& b : slot) {
             apply_transforms(bv.transforms, b);
         }
@@ -882,8 +882,8 @@ std::span<const uint32_t> Matcher::inspect_app(const Packet& pkt, Flow* flow,
         }
         ++stats_.candidates;
         if (r.urilen) {
-            const auto& u = ev.tx->get(r.urilen_raw ? dataplane::app::BufferId::HttpUriRaw
-                                                    : dataplane::app::BufferId::HttpUri);
+            const auto u = ev.tx->get(r.urilen_raw ? dataplane::app::BufferId::HttpUriRaw
+                                                   : dataplane::app::BufferId::HttpUri);
             if (u.empty() || !r.urilen->matches(u.front().size())) {
                 continue;
             }

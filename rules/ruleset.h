@@ -165,7 +165,7 @@ private:
     // Scans with one database and adds the rules of the hit patterns to the candidates.
     void scan(const RuleGroupDb& g, const uint8_t* data, uint32_t len);
     // A buffer view's instances for a transaction (transformed once per event).
-    const std::vector<std::string>& view(uint16_t v, const dataplane::app::TxBuffers& tx);
+    std::span<const std::string> view(uint16_t v, const dataplane::app::TxBuffers& tx);
     RuleSetPtr rules_;
     std::unique_ptr<MatcherScratch> scratch_;
     MatcherStats stats_{};

@@ -329,7 +329,7 @@ void dns_message(Ctx c, AppSession& s, const uint8_t* data, size_t len) {
     }
     ++c.stats->dns_queries;
     ++c.impl->dns_used;
-    tx.buf.bufs[static_cast<size_t>(BufferId::DnsQuery)].clear();
+    tx.buf.clear(BufferId::DnsQuery);
     for (const DnsQuestion& q : m.questions) {
         tx.buf.add(BufferId::DnsQuery, q.name);
     }
@@ -392,7 +392,7 @@ void tls_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t len
     if ((bits & kTlsNewClientHello) != 0 && s.tls->client_hello()) {
         const TlsClientHello& ch = *s.tls->client_hello();
         ++c.stats->tls_client_hellos;
-        tx.bufs[static_cast<size_t>(BufferId::TlsSni)].clear();
+        tx.clear(BufferId::TlsSni);
         if (!ch.sni.empty()) {
             tx.set(BufferId::TlsSni, ch.sni);
         }
@@ -413,7 +413,7 @@ void tls_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t len
         tx.set(BufferId::TlsCertSubject, certs[0].subject);
         tx.set(BufferId::TlsCertIssuer, certs[0].issuer);
         tx.set(BufferId::TlsCertSerial, certs[0].serial);
-        tx.bufs[static_cast<size_t>(BufferId::TlsCerts)].clear();
+        tx.clear(BufferId::TlsCerts);
         for (const TlsCertInfo& cert : certs) {
             tx.add(BufferId::TlsCerts, cert.der);
         }

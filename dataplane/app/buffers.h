@@ -3,8 +3,10 @@
 // (an HTTP request/response pair, a DNS message, a TLS handshake). Parsers fill them; rules/
 // maps keywords (`http.uri`, `dns.query`, ...) onto these ids.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,23 +94,64 @@ std::string_view buffer_name(BufferId b);  // "http.uri", "http.header (response
 
 // The buffers of one transaction. Multi-instance buffers (DnsQuery, TlsCerts) hold one entry
 // per instance; all others at most one. A buffer that is absent (no such header) has no
-// instance, which is different from an empty one.
-struct TxBuffers {
-    std::array<std::vector<std::string>, kBufferCount> bufs;
-
+// instance, which is different from an empty one. Clearing keeps the strings' memory, so a
+// transaction object reused for the next request stops allocating (large bodies excepted).
+class TxBuffers {
+public:
     void clear() {
-        for (auto& b : bufs) {
-            b.clear();
+        for (size_t i = 0; i < kBufferCount; ++i) {
+            clear(static_cast<BufferId>(i));
         }
     }
-    void set(BufferId id, std::string_view v) {
-        auto& b = bufs[static_cast<size_t>(id)];
-        b.clear();
-        b.emplace_back(v);
+    void clear(BufferId id) {
+        const auto i = static_cast<size_t>(id);
+        if (count_[i] != 0 && store_[i][0].capacity() > kKeepCapacity) {
+            std::string().swap(store_[i][0]);  // do not keep a big body per idle tx
+        }
+        count_[i] = 0;
     }
-    void add(BufferId id, std::string_view v) { bufs[static_cast<size_t>(id)].emplace_back(v); }
-    const std::vector<std::string>& get(BufferId id) const { return bufs[static_cast<size_t>(id)]; }
-    bool has(BufferId id) const { return !bufs[static_cast<size_t>(id)].empty(); }
+    // Appends an empty instance and returns it.
+    std::string& add_empty(BufferId id) {
+        const auto i = static_cast<size_t>(id);
+        auto& v = store_[i];
+        if (count_[i] == v.size()) {
+            v.emplace_back();
+        }
+        std::string& s = v[count_[i]++];
+        s.clear();
+        return s;
+    }
+    void set(BufferId id, std::string_view v) {
+        clear(id);
+        add_empty(id).assign(v);
+    }
+    void add(BufferId id, std::string_view v) { add_empty(id).assign(v); }
+    // The first instance, created empty when absent (bodies grow in place).
+    std::string& first(BufferId id) {
+        const auto i = static_cast<size_t>(id);
+        return count_[i] != 0 ? store_[i][0] : add_empty(id);
+    }
+    std::span<const std::string> get(BufferId id) const {
+        const auto i = static_cast<size_t>(id);
+        return {store_[i].data(), count_[i]};
+    }
+    bool has(BufferId id) const { return count_[static_cast<size_t>(id)] != 0; }
+
+    bool operator==(const TxBuffers& o) const {
+        for (size_t i = 0; i < kBufferCount; ++i) {
+            const auto a = get(static_cast<BufferId>(i));
+            const auto b = o.get(static_cast<BufferId>(i));
+            if (!std::equal(a.begin(), a.end(), b.begin(), b.end())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+private:
+    static constexpr size_t kKeepCapacity = 64 << 10;
+    std::array<std::vector<std::string>, kBufferCount> store_;
+    std::array<uint32_t, kBufferCount> count_{};
 };
 
 }  // namespace vigil::dataplane::app

@@ -626,7 +626,7 @@ void HttpParser::fill_common(HttpTx& tx, std::string_view line, std::string_view
 void HttpParser::fill_response(HttpTx& tx, std::string_view line) {
     for (size_t b = static_cast<size_t>(BufferId::HttpStatCode);
          b <= static_cast<size_t>(BufferId::HttpResponseBody); ++b) {
-        tx.buf.bufs[b].clear();
+        tx.buf.clear(static_cast<BufferId>(b));
     }
     tx.buf.set(BufferId::HttpResponseLine, line);
     size_t p = 0;
@@ -929,12 +929,8 @@ void HttpParser::store_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
     }
     const uint32_t limit =
         to_server ? config_.http_request_body_limit : config_.http_response_body_limit;
-    auto& inst = d.tx->buf.bufs[static_cast<size_t>(to_server ? BufferId::HttpRequestBody
-                                                              : BufferId::HttpResponseBody)];
-    if (inst.empty()) {
-        inst.emplace_back();
-    }
-    std::string& body = inst[0];
+    std::string& body =
+        d.tx->buf.first(to_server ? BufferId::HttpRequestBody : BufferId::HttpResponseBody);
     size_t take = n;
     bool full = false;
     if (limit != 0 && body.size() + n > limit) {  // 0: no limit
