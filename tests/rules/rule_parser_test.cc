@@ -1568,7 +1568,12 @@ TEST(RulesFile, EtOpenParsesQuickly) {
     const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_GT(loaded + rejected, 14000U);
     EXPECT_GE(loaded * 100, (loaded + rejected) * 95) << loaded << " of " << loaded + rejected;
-    EXPECT_LT(secs, 3.0);
+#if defined(__SANITIZE_ADDRESS__)
+    const double limit = 15.0;  // ASan + Debug: several times slower, still bounded
+#else
+    const double limit = 3.0;
+#endif
+    EXPECT_LT(secs, limit);
 }
 
 }  // namespace
