@@ -13,7 +13,12 @@ namespace vigil::sensor {
 
 struct AlertRecord {
     uint64_t seq = 0;   // packet position in the input: output order across workers
-    uint32_t rule = 0;  // index into the RuleSet (evaluation order)
+    uint32_t rule = 0;  // index into the RuleSet (evaluation order); unused for anomalies
+    // An evasion signal seen by reassembly rather than a rule match: EVE event_type
+    // "anomaly" with anomaly.type / anomaly.event (static strings, Suricata's names).
+    const char* anomaly_type = nullptr;
+    const char* anomaly_event = nullptr;
+    bool is_anomaly() const { return anomaly_event != nullptr; }
     int64_t ts_sec = 0;
     uint32_t ts_usec = 0;
     dataplane::IpAddr src{};

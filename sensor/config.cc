@@ -297,7 +297,10 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
         if (const auto out = root["outputs"]) {
             c.check_keys(out, "outputs", {"eve", "zmq"});
             if (const auto eve = out["eve"]) {
-                c.check_keys(eve, "outputs.eve", {"path"});
+                c.check_keys(eve, "outputs.eve", {"path", "anomalies"});
+                if (eve["anomalies"]) {
+                    cfg.pipeline.anomalies = to_bool(c, eve["anomalies"], "outputs.eve.anomalies");
+                }
                 if (eve["path"]) {
                     const auto p = eve["path"].as<std::string>();
                     cfg.eve_path = p == "-" ? p : resolve(dir, p);

@@ -220,6 +220,41 @@ void EveWriter::emit(const std::string& line) {
     ++records_;
 }
 
+// Suricata's anomaly record: the packet's addresses, anomaly{type, event}.
+void EveWriter::write_anomaly(const AlertRecord& a) {
+    std::string& o = line_;
+    std::string pbuf;
+    o.clear();
+    o += '{';
+    add_kv(o, "timestamp", format_timestamp(a.ts_sec, a.ts_usec));
+    if (a.has_flow) {
+        add_num(o, "flow_id", a.flow_id);
+    }
+    add_num(o, "pcap_cnt", a.seq + 1);
+    add_kv(o, "event_type", "anomaly");
+    add_kv(o, "src_ip", format_ip(a.src));
+    if (a.has_ports) {
+        add_num(o, "src_port", a.sport);
+    }
+    add_kv(o, "dest_ip", format_ip(a.dst));
+    if (a.has_ports) {
+        add_num(o, "dest_port", a.dport);
+    }
+    add_kv(o, "proto", proto_name(a.ip_proto, pbuf));
+    add_kv(o, "pkt_src", "wire/pcap");
+    if (!sensor_id_.empty()) {
+        add_kv(o, "host", sensor_id_);
+    }
+    o += "\"anomaly\":{";
+    add_kv(o, "type", a.anomaly_type);
+    add_kv(o, "event", a.anomaly_event);
+    close_obj(o);
+    o += ',';
+    close_obj(o);
+    o += '\n';
+    emit(o);
+}
+
 void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked) {
     std::string& o = line_;
     std::string pbuf;

@@ -28,6 +28,7 @@ struct ReplayCounters {
     dataplane::app::AppStats app{};
     uint64_t datagrams = 0;  // reassembled IP datagrams inspected
     uint64_t alerts = 0;
+    uint64_t anomalies = 0;          // anomaly records written (stream / defrag evasion signals)
     uint64_t alerts_suppressed = 0;  // by threshold / suppress
     double seconds = 0;
 };
@@ -41,6 +42,7 @@ public:
     EveWriter& operator=(const EveWriter&) = delete;
 
     void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked);
+    void write_anomaly(const AlertRecord& a);
     void write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec);
     // Flushes and (for files) fsyncs; error when the output could not be written completely.
     Status close();

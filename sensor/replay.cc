@@ -214,10 +214,22 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
         for (auto& b : t->batches) {
             merged.insert(merged.end(), b.alerts.begin(), b.alerts.end());
         }
-        std::sort(merged.begin(), merged.end(), [](const AlertRecord& a, const AlertRecord& b) {
-            return a.seq != b.seq ? a.seq < b.seq : a.rule < b.rule;
-        });
+        std::stable_sort(merged.begin(), merged.end(),
+                         [](const AlertRecord& a, const AlertRecord& b) {
+                             if (a.seq != b.seq) {
+                                 return a.seq < b.seq;
+                             }
+                             if (a.is_anomaly() != b.is_anomaly()) {
+                                 return a.is_anomaly();  // the anomaly, then the alerts
+                             }
+                             return a.rule < b.rule;
+                         });
         for (const auto& a : merged) {
+            if (a.is_anomaly()) {
+                eve.write_anomaly(a);
+                ++res.counters.anomalies;
+                continue;
+            }
             if (!filter.pass(a)) {
                 continue;
             }

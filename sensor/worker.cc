@@ -71,6 +71,12 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
             // The fragment was inspected as a packet; the datagram it completes is inspected
             // as what the end host sees.
             const auto r = defrag_.add(pkt);
+            if (config_.anomalies && (r.events & dataplane::kDefragEvOverlapDiff) != 0) {
+                anomaly(
+                    pkt, nullptr, "decode",
+                    pkt.ip_version == 4 ? "decoder.ipv4.frag_overlap" : "decoder.ipv6.frag_overlap",
+                    out);
+            }
             if (r.datagram != nullptr) {
                 Packet d = *r.datagram;
                 ++stats_.datagrams;
@@ -89,6 +95,12 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
         flow != nullptr && config_.stream_enabled && pkt.has_tcp() && !pkt.is_fragment;
     if (tcp_stream) {
         sv = stream_.process(*flow, pkt);
+        if (config_.anomalies && (sv.events & dataplane::kStreamEvOverlapDiff) != 0) {
+            anomaly(pkt, flow, "stream", "stream.reassembly_overlap_different_data", out);
+        }
+        if (config_.anomalies && (sv.events & dataplane::kStreamEvGap) != 0) {
+            anomaly(pkt, flow, "stream", "stream.reassembly_seq_gap", out);
+        }
         if (sv.tracked) {
             pv.inspect = sv.inspect && (sv.events & dataplane::kStreamEvRetransmission) == 0;
             if (sv.inspect && sv.has_new()) {
@@ -134,6 +146,9 @@ void Worker::end_stream(Flow& flow, FlowDir dir, const Packet& pkt, std::vector<
     // One flush crosses at most one hole (a view is one contiguous range): repeat.
     for (int holes = 0; holes < 4096; ++holes) {
         const StreamView fv = stream_.flush(flow, dir);
+        if (config_.anomalies && (fv.events & dataplane::kStreamEvGap) != 0) {
+            anomaly(pkt, &flow, "stream", "stream.reassembly_seq_gap", out);
+        }
         if (!fv.inspect || !fv.has_new()) {
             break;
         }
@@ -196,47 +211,63 @@ void Worker::on_flow_removed(Flow& flow) {
     }
 }
 
+namespace {
+
+void fill_record(AlertRecord& a, const Packet& pkt, const Flow* flow) {
+    a.seq = pkt.seq;
+    a.ts_sec = pkt.ts_sec;
+    a.ts_usec = pkt.ts_usec;
+    a.src = pkt.src;
+    a.dst = pkt.dst;
+    a.has_ports = pkt.has_tcp() || pkt.has_udp();
+    a.sport = pkt.sport;
+    a.dport = pkt.dport;
+    a.ip_proto = pkt.ip_proto;
+    a.has_icmp = pkt.has_icmp();
+    a.icmp_type = pkt.icmp_type;
+    a.icmp_code = pkt.icmp_code;
+    a.vlan_count = pkt.vlan_count;
+    a.vlan = pkt.vlan;
+    a.dir = pkt.dir;
+    if (flow != nullptr) {
+        a.has_flow = true;
+        a.flow_id = flow->flow_id;
+        a.pkts_toserver = flow->pkts_toserver;
+        a.pkts_toclient = flow->pkts_toclient;
+        a.bytes_toserver = flow->bytes_toserver;
+        a.bytes_toclient = flow->bytes_toclient;
+        a.flow_start_sec = flow->start_sec;
+        a.flow_start_usec = flow->start_usec;
+        const bool from_client = pkt.dir == FlowDir::ToServer;
+        a.flow_src = from_client ? pkt.src : pkt.dst;
+        a.flow_dst = from_client ? pkt.dst : pkt.src;
+        a.flow_sport = from_client ? pkt.sport : pkt.dport;
+        a.flow_dport = from_client ? pkt.dport : pkt.sport;
+        a.app_proto = flow->app_proto;
+    }
+}
+
+}  // namespace
+
 void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow* flow,
                   const app::AppEvent* ev, std::vector<AlertRecord>& out) {
     for (uint32_t ri : hits) {  // output: records, formatted by the output stage
         AlertRecord& a = out.emplace_back();
-        a.seq = pkt.seq;
+        fill_record(a, pkt, flow);
         a.rule = ri;
-        a.ts_sec = pkt.ts_sec;
-        a.ts_usec = pkt.ts_usec;
-        a.src = pkt.src;
-        a.dst = pkt.dst;
-        a.has_ports = pkt.has_tcp() || pkt.has_udp();
-        a.sport = pkt.sport;
-        a.dport = pkt.dport;
-        a.ip_proto = pkt.ip_proto;
-        a.has_icmp = pkt.has_icmp();
-        a.icmp_type = pkt.icmp_type;
-        a.icmp_code = pkt.icmp_code;
-        a.vlan_count = pkt.vlan_count;
-        a.vlan = pkt.vlan;
-        a.dir = pkt.dir;
-        if (flow != nullptr) {
-            a.has_flow = true;
-            a.flow_id = flow->flow_id;
-            a.pkts_toserver = flow->pkts_toserver;
-            a.pkts_toclient = flow->pkts_toclient;
-            a.bytes_toserver = flow->bytes_toserver;
-            a.bytes_toclient = flow->bytes_toclient;
-            a.flow_start_sec = flow->start_sec;
-            a.flow_start_usec = flow->start_usec;
-            const bool from_client = pkt.dir == FlowDir::ToServer;
-            a.flow_src = from_client ? pkt.src : pkt.dst;
-            a.flow_dst = from_client ? pkt.dst : pkt.src;
-            a.flow_sport = from_client ? pkt.sport : pkt.dport;
-            a.flow_dport = from_client ? pkt.dport : pkt.sport;
-            a.app_proto = flow->app_proto;
-        }
         if (ev != nullptr) {
             a.app_key = ev->eve_key;
             a.app_json = app_.eve_json(*ev);  // built only for events that alert
         }
     }
+}
+
+void Worker::anomaly(const Packet& pkt, const Flow* flow, const char* type, const char* event,
+                     std::vector<AlertRecord>& out) {
+    AlertRecord& a = out.emplace_back();
+    fill_record(a, pkt, flow);
+    a.anomaly_type = type;
+    a.anomaly_event = event;
 }
 
 }  // namespace vigil::sensor

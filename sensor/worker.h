@@ -28,6 +28,9 @@ struct PipelineConfig {
     bool defrag_enabled = true;
     dataplane::DefragConfig defrag{};
     dataplane::app::AppConfig app{};  // app.enabled
+    // EVE anomaly records for evasion signals: TCP retransmission with different data,
+    // reassembly gaps, overlapping fragments with different data.
+    bool anomalies = true;
 };
 
 struct WorkerStats {
@@ -74,6 +77,8 @@ private:
     void emit(std::span<const uint32_t> hits, const dataplane::Packet& pkt,
               const dataplane::Flow* flow, const dataplane::app::AppEvent* ev,
               std::vector<AlertRecord>& out);
+    void anomaly(const dataplane::Packet& pkt, const dataplane::Flow* flow, const char* type,
+                 const char* event, std::vector<AlertRecord>& out);
     void on_flow_removed(dataplane::Flow& flow);
     void update_body_needs();
 

@@ -90,6 +90,46 @@ class ReplayTest(unittest.TestCase):
         for word in ("packets", "throughput", "flows", "alerts by signature"):
             self.assertIn(word, r.stderr)
 
+    def test_stream_layers_in_stats_summary(self):
+        r = run("replay", "--pcap", PCAPS, "--rules", RULES, "--config", REPLAY_CONFIG, "--eve",
+                self.path("e.json"), "--stats")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"stream +\d+ sessions")
+        self.assertRegex(r.stderr, r"defrag +\d+ fragments, [1-9]\d* datagrams reassembled")
+        self.assertRegex(r.stderr, r"app-layer +flows: .*http [1-9]")
+        stats = read_eve(self.path("e.json"))[-1]["stats"]
+        self.assertGreater(stats["tcp"]["sessions"], 0)
+        self.assertGreater(stats["tcp"]["overlap_diff_data"], 0)
+        self.assertGreater(stats["defrag"]["ipv4"]["fragments"], 0)
+        self.assertGreater(stats["app_layer"]["flow"]["http"], 0)
+
+    def test_evasion_signals_are_anomaly_records(self):
+        # A retransmission rewriting delivered bytes, and overlapping fragments with different
+        # data, are reported as EVE anomaly records (and can be turned off).
+        pcaps = [os.path.join(PCAPS, "35-tcp-retransmit-rewrite.pcap"),
+                 os.path.join(PCAPS, "40-ipv4-frag-overlap-first.pcap")]
+        eve = self.path("a.json")
+        r = run("replay", "--pcap", *pcaps, "--rules", RULES, "--config", REPLAY_CONFIG,
+                "--eve", eve)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        events = {e["anomaly"]["event"] for e in read_eve(eve) if e["event_type"] == "anomaly"}
+        self.assertIn("stream.reassembly_overlap_different_data", events)
+        self.assertIn("decoder.ipv4.frag_overlap", events)
+        cfg = self.path("quiet.yaml")
+        with open(cfg, "w") as fh:
+            fh.write("outputs: {eve: {anomalies: false}}\n")
+        r = run("replay", "--pcap", *pcaps, "--rules", RULES, "--config", cfg, "--eve", eve)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse([e for e in read_eve(eve) if e["event_type"] == "anomaly"])
+
+    def test_bad_stream_config_names_key_and_line(self):
+        cfg = self.path("bad.yaml")
+        with open(cfg, "w") as fh:
+            fh.write("stream:\n  depth: lots\nhost-os-policy:\n  beos: [10.0.0.0/8]\n")
+        r = run("check", "--config", cfg)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("bad.yaml:2: stream.depth", r.stderr)
+
     def _first_pcap_with_alerts(self):
         for name in sorted(os.listdir(PCAPS)):
             if not name.endswith(".pcap"):
