@@ -1,5 +1,6 @@
 #include "sensor/replay.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,7 +78,11 @@ void rebase(Packet& p, const uint8_t* from, uint8_t* to) {
 class WorkerThread {
 public:
     WorkerThread(WorkerPtr w, std::mutex& done_mu, std::condition_variable& done_cv)
-        : w_(std::move(w)), done_mu_(done_mu), done_cv_(done_cv), t_([this] { loop(); }) {}
+        : w_(std::move(w)), done_mu_(done_mu), done_cv_(done_cv), t_([this] { loop(); }) {
+        // "vigil-w3" in top -H / perf: per-thread CPU is what an operator sizes workers by.
+        const std::string name = "vigil-w" + std::to_string(w_->id());
+        pthread_setname_np(t_.native_handle(), name.c_str());
+    }
     ~WorkerThread() {
         push(nullptr);
         t_.join();
