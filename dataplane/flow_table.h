@@ -84,7 +84,8 @@ struct Flow {
     bool reply_seen = false;
     FlowBits bits{};
     uint32_t flowbit_overflows = 0;
-    uint8_t app_proto = 0;  // app::AppProto, set by the application layer (0 = unknown)
+    uint8_t app_proto = 0;     // app::AppProto, set by the application layer (0 = unknown)
+    uint32_t app_udp_txs = 0;  // transactions of a UDP flow (its app layer keeps no session)
     std::unique_ptr<TcpSession, TcpSessionFree> tcp;
     std::unique_ptr<app::AppSession, app::AppSessionFree> app;
 

@@ -709,6 +709,11 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
     const auto& compiled = rules_->compiled();
     const Buf pbuf{pkt.payload, pkt.payload_len};
     Buf sbuf{pv.stream, pv.stream_len, pv.stream_base, true, pv.new_from};
+    // The window is exactly this packet at the start of the stream (first data of a
+    // direction): the stream program would repeat the packet program.
+    const bool window_is_packet = stream && pv.pkt_in_stream && pv.new_from == 0 &&
+                                  pv.stream_base == 0 && pkt_payload &&
+                                  pv.stream_len == pkt.payload_len;
     for (uint32_t ri : s.candidates) {
         const CompiledRule& cr = compiled[ri];
         const Rule& r = cr.rule;
@@ -729,7 +734,8 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
             if (cr.packet_ok && !pv.stream_only && (pkt_payload || !cr.needs_payload)) {
                 m = Program(cr.ops, s, stats_, pbuf).run();
             }
-            if (!m && cr.stream_ok && stream && cr.needs_payload) {
+            if (!m && cr.stream_ok && stream && cr.needs_payload &&
+                !(window_is_packet && cr.packet_ok)) {
                 m = Program(cr.ops, s, stats_, sbuf).run();
             }
             if (!m) {

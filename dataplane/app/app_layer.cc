@@ -310,7 +310,7 @@ void flush_http_events(Ctx c) {
     c.impl->http_events.clear();
 }
 
-void dns_message(Ctx c, AppSession& s, const uint8_t* data, size_t len) {
+void dns_message(Ctx c, uint64_t& next_id, const uint8_t* data, size_t len) {
     // Parsed straight into the transaction's slot: its message must outlive later messages
     // of the same call (EVE objects are built after detection).
     auto& txs = c.impl->dns_txs;
@@ -333,7 +333,7 @@ void dns_message(Ctx c, AppSession& s, const uint8_t* data, size_t len) {
     for (const DnsQuestion& q : m.questions) {
         tx.buf.add(BufferId::DnsQuery, q.name);
     }
-    const uint64_t id = s.dns_next_id++;
+    const uint64_t id = next_id++;
     c.impl->push(AppProto::Dns, 1, id, &tx.buf, "dns", &tx);
 }
 
@@ -355,7 +355,7 @@ void dns_tcp_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t
         const size_t want = msg + 2 - buf.size();
         // Whole messages inside this segment are parsed in place, without copying.
         if (buf.size() == 2 && len - i >= msg) {
-            dns_message(c, s, data + i, msg);
+            dns_message(c, s.dns_next_id, data + i, msg);
             i += msg;
             buf.clear();
             continue;
@@ -364,7 +364,7 @@ void dns_tcp_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t
         buf.append(reinterpret_cast<const char*>(data + i), take);
         i += take;
         if (buf.size() == msg + 2) {
-            dns_message(c, s, reinterpret_cast<const uint8_t*>(buf.data()) + 2, msg);
+            dns_message(c, s.dns_next_id, reinterpret_cast<const uint8_t*>(buf.data()) + 2, msg);
             buf.clear();
         }
     }
@@ -515,23 +515,28 @@ std::span<const AppEvent> AppLayer::on_udp(Flow& flow, const Packet& pkt) {
     if (!config_.enabled || pkt.payload == nullptr || pkt.payload_len == 0) {
         return {};
     }
-    AppSession& s = session_of(flow, im.pool);
-    const Ctx c{&im, &config_, &stats_};
+    // No session for UDP: detection looks at each datagram alone and a DNS message is a whole
+    // transaction, so the flow's protocol and transaction counter are all the state there is
+    // (most UDP flows are one query and one answer: no allocation for them).
     AppProto p = proto(flow);
     if (p == AppProto::Unknown) {
-        if (!s.detector) {
-            return {};
-        }
-        p = s.detector->add_udp(pkt.dir, pkt.payload, pkt.payload_len);
+        p = detect_udp_datagram(pkt.payload, pkt.payload_len);
         if (p == AppProto::Unknown) {
-            return {};
+            // Both sides spoke, or a few datagrams one way, and none looked like anything
+            // we know.
+            const bool both = flow.pkts_toserver > 0 && flow.pkts_toclient > 0;
+            if (!both && flow.pkts_toserver + flow.pkts_toclient < 4) {
+                return {};
+            }
+            p = AppProto::Failed;
         }
         flow.app_proto = static_cast<uint8_t>(p);
         ++stats_.flows[static_cast<size_t>(p)];
-        s.detector.reset();
     }
     if (p == AppProto::Dns) {
-        dns_message(c, s, pkt.payload, pkt.payload_len);
+        uint64_t next = flow.app_udp_txs;
+        dns_message(Ctx{&im, &config_, &stats_}, next, pkt.payload, pkt.payload_len);
+        flow.app_udp_txs = static_cast<uint32_t>(next);
     }
     return im.events;
 }

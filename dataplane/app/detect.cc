@@ -236,6 +236,10 @@ AppProto ProtoDetector::add_tcp(FlowDir dir, const uint8_t* data, size_t len, ui
     return decide(limit);
 }
 
+AppProto detect_udp_datagram(const uint8_t* data, size_t len) {
+    return probe_udp(data, len).result == ProbeResult::Match ? AppProto::Dns : AppProto::Unknown;
+}
+
 AppProto ProtoDetector::add_udp(FlowDir dir, const uint8_t* data, size_t len) {
     Dir& d = dirs_[static_cast<size_t>(dir)];
     d.seen += len;

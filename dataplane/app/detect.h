@@ -29,6 +29,10 @@ Probe probe_tcp(bool to_server, const uint8_t* data, size_t len, uint16_t server
 Probe probe_udp(const uint8_t* data, size_t len);
 
 // Per-flow detection state (lives in the flow's AppSession while undecided).
+// One UDP datagram on its own: Dns when it looks like DNS, else Unknown. UDP detection needs
+// no per-flow state (the flow's packet counters say when to give up).
+AppProto detect_udp_datagram(const uint8_t* data, size_t len);
+
 class ProtoDetector {
 public:
     // New in-order bytes of one TCP direction. Returns the protocol once decided, Failed when
