@@ -746,6 +746,11 @@ StreamView StreamEngine::process(Flow& flow, const Packet& pkt) {
     return v;
 }
 
+uint64_t stream_bytes(const Flow& flow, FlowDir dir) {
+    const TcpSession* s = flow.tcp.get();
+    return s == nullptr ? 0 : s->dir[dir == FlowDir::ToServer ? 0 : 1].next;
+}
+
 StreamView StreamEngine::flush(Flow& flow, FlowDir dir) {
     StreamView v;
     v.dir = dir;

@@ -82,6 +82,10 @@ struct StreamView {
     bool has_new() const { return new_from < len; }
 };
 
+// Bytes a direction of a TCP flow has delivered in order so far (its stream offset), 0 when
+// the flow has no session. For `stream_size`.
+uint64_t stream_bytes(const Flow& flow, FlowDir dir);
+
 class StreamEngine {
 public:
     explicit StreamEngine(const StreamConfig& config = {});

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "dataplane/stream.h"
 #include "rules/compiled.h"
 #include "rules/ruleset.h"
 
@@ -474,6 +475,31 @@ bool header_match(const Rule& r, const Packet& pkt, const Flow* flow) {
     }
     if (r.fragbits && !fragbits_match(*r.fragbits, pkt)) {
         return false;
+    }
+    for (const StreamSize& ss : r.stream_size) {
+        if (flow == nullptr || !flow->tcp) {
+            return false;
+        }
+        const bool server = ss.cmp.matches(dataplane::stream_bytes(*flow, FlowDir::ToClient));
+        const bool client = ss.cmp.matches(dataplane::stream_bytes(*flow, FlowDir::ToServer));
+        bool ok = false;
+        switch (ss.side) {
+            case StreamSize::Side::Server:
+                ok = server;
+                break;
+            case StreamSize::Side::Client:
+                ok = client;
+                break;
+            case StreamSize::Side::Both:
+                ok = server && client;
+                break;
+            case StreamSize::Side::Either:
+                ok = server || client;
+                break;
+        }
+        if (!ok) {
+            return false;
+        }
     }
     if (r.itype || r.icode || r.icmp_id || r.icmp_seq) {
         if (!pkt.has_icmp()) {

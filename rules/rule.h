@@ -195,6 +195,14 @@ struct Threshold {
     uint32_t seconds = 60;
 };
 
+// stream_size:<server|client|both|either>,<op>,<n>: bytes a TCP direction has carried
+// (reassembled stream offset: payload bytes after the handshake).
+struct StreamSize {
+    enum class Side : uint8_t { Server, Client, Both, Either };
+    Side side = Side::Both;
+    IntMatch cmp;
+};
+
 struct FlowbitCmd {
     enum class Op : uint8_t { Set, IsSet, IsNotSet, Unset, Toggle, NoAlert };
     Op op = Op::Set;
@@ -278,6 +286,7 @@ struct Rule {
     bool tos_negated = false;
     std::optional<uint16_t> ipopts;  // kIpOpt* bits the packet must carry
     std::optional<FragBitsMatch> fragbits;
+    std::vector<StreamSize> stream_size;  // all must hold
     std::optional<TcpFlagsMatch> tcp_flags;
     std::optional<uint32_t> tcp_seq;
     std::optional<uint32_t> tcp_ack;

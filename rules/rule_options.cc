@@ -1182,9 +1182,9 @@ std::optional<std::string> unsupported_keyword(std::string_view name) {
         "icmp_id",   "icmp_seq",  "ttl",          "tos",        "ipopts",          "fragbits",
         "flags",     "seq",       "ack",          "window",     "ip_proto",        "isdataat",
         "byte_test", "byte_jump", "byte_extract", "threshold",  "detection_filter"};
-    static constexpr std::array<std::string_view, 8> kSupportedMore{
-        "flowbits",   "noalert", "pkt_data", "prefilter",
-        "uricontent", "urilen",  "bsize",    "app-layer-protocol"};
+    static constexpr std::array<std::string_view, 9> kSupportedMore{
+        "flowbits", "noalert", "pkt_data",           "prefilter",  "uricontent",
+        "urilen",   "bsize",   "app-layer-protocol", "stream_size"};
     const std::string k = lower(name);
     if (std::find(kSupported.begin(), kSupported.end(), k) != kSupported.end() ||
         std::find(kSupportedMore.begin(), kSupportedMore.end(), k) != kSupportedMore.end() ||
@@ -1402,6 +1402,41 @@ Status OptionParser::apply(const RawOption& opt) {
             return m.error();
         }
         dst = *m;
+        return Ok{};
+    }
+    if (name == "stream_size") {
+        // stream_size:<server|client|both|either>,<op>,<n>   (op: < > = != <= >=)
+        const auto parts = split_trim(v, ',');
+        if (parts.size() != 3) {
+            return reject("stream_size: expected <server|client|both|either>,<op>,<number>, got " +
+                          quote(trim(v)));
+        }
+        StreamSize ss;
+        const std::string side = lower(parts[0]);
+        if (side == "server") {
+            ss.side = StreamSize::Side::Server;
+        } else if (side == "client") {
+            ss.side = StreamSize::Side::Client;
+        } else if (side == "both") {
+            ss.side = StreamSize::Side::Both;
+        } else if (side == "either") {
+            ss.side = StreamSize::Side::Either;
+        } else {
+            return reject("stream_size: unknown side " + quote(parts[0]) +
+                          " (expected server, client, both or either)");
+        }
+        static constexpr std::array<std::string_view, 6> kOps{"<", ">", "=", "!=", "<=", ">="};
+        if (std::find(kOps.begin(), kOps.end(), parts[1]) == kOps.end()) {
+            return reject("stream_size: bad operator " + quote(parts[1]) +
+                          " (expected <, >, =, !=, <= or >=)");
+        }
+        auto m = parse_int_match("stream_size", std::string(parts[1]) + std::string(parts[2]),
+                                 UINT32_MAX);
+        if (!m) {
+            return m.error();
+        }
+        ss.cmp = *m;
+        rule_.stream_size.push_back(ss);  // several are all required, as in Suricata
         return Ok{};
     }
     if (name == "icmp_id" || name == "icmp_seq") {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/stream.h"
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
 
@@ -467,6 +468,28 @@ TEST_F(MatcherTest, ByteTestZeroBytesReadsTheRestOfTheBuffer) {
     EXPECT_TRUE(fires(r, "len=123456"));
     EXPECT_FALSE(fires(r, "len=999"));
     EXPECT_FALSE(fires(r, "len="));  // nothing left to read
+}
+
+TEST_F(MatcherTest, StreamSizeComparesTheBytesEachSideSent) {
+    load({R"(alert tcp any any -> any any (msg:"c"; stream_size:client,>,5; sid:1;))",
+          R"(alert tcp any any -> any any (msg:"e"; stream_size:either,=,0; sid:2;))",
+          R"(alert tcp any any -> any any (msg:"b"; stream_size:both,>=,1; sid:3;))"});
+    dataplane::StreamEngine engine;  // before the table: sessions account in it
+    dataplane::FlowTable table;
+    TestPacket syn("");
+    syn.pkt.tcp_flags = dataplane::kTcpSyn;
+    syn.pkt.tcp_seq = 100;
+    Flow* f = table.lookup(syn.pkt);
+    ASSERT_NE(f, nullptr);
+    engine.process(*f, syn.pkt);
+    TestPacket data("abcdefgh");
+    data.pkt.tcp_seq = 101;
+    table.lookup(data.pkt);
+    engine.process(*f, data.pkt);
+    // client sent 8 bytes, the server none yet
+    EXPECT_EQ(sids(data, f), (V{1, 2}));
+    // without a TCP session the keyword never matches
+    EXPECT_EQ(sids(data), V{});
 }
 
 }  // namespace

@@ -1541,6 +1541,34 @@ TEST(RulesFile, UnreadableFileIsAnError) {
     EXPECT_HAS(r.error().message, "/nonexistent/dir/x.rules");
 }
 
+TEST(RuleOptions, StreamSize) {
+    const Vars v = default_vars();
+    auto ok = parse_rule(
+        R"(alert tcp any any -> any any (msg:"x"; flow:established; stream_size:server,>=,4096; sid:1;))",
+        v, "t.rules", 1);
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    ASSERT_EQ(ok->stream_size.size(), 1U);
+    EXPECT_EQ(ok->stream_size[0].side, StreamSize::Side::Server);
+    EXPECT_EQ(ok->stream_size[0].cmp.op, IntMatch::Op::Ge);
+    EXPECT_EQ(ok->stream_size[0].cmp.lo, 4096U);
+    auto two = parse_rule(
+        R"(alert tcp any any -> any any (msg:"x"; stream_size:client,=,1; stream_size:server,=,10; sid:1;))",
+        v, "t.rules", 1);
+    ASSERT_TRUE(two.ok()) << two.error().message;
+    EXPECT_EQ(two->stream_size.size(), 2U);
+    for (const char* bad : {"stream_size:up,>,1;", "stream_size:both,~,1;", "stream_size:both,>;",
+                            "stream_size:both,>,x;"}) {
+        auto r =
+            parse_rule(std::string("alert tcp any any -> any any (msg:\"x\"; ") + bad + " sid:1;)",
+                       v, "t.rules", 1);
+        EXPECT_FALSE(r.ok()) << bad;
+        if (!r.ok()) {
+            EXPECT_NE(r.error().message.find("stream_size"), std::string::npos)
+                << r.error().message;
+        }
+    }
+}
+
 TEST(RulesFile, EtOpenParsesQuickly) {
     const std::filesystem::path dir =
         std::filesystem::path(VIGIL_SHARED_DIR) / "rulesets/et-open-2025-07";
