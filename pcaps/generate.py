@@ -1286,7 +1286,11 @@ s1 = bytes [0,26) "...VIGI", s2 = [26,36) "L-OOO-CANA", s3 = [36,52) "RY-0028 ta
          the canary contiguous, so s2 is the packet that alerts
   :56101 sends s3, s2, s1 (fully reversed): s1 fills the hole at the start and alerts
 The server answers every out-of-order segment with a duplicate ACK of the contiguous prefix.
-No single segment holds the canary.
+No single segment holds the canary, except on
+  :56102, which sends [23,52) "VIGIL-OOO-CANARY-0028 tail\r\n" (the whole canary) ahead of
+         the hole [0,23), then fills the hole: the canary is one match position, so it
+         alerts once, on the hole-filling packet that delivers it to the stream (not also on
+         the out-of-order packet that carried it).
 sid 9000102: flow:established,to_server; content:"VIGIL-OOO-CANARY-0028";""")
     link = Eth(mac(0x128), GW_MAC)
     line = b"VGLSTORE key=o canary=VIGIL-OOO-CANARY-0028 tail\r\n"
@@ -1310,11 +1314,24 @@ sid 9000102: flow:established,to_server; content:"VIGIL-OOO-CANARY-0028";""")
         t.server(b"VGLSTORE-OK o\r\n")
         t.close()
         c.wait(ms=50)
+    # :56102: the whole canary in one out-of-order segment.
+    t = c.tcp(link, "10.0.20.28", 56102, "198.51.100.151", 7302)
+    t.handshake()
+    t.send(True, "PA", line[23:], at=23, ack_at=0)
+    t.send(False, "A", ack_at=0)
+    t.send(True, "PA", line[:23], at=0, ack_at=0)
+    t.send(False, "A", ack_at=len(line))
+    t.data_end(True, len(line))
+    t.server(b"VGLSTORE-OK o\r\n")
+    t.close()
+    c.wait(ms=50)
     srv = endpoint("198.51.100.151", 7302)
     c.expect(9000102, 1, src=endpoint("10.0.20.28", 56100), dst=srv,
              why="sid 9000102: order s1 s3 s2, on s2 ...")
     c.expect(9000102, 1, src=endpoint("10.0.20.28", 56101), dst=srv,
              why="... and order s3 s2 s1, on s1.")
+    c.expect(9000102, 1, src=endpoint("10.0.20.28", 56102), dst=srv,
+             why="... and once (not twice) when one out-of-order segment holds it all.")
 
 
 TCP_OVL_TARGET = b"OVL VIGIL-TCP-OVERLAP-CANARY end\r\n"

@@ -757,7 +757,8 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
         if (!cr.ops.empty()) {
             // On the packet, then (for a match across segments) on the reassembled stream.
             bool m = false;
-            if (cr.packet_ok && !pv.stream_only && (pkt_payload || !cr.needs_payload)) {
+            if (cr.packet_ok && !pv.stream_only && !(pv.pkt_deferred && cr.stream_ok && cr.needs_payload) &&
+                (pkt_payload || !cr.needs_payload)) {
                 m = Program(cr.ops, s, stats_, pbuf).run();
             }
             if (!m && cr.stream_ok && stream && cr.needs_payload &&

@@ -123,6 +123,11 @@ struct PayloadView {
     uint64_t stream_base = 0;
     uint32_t new_from = 0;
     bool pkt_in_stream = false;  // the packet's payload lies inside the window
+    // The packet belongs to a reassembled stream but its payload is not (all) new in-order
+    // data (buffered out of order, or partly seen before): rules that match on the stream
+    // see those bytes when they are delivered, so only packet-only rules (no_stream, dsize,
+    // tcp-pkt) inspect the packet now. One match position, one alert.
+    bool pkt_deferred = false;
     // Only the stream window, for data released at the end of a stream (the packet itself
     // was inspected already): rules without payload matches are skipped.
     bool stream_only = false;

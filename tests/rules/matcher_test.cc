@@ -492,5 +492,21 @@ TEST_F(MatcherTest, StreamSizeComparesTheBytesEachSideSent) {
     EXPECT_EQ(sids(data), V{});
 }
 
+TEST_F(MatcherTest, OutOfOrderPayloadWaitsForTheStream) {
+    load({R"(alert tcp any any -> any any (msg:"d"; content:"canary"; sid:1;))",
+          R"(alert tcp any any -> any any (msg:"p"; content:"canary"; flow:no_stream; sid:2;))"});
+    // A segment buffered out of order: its bytes reach the stream later, and the default
+    // rule alerts then (once); a packet-only rule matches the packet now.
+    TestPacket tp("xx canary xx");
+    PayloadView pv;
+    pv.pkt_deferred = true;
+    Flow f;
+    std::vector<uint32_t> got;
+    for (uint32_t i : matcher_->inspect(tp.pkt, &f, pv)) {
+        got.push_back(rules_->rule(i).sid);
+    }
+    EXPECT_EQ(got, V{2});
+}
+
 }  // namespace
 }  // namespace vigil::rules
