@@ -508,5 +508,19 @@ TEST_F(MatcherTest, OutOfOrderPayloadWaitsForTheStream) {
     EXPECT_EQ(got, V{2});
 }
 
+TEST_F(MatcherTest, FastPatternInAnEarlierSegmentStillCompletesOnTheWindow) {
+    // The fast pattern (the longest content, "cmd=exec") arrived with the previous packet;
+    // "/bin/sh" completes the match now. The window holds both (docs/design.md, "Streams").
+    load(
+        {R"(alert tcp any any -> any any (msg:"a"; content:"cmd=exec"; content:"/bin/sh"; distance:0; sid:1;))"});
+    EXPECT_EQ(stream_sids("GET /?cmd=exec&x="
+                          "/bin/sh HTTP/1.0",
+                          17),
+              V{1});
+    // Neither packet alone matches.
+    EXPECT_EQ(sids(TestPacket("GET /?cmd=exec&x=")), V{});
+    EXPECT_EQ(sids(TestPacket("/bin/sh HTTP/1.0")), V{});
+}
+
 }  // namespace
 }  // namespace vigil::rules
