@@ -304,6 +304,7 @@ public:
             }
             insert_ooo(ns, e, bytes);
             ++st_.out_of_order;
+            v_.events |= kStreamEvBuffered;
             return;
         }
         ++st_.in_order;

@@ -60,6 +60,7 @@ inline constexpr uint32_t kStreamEvDepth = 1 << 3;           // depth reached by
 inline constexpr uint32_t kStreamEvOooLimit = 1 << 4;
 inline constexpr uint32_t kStreamEvMemcap = 1 << 5;
 inline constexpr uint32_t kStreamEvBadSeq = 1 << 6;
+inline constexpr uint32_t kStreamEvBuffered = 1 << 7;  // data held out of order, delivered later
 
 // What one packet did to its direction's stream.
 struct StreamView {

@@ -103,8 +103,8 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
         }
         if (sv.tracked) {
             pv.inspect = sv.inspect && (sv.events & dataplane::kStreamEvRetransmission) == 0;
-            pv.pkt_deferred =
-                pkt.payload_len != 0 && !(sv.pkt_len != 0 && sv.pkt_len == pkt.payload_len);
+            // Held out of order: the stream inspects these bytes when the hole fills.
+            pv.pkt_deferred = (sv.events & dataplane::kStreamEvBuffered) != 0;
             if (sv.inspect && sv.has_new()) {
                 pv.stream = sv.data;
                 pv.stream_len = sv.len;

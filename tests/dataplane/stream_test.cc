@@ -237,11 +237,14 @@ TEST(StreamTest, SynRetransmittedWithNewIsnBeforeDataTakesTheNewIsn) {
 TEST(StreamTest, OutOfOrderSegmentsAreDeliveredTogetherWhenTheHoleFills) {
     Conn c;
     c.handshake();
-    EXPECT_FALSE(c.at(5, "world").has_new());
+    const StreamView held = c.at(5, "world");
+    EXPECT_FALSE(held.has_new());
+    EXPECT_NE(held.events & kStreamEvBuffered, 0U);  // delivered later: not inspected now
     EXPECT_FALSE(c.at(10, "!!").has_new());
     EXPECT_EQ(c.stats().out_of_order, 2U);
     EXPECT_GT(c.stats().memory_bytes, 0U);
     const StreamView v = c.at(0, "hello");
+    EXPECT_EQ(v.events & kStreamEvBuffered, 0U);
     EXPECT_EQ(v.base, 0U);
     EXPECT_EQ(fresh(v), "helloworld!!");  // one view: the filled hole and all it released
     EXPECT_EQ(v.pkt_from, 0U);
