@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/text.h"
 #include "dataplane/decode.h"
 
 namespace vigil::dataplane {
@@ -113,15 +114,6 @@ struct Key {
     bool operator==(const Key&) const = default;
 };
 
-inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 uint64_t hash_key(const Key& k) {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     for (size_t i = 0; i < 16; i += 8) {
@@ -129,12 +121,12 @@ uint64_t hash_key(const Key& k) {
         uint64_t b = 0;
         std::memcpy(&a, k.src.b.data() + i, 8);
         std::memcpy(&b, k.dst.b.data() + i, 8);
-        h = mix64(h ^ a) ^ mix64(b + i);
+        h = fmix64(h ^ a) ^ fmix64(b + i);
     }
     const uint64_t tail = (static_cast<uint64_t>(k.id) << 32) |
                           (static_cast<uint64_t>(k.vlan) << 16) |
                           (static_cast<uint64_t>(k.version) << 8) | k.proto;
-    return mix64(h ^ tail);
+    return fmix64(h ^ tail);
 }
 
 // One fragment, parsed from the packet bytes (not from the capture buffer's lifetime: every

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "common/text.h"
+
 namespace vigil::dataplane {
 namespace {
 
@@ -23,16 +25,6 @@ constexpr uint64_t kSeed3 = 0x589965cc75374cc3ULL;
 inline uint64_t mum(uint64_t a, uint64_t b) {
     const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
     return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
-
-// MurmurHash3 finaliser.
-inline uint64_t fmix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
 }
 
 inline uint64_t load64(const uint8_t* p) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/text.h"
 #include "dataplane/stream.h"
 #include "rules/compiled.h"
 #include "rules/ruleset.h"
@@ -757,7 +758,8 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
         if (!cr.ops.empty()) {
             // On the packet, then (for a match across segments) on the reassembled stream.
             bool m = false;
-            if (cr.packet_ok && !pv.stream_only && !(pv.pkt_deferred && cr.stream_ok && cr.needs_payload) &&
+            if (cr.packet_ok && !pv.stream_only &&
+                !(pv.pkt_deferred && cr.stream_ok && cr.needs_payload) &&
                 (pkt_payload || !cr.needs_payload)) {
                 m = Program(cr.ops, s, stats_, pbuf).run();
             }
@@ -787,19 +789,6 @@ namespace {
 
 bool is_space(uint8_t c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-int hexval(uint8_t c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 // Applies a rule's transforms to one buffer instance (Suricata's semantics).
@@ -844,8 +833,8 @@ void apply_transforms(const std::vector<Transform>& ts, std::string& b) {
                 out.reserve(b.size());
                 for (size_t i = 0; i < b.size(); ++i) {
                     if (b[i] == '%' && i + 2 < b.size()) {
-                        const int h = hexval(static_cast<uint8_t>(b[i + 1]));
-                        const int l = hexval(static_cast<uint8_t>(b[i + 2]));
+                        const int h = hex_digit(static_cast<uint8_t>(b[i + 1]));
+                        const int l = hex_digit(static_cast<uint8_t>(b[i + 2]));
                         if (h >= 0 && l >= 0) {
                             out += static_cast<char>(h * 16 + l);
                             i += 2;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/text.h"
 #include "rules/parse_util.h"
 
 namespace vigil::rules::detail {
@@ -126,19 +127,6 @@ Status no_value(std::string_view name, const std::optional<std::string_view>& v)
         return reject(std::string(name) + " takes no value");
     }
     return Ok{};
-}
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 // content:[!]"text|41 42|\"more"

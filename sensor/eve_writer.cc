@@ -221,7 +221,9 @@ void EveWriter::emit(const std::string& line) {
 }
 
 // Suricata's anomaly record: the packet's addresses, anomaly{type, event}.
-void EveWriter::write_anomaly(const AlertRecord& a) {
+// The fields every packet-based record starts with: time, flow, position, event type,
+// addresses and ports, protocol.
+void EveWriter::begin_packet_record(const AlertRecord& a, const char* event_type) {
     std::string& o = line_;
     std::string pbuf;
     o.clear();
@@ -231,7 +233,7 @@ void EveWriter::write_anomaly(const AlertRecord& a) {
         add_num(o, "flow_id", a.flow_id);
     }
     add_num(o, "pcap_cnt", a.seq + 1);
-    add_kv(o, "event_type", "anomaly");
+    add_kv(o, "event_type", event_type);
     add_kv(o, "src_ip", format_ip(a.src));
     if (a.has_ports) {
         add_num(o, "src_port", a.sport);
@@ -241,6 +243,11 @@ void EveWriter::write_anomaly(const AlertRecord& a) {
         add_num(o, "dest_port", a.dport);
     }
     add_kv(o, "proto", proto_name(a.ip_proto, pbuf));
+}
+
+void EveWriter::write_anomaly(const AlertRecord& a) {
+    begin_packet_record(a, "anomaly");
+    std::string& o = line_;
     add_kv(o, "pkt_src", "wire/pcap");
     if (!sensor_id_.empty()) {
         add_kv(o, "host", sensor_id_);
@@ -256,25 +263,8 @@ void EveWriter::write_anomaly(const AlertRecord& a) {
 }
 
 void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked) {
+    begin_packet_record(a, "alert");
     std::string& o = line_;
-    std::string pbuf;
-    o.clear();
-    o += '{';
-    add_kv(o, "timestamp", format_timestamp(a.ts_sec, a.ts_usec));
-    if (a.has_flow) {
-        add_num(o, "flow_id", a.flow_id);
-    }
-    add_num(o, "pcap_cnt", a.seq + 1);
-    add_kv(o, "event_type", "alert");
-    add_kv(o, "src_ip", format_ip(a.src));
-    if (a.has_ports) {
-        add_num(o, "src_port", a.sport);
-    }
-    add_kv(o, "dest_ip", format_ip(a.dst));
-    if (a.has_ports) {
-        add_num(o, "dest_port", a.dport);
-    }
-    add_kv(o, "proto", proto_name(a.ip_proto, pbuf));
     if (a.has_icmp) {
         add_num(o, "icmp_type", a.icmp_type);
         add_num(o, "icmp_code", a.icmp_code);

@@ -52,6 +52,7 @@ public:
 private:
     EveWriter(std::FILE* f, bool owned, std::string path, std::string sensor_id);
     void emit(const std::string& line);
+    void begin_packet_record(const AlertRecord& a, const char* event_type);
 
     std::FILE* f_;
     bool owned_;

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstring>
 
+#include "common/text.h"
+
 namespace vigil::dataplane::app {
 namespace {
 
@@ -81,19 +83,6 @@ bool is_tchar(char c) {
         return true;
     }
     return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-int hex_value(uint8_t c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 // Content-Length: digits only (surrounding whitespace allowed); false when invalid.
@@ -181,8 +170,8 @@ std::string http_normalize_uri(std::string_view raw) {
     for (size_t i = 0; i < path.size(); ++i) {
         const auto c = static_cast<uint8_t>(path[i]);
         if (c == '%' && i + 2 < path.size()) {
-            const int hi = hex_value(static_cast<uint8_t>(path[i + 1]));
-            const int lo = hex_value(static_cast<uint8_t>(path[i + 2]));
+            const int hi = hex_digit(static_cast<uint8_t>(path[i + 1]));
+            const int lo = hex_digit(static_cast<uint8_t>(path[i + 2]));
             if (hi >= 0 && lo >= 0) {
                 const char v = static_cast<char>(hi * 16 + lo);
                 i += 2;
@@ -840,7 +829,7 @@ size_t HttpParser::parse_body(Dir& d, bool to_server, const uint8_t* p, size_t n
                     ++i;
                     break;
                 }
-                const int v = hex_value(c);
+                const int v = hex_digit(c);
                 if (v >= 0 && !d.chunk_digits_done) {
                     d.chunk_size = d.chunk_size * 16 + static_cast<uint64_t>(v);
                     d.chunk_digits = true;

@@ -342,6 +342,45 @@ bool TlsParser::on_handshake_message(bool to_server, uint8_t type, const uint8_t
     return true;  // other handshake messages carry nothing logged or matched
 }
 
+namespace {
+
+// Walks the extension block of a hello starting at p[off] (absent when off == len) and calls
+// on_ext(type, data, length) for each extension that is not GREASE, in order. False when the
+// block is malformed or on_ext refuses an extension.
+template <typename OnExt>
+bool for_each_extension(const uint8_t* p, size_t len, size_t off, OnExt&& on_ext) {
+    if (off >= len) {
+        return off == len;
+    }
+    if (off + 2 > len) {
+        return false;
+    }
+    const size_t ext_end = off + 2 + load_be16(p + off);
+    off += 2;
+    if (ext_end > len) {
+        return false;
+    }
+    while (off < ext_end) {
+        if (ext_end - off < 4) {
+            return false;
+        }
+        const uint16_t ext = load_be16(p + off);
+        const size_t elen = load_be16(p + off + 2);
+        const uint8_t* e = p + off + 4;
+        off += 4;
+        if (elen > ext_end - off) {
+            return false;
+        }
+        off += elen;
+        if (!is_grease(ext) && !on_ext(ext, e, elen)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 bool TlsParser::parse_client_hello(const uint8_t* p, size_t len) {
     if (len < 2 + kRandomLen + 1) {
         return false;
@@ -378,30 +417,8 @@ bool TlsParser::parse_client_hello(const uint8_t* p, size_t len) {
     std::vector<uint16_t> extensions;
     std::vector<uint16_t> groups;
     std::vector<uint16_t> point_formats;
-    if (off < len) {
-        if (off + 2 > len) {
-            return false;
-        }
-        const size_t ext_end = off + 2 + load_be16(p + off);
-        off += 2;
-        if (ext_end > len) {
-            return false;
-        }
-        while (off < ext_end) {
-            if (ext_end - off < 4) {
-                return false;
-            }
-            const uint16_t ext = load_be16(p + off);
-            const size_t elen = load_be16(p + off + 2);
-            const uint8_t* e = p + off + 4;
-            off += 4;
-            if (elen > ext_end - off) {
-                return false;
-            }
-            off += elen;
-            if (is_grease(ext)) {
-                continue;
-            }
+    const bool ext_ok =
+        for_each_extension(p, len, off, [&](uint16_t ext, const uint8_t* e, size_t elen) {
             extensions.push_back(ext);
             if (ext == kExtServerName) {
                 if (elen < 2 || load_be16(e) > elen - 2) {
@@ -452,7 +469,10 @@ bool TlsParser::parse_client_hello(const uint8_t* p, size_t len) {
                     }
                 }
             }
-        }
+            return true;
+        });
+    if (!ext_ok) {
+        return false;
     }
 
     // JA3: SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats.
@@ -490,30 +510,8 @@ bool TlsParser::parse_server_hello(const uint8_t* p, size_t len) {
     const uint16_t cipher = load_be16(p + off);
     off += 3;  // cipher suite, compression method
     std::vector<uint16_t> extensions;
-    if (off < len) {
-        if (off + 2 > len) {
-            return false;
-        }
-        const size_t ext_end = off + 2 + load_be16(p + off);
-        off += 2;
-        if (ext_end > len) {
-            return false;
-        }
-        while (off < ext_end) {
-            if (ext_end - off < 4) {
-                return false;
-            }
-            const uint16_t ext = load_be16(p + off);
-            const size_t elen = load_be16(p + off + 2);
-            const uint8_t* e = p + off + 4;
-            off += 4;
-            if (elen > ext_end - off) {
-                return false;
-            }
-            off += elen;
-            if (is_grease(ext)) {
-                continue;
-            }
+    const bool ext_ok =
+        for_each_extension(p, len, off, [&](uint16_t ext, const uint8_t* e, size_t elen) {
             extensions.push_back(ext);
             if (ext == kExtSupportedVersions) {
                 if (elen != 2) {
@@ -521,7 +519,10 @@ bool TlsParser::parse_server_hello(const uint8_t* p, size_t len) {
                 }
                 hello.version = load_be16(e);
             }
-        }
+            return true;
+        });
+    if (!ext_ok) {
+        return false;
     }
     // JA3S: SSLVersion,Cipher,Extensions.
     std::string& ja3s = hello.ja3s_string;
