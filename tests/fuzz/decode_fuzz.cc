@@ -122,6 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #include <vector>
 
 #include "tests/dataplane/packet_builder.h"
+#include "tests/fuzz/fuzz_driver.h"
 
 namespace {
 
@@ -183,17 +184,7 @@ std::vector<Bytes> seed_inputs() {
     };
 }
 
-// xorshift64*: deterministic across runs and platforms.
-struct Rng {
-    uint64_t s;
-    uint64_t next() {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        return s * 0x2545f4914f6cdd1dULL;
-    }
-    size_t below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(next() % n); }
-};
+using vigil::fuzz::Rng;
 
 Bytes mutate(const Bytes& seed, Rng& rng) {
     Bytes b = seed;
@@ -234,42 +225,6 @@ Bytes mutate(const Bytes& seed, Rng& rng) {
     return b;
 }
 
-// Runs one input from an exactly sized heap copy, so ASan catches a read one past the end.
-void run_one(const Bytes& input) {
-    const std::unique_ptr<uint8_t[]> exact(new uint8_t[input.empty() ? 1 : input.size()]);
-    if (!input.empty()) {
-        std::memcpy(exact.get(), input.data(), input.size());
-    }
-    LLVMFuzzerTestOneInput(exact.get(), input.size());
-}
-
-bool run_path(const std::filesystem::path& p, size_t& count) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(p, ec)) {
-        std::vector<std::filesystem::path> files;
-        for (std::filesystem::directory_iterator it(p, ec), end; !ec && it != end;
-             it.increment(ec)) {
-            files.push_back(it->path());
-        }
-        std::sort(files.begin(), files.end());
-        for (const auto& f : files) {
-            if (!run_path(f, count)) {
-                return false;
-            }
-        }
-        return !ec;
-    }
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-        std::cerr << p << ": cannot read\n";
-        return false;
-    }
-    const Bytes input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    run_one(input);
-    ++count;
-    return true;
-}
-
 void print_stats() {
     std::cout << "layers: ipv4=" << g_stats.ipv4 << " ipv6=" << g_stats.ipv6
               << " tcp=" << g_stats.tcp << " udp=" << g_stats.udp << " icmp=" << g_stats.icmp
@@ -285,67 +240,11 @@ void print_stats() {
     std::cout << "\n";
 }
 
-int usage() {
-    std::cerr << "usage: decode_fuzz_replay FILE_OR_DIR...\n"
-                 "       decode_fuzz_replay --random N [SEED]   N mutated built-in seeds\n"
-                 "       decode_fuzz_replay --write-seeds DIR   write the seeds as a corpus\n";
-    return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        return usage();
-    }
-    const std::string mode = argv[1];
-    if (mode == "--random") {
-        if (argc < 3) {
-            return usage();
-        }
-        const size_t n = std::strtoull(argv[2], nullptr, 10);
-        Rng rng{argc > 3 ? std::strtoull(argv[3], nullptr, 10) | 1 : 0x9e3779b97f4a7c15ULL};
-        const std::vector<Bytes> seeds = seed_inputs();
-        for (const Bytes& s : seeds) {
-            run_one(s);
-        }
-        for (size_t i = 0; i < n; ++i) {
-            Bytes input = seeds[rng.below(seeds.size())];
-            // Stack mutations now and then, to get further from the seeds.
-            const size_t generations = 1 + rng.below(2);
-            for (size_t g = 0; g < generations; ++g) {
-                input = mutate(input, rng);
-            }
-            run_one(input);
-        }
-        std::cout << "decode_fuzz_replay: " << n + seeds.size() << " inputs ok\n";
-        print_stats();
-        return 0;
-    }
-    if (mode == "--write-seeds") {
-        if (argc < 3) {
-            return usage();
-        }
-        const std::vector<Bytes> seeds = seed_inputs();
-        std::filesystem::create_directories(argv[2]);
-        for (size_t i = 0; i < seeds.size(); ++i) {
-            std::ofstream out(std::filesystem::path(argv[2]) / ("seed" + std::to_string(i)),
-                              std::ios::binary);
-            out.write(reinterpret_cast<const char*>(seeds[i].data()),
-                      static_cast<std::streamsize>(seeds[i].size()));
-        }
-        std::cout << "wrote " << seeds.size() << " seeds to " << argv[2] << "\n";
-        return 0;
-    }
-    size_t count = 0;
-    for (int i = 1; i < argc; ++i) {
-        if (!run_path(argv[i], count)) {
-            return 1;
-        }
-    }
-    std::cout << "decode_fuzz_replay: " << count << " inputs ok\n";
-    print_stats();
-    return 0;
+    return vigil::fuzz::replay_main(argc, argv,
+                                    {"decode_fuzz_replay", seed_inputs(), mutate, print_stats});
 }
 
 #endif  // VIGIL_LIBFUZZER

@@ -4,7 +4,8 @@
 // on: no crash or out-of-bounds read (run under ASan/UBSan), views that stay inside their
 // window, new bytes never delivered twice, and memory accounting back to zero once the flow
 // is gone. Built two ways, like decode_fuzz: libFuzzer with clang, or a replay driver
-// (`stream_fuzz_replay --random N`) that mutates built-in HTTP, TLS and DNS conversations.
+// (`stream_fuzz_replay --random N`, tests/fuzz/fuzz_driver.h) that mutates built-in HTTP, TLS and
+// DNS conversations.
 //
 // Input: byte 0 picks policy and midstream; then records of
 //   [flags: bit0 from server, bit1 SYN, bit2 FIN, bit3 RST, bit4 UDP]
@@ -172,11 +173,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 #ifndef VIGIL_LIBFUZZER
 
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include "tests/fuzz/fuzz_driver.h"
 
 namespace {
 
@@ -243,16 +244,7 @@ std::vector<Bytes> seed_inputs() {
     return seeds;
 }
 
-struct Rng {
-    uint64_t s;
-    uint64_t next() {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        return s * 0x2545f4914f6cdd1dULL;
-    }
-    size_t below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(next() % n); }
-};
+using vigil::fuzz::Rng;
 
 Bytes mutate(const Bytes& seed, Rng& rng) {
     Bytes b = seed;
@@ -290,49 +282,18 @@ Bytes mutate(const Bytes& seed, Rng& rng) {
     return b;
 }
 
-int run_file(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    const Bytes b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return LLVMFuzzerTestOneInput(b.data(), b.size());
+void report() {
+    std::cout << "reached " << g_reached.segments << " segments (" << g_reached.out_of_order
+              << " out of order, " << g_reached.overlap_diff << " overlaps with different data, "
+              << g_reached.gaps << " gaps), " << g_reached.http << " HTTP requests, "
+              << g_reached.tls << " TLS hellos, " << g_reached.dns << " DNS queries\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 3 && std::string(argv[1]) == "--random") {
-        const long n = std::strtol(argv[2], nullptr, 10);
-        const auto seeds = seed_inputs();
-        Rng rng{0x5eed5eed5eedULL};
-        for (const auto& s : seeds) {
-            LLVMFuzzerTestOneInput(s.data(), s.size());
-        }
-        for (long k = 0; k < n; ++k) {
-            const Bytes b = mutate(seeds[rng.below(seeds.size())], rng);
-            LLVMFuzzerTestOneInput(b.data(), b.size());
-        }
-        std::cout << "stream_fuzz: " << n << " mutated conversations, no finding; reached "
-                  << g_reached.segments << " segments (" << g_reached.out_of_order
-                  << " out of order, " << g_reached.overlap_diff << " overlaps with different "
-                  << "data, " << g_reached.gaps << " gaps), " << g_reached.http
-                  << " HTTP requests, " << g_reached.tls << " TLS hellos, " << g_reached.dns
-                  << " DNS queries\n";
-        return 0;
-    }
-    if (argc < 2) {
-        std::cerr << "usage: stream_fuzz_replay --random N | FILE|DIR...\n";
-        return 2;
-    }
-    for (int a = 1; a < argc; ++a) {
-        const std::filesystem::path p(argv[a]);
-        if (std::filesystem::is_directory(p)) {
-            for (const auto& e : std::filesystem::directory_iterator(p)) {
-                run_file(e.path());
-            }
-        } else {
-            run_file(p);
-        }
-    }
-    return 0;
+    return vigil::fuzz::replay_main(argc, argv,
+                                    {"stream_fuzz_replay", seed_inputs(), mutate, report});
 }
 
 #endif  // VIGIL_LIBFUZZER
