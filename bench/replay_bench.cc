@@ -21,6 +21,8 @@
 #include "sensor/eve_writer.h"
 #include "sensor/replay.h"
 
+#include "bench/bench_util.h"
+
 using namespace vigil;
 using Clock = std::chrono::steady_clock;
 
@@ -109,39 +111,18 @@ int main(int argc, char** argv) {
     uint64_t pcap_bytes = 0;
     uint64_t payload_bytes = 0;
     uint64_t packets = 0;
-    {
-        auto src = dataplane::open_pcap_file(pcap);
-        if (!src) {
-            std::fprintf(stderr, "%s\n", src.error().message.c_str());
-            return 2;
-        }
-        dataplane::FlowTable flows(dataplane::FlowTableConfig{1u << 20, {}});
-        std::array<dataplane::RawFrame, 32> frames{};
-        for (;;) {
-            const size_t n = (*src)->next_burst(frames);
-            if (n == 0) {
-                break;
+    const bool read_ok =
+        bench::for_each_packet(pcap, [&](const dataplane::Packet& p, const dataplane::Flow*) {
+            ++packets;
+            pcap_bytes += p.cap_len;
+            if (p.ip_version == 0 || p.payload_len == 0) {
+                return;
             }
-            for (size_t i = 0; i < n; ++i) {
-                dataplane::Packet p;
-                p.data = frames[i].data;
-                p.cap_len = frames[i].cap_len;
-                p.wire_len = frames[i].wire_len;
-                p.ts_sec = frames[i].ts_sec;
-                dataplane::decode(frames[i].link, p);
-                ++packets;
-                pcap_bytes += frames[i].cap_len;
-                if (p.ip_version == 0) {
-                    continue;
-                }
-                flows.lookup(p);
-                if (p.payload_len == 0) {
-                    continue;
-                }
-                payload_bytes += p.payload_len;
-                items.push_back(Item{{p.payload, p.payload + p.payload_len}, &(*rs)->group_for(p)});
-            }
-        }
+            payload_bytes += p.payload_len;
+            items.push_back(Item{{p.payload, p.payload + p.payload_len}, &(*rs)->group_for(p)});
+        });
+    if (!read_ok) {
+        return 2;
     }
     std::printf("input: %s: %llu packets, %.1f MB pcap, %.1f MB payload\n", pcap.c_str(),
                 static_cast<unsigned long long>(packets), static_cast<double>(pcap_bytes) / 1e6,

@@ -23,6 +23,8 @@
 #include "rules/compiled.h"
 #include "rules/ruleset.h"
 
+#include "bench/bench_util.h"
+
 using namespace vigil;
 using Clock = std::chrono::steady_clock;
 
@@ -141,36 +143,18 @@ int main(int argc, char** argv) {
     std::vector<Segment> segs;
     std::map<std::pair<uint64_t, int>, uint32_t> stream_ids;
     uint64_t bytes = 0;
-    {
-        auto src = dataplane::open_pcap_file(pcap);
-        if (!src) {
-            std::fprintf(stderr, "%s\n", src.error().message.c_str());
-            return 2;
-        }
-        dataplane::FlowTable flows(dataplane::FlowTableConfig{1u << 20, {}});
-        std::array<dataplane::RawFrame, 32> frames{};
-        for (;;) {
-            const size_t n = (*src)->next_burst(frames);
-            if (n == 0) {
-                break;
+    const bool read_ok =
+        bench::for_each_packet(pcap, [&](const dataplane::Packet& p, const dataplane::Flow* f) {
+            if (!p.has_tcp() || p.payload_len == 0 || f == nullptr) {
+                return;
             }
-            for (size_t i = 0; i < n; ++i) {
-                dataplane::Packet p;
-                p.data = frames[i].data;
-                p.cap_len = frames[i].cap_len;
-                p.wire_len = frames[i].wire_len;
-                p.ts_sec = frames[i].ts_sec;
-                dataplane::decode(frames[i].link, p);
-                if (!p.has_tcp() || p.payload_len == 0) {
-                    continue;
-                }
-                const dataplane::Flow* f = flows.lookup(p);
-                const auto key = std::make_pair(f->flow_id, static_cast<int>(p.dir));
-                auto it = stream_ids.try_emplace(key, static_cast<uint32_t>(stream_ids.size()));
-                segs.push_back(Segment{it.first->second, {p.payload, p.payload + p.payload_len}});
-                bytes += p.payload_len;
-            }
-        }
+            const auto key = std::make_pair(f->flow_id, static_cast<int>(p.dir));
+            auto it = stream_ids.try_emplace(key, static_cast<uint32_t>(stream_ids.size()));
+            segs.push_back(Segment{it.first->second, {p.payload, p.payload + p.payload_len}});
+            bytes += p.payload_len;
+        });
+    if (!read_ok) {
+        return 2;
     }
     const size_t nstreams = stream_ids.size();
     std::printf("input: %zu TCP segments, %.1f MB payload, %zu flow directions; %zu patterns\n",

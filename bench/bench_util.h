@@ -1,0 +1,44 @@
+#pragma once
+// Shared by the benchmark programs: every packet of a pcap, decoded and given its flow
+// direction (a flow table of its own), handed to a callback.
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include "dataplane/decode.h"
+#include "dataplane/flow_table.h"
+#include "dataplane/pcap_mmap_source.h"
+
+namespace vigil::bench {
+
+// fn(const dataplane::Packet&, const dataplane::Flow* flow) for each frame (flow null for
+// non-IP). False (message printed) when the file cannot be opened.
+template <typename Fn>
+bool for_each_packet(const std::string& pcap, Fn&& fn) {
+    auto src = dataplane::open_pcap_file(pcap);
+    if (!src) {
+        std::fprintf(stderr, "%s\n", src.error().message.c_str());
+        return false;
+    }
+    dataplane::FlowTable flows(dataplane::FlowTableConfig{1u << 20, {}});
+    std::array<dataplane::RawFrame, 32> frames{};
+    for (;;) {
+        const size_t n = (*src)->next_burst(frames);
+        if (n == 0) {
+            return true;
+        }
+        for (size_t i = 0; i < n; ++i) {
+            dataplane::Packet p;
+            p.data = frames[i].data;
+            p.cap_len = frames[i].cap_len;
+            p.wire_len = frames[i].wire_len;
+            p.ts_sec = frames[i].ts_sec;
+            dataplane::decode(frames[i].link, p);
+            const dataplane::Flow* f = p.ip_version != 0 ? flows.lookup(p) : nullptr;
+            fn(p, f);
+        }
+    }
+}
+
+}  // namespace vigil::bench
