@@ -391,6 +391,7 @@ void decode_ipv6(Packet& pkt, const uint8_t* p, uint32_t len) {
     // Trailing bytes after the payload length (Ethernet padding) are ignored.
     const uint32_t end = kIpv6HeaderLen + plen;
     uint32_t off = kIpv6HeaderLen;
+    uint32_t nh_pos = 6;  // the fixed header's next-header byte
     int ext_count = 0;
     for (;;) {
         uint32_t hlen = 0;
@@ -436,6 +437,8 @@ void decode_ipv6(Packet& pkt, const uint8_t* p, uint32_t len) {
         }
         const uint8_t next = p[off];
         if (nh == kIpv6NextFragment) {
+            pkt.ip6_frag_hdr = static_cast<uint16_t>(off);
+            pkt.ip6_frag_nh = static_cast<uint16_t>(nh_pos);
             const uint16_t fo = load_be16(p + off + 2);
             pkt.frag_offset = static_cast<uint16_t>(fo >> 3);
             pkt.frag_mf = (fo & 1) != 0;
@@ -448,6 +451,7 @@ void decode_ipv6(Packet& pkt, const uint8_t* p, uint32_t len) {
                 return;
             }
         }
+        nh_pos = off;  // this header's first byte names the next one
         off += hlen;
         nh = next;
     }

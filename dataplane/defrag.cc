@@ -14,14 +14,6 @@ constexpr uint32_t kMaxIpLen = 65535;  // IPv4 total length / IPv6 payload lengt
 constexpr uint32_t kIpv4HeaderLen = 20;
 constexpr uint32_t kIpv6HeaderLen = 40;
 constexpr uint32_t kIpv6FragHeaderLen = 8;
-constexpr int kMaxIpv6ExtHeaders = 16;  // same bound as the decoder
-
-constexpr uint8_t kIpv6NextHopByHop = 0;
-constexpr uint8_t kIpv6NextRouting = 43;
-constexpr uint8_t kIpv6NextFragment = 44;
-constexpr uint8_t kIpv6NextAh = 51;
-constexpr uint8_t kIpv6NextDstOpts = 60;
-constexpr uint8_t kIpv6NextMobility = 135;
 
 // Bookkeeping charged per held fragment on top of the data bytes, so that a flood of tiny
 // overlapping fragments (which add no data bytes) still runs into the memcap.
@@ -157,49 +149,19 @@ bool parse_ipv4(const Packet& pkt, uint32_t avail, FragView& f) {
     return true;
 }
 
-// The decoder's l3_len stops at different places for first and later fragments, so the
-// fragment header is found by walking the chain again.
+// The decoder recorded where the fragment header is (and which byte names it).
 bool parse_ipv6(const Packet& pkt, uint32_t avail, FragView& f) {
     const uint8_t* p = pkt.l3;
-    if (pkt.ip_total_len > avail || pkt.ip_total_len < kIpv6HeaderLen) {
-        return false;
+    const uint32_t off = pkt.ip6_frag_hdr;
+    if (pkt.ip_total_len > avail || off < kIpv6HeaderLen ||
+        pkt.ip_total_len < off + kIpv6FragHeaderLen) {
+        return false;  // no fragment header, or the capture cut the fragment
     }
     const uint32_t end = pkt.ip_total_len;
-    uint8_t nh = p[6];
-    uint32_t nh_pos = 6;
-    uint32_t off = kIpv6HeaderLen;
-    for (int n = 0; nh != kIpv6NextFragment; ++n) {
-        if (n >= kMaxIpv6ExtHeaders || end - off < 2) {
-            return false;
-        }
-        uint32_t hlen = 0;
-        switch (nh) {
-            case kIpv6NextHopByHop:
-            case kIpv6NextRouting:
-            case kIpv6NextDstOpts:
-            case kIpv6NextMobility:
-                hlen = (static_cast<uint32_t>(p[off + 1]) + 1) * 8;
-                break;
-            case kIpv6NextAh:
-                hlen = (static_cast<uint32_t>(p[off + 1]) + 2) * 4;
-                break;
-            default:
-                return false;  // reached the payload without a fragment header
-        }
-        if (hlen > end - off) {
-            return false;
-        }
-        nh_pos = off;
-        nh = p[off];
-        off += hlen;
-    }
-    if (end - off < kIpv6FragHeaderLen) {
-        return false;
-    }
     const uint16_t fo = load_be16(p + off + 2);
     f.hdr = p;
     f.hdr_len = off;
-    f.nh_pos = nh_pos;
+    f.nh_pos = pkt.ip6_frag_nh;
     f.data = p + off + kIpv6FragHeaderLen;
     f.len = end - off - kIpv6FragHeaderLen;
     f.offset = fo & 0xfff8U;

@@ -149,7 +149,11 @@ struct Packet {
     bool frag_mf = false;       // more fragments (IPv4 flag / IPv6 fragment header)
     uint16_t frag_offset = 0;   // in 8-byte units; non-zero: no L4 header in this packet
     bool is_fragment = false;   // MF set or offset != 0 (or an IPv6 fragment header)
-    uint8_t ip_proto = 0;       // transport protocol after the IPv6 extension chain
+    // IPv6 fragments: offsets from l3 of the fragment header and of the next-header byte that
+    // names it (what defragmentation removes and patches); 0 when there is none.
+    uint16_t ip6_frag_hdr = 0;
+    uint16_t ip6_frag_nh = 0;
+    uint8_t ip_proto = 0;  // transport protocol after the IPv6 extension chain
 
     // --- transport ---
     const uint8_t* l4 = nullptr;  // null when the L4 header is absent (non-first fragment)
