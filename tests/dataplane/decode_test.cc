@@ -583,10 +583,10 @@ TEST(DecodeIpv6, ExtensionChainToFirstFragment) {
     ASSERT_TRUE(pkt.has_udp());
     EXPECT_EQ(pkt.l4, ip.data() + 80);
     EXPECT_EQ(pkt.payload_len, 32U);
-    // Where defragmentation finds the fragment header: after hop-by-hop (8), routing (8) and
-    // destination options (16); the destination options' first byte names it.
-    EXPECT_EQ(pkt.ip6_frag_hdr, 40 + 8 + 8 + 16);
-    EXPECT_EQ(pkt.ip6_frag_nh, 40 + 8 + 8);
+    // Where defragmentation finds the fragment header: after hop-by-hop (8), routing (16) and
+    // destination options (8); the destination options' first byte names it.
+    EXPECT_EQ(pkt.ip6_frag_hdr, 40 + 8 + 16 + 8);
+    EXPECT_EQ(pkt.ip6_frag_nh, 40 + 8 + 16);
     expect_in_bounds(pkt);
 }
 
