@@ -242,8 +242,10 @@ static int run(int argc, char** argv) {
     app.set_version_flag("--version", std::string("vigil-sensor ") + VIGIL_VERSION);
 
     ReplayArgs ra;
-    auto* replay = app.add_subcommand(
-        "replay", "Replay pcap files through decode, flows and detection; write EVE JSON");
+    auto* replay =
+        app.add_subcommand("replay",
+                           "Replay pcap files through decode, defrag, flows, TCP reassembly, "
+                           "HTTP/DNS/TLS parsing and detection; write EVE JSON");
     replay->add_option("--pcap", ra.pcaps, "pcap/pcapng files or directories (name order)")
         ->required();
     replay->add_option(
@@ -253,12 +255,16 @@ static int run(int argc, char** argv) {
                        "EVE JSON output file, '-' for stdout (required unless --config names it)");
     replay->add_option("--vars", ra.vars, "variables file (suricata.yaml subset)");
     replay->add_option("--config", ra.config,
-                       "sensor.yaml: defaults for rules, vars, eve, workers");
-    replay->add_option("--workers", ra.workers, "worker threads (flows spread by symmetric hash)")
+                       "sensor.yaml: defaults for rules, vars, eve, workers; stream, defrag, "
+                       "app-layer, host-os-policy settings");
+    replay
+        ->add_option("--workers", ra.workers,
+                     "worker threads (traffic spread by a hash of the host pair)")
         ->check(CLI::Range(1, 64));
     replay->add_flag("--ips", ra.ips, "IPS mode: alerts of drop/reject rules say 'blocked'");
     replay->add_flag("--stats", ra.stats,
-                     "print a summary on stderr: packets, flows, alerts by signature, throughput");
+                     "print a summary on stderr: packets, flows, reassembly, app-layer, alerts by "
+                     "signature, throughput");
     replay->add_option("--expect", ra.expect,
                        "expectations file to compare alerts with, or 'auto' (X.pcap vs X.expect); "
                        "exit 1 on mismatch");
