@@ -474,14 +474,16 @@ std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
     }
     std::snprintf(line, sizeof(line),
                   "  flows      %llu (tcp %llu, udp %llu), timed out %llu, evicted %llu\n"
-                  "  alerts     %llu (%llu held back by threshold/suppress)\n",
+                  "  alerts     %llu (%llu held back by threshold/suppress); %llu anomaly "
+                  "records\n",
                   static_cast<unsigned long long>(c.flows.created),
                   static_cast<unsigned long long>(c.flows.created_tcp),
                   static_cast<unsigned long long>(c.flows.created_udp),
                   static_cast<unsigned long long>(c.flows.expired),
                   static_cast<unsigned long long>(c.flows.evicted),
                   static_cast<unsigned long long>(c.alerts),
-                  static_cast<unsigned long long>(c.alerts_suppressed));
+                  static_cast<unsigned long long>(c.alerts_suppressed),
+                  static_cast<unsigned long long>(c.anomalies));
     s += line;
     const auto& st = c.stream;
     std::snprintf(line, sizeof(line),
