@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/bytes.h"
+
 namespace vigil::dataplane {
 namespace {
 
@@ -69,15 +71,6 @@ constexpr uint8_t kTcpOptSackPerm = 4;
 constexpr uint8_t kTcpOptSack = 5;
 constexpr uint8_t kTcpOptTimestamp = 8;
 constexpr uint8_t kTcpOptTfo = 34;
-
-inline uint16_t load_be16(const uint8_t* p) {
-    return static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | p[1]);
-}
-
-inline uint32_t load_be32(const uint8_t* p) {
-    return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-           (static_cast<uint32_t>(p[2]) << 8) | p[3];
-}
 
 // Packet::status holds the first anomaly: a later, fatal one does not hide what went wrong
 // first (a bad IPv4 option followed by a truncated TCP header reports the option).

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/bytes.h"
 #include "common/text.h"
 #include "dataplane/decode.h"
 
@@ -23,15 +24,6 @@ constexpr uint32_t kInitialSlots = 1024;
 // Reassembly buffers bigger than this are freed when their datagram ends instead of being
 // kept for reuse: one 64 KB datagram should not pin 64 KB per pooled slot forever.
 constexpr size_t kKeepBufCapacity = 16 * 1024;
-
-inline uint16_t load_be16(const uint8_t* p) {
-    return static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | p[1]);
-}
-
-inline uint32_t load_be32(const uint8_t* p) {
-    return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-           (static_cast<uint32_t>(p[2]) << 8) | p[3];
-}
 
 inline void store_be16(uint8_t* p, uint16_t v) {
     p[0] = static_cast<uint8_t>(v >> 8);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/bytes.h"
 #include "dataplane/app/detect.h"
 #include "dataplane/app/dns.h"
 #include "dataplane/app/http.h"
@@ -350,8 +351,7 @@ void dns_tcp_data(Ctx c, AppSession& s, FlowDir dir, const uint8_t* data, size_t
             buf.push_back(static_cast<char>(data[i++]));
             continue;
         }
-        const size_t msg =
-            (static_cast<size_t>(static_cast<uint8_t>(buf[0])) << 8) | static_cast<uint8_t>(buf[1]);
+        const size_t msg = load_be16(reinterpret_cast<const uint8_t*>(buf.data()));
         const size_t want = msg + 2 - buf.size();
         // Whole messages inside this segment are parsed in place, without copying.
         if (buf.size() == 2 && len - i >= msg) {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "common/bytes.h"
 #include "dataplane/app/dns.h"
 
 namespace vigil::dataplane::app {
@@ -87,7 +88,7 @@ ProbeResult probe_tls(const uint8_t* d, size_t n) {
     if (n >= 3 && d[2] > 0x04) {
         return ProbeResult::NoMatch;
     }
-    if (n >= 5 && ((d[3] << 8) | d[4]) < 4) {
+    if (n >= 5 && load_be16(d + 3) < 4) {
         return ProbeResult::NoMatch;
     }
     if (n >= 6) {
@@ -116,7 +117,7 @@ ProbeResult probe_dns_tcp(const uint8_t* d, size_t n, size_t limit) {
     if (n < 2) {
         return ProbeResult::NeedMore;
     }
-    const size_t msg = (static_cast<size_t>(d[0]) << 8) | d[1];
+    const size_t msg = load_be16(d);
     if (msg < 12 || msg + 2 > limit) {
         return ProbeResult::NoMatch;
     }

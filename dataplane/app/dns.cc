@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 
+#include "common/bytes.h"
+
 #include <nlohmann/json.hpp>
 
 namespace vigil::dataplane::app {
@@ -23,15 +25,6 @@ constexpr uint16_t kTypePtr = 12;
 constexpr uint16_t kTypeMx = 15;
 constexpr uint16_t kTypeTxt = 16;
 constexpr uint16_t kTypeAaaa = 28;
-
-inline uint16_t load_be16(const uint8_t* p) {
-    return static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | p[1]);
-}
-
-inline uint32_t load_be32(const uint8_t* p) {
-    return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-           (static_cast<uint32_t>(p[2]) << 8) | p[3];
-}
 
 // Decodes the (possibly compressed) name at `pos` into `out`; `next` is the offset just past
 // the name in the record that holds it. Compression pointers may point backwards freely.

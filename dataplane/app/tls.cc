@@ -11,6 +11,7 @@
 #include <ctime>
 #include <memory>
 
+#include "common/bytes.h"
 #include "dataplane/app/dns.h"
 
 #include <nlohmann/json.hpp>
@@ -52,14 +53,6 @@ constexpr uint16_t kTls13 = 0x0304;
 constexpr std::array<uint8_t, kRandomLen> kHelloRetryRandom{
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
-
-inline uint16_t load_be16(const uint8_t* p) {
-    return static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | p[1]);
-}
-
-inline uint32_t load_be24(const uint8_t* p) {
-    return (static_cast<uint32_t>(p[0]) << 16) | (static_cast<uint32_t>(p[1]) << 8) | p[2];
-}
 
 // RFC 8701 GREASE values: 0x0a0a, 0x1a1a, ..., 0xfafa. JA3 leaves them out of every list.
 inline bool is_grease(uint16_t v) {
