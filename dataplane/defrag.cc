@@ -607,4 +607,22 @@ void Defragmenter::clear() {
     im.slots.clear();
 }
 
+DefragStats& DefragStats::operator+=(const DefragStats& o) {
+    fragments += o.fragments;
+    ipv4_fragments += o.ipv4_fragments;
+    ipv6_fragments += o.ipv6_fragments;
+    reassembled += o.reassembled;
+    overlaps += o.overlaps;
+    overlap_diff += o.overlap_diff;
+    tiny += o.tiny;
+    timeouts += o.timeouts;
+    memcap_drops += o.memcap_drops;
+    too_many_frags += o.too_many_frags;
+    too_large += o.too_large;
+    invalid += o.invalid;
+    memory_bytes += o.memory_bytes;
+    datagrams_active += o.datagrams_active;
+    return *this;
+}
+
 }  // namespace vigil::dataplane

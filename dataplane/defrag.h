@@ -38,6 +38,8 @@ struct DefragStats {
     uint64_t invalid = 0;         // bad fragment (offset/length inconsistent)
     uint64_t memory_bytes = 0;    // bytes held now
     uint64_t datagrams_active = 0;
+
+    DefragStats& operator+=(const DefragStats& o);  // sums another worker's counters
 };
 
 // Events of the fragment just added (bits of DefragResult::events).

@@ -378,4 +378,16 @@ void FlowTable::flush() {
     }
 }
 
+FlowStats& FlowStats::operator+=(const FlowStats& o) {
+    created += o.created;
+    created_tcp += o.created_tcp;
+    created_udp += o.created_udp;
+    expired += o.expired;
+    evicted += o.evicted;
+    reused += o.reused;
+    active += o.active;
+    flowbit_overflows += o.flowbit_overflows;
+    return *this;
+}
+
 }  // namespace vigil::dataplane

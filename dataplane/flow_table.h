@@ -122,6 +122,8 @@ struct FlowStats {
     uint64_t reused = 0;       // TCP SYN on a closed flow started a new one
     uint64_t active = 0;       // flows in the table now
     uint64_t flowbit_overflows = 0;
+
+    FlowStats& operator+=(const FlowStats& o);  // sums another worker's counters
 };
 
 class FlowTable {

@@ -775,4 +775,26 @@ StreamView StreamEngine::flush(Flow& flow, FlowDir dir) {
     return v;
 }
 
+StreamStats& StreamStats::operator+=(const StreamStats& o) {
+    sessions += o.sessions;
+    midstream_pickups += o.midstream_pickups;
+    midstream_ignored += o.midstream_ignored;
+    segments += o.segments;
+    in_order += o.in_order;
+    out_of_order += o.out_of_order;
+    retransmissions += o.retransmissions;
+    overlaps += o.overlaps;
+    overlap_diff += o.overlap_diff;
+    gaps += o.gaps;
+    gap_bytes += o.gap_bytes;
+    depth_reached += o.depth_reached;
+    ooo_limit += o.ooo_limit;
+    memcap_reached += o.memcap_reached;
+    bad_seq += o.bad_seq;
+    after_close += o.after_close;
+    memory_bytes += o.memory_bytes;
+    memory_peak += o.memory_peak;
+    return *this;
+}
+
 }  // namespace vigil::dataplane

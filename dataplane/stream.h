@@ -50,6 +50,8 @@ struct StreamStats {
     uint64_t after_close = 0;     // data segments after a RST or past the FIN (ignored)
     uint64_t memory_bytes = 0;    // bytes held by sessions now (structs + buffers)
     uint64_t memory_peak = 0;
+
+    StreamStats& operator+=(const StreamStats& o);  // sums another worker's counters
 };
 
 // Events of one packet (bits of StreamView::events).

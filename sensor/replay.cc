@@ -371,63 +371,10 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
 
     for (auto& wt : workers) {
         wt->worker().reset_flows();
-        const auto& fs = wt->worker().flow_stats();
-        res.counters.flows.created += fs.created;
-        res.counters.flows.expired += fs.expired;
-        res.counters.flows.evicted += fs.evicted;
-        res.counters.flows.reused += fs.reused;
-        res.counters.flows.flowbit_overflows += fs.flowbit_overflows;
-        res.counters.flows.created_tcp += fs.created_tcp;
-        res.counters.flows.created_udp += fs.created_udp;
-        const auto& ss = wt->worker().stream_stats();
-        auto& st = res.counters.stream;
-        st.sessions += ss.sessions;
-        st.midstream_pickups += ss.midstream_pickups;
-        st.midstream_ignored += ss.midstream_ignored;
-        st.segments += ss.segments;
-        st.in_order += ss.in_order;
-        st.out_of_order += ss.out_of_order;
-        st.retransmissions += ss.retransmissions;
-        st.overlaps += ss.overlaps;
-        st.overlap_diff += ss.overlap_diff;
-        st.gaps += ss.gaps;
-        st.gap_bytes += ss.gap_bytes;
-        st.depth_reached += ss.depth_reached;
-        st.ooo_limit += ss.ooo_limit;
-        st.memcap_reached += ss.memcap_reached;
-        st.bad_seq += ss.bad_seq;
-        st.memory_peak += ss.memory_peak;
-        const auto& ds = wt->worker().defrag_stats();
-        auto& dt = res.counters.defrag;
-        dt.fragments += ds.fragments;
-        dt.ipv4_fragments += ds.ipv4_fragments;
-        dt.ipv6_fragments += ds.ipv6_fragments;
-        dt.reassembled += ds.reassembled;
-        dt.overlaps += ds.overlaps;
-        dt.overlap_diff += ds.overlap_diff;
-        dt.tiny += ds.tiny;
-        dt.timeouts += ds.timeouts;
-        dt.memcap_drops += ds.memcap_drops;
-        dt.too_many_frags += ds.too_many_frags;
-        dt.too_large += ds.too_large;
-        dt.invalid += ds.invalid;
-        const auto& as = wt->worker().app_stats();
-        auto& at = res.counters.app;
-        for (size_t i = 0; i < at.flows.size(); ++i) {
-            at.flows[i] += as.flows[i];
-        }
-        at.http_requests += as.http_requests;
-        at.http_responses += as.http_responses;
-        at.http_parse_errors += as.http_parse_errors;
-        at.http_body_truncated += as.http_body_truncated;
-        at.http_gzip_errors += as.http_gzip_errors;
-        at.dns_queries += as.dns_queries;
-        at.dns_responses += as.dns_responses;
-        at.dns_parse_errors += as.dns_parse_errors;
-        at.tls_client_hellos += as.tls_client_hellos;
-        at.tls_server_hellos += as.tls_server_hellos;
-        at.tls_certificates += as.tls_certificates;
-        at.tls_parse_errors += as.tls_parse_errors;
+        res.counters.flows += wt->worker().flow_stats();
+        res.counters.stream += wt->worker().stream_stats();
+        res.counters.defrag += wt->worker().defrag_stats();
+        res.counters.app += wt->worker().app_stats();
         res.counters.datagrams += wt->worker().stats().datagrams;
     }
     workers.clear();

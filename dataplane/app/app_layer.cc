@@ -566,4 +566,23 @@ std::span<const AppEvent> AppLayer::on_tcp_close(Flow& flow, FlowDir dir, const 
     return im.events;
 }
 
+AppStats& AppStats::operator+=(const AppStats& o) {
+    for (size_t i = 0; i < flows.size(); ++i) {
+        flows[i] += o.flows[i];
+    }
+    http_requests += o.http_requests;
+    http_responses += o.http_responses;
+    http_parse_errors += o.http_parse_errors;
+    http_body_truncated += o.http_body_truncated;
+    http_gzip_errors += o.http_gzip_errors;
+    dns_queries += o.dns_queries;
+    dns_responses += o.dns_responses;
+    dns_parse_errors += o.dns_parse_errors;
+    tls_client_hellos += o.tls_client_hellos;
+    tls_server_hellos += o.tls_server_hellos;
+    tls_certificates += o.tls_certificates;
+    tls_parse_errors += o.tls_parse_errors;
+    return *this;
+}
+
 }  // namespace vigil::dataplane::app

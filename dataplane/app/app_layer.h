@@ -41,6 +41,8 @@ struct AppStats {
     uint64_t tls_server_hellos = 0;
     uint64_t tls_certificates = 0;
     uint64_t tls_parse_errors = 0;
+
+    AppStats& operator+=(const AppStats& o);  // sums another worker's counters
 };
 
 // A transaction reached a stage with this packet: detection evaluates the rules whose
