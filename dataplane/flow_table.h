@@ -86,6 +86,7 @@ struct Flow {
     uint32_t flowbit_overflows = 0;
     uint8_t app_proto = 0;     // app::AppProto, set by the application layer (0 = unknown)
     uint32_t app_udp_txs = 0;  // transactions of a UDP flow (its app layer keeps no session)
+    bool drop = false;  // IPS: a drop/reject rule matched; later packets are dropped uninspected
     std::unique_ptr<TcpSession, TcpSessionFree> tcp;
     std::unique_ptr<app::AppSession, app::AppSessionFree> app;
 

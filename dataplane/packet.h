@@ -185,6 +185,9 @@ struct Packet {
     FlowDir dir = FlowDir::ToServer;
     bool flow_established = false;  // TCP: three-way handshake completed; UDP/other: reply seen
 
+    // --- verdict (IPS) ---
+    bool drop = false;  // a drop/reject rule matched (or the flow is dropped): do not forward
+
     bool has_tcp() const { return l4 != nullptr && ip_proto == kProtoTcp; }
     bool has_udp() const { return l4 != nullptr && ip_proto == kProtoUdp; }
     bool has_icmp() const {

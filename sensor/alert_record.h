@@ -45,6 +45,9 @@ struct AlertRecord {
     dataplane::IpAddr flow_dst{};
     uint16_t flow_sport = 0;
     uint16_t flow_dport = 0;
+    // Live capture: the packet came in on an inline port, so a drop verdict was enforced
+    // (EVE alert.action "blocked"); replay --ips computes verdicts and always sets it.
+    bool enforced = false;
     uint8_t app_proto = 0;  // dataplane::app::AppProto of the flow (0 = unknown)
     std::string app_key;    // "http" / "dns" / "tls" for alerts on a transaction, else empty
     std::string app_json;   // that object, as JSON text

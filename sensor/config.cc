@@ -252,8 +252,13 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
             cfg.sensor_id = root["sensor-id"].as<std::string>();
         }
         if (const auto cap = root["capture"]) {
-            c.check_keys(cap, "capture",
-                         {"method", "eal", "ports", "inline-pairs", "workers", "exit-on-idle-ms"});
+            c.check_keys(
+                cap, "capture",
+                {"method", "eal", "ports", "inline-pairs", "workers", "exit-on-idle-ms",
+                 "rx-descriptors", "tx-descriptors", "rss-hash", "overload-policy",
+                 "overload-watermark", "idle-sleep-us", "watchdog-ms", "snaplen", "promiscuous"});
+            cfg.has_capture = true;
+            cfg.capture_line = cap.Mark().line + 1;
             if (cap["method"]) {
                 cfg.capture_method = cap["method"].as<std::string>();
                 if (cfg.capture_method != "dpdk" && cfg.capture_method != "pcap") {
@@ -284,6 +289,91 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
             }
             if (cap["exit-on-idle-ms"]) {
                 cfg.exit_on_idle_ms = to_u32(c, cap["exit-on-idle-ms"], "capture.exit-on-idle-ms");
+            }
+            auto desc = [&](const char* key, uint16_t& out) {
+                if (!cap[key]) {
+                    return;
+                }
+                const uint32_t v = to_u32(c, cap[key], std::string("capture.") + key);
+                if (v < 64 || v > 16384 || (v & (v - 1)) != 0) {
+                    c.fail(cap[key], std::string("capture.") + key +
+                                         ": must be a power of two from 64 to 16384");
+                }
+                out = static_cast<uint16_t>(v);
+            };
+            desc("rx-descriptors", cfg.rx_descriptors);
+            desc("tx-descriptors", cfg.tx_descriptors);
+            if (cap["rss-hash"]) {
+                cfg.rss_hash = cap["rss-hash"].as<std::string>();
+                if (cfg.rss_hash != "ip" && cfg.rss_hash != "ip-port") {
+                    c.fail(cap["rss-hash"], "capture.rss-hash: expected 'ip' or 'ip-port', got '" +
+                                                cfg.rss_hash + "'");
+                }
+            }
+            if (cap["overload-policy"]) {
+                cfg.overload_policy = cap["overload-policy"].as<std::string>();
+                if (cfg.overload_policy != "none" && cfg.overload_policy != "drop" &&
+                    cfg.overload_policy != "pass") {
+                    c.fail(cap["overload-policy"],
+                           "capture.overload-policy: expected 'none', 'drop' or 'pass', got '" +
+                               cfg.overload_policy + "'");
+                }
+            }
+            if (cap["overload-watermark"]) {
+                try {
+                    cfg.overload_watermark = cap["overload-watermark"].as<double>();
+                } catch (const YAML::Exception&) {
+                    cfg.overload_watermark = -1;
+                }
+                if (!(cfg.overload_watermark > 0 && cfg.overload_watermark <= 1)) {
+                    c.fail(cap["overload-watermark"],
+                           "capture.overload-watermark: expected a fraction of the RX queue, "
+                           "above 0 and at most 1 (e.g. 0.9)");
+                }
+            }
+            if (cap["idle-sleep-us"]) {
+                cfg.idle_sleep_us = to_u32(c, cap["idle-sleep-us"], "capture.idle-sleep-us");
+                if (cfg.idle_sleep_us > 100000) {
+                    c.fail(cap["idle-sleep-us"], "capture.idle-sleep-us: at most 100000");
+                }
+            }
+            if (cap["watchdog-ms"]) {
+                cfg.watchdog_ms = to_u32(c, cap["watchdog-ms"], "capture.watchdog-ms");
+                if (cfg.watchdog_ms != 0 && cfg.watchdog_ms < 100) {
+                    c.fail(cap["watchdog-ms"],
+                           "capture.watchdog-ms: at least 100 (or 0 to turn the watchdog off)");
+                }
+            }
+            if (cap["snaplen"]) {
+                cfg.snaplen = to_u32(c, cap["snaplen"], "capture.snaplen");
+                if (cfg.snaplen < 64 || cfg.snaplen > 262144) {
+                    c.fail(cap["snaplen"], "capture.snaplen: must be 64..262144");
+                }
+            }
+            if (cap["promiscuous"]) {
+                cfg.promiscuous = to_bool(c, cap["promiscuous"], "capture.promiscuous");
+            }
+            // A port is captured once: listed in ports or in one inline pair.
+            std::set<std::string> seen;
+            auto once = [&](const std::string& port, const YAML::Node& at) {
+                if (!seen.insert(port).second) {
+                    c.fail(at, "capture: port '" + port +
+                                   "' is listed twice (each port goes in ports or in one "
+                                   "inline pair)");
+                }
+            };
+            for (const auto& p : cfg.ports) {
+                once(p, cap["ports"]);
+            }
+            for (const auto& pair : cfg.inline_pairs) {
+                for (const auto& p : pair) {
+                    once(p, cap["inline-pairs"]);
+                }
+            }
+            if (cfg.capture_method == "pcap" && !cfg.eal.empty()) {
+                c.fail(cap["eal"],
+                       "capture.eal: EAL arguments apply to method 'dpdk' only; "
+                       "remove them for method 'pcap'");
             }
         }
         if (const auto r = root["rules"]) {
@@ -356,6 +446,34 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
     }
     cfg.pipeline.flows.capacity = cfg.flow_capacity;
     return cfg;
+}
+
+Status validate_for_run(const SensorConfig& cfg) {
+    const std::string at =
+        cfg.path + (cfg.capture_line > 0 ? ":" + std::to_string(cfg.capture_line) : "") + ": ";
+    if (!cfg.has_capture) {
+        return make_error(ErrorCode::BadInput,
+                          cfg.path +
+                              ": no capture section: `run` needs capture.method and "
+                              "capture.ports (docs/operator-guide.md)");
+    }
+    if (cfg.ports.empty() && cfg.inline_pairs.empty()) {
+        return make_error(ErrorCode::BadInput,
+                          at + "capture: no ports to capture from: give capture.ports (IDS) or "
+                               "capture.inline-pairs (IPS)");
+    }
+    if (cfg.capture_method == "dpdk" && cfg.eal.empty()) {
+        return make_error(ErrorCode::BadInput,
+                          at + "capture.eal: method 'dpdk' needs EAL arguments (at least the "
+                               "lcores, e.g. [\"-l\", \"0-2\"]; docs/operations.md)");
+    }
+    if (cfg.rules.empty()) {
+        return make_error(ErrorCode::BadInput, cfg.path + ": rules: no rule files or packs given");
+    }
+    if (cfg.eve_path.empty()) {
+        return make_error(ErrorCode::BadInput, cfg.path + ": outputs.eve.path is empty");
+    }
+    return Ok();
 }
 
 }  // namespace vigil::sensor

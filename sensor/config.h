@@ -21,6 +21,17 @@ struct SensorConfig {
     std::vector<std::vector<std::string>> inline_pairs;
     uint32_t workers = 1;
     uint32_t exit_on_idle_ms = 0;
+    bool has_capture = false;              // the file has a capture section
+    int capture_line = 0;                  // its line (for errors found later)
+    uint16_t rx_descriptors = 1024;        // per RX queue (DPDK)
+    uint16_t tx_descriptors = 1024;        // per TX queue (DPDK)
+    std::string rss_hash = "ip";           // ip (IP pair: fragments stay with their flow) | ip-port
+    std::string overload_policy = "none";  // none | drop | pass (when a worker falls behind)
+    double overload_watermark = 0.9;       // RX queue fill that counts as behind
+    uint32_t idle_sleep_us = 50;           // sleep when a worker's queues are empty (0: busy-poll)
+    uint32_t watchdog_ms = 2000;  // a burst in a worker's hands longer than this is reported
+    uint32_t snaplen = 65535;     // pcap method
+    bool promiscuous = true;
     // detection
     std::vector<std::string> rules;
     std::string vars;  // "" = Suricata defaults
@@ -42,5 +53,9 @@ struct SensorConfig {
 
 // Relative paths in the file (rules, vars, eve) are resolved against the file's directory.
 Result<SensorConfig> load_sensor_config(const std::string& path);
+
+// What `run` needs beyond a well-formed file (replay ignores the capture section): ports to
+// capture from, rules. Errors name the file and key.
+Status validate_for_run(const SensorConfig& cfg);
 
 }  // namespace vigil::sensor

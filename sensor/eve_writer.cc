@@ -477,6 +477,12 @@ void EveWriter::write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts
     emit(o);
 }
 
+void EveWriter::flush() {
+    if (f_ != nullptr && std::fflush(f_) != 0) {
+        failed_ = true;
+    }
+}
+
 Status EveWriter::close() {
     if (std::fflush(f_) != 0) {
         failed_ = true;

@@ -26,7 +26,9 @@ struct ReplayCounters {
     dataplane::StreamStats stream{};
     dataplane::DefragStats defrag{};
     dataplane::app::AppStats app{};
-    uint64_t datagrams = 0;  // reassembled IP datagrams inspected
+    uint64_t datagrams = 0;     // reassembled IP datagrams inspected
+    uint64_t dropped = 0;       // IPS: packets given the drop verdict
+    uint64_t dropped_flow = 0;  //   of which packets of an already dropped flow
     uint64_t alerts = 0;
     uint64_t anomalies = 0;          // anomaly records written (stream / defrag evasion signals)
     uint64_t alerts_suppressed = 0;  // by threshold / suppress
@@ -44,6 +46,9 @@ public:
     void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked);
     void write_anomaly(const AlertRecord& a);
     void write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec);
+    // Hands what was written to the OS (live capture: about once a second, so `tail -f`
+    // and log shippers see alerts promptly).
+    void flush();
     // Flushes and (for files) fsyncs; error when the output could not be written completely.
     Status close();
 

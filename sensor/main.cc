@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "sensor/config.h"
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
+#include "sensor/live.h"
 #include "sensor/replay.h"
 
 #include <CLI/CLI.hpp>
@@ -143,6 +145,7 @@ int cmd_replay(const ReplayArgs& a) {
     opts.progress = !a.no_progress;
     opts.collect_alerts = !expects.empty();
     opts.pipeline = cfg.pipeline;
+    opts.pipeline.ips = opts.ips;
     auto res = sensor::run_replay(opts, *rs, *vars, **eve);
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);
@@ -158,7 +161,7 @@ int cmd_replay(const ReplayArgs& a) {
         }
     }
     if (a.stats) {
-        std::fprintf(stderr, "%s", sensor::format_summary(*res, **rs).c_str());
+        std::fprintf(stderr, "%s", sensor::format_summary(*res).c_str());
     } else {
         std::fprintf(stderr, "replay: %llu packets, %llu alerts, %zu file(s)\n",
                      static_cast<unsigned long long>(res->counters.packets),
@@ -204,6 +207,12 @@ int cmd_check(const RulesArgs& a) {
     }
     const sensor::SensorConfig& cfg = *c;
     if (!a.config.empty()) {
+        // A file with a capture section is a `run` config: check what `run` needs too.
+        if (cfg.has_capture) {
+            if (auto st = sensor::validate_for_run(cfg); !st) {
+                return fail(kExitBadInput, st.error().message);
+            }
+        }
         std::fprintf(stderr, "config: %s ok\n", a.config.c_str());
     }
     const auto rule_paths = a.rules.empty() ? cfg.rules : a.rules;
@@ -228,6 +237,53 @@ int cmd_check(const RulesArgs& a) {
                  st.address_indexed_rules, st.databases, st.port_groups,
                  static_cast<double>(st.database_bytes) / 1024.0, st.compile_seconds);
     return report.rejected.empty() ? kExitOk : kExitBadInput;
+}
+
+struct RunArgs {
+    std::string config;
+    bool no_progress = false;
+};
+
+int cmd_run(const RunArgs& a) {
+    auto c = sensor::load_sensor_config(a.config);
+    if (!c) {
+        return fail(kExitBadInput, c.error().message);
+    }
+    const sensor::SensorConfig& cfg = *c;
+    if (auto st = sensor::validate_for_run(cfg); !st) {
+        return fail(kExitBadInput, st.error().message);
+    }
+    auto vars = load_vars_arg(cfg.vars);
+    if (!vars) {
+        return fail(kExitBadInput, vars.error().message);
+    }
+    rules::LoadReport report;
+    auto rs = load_rules(cfg.rules, *vars, report);
+    if (!rs) {
+        return fail(exit_code_for(rs.error()), rs.error().message);
+    }
+    auto eve = sensor::EveWriter::open(cfg.eve_path, cfg.sensor_id);
+    if (!eve) {
+        return fail(kExitFailure, eve.error().message);
+    }
+    // Before any thread exists (the EAL starts its own): signals are taken by the control
+    // loop, never delivered to a worker.
+    sensor::block_control_signals();
+    sensor::LiveOptions opts;
+    opts.config = &cfg;
+    opts.handle_signals = true;
+    opts.progress = !a.no_progress;
+    auto res = sensor::run_live(opts, *rs, *vars, **eve);
+    if (!res) {
+        return fail(exit_code_for(res.error()), res.error().message);
+    }
+    const auto now = std::time(nullptr);
+    (*eve)->write_stats(res->counters, static_cast<int64_t>(now), 0);
+    if (auto st = (*eve)->close(); !st) {
+        return fail(kExitFailure, st.error().message);
+    }
+    std::fprintf(stderr, "%s", sensor::format_live_summary(*res).c_str());
+    return kExitOk;
 }
 
 }  // namespace
@@ -271,6 +327,16 @@ static int run(int argc, char** argv) {
     replay->add_option("--sensor-id", ra.sensor_id, "value of the EVE 'host' field");
     replay->add_flag("--no-progress", ra.no_progress, "no progress line on stderr");
 
+    RunArgs ua;
+    auto* runc = app.add_subcommand(
+        "run",
+        "Capture live traffic (DPDK ports, or libpcap interfaces with capture.method: pcap) and "
+        "detect; inline pairs forward what the rules allow. Runs until SIGTERM/SIGINT (or "
+        "capture.exit-on-idle-ms); SIGUSR1 prints the counters");
+    runc->add_option("--config", ua.config, "sensor.yaml (DESIGN §8; docs/operations.md)")
+        ->required();
+    runc->add_flag("--no-progress", ua.no_progress, "no status line on stderr");
+
     RulesArgs ca;
     auto* check = app.add_subcommand("check",
                                      "Validate rules (and a config); exit 2 if any rule "
@@ -291,6 +357,9 @@ static int run(int argc, char** argv) {
     }
     if (replay->parsed()) {
         return cmd_replay(ra);
+    }
+    if (runc->parsed()) {
+        return cmd_run(ua);
     }
     if (check->parsed()) {
         return cmd_check(ca);

@@ -376,6 +376,8 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
         res.counters.defrag += wt->worker().defrag_stats();
         res.counters.app += wt->worker().app_stats();
         res.counters.datagrams += wt->worker().stats().datagrams;
+        res.counters.dropped += wt->worker().stats().dropped;
+        res.counters.dropped_flow += wt->worker().stats().dropped_flow;
     }
     workers.clear();
     res.counters.alerts_suppressed = filter.suppressed();
@@ -383,23 +385,29 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     return res;
 }
 
-std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
-    (void)rules;
+std::string format_summary(const ReplayResult& r) {
     const auto& c = r.counters;
-    std::string s;
     char line[512];
     const double secs = c.seconds > 0 ? c.seconds : 1e-9;
     std::snprintf(line, sizeof(line),
                   "replay summary\n"
                   "  files      %zu\n"
                   "  packets    %llu (%llu bytes)\n"
-                  "  throughput %.3f Gbit/s, %.0f packets/s (%.3f s)\n"
-                  "  decoded    ipv4 %llu, ipv6 %llu, tcp %llu, udp %llu, icmp %llu, "
-                  "vlan %llu, mpls %llu\n",
+                  "  throughput %.3f Gbit/s, %.0f packets/s (%.3f s)\n",
                   r.files.size(), static_cast<unsigned long long>(c.packets),
                   static_cast<unsigned long long>(c.bytes),
                   static_cast<double>(c.bytes) * 8.0 / secs / 1e9,
-                  static_cast<double>(c.packets) / secs, c.seconds,
+                  static_cast<double>(c.packets) / secs, c.seconds);
+    return line + format_pipeline_summary(c, r.by_sid);
+}
+
+std::string format_pipeline_summary(const ReplayCounters& c,
+                                    const std::map<uint32_t, SidCount>& by_sid) {
+    std::string s;
+    char line[512];
+    std::snprintf(line, sizeof(line),
+                  "  decoded    ipv4 %llu, ipv6 %llu, tcp %llu, udp %llu, icmp %llu, "
+                  "vlan %llu, mpls %llu\n",
                   static_cast<unsigned long long>(c.decode.ipv4),
                   static_cast<unsigned long long>(c.decode.ipv6),
                   static_cast<unsigned long long>(c.decode.tcp),
@@ -432,6 +440,14 @@ std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
                   static_cast<unsigned long long>(c.alerts_suppressed),
                   static_cast<unsigned long long>(c.anomalies));
     s += line;
+    if (c.dropped > 0) {
+        std::snprintf(line, sizeof(line),
+                      "  ips        %llu packets dropped (%llu of them in flows already "
+                      "dropped)\n",
+                      static_cast<unsigned long long>(c.dropped),
+                      static_cast<unsigned long long>(c.dropped_flow));
+        s += line;
+    }
     const auto& st = c.stream;
     std::snprintf(line, sizeof(line),
                   "  stream     %llu sessions (%llu midstream), %llu segments: %llu out of "
@@ -495,10 +511,10 @@ std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules) {
                       static_cast<unsigned long long>(c.app.tls_certificates));
         s += line;
     }
-    if (!r.by_sid.empty()) {
+    if (!by_sid.empty()) {
         // Most frequent first.
         std::vector<std::pair<uint32_t, const SidCount*>> v;
-        for (const auto& [sid, sc] : r.by_sid) {
+        for (const auto& [sid, sc] : by_sid) {
             v.emplace_back(sid, &sc);
         }
         std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) {

@@ -51,6 +51,10 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
                                 const rules::Vars& vars, EveWriter& eve);
 
 // Human summary (packets, flows, alerts by signature, throughput).
-std::string format_summary(const ReplayResult& r, const rules::RuleSet& rules);
+std::string format_summary(const ReplayResult& r);
+// Its part after the packet and throughput lines (decode, flows, alerts, stream, defrag,
+// app layer, alerts by signature): shared with `run`.
+std::string format_pipeline_summary(const ReplayCounters& c,
+                                    const std::map<uint32_t, SidCount>& by_sid);
 
 }  // namespace vigil::sensor

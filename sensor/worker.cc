@@ -66,6 +66,7 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
         ++stats_.packets;
         last_seq_ = pkt.seq;
         flows_.expire(pkt.ts_sec);
+        drop_hit_ = false;
         handle(pkt, out);
         if (pkt.is_fragment && config_.defrag_enabled) {
             // The fragment was inspected as a packet; the datagram it completes is inspected
@@ -80,15 +81,30 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
             if (r.datagram != nullptr) {
                 Packet d = *r.datagram;
                 ++stats_.datagrams;
-                handle(d, out);
+                handle(d, out);  // a drop verdict on the datagram drops its last fragment
             }
+        }
+        if (drop_hit_) {
+            pkt.drop = true;
+            ++stats_.dropped;
         }
     }
     removal_out_ = nullptr;
 }
 
+void Worker::idle(int64_t now_sec, std::vector<AlertRecord>& out) {
+    removal_out_ = &out;
+    flows_.expire(now_sec);
+    removal_out_ = nullptr;
+}
+
 void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
     Flow* flow = flows_.lookup(pkt);  // flow (null for non-IP)
+    if (flow != nullptr && flow->drop && config_.ips) {
+        drop_hit_ = true;  // Suricata's flow drop: the rest of the flow is not inspected
+        ++stats_.dropped_flow;
+        return;
+    }
     rules::PayloadView pv;
     StreamView sv;
     const bool tcp_stream =
@@ -136,6 +152,9 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
         } else if (pkt.tcp_flags & dataplane::kTcpFin) {
             end_stream(*flow, pkt.dir, pkt, out);
         }
+    }
+    if (drop_hit_ && flow != nullptr) {
+        flow->drop = true;
     }
 }
 
@@ -257,6 +276,10 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
         AlertRecord& a = out.emplace_back();
         fill_record(a, pkt, flow);
         a.rule = ri;
+        if (config_.ips) {
+            const auto action = matcher_->rules().rule(ri).action;
+            drop_hit_ |= action == rules::Action::Drop || action == rules::Action::Reject;
+        }
         if (ev != nullptr) {
             a.app_key = ev->eve_key;
             a.app_json = app_.eve_json(*ev);  // built only for events that alert

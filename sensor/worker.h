@@ -31,11 +31,24 @@ struct PipelineConfig {
     // EVE anomaly records for evasion signals: TCP retransmission with different data,
     // reassembly gaps, overlapping fragments with different data.
     bool anomalies = true;
+    // IPS verdicts: a packet matching a drop/reject rule gets Packet::drop, and so does every
+    // later packet of its flow (Suricata's flow drop), without inspection.
+    bool ips = false;
 };
 
 struct WorkerStats {
     uint64_t packets = 0;
-    uint64_t datagrams = 0;  // reassembled IP datagrams inspected
+    uint64_t datagrams = 0;     // reassembled IP datagrams inspected
+    uint64_t dropped = 0;       // packets given the drop verdict (IPS), including:
+    uint64_t dropped_flow = 0;  //   packets of an already dropped flow (not inspected)
+
+    WorkerStats& operator+=(const WorkerStats& o) {
+        packets += o.packets;
+        datagrams += o.datagrams;
+        dropped += o.dropped;
+        dropped_flow += o.dropped_flow;
+        return *this;
+    }
 };
 
 class Worker {
@@ -45,13 +58,18 @@ public:
     ~Worker();
 
     // Defragmentation, flow tracking, reassembly, application layer and detection for
-    // decoded packets; alerts are appended to `out`.
+    // decoded packets; alerts are appended to `out`. In IPS mode each packet's `drop` is set
+    // when it must not be forwarded.
     void process(std::span<dataplane::Packet> pkts, std::vector<AlertRecord>& out);
 
     // Ends all flows (end of input, or a new independent capture file): streams are flushed
     // and inspected, open HTTP bodies completed, then the state is dropped. Alerts raised by
     // that go to `out` when given.
     void reset_flows(std::vector<AlertRecord>* out = nullptr);
+
+    // Expires idle flows by wall-clock time when no packets arrive (live capture): their
+    // streams are flushed and inspected, alerts go to `out`.
+    void idle(int64_t now_sec, std::vector<AlertRecord>& out);
 
     // Swaps in a matcher for a new rule set; call between bursts only (reload).
     void set_matcher(rules::MatcherPtr&& m) {
@@ -93,6 +111,7 @@ private:
     rules::MatcherPtr matcher_;
     WorkerStats stats_{};
     uint64_t last_seq_ = 0;
+    bool drop_hit_ = false;  // IPS: the packet being handled matched a drop/reject rule
     std::vector<AlertRecord>* removal_out_ = nullptr;  // where flow-end alerts go
 };
 using WorkerPtr = std::unique_ptr<Worker>;
