@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
     # toolchain
     build-essential cmake ninja-build pkg-config ccache clang-format
-    # dataplane
-    libpcap-dev
+    # dataplane: libpcap, DPDK (+ dpdk-devbind.py, testpmd)
+    libpcap-dev libdpdk-dev dpdk
     # rules
     libhyperscan-dev libpcre2-dev zlib1g-dev libssl-dev
     # sensor: config, JSON, command line
@@ -16,6 +16,8 @@ packages=(
     libgtest-dev libgmock-dev
     # pcap generation (bench/, pcaps/) and EVE schema validation (tests)
     python3 python3-scapy python3-jsonschema python3-yaml
+    # live capture tests: namespaces + veth, traffic injection, capture at the far end
+    iproute2 tcpreplay tcpdump
 )
 
 missing=()
