@@ -252,11 +252,11 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
             cfg.sensor_id = root["sensor-id"].as<std::string>();
         }
         if (const auto cap = root["capture"]) {
-            c.check_keys(
-                cap, "capture",
-                {"method", "eal", "ports", "inline-pairs", "workers", "exit-on-idle-ms",
-                 "rx-descriptors", "tx-descriptors", "rss-hash", "overload-policy",
-                 "overload-watermark", "idle-sleep-us", "watchdog-ms", "snaplen", "promiscuous"});
+            c.check_keys(cap, "capture",
+                         {"method", "eal", "ports", "inline-pairs", "workers", "exit-on-idle-ms",
+                          "rx-descriptors", "tx-descriptors", "rss-hash", "overload-policy",
+                          "overload-watermark", "overload-bursts", "idle-sleep-us", "watchdog-ms",
+                          "snaplen", "promiscuous"});
             cfg.has_capture = true;
             cfg.capture_line = cap.Mark().line + 1;
             if (cap["method"]) {
@@ -329,6 +329,12 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
                     c.fail(cap["overload-watermark"],
                            "capture.overload-watermark: expected a fraction of the RX queue, "
                            "above 0 and at most 1 (e.g. 0.9)");
+                }
+            }
+            if (cap["overload-bursts"]) {
+                cfg.overload_bursts = to_u32(c, cap["overload-bursts"], "capture.overload-bursts");
+                if (cfg.overload_bursts == 0) {
+                    c.fail(cap["overload-bursts"], "capture.overload-bursts: at least 1");
                 }
             }
             if (cap["idle-sleep-us"]) {

@@ -28,6 +28,7 @@ struct SensorConfig {
     std::string rss_hash = "ip";           // ip (IP pair: fragments stay with their flow) | ip-port
     std::string overload_policy = "none";  // none | drop | pass (when a worker falls behind)
     double overload_watermark = 0.9;       // RX queue fill that counts as behind
+    uint32_t overload_bursts = 64;         // or, where the fill is unknown, full bursts in a row
     uint32_t idle_sleep_us = 50;           // sleep when a worker's queues are empty (0: busy-poll)
     uint32_t watchdog_ms = 2000;  // a burst in a worker's hands longer than this is reported
     uint32_t snaplen = 65535;     // pcap method

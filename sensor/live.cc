@@ -59,6 +59,8 @@ struct alignas(64) WorkerCtx {
     std::atomic<uint64_t> overload_dropped{0};
     std::atomic<uint64_t> ring_waits{0};
     std::atomic<bool> done{false};
+    int64_t first_rx_ns = 0;          // start of the first burst, end of the last (read after the
+    int64_t last_rx_ns = 0;           // worker returned): packets/s while traffic flowed
     dataplane::DecodeStats decode{};  // read after the worker has returned
     uint32_t test_stall_ms = 0;       // VIGIL_TEST_STALL_MS: hold the first burst this long
 };
@@ -99,7 +101,11 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
                 continue;
             }
             got = true;
-            c.busy_since_ns.store(mono_ns(), std::memory_order_relaxed);
+            const int64_t start = mono_ns();
+            c.busy_since_ns.store(start, std::memory_order_relaxed);
+            if (c.first_rx_ns == 0) {
+                c.first_rx_ns = start;
+            }
             if (c.test_stall_ms != 0) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(c.test_stall_ms));
                 c.test_stall_ms = 0;
@@ -111,6 +117,7 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
                 q.release({drop.data(), n});
                 add(d ? c.overload_dropped : c.overload_passed, n);
                 add(c.packets, n);
+                c.last_rx_ns = mono_ns();
                 c.busy_since_ns.store(0, std::memory_order_relaxed);
                 continue;
             }
@@ -145,6 +152,7 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
             if (!alerts.empty()) {
                 push_alerts(c, alerts);
             }
+            c.last_rx_ns = mono_ns();
             c.busy_since_ns.store(0, std::memory_order_relaxed);
         }
         add(c.loops, 1);
@@ -278,18 +286,24 @@ std::string format_ports(const std::vector<PortCounters>& ports) {
 
 std::string format_workers(const std::vector<WorkerCounters>& ws) {
     std::string s;
-    char line[256];
+    char line[320];
     for (size_t i = 0; i < ws.size(); ++i) {
         const auto& w = ws[i];
         std::snprintf(line, sizeof(line),
                       "    worker %-3zu packets %llu  overload passed %llu  overload dropped %llu"
-                      "  alert-ring waits %llu  stalls %llu\n",
+                      "  alert-ring waits %llu  stalls %llu",
                       i, static_cast<unsigned long long>(w.packets),
                       static_cast<unsigned long long>(w.overload_passed),
                       static_cast<unsigned long long>(w.overload_dropped),
                       static_cast<unsigned long long>(w.ring_waits),
                       static_cast<unsigned long long>(w.stalls));
         s += line;
+        if (w.active_seconds > 0) {
+            std::snprintf(line, sizeof(line), "  (%.0f packets/s while active)",
+                          static_cast<double>(w.packets) / w.active_seconds);
+            s += line;
+        }
+        s += "\n";
     }
     return s;
 }
@@ -378,6 +392,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
             s.rss_l4 = cfg.rss_hash == "ip-port";
             s.promiscuous = cfg.promiscuous;
             s.overload_watermark = cfg.overload_watermark;
+            s.overload_bursts = cfg.overload_bursts;
             setups.push_back(s);
         }
         auto ps = dataplane::dpdk::PortSet::open(setups, peers);
@@ -407,6 +422,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
             s.queues = static_cast<uint16_t>(nworkers);
             s.snaplen = cfg.snaplen;
             s.promiscuous = cfg.promiscuous;
+            s.overload_bursts = cfg.overload_bursts;
             auto qs = dataplane::open_pcap_live(s);
             if (!qs) {
                 return Error{qs.error().code, cfg.path + ": " + qs.error().message};
@@ -589,6 +605,10 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
 
     res.ports = sample_ports(cap, ctxs);
     res.workers = sample_workers(ctxs, stalls);
+    for (size_t i = 0; i < ctxs.size(); ++i) {
+        res.workers[i].active_seconds =
+            static_cast<double>(ctxs[i]->last_rx_ns - ctxs[i]->first_rx_ns) / 1e9;
+    }
     for (auto& c : ctxs) {
         const Worker& w = *c->worker;
         res.counters.packets += c->packets.load();

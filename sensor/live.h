@@ -53,6 +53,9 @@ struct WorkerCounters {
     uint64_t overload_dropped = 0;  // dropped uninspected (overload-policy: drop)
     uint64_t ring_waits = 0;        // the alert ring was full: the worker waited for output
     uint64_t stalls = 0;            // watchdog reports
+    // From the first burst received to the end of the last one processed (at exit): with
+    // packets, the rate while traffic flowed.
+    double active_seconds = 0;
 };
 
 struct LiveResult {
