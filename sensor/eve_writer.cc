@@ -232,7 +232,9 @@ void EveWriter::begin_packet_record(const AlertRecord& a, const char* event_type
     if (a.has_flow) {
         add_num(o, "flow_id", a.flow_id);
     }
-    add_num(o, "pcap_cnt", a.seq + 1);
+    if (pcap_cnt_) {
+        add_num(o, "pcap_cnt", a.seq + 1);
+    }
     add_kv(o, "event_type", event_type);
     add_kv(o, "src_ip", format_ip(a.src));
     if (a.has_ports) {

@@ -53,6 +53,9 @@ public:
     Status close();
 
     uint64_t records() const { return records_; }
+    // `pcap_cnt` (the packet's position in the input) is written by replay; live capture
+    // has no such position and leaves it out, as Suricata does.
+    void set_pcap_cnt(bool on) { pcap_cnt_ = on; }
 
 private:
     EveWriter(std::FILE* f, bool owned, std::string path, std::string sensor_id);
@@ -66,6 +69,7 @@ private:
     std::string line_;
     uint64_t records_ = 0;
     bool failed_ = false;
+    bool pcap_cnt_ = true;
 };
 
 // Helpers shared with tests.

@@ -472,6 +472,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
     std::fprintf(log, "vigil-sensor: running: %s\n", res.capture.c_str());
 
     // Control loop.
+    eve.set_pcap_cnt(false);
     AlertFilter filter(*rules, vars);
     AlertRecord a;
     auto drain = [&] {
