@@ -467,6 +467,21 @@ void EveWriter::write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts
     o += ',';
     close_obj(o);
     o += ',';
+    if (c.live) {
+        o += "\"capture\":{";
+        add_num(o, "kernel_packets", c.capture_packets);
+        add_num(o, "kernel_drops", c.capture_drops);
+        add_num(o, "errors", c.capture_errors);
+        close_obj(o);
+        o += ',';
+    }
+    if (c.ips) {
+        o += "\"ips\":{";
+        add_num(o, "accepted", c.ips_accepted);
+        add_num(o, "blocked", c.ips_blocked);
+        close_obj(o);
+        o += ',';
+    }
     o += "\"detect\":{";
     add_num(o, "alert", c.alerts);
     add_num(o, "alerts_suppressed", c.alerts_suppressed);

@@ -29,6 +29,16 @@ struct ReplayCounters {
     uint64_t datagrams = 0;     // reassembled IP datagrams inspected
     uint64_t dropped = 0;       // IPS: packets given the drop verdict
     uint64_t dropped_flow = 0;  //   of which packets of an already dropped flow
+    // Live capture (EVE stats.capture): packets the ports received, lost before inspection
+    // (NIC queue full, no buffer, kernel drops), bad frames.
+    bool live = false;
+    uint64_t capture_packets = 0;
+    uint64_t capture_drops = 0;
+    uint64_t capture_errors = 0;
+    // IPS verdicts (EVE stats.ips): replay --ips, or live inline pairs.
+    bool ips = false;
+    uint64_t ips_accepted = 0;
+    uint64_t ips_blocked = 0;
     uint64_t alerts = 0;
     uint64_t anomalies = 0;          // anomaly records written (stream / defrag evasion signals)
     uint64_t alerts_suppressed = 0;  // by threshold / suppress

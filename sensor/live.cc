@@ -626,6 +626,15 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
         }
     }
     res.counters.alerts_suppressed = filter.suppressed();
+    res.counters.live = true;
+    for (const auto& p : res.ports) {
+        res.counters.capture_packets += p.ipackets;
+        res.counters.capture_drops += p.imissed + p.rx_nombuf;
+        res.counters.capture_errors += p.ierrors;
+        res.counters.ips_accepted += p.forwarded;
+        res.counters.ips_blocked += p.dropped;
+    }
+    res.counters.ips = cfg.ips_enabled && !cfg.inline_pairs.empty();
     ctxs.clear();  // queues hold mbufs from the ports' pools: release them first
     if (cap.dpdk_ports) {
         cap.dpdk_ports->close();

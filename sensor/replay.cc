@@ -381,6 +381,11 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     }
     workers.clear();
     res.counters.alerts_suppressed = filter.suppressed();
+    if (opts.ips) {
+        res.counters.ips = true;
+        res.counters.ips_blocked = res.counters.dropped;
+        res.counters.ips_accepted = res.counters.packets - res.counters.dropped;
+    }
     res.counters.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return res;
 }

@@ -25,6 +25,7 @@ import unittest
 
 SENSOR = os.path.abspath(os.environ.get("VIGIL_SENSOR", "build/sensor/vigil-sensor"))
 ROOT = os.path.abspath(os.environ.get("VIGIL_ROOT", os.getcwd()))
+SHARED = os.environ.get("VIGIL_SHARED", os.path.join(ROOT, "..", "shared"))
 PCAPS = os.path.join(ROOT, "pcaps")
 RULES = os.path.join(ROOT, "rules", "default")
 REPLAY_CONFIG = os.path.join(PCAPS, "replay.yaml")
@@ -89,6 +90,15 @@ def read_eve(path):
 def alert_keys(events):
     return sorted((e["alert"]["signature_id"], e["src_ip"], e.get("src_port", 0), e["dest_ip"],
                    e.get("dest_port", 0)) for e in events if e["event_type"] == "alert")
+
+
+def check_schema(test, eve):
+    """Every record validates against Suricata's EVE schema (when the shared corpus is here)."""
+    checker = os.path.join(SHARED, "acceptance", "check_eve.py")
+    if not os.path.exists(checker):
+        return
+    c = subprocess.run(["/usr/bin/python3", checker, eve], capture_output=True, text=True)
+    test.assertEqual(c.returncode, 0, c.stdout + c.stderr)
 
 
 def write_config(path, **kw):
@@ -197,6 +207,11 @@ class CaptureOnVeth(LiveTestBase):
         self.assertEqual(got, want, log)
         stats = [e for e in events if e["event_type"] == "stats"]
         self.assertEqual(len(stats), 1, "one stats record at exit")
+        cap = stats[0]["stats"]["capture"]
+        self.assertEqual(cap["kernel_packets"], stats[0]["stats"]["decoder"]["pkts"])
+        self.assertEqual(cap["kernel_drops"], 0, log)
+        self.assertNotIn("pcap_cnt", json.dumps(events))
+        check_schema(self, self.path("eve.json"))
         self.assertIn("run summary (stopped: no packets for", log)
         return log
 
@@ -311,6 +326,10 @@ class InlinePair(LiveTestBase):
                          for e in events if e["event_type"] == "alert")
         self.assertEqual(actions, [(1, "blocked"), (2, "allowed"), (3, "blocked")])
         self.assertRegex(log, r"ips +4 packets dropped \(2 of them in flows already dropped\)")
+        stats = [e for e in events if e["event_type"] == "stats"][0]["stats"]
+        # 19 packets in: 15 forwarded, 4 dropped
+        self.assertEqual(stats["ips"], {"accepted": 15, "blocked": 4})
+        check_schema(self, self.path("eve.json"))
         return log
 
     def test_dpdk_af_packet_inline(self):
