@@ -213,7 +213,7 @@ class ReplayTest(unittest.TestCase):
         cfg = self.path("sensor.yaml")
         with open(cfg, "w") as fh:
             fh.write("sensor-id: lab-7\n"
-                     "capture: {method: pcap, workers: 2}\n"
+                     "capture: {method: pcap, workers: 2, ports: [eth0]}\n"
                      f"rules: [{RULES}]\n"
                      "outputs: {eve: {path: out.json}}\n")
         r = run("check", "--config", cfg)
