@@ -256,6 +256,13 @@ bool eal_ready() {
     return g_eal_ready;
 }
 
+void cleanup_eal() {
+    if (g_eal_ready) {
+        rte_eal_cleanup();
+        g_eal_ready = false;
+    }
+}
+
 Status probe_device(const std::string& devargs) {
     if (!g_eal_ready) {
         return make_error(ErrorCode::Internal, "device probed before the EAL");

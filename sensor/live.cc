@@ -156,23 +156,26 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
             c.busy_since_ns.store(0, std::memory_order_relaxed);
         }
         add(c.loops, 1);
-        if (got) {
-            empty_polls = 0;
-            continue;
-        }
-        // Nothing waiting: once a second expire idle flows (by wall clock) and refresh the
-        // source counters; after a while without traffic, sleep instead of spinning.
-        const int64_t now = mono_ns();
+        // Once a second: refresh the source counters (libpcap's kernel drops) and, when no
+        // traffic came, expire idle flows by the wall clock (with traffic, packet times do).
+        const int64_t now = got ? c.last_rx_ns : mono_ns();
         if (now - last_housekeeping > 1000000000) {
             last_housekeeping = now;
             c.busy_since_ns.store(now, std::memory_order_relaxed);
-            c.worker->idle(static_cast<int64_t>(std::time(nullptr)), alerts);
-            push_alerts(c, alerts);
+            if (!got) {
+                c.worker->idle(static_cast<int64_t>(std::time(nullptr)), alerts);
+                push_alerts(c, alerts);
+            }
             for (auto& q : c.queues) {
                 q->refresh();
             }
             c.busy_since_ns.store(0, std::memory_order_relaxed);
         }
+        if (got) {
+            empty_polls = 0;
+            continue;
+        }
+        // After a while without traffic, sleep instead of spinning.
         if (++empty_polls >= kEmptyPollsBeforeSleep && p.idle_sleep_us != 0) {
             if (can_wait) {
                 c.queues[0]->wait(10);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/dpdk.h"
 #include "dataplane/pcap_source.h"
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
@@ -274,6 +275,7 @@ int cmd_run(const RunArgs& a) {
     opts.handle_signals = true;
     opts.progress = !a.no_progress;
     auto res = sensor::run_live(opts, *rs, *vars, **eve);
+    dataplane::dpdk::cleanup_eal();
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);
     }
