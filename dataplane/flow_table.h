@@ -67,7 +67,15 @@ struct AppSessionFree {
 }  // namespace app
 
 struct Flow {
+    // The key and the table's bookkeeping (private to FlowTable: hash chain and LRU list, as
+    // slot indexes) come first: a lookup compares hash_ and key and follows hash_next_, and
+    // all of them share the cache line FlowTable::prefetch_flow fetches.
     FlowKey key{};
+    uint64_t hash_ = 0;
+    uint32_t hash_next_ = 0;
+    uint32_t lru_prev_ = 0;
+    uint32_t lru_next_ = 0;
+    bool in_use_ = false;
     IpAddr client{};  // the initiator: packets from it are to_server
     uint16_t client_port = 0;
     uint64_t flow_id = 0;  // deterministic (key + start time), below 2^53 like Suricata's
@@ -89,13 +97,6 @@ struct Flow {
     bool drop = false;  // IPS: a drop/reject rule matched; later packets are dropped uninspected
     std::unique_ptr<TcpSession, TcpSessionFree> tcp;
     std::unique_ptr<app::AppSession, app::AppSessionFree> app;
-
-    // Table bookkeeping (private to FlowTable): hash chain and LRU list, as slot indexes.
-    uint32_t hash_next_ = 0;
-    uint32_t lru_prev_ = 0;
-    uint32_t lru_next_ = 0;
-    uint64_t hash_ = 0;
-    bool in_use_ = false;
 };
 
 struct FlowTimeouts {
@@ -148,7 +149,11 @@ public:
     void prefetch_flow(uint64_t hash) const {
         const uint32_t slot = buckets_[hash & bucket_mask_];
         if (slot != 0) {
-            __builtin_prefetch(&flows_[slot]);
+            // Key and chain fields are the first 64 bytes of the Flow, which may straddle
+            // two cache lines (a Flow is not line-aligned).
+            const char* p = reinterpret_cast<const char*>(&flows_[slot]);
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 63);
         }
     }
 

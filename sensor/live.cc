@@ -438,12 +438,25 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
     }
     {
         char buf[256];
-        std::snprintf(
-            buf, sizeof(buf), "%s: %zu port(s) (%zu inline pair(s)), %u worker(s)%s",
-            cfg.capture_method.c_str(), port_names.size(), cfg.inline_pairs.size(), nworkers,
-            cap.dpdk
-                ? (cfg.rss_hash == "ip" ? ", RSS on the IP pair" : ", RSS on IP pair and ports")
-                : (nworkers > 1 ? ", kernel fanout by flow (defragmented)" : ""));
+        // How packets reach the workers, as it turned out (a driver may lack RSS).
+        std::string spread;
+        if (nworkers > 1 && cap.dpdk) {
+            size_t rss = 0;
+            for (size_t p = 0; p < port_names.size(); ++p) {
+                rss += cap.dpdk_ports->info(p).rss ? 1 : 0;
+            }
+            spread =
+                rss == port_names.size()
+                    ? (cfg.rss_hash == "ip" ? ", RSS on the IP pair" : ", RSS on IP pair and ports")
+                    : ", RSS on " + std::to_string(rss) + " of " +
+                          std::to_string(port_names.size()) +
+                          " port(s), the driver's own spread on the others";
+        } else if (nworkers > 1) {
+            spread = ", kernel fanout by flow (defragmented)";
+        }
+        std::snprintf(buf, sizeof(buf), "%s: %zu port(s) (%zu inline pair(s)), %u worker(s)%s",
+                      cfg.capture_method.c_str(), port_names.size(), cfg.inline_pairs.size(),
+                      nworkers, spread.c_str());
         res.capture = buf;
     }
 
