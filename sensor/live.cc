@@ -17,7 +17,7 @@
 #include "dataplane/dpdk.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/pcap_live.h"
-#include "sensor/alert_filter.h"
+#include "sensor/alert_output.h"
 #include "sensor/worker.h"
 
 namespace vigil::sensor {
@@ -489,28 +489,12 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
 
     // Control loop.
     eve.set_pcap_cnt(false);
-    AlertFilter filter(*rules, vars);
+    AlertOutput output(rules, vars, eve, cfg.ips_enabled, /*only_enforced=*/true);
     AlertRecord a;
     auto drain = [&] {
         for (auto& c : ctxs) {
             while (c->ring.pop(a)) {
-                if (a.is_anomaly()) {
-                    eve.write_anomaly(a);
-                    ++res.counters.anomalies;
-                    continue;
-                }
-                if (!filter.pass(a)) {
-                    continue;
-                }
-                const rules::Rule& r = rules->rule(a.rule);
-                const bool blocked =
-                    cfg.ips_enabled && a.enforced &&
-                    (r.action == rules::Action::Drop || r.action == rules::Action::Reject);
-                eve.write_alert(a, r, blocked);
-                ++res.counters.alerts;
-                auto& sc = res.by_sid[r.sid];
-                sc.msg = r.msg;
-                ++sc.count;
+                output.write(a);
             }
         }
     };
@@ -579,7 +563,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
             last_progress = now;
             std::fprintf(log, "\rrun: %llu packets, %llu alerts ",
                          static_cast<unsigned long long>(total),
-                         static_cast<unsigned long long>(res.counters.alerts));
+                         static_cast<unsigned long long>(output.alerts()));
             std::fflush(log);
         }
         if (!res.stop_reason.empty()) {
@@ -641,7 +625,10 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
             res.counters.bytes += q->counters().rx_bytes.load();
         }
     }
-    res.counters.alerts_suppressed = filter.suppressed();
+    res.counters.alerts = output.alerts();
+    res.counters.anomalies = output.anomalies();
+    res.counters.alerts_suppressed = output.suppressed();
+    res.by_sid = output.by_sid();
     res.counters.live = true;
     for (const auto& p : res.ports) {
         res.counters.capture_packets += p.ipackets;

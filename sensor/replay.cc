@@ -16,7 +16,7 @@
 
 #include "dataplane/decode.h"
 #include "dataplane/pcap_mmap_source.h"
-#include "sensor/alert_filter.h"
+#include "sensor/alert_output.h"
 #include "sensor/worker.h"
 
 namespace vigil::sensor {
@@ -196,7 +196,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     std::unique_ptr<Tick> cur = std::move(pool.back());
     pool.pop_back();
 
-    AlertFilter filter(*rules, vars);
+    AlertOutput output(rules, vars, eve, opts.ips, /*only_enforced=*/false);
     std::vector<AlertRecord> merged;
     uint64_t total_bytes = 0;
     for (const auto& p : opts.pcaps) {
@@ -230,22 +230,12 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
                              return a.rule < b.rule;
                          });
         for (const auto& a : merged) {
-            if (a.is_anomaly()) {
-                eve.write_anomaly(a);
-                ++res.counters.anomalies;
+            const auto w = output.write(a);
+            if (w.rule == nullptr) {
                 continue;
             }
-            if (!filter.pass(a)) {
-                continue;
-            }
-            const rules::Rule& r = rules->rule(a.rule);
-            const bool blocked =
-                opts.ips && (r.action == rules::Action::Drop || r.action == rules::Action::Reject);
-            eve.write_alert(a, r, blocked);
-            ++res.counters.alerts;
-            auto& sc = res.by_sid[r.sid];
-            sc.msg = r.msg;
-            ++sc.count;
+            const rules::Rule& r = *w.rule;
+            const bool blocked = w.blocked;
             if (opts.collect_alerts) {
                 ObservedAlert o;
                 o.sid = r.sid;
@@ -380,7 +370,10 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
         res.counters.dropped_flow += wt->worker().stats().dropped_flow;
     }
     workers.clear();
-    res.counters.alerts_suppressed = filter.suppressed();
+    res.counters.alerts = output.alerts();
+    res.counters.anomalies = output.anomalies();
+    res.counters.alerts_suppressed = output.suppressed();
+    res.by_sid = output.by_sid();
     if (opts.ips) {
         res.counters.ips = true;
         res.counters.ips_blocked = res.counters.dropped;

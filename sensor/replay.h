@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
+#include "sensor/alert_output.h"
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
 #include "sensor/worker.h"
@@ -24,11 +25,6 @@ struct ReplayOptions {
     bool progress = false;        // progress line on stderr
     bool collect_alerts = false;  // keep ObservedAlert per file (for --expect)
     PipelineConfig pipeline{};
-};
-
-struct SidCount {
-    std::string msg;
-    uint64_t count = 0;
 };
 
 struct FileResult {

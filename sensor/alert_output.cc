@@ -1,0 +1,31 @@
+#include "sensor/alert_output.h"
+
+namespace vigil::sensor {
+
+AlertOutput::AlertOutput(const rules::RuleSetPtr& rules, const rules::Vars& vars, EveWriter& eve,
+                         bool ips, bool only_enforced)
+    : rules_(rules), eve_(eve), filter_(*rules, vars), ips_(ips), only_enforced_(only_enforced) {}
+
+AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
+    Written w;
+    if (a.is_anomaly()) {
+        eve_.write_anomaly(a);
+        ++anomalies_;
+        return w;
+    }
+    if (!filter_.pass(a)) {
+        return w;
+    }
+    const rules::Rule& r = rules_->rule(a.rule);
+    w.rule = &r;
+    w.blocked = ips_ && (a.enforced || !only_enforced_) &&
+                (r.action == rules::Action::Drop || r.action == rules::Action::Reject);
+    eve_.write_alert(a, r, w.blocked);
+    ++alerts_;
+    auto& sc = by_sid_[r.sid];
+    sc.msg = r.msg;
+    ++sc.count;
+    return w;
+}
+
+}  // namespace vigil::sensor

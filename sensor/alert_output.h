@@ -1,0 +1,52 @@
+#pragma once
+// AlertOutput: the output stage every pipeline shares. Anomaly records are written as they
+// are; alerts go through thresholds and suppressions, then are written with their action and
+// counted per signature. Runs on the output (control) thread only.
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "rules/rule_parser.h"
+#include "rules/ruleset.h"
+#include "sensor/alert_filter.h"
+#include "sensor/alert_record.h"
+#include "sensor/eve_writer.h"
+
+namespace vigil::sensor {
+
+struct SidCount {
+    std::string msg;
+    uint64_t count = 0;
+};
+
+class AlertOutput {
+public:
+    // ips: drop/reject rules report "blocked". only_enforced: only for records whose packet
+    // came in on an inline port (live capture); replay --ips computes verdicts for all.
+    AlertOutput(const rules::RuleSetPtr& rules, const rules::Vars& vars, EveWriter& eve, bool ips,
+                bool only_enforced);
+
+    struct Written {
+        const rules::Rule* rule = nullptr;  // null: an anomaly record, or held back
+        bool blocked = false;
+    };
+    Written write(const AlertRecord& a);
+
+    uint64_t alerts() const { return alerts_; }
+    uint64_t anomalies() const { return anomalies_; }
+    uint64_t suppressed() const { return filter_.suppressed(); }
+    const std::map<uint32_t, SidCount>& by_sid() const { return by_sid_; }
+
+private:
+    rules::RuleSetPtr rules_;
+    EveWriter& eve_;
+    AlertFilter filter_;
+    bool ips_;
+    bool only_enforced_;
+    uint64_t alerts_ = 0;
+    uint64_t anomalies_ = 0;
+    std::map<uint32_t, SidCount> by_sid_;
+};
+
+}  // namespace vigil::sensor
