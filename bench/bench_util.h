@@ -9,8 +9,20 @@
 #include "dataplane/decode.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/pcap_mmap_source.h"
+#include "rules/rule_parser.h"
+#include "rules/ruleset.h"
 
 namespace vigil::bench {
+
+// One line: what loaded, how it compiled.
+inline void print_rules_summary(const rules::LoadReport& report, const rules::RuleSetStats& st) {
+    std::printf(
+        "rules: %zu loaded, %zu rejected; %zu by fast pattern, %zu pcre prefilter, "
+        "%zu header-only (%zu by address); %zu databases (%.1f MiB), compile %.2f s\n",
+        report.loaded, report.rejected.size(), st.prefiltered, st.pcre_prefilter, st.always_check,
+        st.address_indexed_rules, st.databases, static_cast<double>(st.database_bytes) / 1048576.0,
+        st.compile_seconds);
+}
 
 // fn(const dataplane::Packet&, const dataplane::Flow* flow) for each frame (flow null for
 // non-IP). False (message printed) when the file cannot be opened.

@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,6 +40,8 @@
 #include "sensor/config.h"
 #include "sensor/eve_writer.h"
 #include "sensor/live.h"
+
+#include "bench/bench_util.h"
 
 using namespace vigil;
 
@@ -87,17 +90,6 @@ struct Options {
     std::string mode = "both";
     uint64_t max_packets = 0;  // 0: the scenario's default
     uint32_t flows = kFlows64b;
-};
-
-// xorshift64*: deterministic payload bytes and flow choice.
-struct Rng {
-    uint64_t s;
-    uint64_t next() {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        return s * 0x2545F4914F6CDD1DULL;
-    }
 };
 
 // Frames of one scenario, back to back in host memory; copied into mbufs before each run.
@@ -178,19 +170,19 @@ Traffic make_64b(uint64_t count, uint32_t nflows) {
         uint32_t src, dst;
         uint16_t sport, dport;
     };
-    Rng rng{0x9e3779b97f4a7c15ULL};
+    std::mt19937_64 rng(0x9e3779b97f4a7c15ULL);  // deterministic payloads and flows
     std::vector<Flow> flows(nflows);
     for (uint32_t i = 0; i < nflows; ++i) {
         flows[i].src = 0x0a000001u | (i << 8);
-        flows[i].dst = 0xc6120000u | static_cast<uint32_t>(rng.next() & 0x1ffff);
-        flows[i].sport = static_cast<uint16_t>(10000 + rng.next() % 50000);
-        flows[i].dport = static_cast<uint16_t>(10000 + rng.next() % 50000);
+        flows[i].dst = 0xc6120000u | static_cast<uint32_t>(rng() & 0x1ffff);
+        flows[i].sport = static_cast<uint16_t>(10000 + rng() % 50000);
+        flows[i].dport = static_cast<uint16_t>(10000 + rng() % 50000);
     }
     Traffic t;
     t.name = "64B";
     t.blob.reserve(count * 60);
     for (uint64_t k = 0; k < count; ++k) {
-        const Flow& f = flows[rng.next() % nflows];
+        const Flow& f = flows[rng() % nflows];
         uint8_t fr[60] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00};
         uint8_t* ip = fr + 14;
         ip[0] = 0x45;
@@ -206,7 +198,7 @@ Traffic make_64b(uint64_t count, uint32_t nflows) {
         put16(udp + 2, f.dport);
         put16(udp + 4, 26);  // checksum 0: none (IPv4)
         for (int i = 0; i < 18; i += 6) {
-            const uint64_t r = rng.next();
+            const uint64_t r = rng();
             std::memcpy(udp + 8 + i, &r, 6);
         }
         t.add(fr, sizeof(fr));
@@ -353,25 +345,17 @@ bool run_once(Traffic& t, uint32_t nworkers, bool rx_only, unsigned seq,
     std::vector<rte_ring*> rx(nworkers, nullptr);
     std::vector<rte_ring*> tx(nworkers, nullptr);
     auto free_rings = [&] {
-        for (auto* r : rx) {
-            if (r == nullptr) {
-                continue;
+        for (auto* list : {&rx, &tx}) {
+            for (auto* r : *list) {
+                if (r == nullptr) {
+                    continue;
+                }
+                void* p = nullptr;
+                while (rte_ring_dequeue(r, &p) == 0) {
+                    rte_pktmbuf_free(static_cast<rte_mbuf*>(p));
+                }
+                rte_ring_free(r);
             }
-            void* p = nullptr;
-            while (rte_ring_dequeue(r, &p) == 0) {
-                rte_pktmbuf_free(static_cast<rte_mbuf*>(p));
-            }
-            rte_ring_free(r);
-        }
-        for (auto* r : tx) {
-            if (r == nullptr) {
-                continue;
-            }
-            void* p = nullptr;
-            while (rte_ring_dequeue(r, &p) == 0) {
-                rte_pktmbuf_free(static_cast<rte_mbuf*>(p));
-            }
-            rte_ring_free(r);
         }
     };
     for (uint32_t i = 0; i < nworkers; ++i) {
@@ -601,12 +585,7 @@ int main(int argc, char** argv) {
     }
     const rules::RuleSetPtr ruleset = *rs;
     const auto& st = ruleset->stats();
-    std::printf(
-        "rules: %zu loaded, %zu rejected; %zu by fast pattern, %zu pcre prefilter, "
-        "%zu header-only (%zu by address); %zu databases (%.1f MiB), compile %.2f s\n",
-        report.loaded, report.rejected.size(), st.prefiltered, st.pcre_prefilter, st.always_check,
-        st.address_indexed_rules, st.databases, static_cast<double>(st.database_bytes) / 1048576.0,
-        st.compile_seconds);
+    bench::print_rules_summary(report, st);
 
     // Traffic, loaded before any measured run.
     std::vector<Traffic> scenarios;

@@ -94,12 +94,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const auto& st = (*rs)->stats();
-    std::printf(
-        "rules: %zu loaded, %zu rejected; %zu by fast pattern, %zu pcre prefilter, "
-        "%zu header-only (%zu by address); %zu databases (%.1f MiB), compile %.2f s\n",
-        report.loaded, report.rejected.size(), st.prefiltered, st.pcre_prefilter, st.always_check,
-        st.address_indexed_rules, st.databases, static_cast<double>(st.database_bytes) / 1048576.0,
-        st.compile_seconds);
+    bench::print_rules_summary(report, st);
 
     // Load every packet once: payload bytes and the group the pipeline would choose for it.
     // Direction matters for group choice, so run the packets through a flow table first.
