@@ -258,6 +258,12 @@ bool eal_ready() {
 
 void cleanup_eal() {
     if (g_eal_ready) {
+        // Devices probed but never used (or left by a failed start) hold driver resources
+        // (net_pcap: pcap handles) that the EAL does not release by itself.
+        uint16_t pid = 0;
+        RTE_ETH_FOREACH_DEV(pid) {
+            rte_eth_dev_close(pid);
+        }
         rte_eal_cleanup();
         g_eal_ready = false;
     }

@@ -19,7 +19,8 @@ namespace vigil::dataplane::dpdk {
 // explain the usual causes (no hugepages, no lcores, a vdev that failed to probe).
 Status init_eal(const std::vector<std::string>& args);
 bool eal_ready();
-// Releases the EAL's resources (hugepage files, lcore threads) at process exit.
+// Closes every port still open and releases the EAL's resources (hugepage files, lcore
+// threads) at process exit.
 void cleanup_eal();
 
 // Adds a device after start-up ("net_pcap1,rx_pcap=x.pcap"), as --vdev would have: lets one

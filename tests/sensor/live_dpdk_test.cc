@@ -50,6 +50,7 @@ public:
         auto st = dataplane::dpdk::init_eal(args);
         ASSERT_TRUE(st) << st.error().message;
     }
+    void TearDown() override { dataplane::dpdk::cleanup_eal(); }
 };
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new EalEnv);
 
