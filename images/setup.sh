@@ -18,6 +18,8 @@ packages=(
     python3 python3-scapy python3-jsonschema python3-yaml
     # live capture tests: namespaces + veth, traffic injection, capture at the far end
     iproute2 tcpreplay tcpdump
+    # IPS enforcement: libnftnl + libmnl; nft (tests read counters and tamper with it)
+    libnftnl-dev libmnl-dev nftables
 )
 
 missing=()

@@ -22,6 +22,16 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
                 (r.action == rules::Action::Drop || r.action == rules::Action::Reject);
     eve_.write_alert(a, r, w.blocked);
     ++alerts_;
+    if (w.blocked) {
+        eve_.write_drop(a);
+        ++drops_;
+    }
+    // The source is blocked in nftables on a drop/reject match even where the packet itself
+    // could not be dropped (an IDS port on the host that routes the traffic).
+    if (enforcer_ != nullptr && ips_ &&
+        (r.action == rules::Action::Drop || r.action == rules::Action::Reject)) {
+        enforcer_->block(a.src, rule_block_timeout(r.metadata), r.sid, a.verdict_ns);
+    }
     auto& sc = by_sid_[r.sid];
     sc.msg = r.msg;
     ++sc.count;

@@ -11,6 +11,7 @@
 #include "rules/ruleset.h"
 #include "sensor/alert_filter.h"
 #include "sensor/alert_record.h"
+#include "sensor/enforcer.h"
 #include "sensor/eve_writer.h"
 
 namespace vigil::sensor {
@@ -31,10 +32,14 @@ public:
         const rules::Rule* rule = nullptr;  // null: an anomaly record, or held back
         bool blocked = false;
     };
+    // A blocked alert is followed by a `drop` record. The source of every drop/reject match
+    // (in IPS mode) goes to the enforcer, when there is one, with the rule's block timeout.
     Written write(const AlertRecord& a);
+    void set_enforcer(Enforcer* e) { enforcer_ = e; }
 
     uint64_t alerts() const { return alerts_; }
     uint64_t anomalies() const { return anomalies_; }
+    uint64_t drops() const { return drops_; }
     uint64_t suppressed() const { return filter_.suppressed(); }
     const std::map<uint32_t, SidCount>& by_sid() const { return by_sid_; }
 
@@ -44,8 +49,10 @@ private:
     AlertFilter filter_;
     bool ips_;
     bool only_enforced_;
+    Enforcer* enforcer_ = nullptr;
     uint64_t alerts_ = 0;
     uint64_t anomalies_ = 0;
+    uint64_t drops_ = 0;
     std::map<uint32_t, SidCount> by_sid_;
 };
 

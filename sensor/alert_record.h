@@ -48,6 +48,16 @@ struct AlertRecord {
     // Live capture: the packet came in on an inline port, so a drop verdict was enforced
     // (EVE alert.action "blocked"); replay --ips computes verdicts and always sets it.
     bool enforced = false;
+    int64_t verdict_ns = 0;  // live: CLOCK_MONOTONIC when the worker decided (block latency)
+    // The packet's header fields, for the EVE `drop` record of a blocked alert.
+    uint32_t ip_len = 0;
+    uint8_t ttl = 0;
+    uint8_t tos = 0;
+    uint16_t ip_id = 0;
+    uint8_t tcp_flags = 0;
+    uint32_t tcp_seq = 0;
+    uint32_t tcp_ack = 0;
+    uint16_t tcp_window = 0;
     uint8_t app_proto = 0;  // dataplane::app::AppProto of the flow (0 = unknown)
     std::string app_key;    // "http" / "dns" / "tls" for alerts on a transaction, else empty
     std::string app_json;   // that object, as JSON text

@@ -1,5 +1,6 @@
 #include "sensor/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <set>
@@ -421,13 +422,54 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
                 cfg.ips_enabled = ips["enabled"].as<bool>();
             }
             if (const auto nft = ips["nft"]) {
-                c.check_keys(nft, "ips.nft", {"table", "block-timeout-s", "allowlist"});
+                c.check_keys(nft, "ips.nft",
+                             {"enabled", "table", "block-timeout-s", "allowlist", "batch-ms",
+                              "max-elements", "keep-on-exit", "check-ms"});
+                if (nft["enabled"]) {
+                    cfg.nft_enabled = to_bool(c, nft["enabled"], "ips.nft.enabled");
+                }
+                if (nft["batch-ms"]) {
+                    cfg.nft_batch_ms = to_u32(c, nft["batch-ms"], "ips.nft.batch-ms");
+                    if (cfg.nft_batch_ms > 10000) {
+                        c.fail(nft["batch-ms"], "ips.nft.batch-ms: at most 10000");
+                    }
+                }
+                if (nft["max-elements"]) {
+                    cfg.nft_max_elements = to_u32(c, nft["max-elements"], "ips.nft.max-elements");
+                    if (cfg.nft_max_elements == 0) {
+                        c.fail(nft["max-elements"], "ips.nft.max-elements: at least 1");
+                    }
+                }
+                if (nft["keep-on-exit"]) {
+                    cfg.nft_keep_on_exit = to_bool(c, nft["keep-on-exit"], "ips.nft.keep-on-exit");
+                }
+                if (nft["check-ms"]) {
+                    cfg.nft_check_ms = to_u32(c, nft["check-ms"], "ips.nft.check-ms");
+                    if (cfg.nft_check_ms != 0 && cfg.nft_check_ms < 100) {
+                        c.fail(nft["check-ms"], "ips.nft.check-ms: at least 100 (0 = no check)");
+                    }
+                }
                 if (nft["table"]) {
                     cfg.nft_table = nft["table"].as<std::string>();
+                    const bool ok =
+                        !cfg.nft_table.empty() && cfg.nft_table.size() < 64 &&
+                        std::all_of(cfg.nft_table.begin(), cfg.nft_table.end(), [](char ch) {
+                            return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' ||
+                                   ch == '-';
+                        });
+                    if (!ok) {
+                        c.fail(nft["table"],
+                               "ips.nft.table: a name of letters, digits, '_' or "
+                               "'-' (at most 63)");
+                    }
                 }
                 if (nft["block-timeout-s"]) {
                     cfg.block_timeout_s =
                         to_u32(c, nft["block-timeout-s"], "ips.nft.block-timeout-s");
+                    if (cfg.block_timeout_s == 0 || cfg.block_timeout_s > 31536000) {
+                        c.fail(nft["block-timeout-s"],
+                               "ips.nft.block-timeout-s: 1 to 31536000 (a year)");
+                    }
                 }
                 if (nft["allowlist"]) {
                     cfg.allowlist = str_list(c, nft["allowlist"], "ips.nft.allowlist");
@@ -452,6 +494,18 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
     }
     cfg.pipeline.flows.capacity = cfg.flow_capacity;
     return cfg;
+}
+
+EnforcerConfig enforcer_config(const SensorConfig& cfg) {
+    EnforcerConfig e;
+    e.table = cfg.nft_table;
+    e.block_timeout_s = cfg.block_timeout_s;
+    e.allowlist = cfg.allowlist;
+    e.batch_ms = cfg.nft_batch_ms;
+    e.max_elements = cfg.nft_max_elements;
+    e.keep_on_exit = cfg.nft_keep_on_exit;
+    e.check_ms = cfg.nft_check_ms;
+    return e;
 }
 
 Status validate_for_run(const SensorConfig& cfg) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "sensor/enforcer.h"
 #include "sensor/worker.h"
 
 namespace vigil::sensor {
@@ -46,6 +47,11 @@ struct SensorConfig {
     std::string nft_table = "vigil";
     uint32_t block_timeout_s = 3600;
     std::vector<std::string> allowlist;
+    bool nft_enabled = true;            // with ips.enabled: block drop-verdict sources in nftables
+    uint32_t nft_batch_ms = 1;          // longest wait before pending blocks are sent
+    uint32_t nft_max_elements = 65536;  // active blocks at most; more are refused (counted)
+    bool nft_keep_on_exit = true;       // leave the table and its blocks when the sensor stops
+    uint32_t nft_check_ms = 1000;       // tamper check interval
     // flows
     uint32_t flow_capacity = 65536;
     // defrag, stream, app-layer, host-os-policy (pipeline.flows.capacity = flow_capacity)
@@ -54,6 +60,9 @@ struct SensorConfig {
 
 // Relative paths in the file (rules, vars, eve) are resolved against the file's directory.
 Result<SensorConfig> load_sensor_config(const std::string& path);
+
+// The ips.nft section as the enforcer takes it.
+EnforcerConfig enforcer_config(const SensorConfig& cfg);
 
 // What `run` needs beyond a well-formed file (replay ignores the capture section): ports to
 // capture from, rules. Errors name the file and key.

@@ -247,6 +247,43 @@ void EveWriter::begin_packet_record(const AlertRecord& a, const char* event_type
     add_kv(o, "proto", proto_name(a.ip_proto, pbuf));
 }
 
+// Suricata's drop record: the dropped packet's header fields, reason "rules".
+void EveWriter::write_drop(const AlertRecord& a) {
+    begin_packet_record(a, "drop");
+    std::string& o = line_;
+    add_kv(o, "pkt_src", "wire/pcap");
+    if (!sensor_id_.empty()) {
+        add_kv(o, "host", sensor_id_);
+    }
+    o += "\"drop\":{";
+    add_num(o, "len", a.ip_len);
+    add_num(o, "tos", a.tos);
+    add_num(o, "ttl", a.ttl);
+    add_num(o, "ipid", a.ip_id);
+    if (a.ip_proto == dataplane::kProtoTcp && a.has_ports) {
+        add_num(o, "tcpseq", a.tcp_seq);
+        add_num(o, "tcpack", a.tcp_ack);
+        add_num(o, "tcpwin", a.tcp_window);
+        auto flag = [&](const char* name, uint8_t bit) {
+            o += '"';
+            o += name;
+            o += (a.tcp_flags & bit) != 0 ? "\":true," : "\":false,";
+        };
+        flag("syn", dataplane::kTcpSyn);
+        flag("ack", dataplane::kTcpAck);
+        flag("psh", dataplane::kTcpPsh);
+        flag("rst", dataplane::kTcpRst);
+        flag("urg", dataplane::kTcpUrg);
+        flag("fin", dataplane::kTcpFin);
+    }
+    add_kv(o, "reason", "rules");
+    close_obj(o);
+    o += ',';
+    close_obj(o);
+    o += '\n';
+    emit(o);
+}
+
 void EveWriter::write_anomaly(const AlertRecord& a) {
     begin_packet_record(a, "anomaly");
     std::string& o = line_;

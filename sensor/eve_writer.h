@@ -41,6 +41,7 @@ struct ReplayCounters {
     uint64_t ips_blocked = 0;
     uint64_t alerts = 0;
     uint64_t anomalies = 0;          // anomaly records written (stream / defrag evasion signals)
+    uint64_t drops = 0;              // drop records written (blocked alerts)
     uint64_t alerts_suppressed = 0;  // by threshold / suppress
     double seconds = 0;
 };
@@ -55,6 +56,8 @@ public:
 
     void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked);
     void write_anomaly(const AlertRecord& a);
+    // event_type "drop": the packet a drop/reject rule blocked (IPS).
+    void write_drop(const AlertRecord& a);
     void write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec);
     // Hands what was written to the OS (live capture: about once a second, so `tail -f`
     // and log shippers see alerts promptly).

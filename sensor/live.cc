@@ -18,6 +18,7 @@
 #include "dataplane/flow_table.h"
 #include "dataplane/pcap_live.h"
 #include "sensor/alert_output.h"
+#include "sensor/enforcer.h"
 #include "sensor/worker.h"
 
 namespace vigil::sensor {
@@ -67,6 +68,7 @@ struct alignas(64) WorkerCtx {
 
 struct LoopParams {
     Overload overload = Overload::None;
+    bool ips = false;  // ips.enabled: drop verdicts on inline ports
     uint32_t idle_sleep_us = 50;
 };
 
@@ -138,14 +140,17 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
                 }
             }
             const size_t first_alert = alerts.size();
+            c.worker->set_ips(p.ips && q.is_inline());
             c.worker->process({pkts.data(), n}, alerts);
             for (size_t i = 0; i < n; ++i) {
                 drop[i] = pkts[i].drop ? 1 : 0;
             }
             q.release({drop.data(), n});
-            if (q.is_inline()) {
+            if (alerts.size() > first_alert) {
+                const int64_t decided = mono_ns();
                 for (size_t i = first_alert; i < alerts.size(); ++i) {
-                    alerts[i].enforced = true;
+                    alerts[i].enforced = q.is_inline();
+                    alerts[i].verdict_ns = decided;
                 }
             }
             add(c.packets, n);
@@ -354,6 +359,16 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
         c->worker = std::move(w.value());
         ctxs.push_back(std::move(c));
     }
+    // nftables enforcement: set up before capture starts (a bad allowlist stops the start; a
+    // netlink failure does not: detection runs, enforcement retries).
+    std::unique_ptr<Enforcer> enforcer;
+    if (cfg.ips_enabled && cfg.nft_enabled) {
+        auto e = Enforcer::create(enforcer_config(cfg), log);
+        if (!e) {
+            return Error{e.error().code, cfg.path + ": " + e.error().message};
+        }
+        enforcer = std::move(e.value());
+    }
     if (const char* s = std::getenv("VIGIL_TEST_STALL_MS"); s != nullptr) {
         ctxs[0]->test_stall_ms = static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
     }
@@ -466,6 +481,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
                   : cfg.overload_policy == "pass" ? Overload::Pass
                                                   : Overload::None;
     lp.idle_sleep_us = cfg.idle_sleep_us;
+    lp.ips = cfg.ips_enabled;
     std::atomic<bool> stop{false};
     if (cap.dpdk) {
         std::vector<std::function<void()>> fns;
@@ -490,6 +506,10 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
     // Control loop.
     eve.set_pcap_cnt(false);
     AlertOutput output(rules, vars, eve, cfg.ips_enabled, /*only_enforced=*/true);
+    output.set_enforcer(enforcer.get());
+    // With enforcement the control thread wakes every millisecond: a block reaches the kernel
+    // within a few ms of the verdict.
+    const long tick_ms = enforcer ? 1 : kControlTickMs;
     AlertRecord a;
     auto drain = [&] {
         for (auto& c : ctxs) {
@@ -510,7 +530,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
     const bool progress = opts.progress && isatty(fileno(log)) != 0;
     for (;;) {
         if (opts.handle_signals) {
-            timespec to{0, kControlTickMs * 1000000L};
+            timespec to{0, tick_ms * 1000000L};
             siginfo_t info{};
             const int sig = sigtimedwait(&sigs, &info, &to);
             if (sig == SIGUSR1) {
@@ -523,9 +543,12 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
                 res.stop_reason = signal_name(sig);
             }
         } else {
-            std::this_thread::sleep_for(std::chrono::milliseconds(kControlTickMs));
+            std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms));
         }
         drain();
+        if (enforcer) {
+            enforcer->tick();
+        }
         const int64_t now = mono_ns();
         uint64_t total = 0;
         for (auto& c : ctxs) {
@@ -603,6 +626,11 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
         }
     }
     drain();
+    if (enforcer) {
+        enforcer->shutdown();
+        res.enforcing = true;
+        res.enforcement = enforcer->stats();
+    }
 
     res.ports = sample_ports(cap, ctxs);
     res.workers = sample_workers(ctxs, stalls);
@@ -628,6 +656,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
     res.counters.alerts = output.alerts();
     res.counters.anomalies = output.anomalies();
     res.counters.alerts_suppressed = output.suppressed();
+    res.counters.drops = output.drops();
     res.by_sid = output.by_sid();
     res.counters.live = true;
     for (const auto& p : res.ports) {
@@ -661,6 +690,9 @@ std::string format_live_summary(const LiveResult& r) {
     std::string s = line + format_pipeline_summary(c, r.by_sid);
     s += "  ports\n" + format_ports(r.ports);
     s += "  workers\n" + format_workers(r.workers);
+    if (r.enforcing) {
+        s += format_enforcement(r.enforcement, r.counters.drops);
+    }
     if (r.watchdog_stalls > 0) {
         s += "  watchdog   " + std::to_string(r.watchdog_stalls) + " stall(s) reported\n";
     }

@@ -15,6 +15,7 @@
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
 #include "sensor/config.h"
+#include "sensor/enforcer.h"
 #include "sensor/eve_writer.h"
 #include "sensor/replay.h"
 
@@ -66,6 +67,8 @@ struct LiveResult {
     uint64_t watchdog_stalls = 0;
     std::string stop_reason;  // "SIGTERM", "idle for 500 ms", "stop requested"
     std::string capture;      // "dpdk: 2 port(s), 2 worker(s), RSS on the IP pair"
+    bool enforcing = false;   // ips.enabled with ips.nft.enabled
+    EnforcerStats enforcement{};
 };
 
 // Blocks SIGTERM, SIGINT, SIGUSR1 and SIGHUP in the calling thread and every thread it

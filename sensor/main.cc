@@ -1,6 +1,7 @@
 // vigil-sensor: the sensor process. `replay` runs pcaps through the detection pipeline and
 // writes EVE JSON; `check` validates rules (and a config) without touching traffic.
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
 #include "sensor/live.h"
+#include "sensor/nft.h"
 #include "sensor/replay.h"
 
 #include <CLI/CLI.hpp>
@@ -83,6 +85,7 @@ struct ReplayArgs {
     std::string sensor_id;
     uint32_t workers = 0;
     bool ips = false;
+    bool nft = false;
     bool stats = false;
     bool no_progress = false;
 };
@@ -147,6 +150,18 @@ int cmd_replay(const ReplayArgs& a) {
     opts.collect_alerts = !expects.empty();
     opts.pipeline = cfg.pipeline;
     opts.pipeline.ips = opts.ips;
+    std::unique_ptr<sensor::Enforcer> enforcer;
+    if (a.nft) {
+        if (!opts.ips) {
+            return fail(kExitBadInput, "replay: --nft needs --ips (or ips.enabled in --config)");
+        }
+        auto e = sensor::Enforcer::create(sensor::enforcer_config(cfg), stderr);
+        if (!e) {
+            return fail(kExitBadInput, e.error().message);
+        }
+        enforcer = std::move(e.value());
+        opts.enforcer = enforcer.get();
+    }
     auto res = sensor::run_replay(opts, *rs, *vars, **eve);
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);
@@ -160,6 +175,11 @@ int cmd_replay(const ReplayArgs& a) {
             std::fprintf(stderr, "vigil-sensor: %s (%llu packets before it were processed)\n",
                          f.error.c_str(), static_cast<unsigned long long>(f.packets));
         }
+    }
+    if (res->enforcing && !res->enforcement.healthy) {
+        std::fprintf(stderr, "%s", sensor::format_summary(*res).c_str());
+        return fail(kExitFailure,
+                    "replay --nft: enforcement failed: " + res->enforcement.last_error);
     }
     if (a.stats) {
         std::fprintf(stderr, "%s", sensor::format_summary(*res).c_str());
@@ -238,6 +258,130 @@ int cmd_check(const RulesArgs& a) {
                  st.address_indexed_rules, st.databases, st.port_groups,
                  static_cast<double>(st.database_bytes) / 1024.0, st.compile_seconds);
     return report.rejected.empty() ? kExitOk : kExitBadInput;
+}
+
+struct BlocksArgs {
+    std::string config;
+    std::string table;
+    std::vector<std::string> addrs;
+    uint32_t timeout = 0;
+    std::string comment = "manual (vigil-sensor blocks add)";
+};
+
+Result<dataplane::IpAddr> parse_addr(const std::string& s) {
+    dataplane::IpAddr a;
+    uint8_t b[16];
+    if (inet_pton(AF_INET, s.c_str(), b) == 1) {
+        return dataplane::IpAddr::from_v4(b);
+    }
+    if (inet_pton(AF_INET6, s.c_str(), b) == 1) {
+        return dataplane::IpAddr::from_v6(b);
+    }
+    return make_error(ErrorCode::BadInput, "'" + s + "' is not an IPv4 or IPv6 address");
+}
+
+// The table and default timeout: --table, else the config's ips.nft, else the defaults.
+Result<sensor::EnforcerConfig> blocks_config(const BlocksArgs& a) {
+    sensor::SensorConfig cfg;
+    if (!a.config.empty()) {
+        auto c = sensor::load_sensor_config(a.config);
+        if (!c) {
+            return c.error();
+        }
+        cfg = *c;
+    }
+    auto e = sensor::enforcer_config(cfg);
+    if (!a.table.empty()) {
+        e.table = a.table;
+    }
+    return e;
+}
+
+std::string format_left(uint64_t ms) {
+    const uint64_t s = ms / 1000;
+    char buf[64];
+    if (s >= 3600) {
+        std::snprintf(
+            buf, sizeof(buf), "%lluh %02llum %02llus", static_cast<unsigned long long>(s / 3600),
+            static_cast<unsigned long long>(s / 60 % 60), static_cast<unsigned long long>(s % 60));
+    } else if (s >= 60) {
+        std::snprintf(buf, sizeof(buf), "%llum %02llus", static_cast<unsigned long long>(s / 60),
+                      static_cast<unsigned long long>(s % 60));
+    } else {
+        std::snprintf(buf, sizeof(buf), "%llus", static_cast<unsigned long long>(s));
+    }
+    return buf;
+}
+
+int cmd_blocks(const std::string& verb, const BlocksArgs& a) {
+    auto ec = blocks_config(a);
+    if (!ec) {
+        return fail(kExitBadInput, ec.error().message);
+    }
+    std::vector<dataplane::IpAddr> addrs;
+    for (const auto& s : a.addrs) {
+        auto ip = parse_addr(s);
+        if (!ip) {
+            return fail(kExitBadInput, "blocks " + verb + ": " + ip.error().message);
+        }
+        addrs.push_back(*ip);
+    }
+    auto client = sensor::nft::Client::open(ec->table);
+    if (!client) {
+        return fail(kExitFailure, client.error().message);
+    }
+    auto& c = **client;
+    if (verb == "list") {
+        auto elems = c.list();
+        if (!elems) {
+            return fail(kExitFailure, elems.error().message);
+        }
+        std::printf("%-40s %-36s %s\n", "ADDRESS", "RULE", "TIME LEFT");
+        for (const auto& e : *elems) {
+            std::string rule = e.comment;
+            if (rule.rfind("vigil ", 0) == 0) {
+                rule = rule.substr(6);
+            }
+            char text[64];
+            if (e.addr.is_v4()) {
+                inet_ntop(AF_INET, &e.addr.b[12], text, sizeof(text));
+            } else {
+                inet_ntop(AF_INET6, e.addr.b.data(), text, sizeof(text));
+            }
+            std::printf("%-40s %-36s %s\n", text, rule.empty() ? "-" : rule.c_str(),
+                        e.expires_ms == 0 ? "no timeout" : format_left(e.expires_ms).c_str());
+        }
+        std::fprintf(stderr, "blocks: %zu in table inet %s\n", elems->size(), ec->table.c_str());
+        return kExitOk;
+    }
+    if (verb == "add") {
+        if (auto st = c.ensure(); !st) {
+            return fail(kExitFailure, st.error().message);
+        }
+        std::vector<sensor::nft::Element> elems;
+        for (const auto& ip : addrs) {
+            sensor::nft::Element e;
+            e.addr = ip;
+            e.timeout_ms =
+                static_cast<uint64_t>(a.timeout != 0 ? a.timeout : ec->block_timeout_s) * 1000;
+            e.comment = a.comment;
+            elems.push_back(e);
+        }
+        if (auto st = c.add(elems); !st) {
+            return fail(kExitFailure, st.error().message);
+        }
+        std::fprintf(stderr, "blocks: %zu added to table inet %s (%u s)\n", elems.size(),
+                     ec->table.c_str(), a.timeout != 0 ? a.timeout : ec->block_timeout_s);
+        return kExitOk;
+    }
+    // remove
+    if (auto st = c.remove(addrs); !st) {
+        return fail(st.error().code == ErrorCode::BadInput ? kExitBadInput : kExitFailure,
+                    st.error().message);
+    }
+    std::fprintf(stderr, "blocks: %zu removed from table inet %s\n", addrs.size(),
+                 ec->table.c_str());
+    return kExitOk;
 }
 
 struct RunArgs {
@@ -319,7 +463,12 @@ static int run(int argc, char** argv) {
         ->add_option("--workers", ra.workers,
                      "worker threads (traffic spread by a hash of the host pair)")
         ->check(CLI::Range(1, 64));
-    replay->add_flag("--ips", ra.ips, "IPS mode: alerts of drop/reject rules say 'blocked'");
+    replay->add_flag("--ips", ra.ips,
+                     "IPS mode: packets matching drop/reject rules (and the rest of their flow) "
+                     "get the drop verdict; their alerts say 'blocked', followed by a drop record");
+    replay->add_flag("--nft", ra.nft,
+                     "with --ips: also block the sources of drop verdicts in nftables (table "
+                     "inet vigil, ips.nft.* in --config; needs CAP_NET_ADMIN)");
     replay->add_flag("--stats", ra.stats,
                      "print a summary on stderr: packets, flows, reassembly, app-layer, alerts by "
                      "signature, throughput");
@@ -338,6 +487,31 @@ static int run(int argc, char** argv) {
     runc->add_option("--config", ua.config, "sensor.yaml (DESIGN §8; docs/operations.md)")
         ->required();
     runc->add_flag("--no-progress", ua.no_progress, "no status line on stderr");
+
+    BlocksArgs ba;
+    auto* blocks = app.add_subcommand(
+        "blocks",
+        "Show and change the addresses blocked in nftables (table inet vigil, sets block4 and "
+        "block6), directly in the kernel: undo a false positive in seconds");
+    blocks->require_subcommand(1);
+    auto add_common = [&](CLI::App* sc) {
+        sc->add_option("--config", ba.config,
+                       "sensor.yaml: take the table and default timeout from ips.nft");
+        sc->add_option("--table", ba.table, "nftables table (inet family; default vigil)");
+    };
+    auto* blist =
+        blocks->add_subcommand("list", "address, rule (sid) and time left of every block");
+    add_common(blist);
+    auto* badd = blocks->add_subcommand("add", "block addresses (creates the table if missing)");
+    add_common(badd);
+    badd->add_option("addresses", ba.addrs, "IPv4 or IPv6 addresses")->required();
+    badd->add_option("--timeout", ba.timeout,
+                     "seconds the block lasts (default ips.nft.block-timeout-s, 3600)")
+        ->check(CLI::Range(1, 31536000));
+    badd->add_option("--comment", ba.comment, "stored with the block (shown by list)");
+    auto* bremove = blocks->add_subcommand("remove", "unblock addresses now");
+    add_common(bremove);
+    bremove->add_option("addresses", ba.addrs, "IPv4 or IPv6 addresses")->required();
 
     RulesArgs ca;
     auto* check = app.add_subcommand("check",
@@ -359,6 +533,9 @@ static int run(int argc, char** argv) {
     }
     if (replay->parsed()) {
         return cmd_replay(ra);
+    }
+    if (blocks->parsed()) {
+        return cmd_blocks(blist->parsed() ? "list" : badd->parsed() ? "add" : "remove", ba);
     }
     if (runc->parsed()) {
         return cmd_run(ua);

@@ -197,6 +197,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     pool.pop_back();
 
     AlertOutput output(rules, vars, eve, opts.ips, /*only_enforced=*/false);
+    output.set_enforcer(opts.enforcer);
     std::vector<AlertRecord> merged;
     uint64_t total_bytes = 0;
     for (const auto& p : opts.pcaps) {
@@ -253,6 +254,9 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
             b.clear();
         }
         pool.push_back(std::move(t));
+        if (opts.enforcer != nullptr) {
+            opts.enforcer->tick();
+        }
     };
     auto submit = [&] {
         for (uint32_t i = 0; i < nworkers; ++i) {
@@ -373,6 +377,12 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     res.counters.alerts = output.alerts();
     res.counters.anomalies = output.anomalies();
     res.counters.alerts_suppressed = output.suppressed();
+    res.counters.drops = output.drops();
+    if (opts.enforcer != nullptr) {
+        opts.enforcer->shutdown();  // what is pending goes out now
+        res.enforcing = true;
+        res.enforcement = opts.enforcer->stats();
+    }
     res.by_sid = output.by_sid();
     if (opts.ips) {
         res.counters.ips = true;
@@ -396,7 +406,11 @@ std::string format_summary(const ReplayResult& r) {
                   static_cast<unsigned long long>(c.bytes),
                   static_cast<double>(c.bytes) * 8.0 / secs / 1e9,
                   static_cast<double>(c.packets) / secs, c.seconds);
-    return line + format_pipeline_summary(c, r.by_sid);
+    std::string s = line + format_pipeline_summary(c, r.by_sid);
+    if (r.enforcing) {
+        s += format_enforcement(r.enforcement, c.drops);
+    }
+    return s;
 }
 
 std::string format_pipeline_summary(const ReplayCounters& c,

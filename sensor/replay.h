@@ -12,6 +12,7 @@
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
 #include "sensor/alert_output.h"
+#include "sensor/enforcer.h"
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
 #include "sensor/worker.h"
@@ -25,6 +26,7 @@ struct ReplayOptions {
     bool progress = false;        // progress line on stderr
     bool collect_alerts = false;  // keep ObservedAlert per file (for --expect)
     PipelineConfig pipeline{};
+    Enforcer* enforcer = nullptr;  // --nft: blocked sources go to nftables
 };
 
 struct FileResult {
@@ -39,6 +41,8 @@ struct ReplayResult {
     std::map<uint32_t, SidCount> by_sid;  // alerts written, per sid
     std::vector<FileResult> files;
     bool input_error = false;  // some file was unreadable, truncated or corrupt
+    bool enforcing = false;
+    EnforcerStats enforcement{};
     int64_t last_ts_sec = 0;
     uint32_t last_ts_usec = 0;
 };

@@ -16,6 +16,7 @@ Worker::Worker(uint32_t id, const PipelineConfig& config)
       defrag_(config.defrag),
       flows_(config.flows) {
     flows_.set_on_remove([this](Flow& f) { on_flow_removed(f); });
+    ips_ = config.ips;
 }
 
 Worker::~Worker() {
@@ -100,7 +101,7 @@ void Worker::idle(int64_t now_sec, std::vector<AlertRecord>& out) {
 
 void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
     Flow* flow = flows_.lookup(pkt);  // flow (null for non-IP)
-    if (flow != nullptr && flow->drop && config_.ips) {
+    if (flow != nullptr && flow->drop && ips_) {
         drop_hit_ = true;  // Suricata's flow drop: the rest of the flow is not inspected
         ++stats_.dropped_flow;
         return;
@@ -247,6 +248,14 @@ void fill_record(AlertRecord& a, const Packet& pkt, const Flow* flow) {
     a.has_icmp = pkt.has_icmp();
     a.icmp_type = pkt.icmp_type;
     a.icmp_code = pkt.icmp_code;
+    a.ip_len = pkt.ip_total_len;
+    a.ttl = pkt.ttl;
+    a.tos = pkt.tos;
+    a.ip_id = pkt.ip_id;
+    a.tcp_flags = pkt.tcp_flags;
+    a.tcp_seq = pkt.tcp_seq;
+    a.tcp_ack = pkt.tcp_ack;
+    a.tcp_window = pkt.tcp_window;
     a.vlan_count = pkt.vlan_count;
     a.vlan = pkt.vlan;
     a.dir = pkt.dir;
@@ -276,7 +285,7 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
         AlertRecord& a = out.emplace_back();
         fill_record(a, pkt, flow);
         a.rule = ri;
-        if (config_.ips) {
+        if (ips_) {
             const auto action = matcher_->rules().rule(ri).action;
             drop_hit_ |= action == rules::Action::Drop || action == rules::Action::Reject;
         }

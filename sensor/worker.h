@@ -67,6 +67,10 @@ public:
     // that go to `out` when given.
     void reset_flows(std::vector<AlertRecord>* out = nullptr);
 
+    // Verdicts on or off for the next bursts (live: on for bursts from inline ports only;
+    // an IDS port cannot drop, and must not stop inspecting a "dropped" flow).
+    void set_ips(bool on) { ips_ = on; }
+
     // Expires idle flows by wall-clock time when no packets arrive (live capture): their
     // streams are flushed and inspected, alerts go to `out`.
     void idle(int64_t now_sec, std::vector<AlertRecord>& out);
@@ -111,7 +115,9 @@ private:
     rules::MatcherPtr matcher_;
     WorkerStats stats_{};
     uint64_t last_seq_ = 0;
-    bool drop_hit_ = false;  // IPS: the packet being handled matched a drop/reject rule
+    bool drop_hit_ = false;
+    bool ips_ = false;  // verdicts for the current burst  // IPS: the packet being handled matched
+                        // a drop/reject rule
     std::vector<AlertRecord>* removal_out_ = nullptr;  // where flow-end alerts go
 };
 using WorkerPtr = std::unique_ptr<Worker>;
