@@ -32,19 +32,6 @@ constexpr std::array<PolicyName, 14> kNames{{
     {"macos", OsPolicy::MacOs},
 }};
 
-bool prefix_match(const IpAddr& a, const IpAddr& net, uint8_t prefix) {
-    const uint8_t full = prefix / 8;
-    if (!std::equal(a.b.begin(), a.b.begin() + full, net.b.begin())) {
-        return false;
-    }
-    const uint8_t rem = prefix % 8;
-    if (rem == 0) {
-        return true;
-    }
-    const auto mask = static_cast<uint8_t>(0xff << (8 - rem));
-    return (a.b[full] & mask) == (net.b[full] & mask);
-}
-
 }  // namespace
 
 std::optional<OsPolicy> os_policy_from_name(std::string_view name) {
@@ -101,7 +88,7 @@ Status OsPolicyMap::add(std::string_view cidr, OsPolicy policy) {
 
 OsPolicy OsPolicyMap::lookup(const IpAddr& dst) const {
     for (const auto& e : entries_) {
-        if (prefix_match(dst, e.net, e.prefix)) {
+        if (dst.in_prefix(e.net, e.prefix)) {
             return e.policy;
         }
     }

@@ -86,6 +86,21 @@ struct IpAddr {
         return std::memcmp(b.data(), kPrefix.data(), 12) == 0;
     }
     auto operator<=>(const IpAddr&) const = default;
+
+    // True when the first `prefix` bits (0..128, over the 16-byte form: an IPv4 /24 is 120)
+    // equal those of `net`.
+    bool in_prefix(const IpAddr& net, unsigned prefix) const {
+        const unsigned whole = prefix / 8;
+        if (std::memcmp(b.data(), net.b.data(), whole) != 0) {
+            return false;
+        }
+        const unsigned rest = prefix % 8;
+        if (rest == 0) {
+            return true;
+        }
+        const auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+        return (b[whole] & mask) == (net.b[whole] & mask);
+    }
 };
 
 // IP protocol numbers used across the code.

@@ -1201,19 +1201,6 @@ Status Client::remove_table() {
 
 namespace {
 
-bool prefix_match(const IpAddr& a, const IpAddr& net, unsigned prefix) {
-    const unsigned whole = prefix / 8;
-    if (std::memcmp(a.b.data(), net.b.data(), whole) != 0) {
-        return false;
-    }
-    const unsigned rest = prefix % 8;
-    if (rest == 0) {
-        return true;
-    }
-    const auto mask = static_cast<uint8_t>(0xff << (8 - rest));
-    return (a.b[whole] & mask) == (net.b[whole] & mask);
-}
-
 IpAddr masked(IpAddr a, unsigned prefix) {
     for (unsigned bit = prefix; bit < 128; ++bit) {
         a.b[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
@@ -1277,7 +1264,7 @@ bool Allowlist::contains(const dataplane::IpAddr& a) const {
         if (n.prefix < 96 && a.is_v4()) {
             return false;
         }
-        return prefix_match(a, n.addr, n.prefix);
+        return a.in_prefix(n.addr, n.prefix);
     });
 }
 
