@@ -269,6 +269,10 @@ class LiveTamper(EnforceBase):
             proc.terminate()
             log += proc.communicate(timeout=30)[1]
         self.assertEqual(proc.returncode, 0, log)
+        for line in log.splitlines():  # the sensor's own measurement, for the record
+            if "verdict to kernel" in line:
+                print(line.strip(), file=sys.stderr)
+        self.assertIn("verdict to kernel: p50", log)
         self.assertIn("enforcement tampered with: table inet vigil missing", log)
         self.assertRegex(log, r"nftables +enforcing; 1 block request\(s\) .* 2 repair\(s\)")
         events = read_eve(self.path("eve.json"))
