@@ -438,9 +438,11 @@ static int run(int argc, char** argv) {
     CLI::App app{"vigil-sensor: network IDS/IPS sensor (Suricata rule syntax, EVE JSON output)"};
     app.require_subcommand(1);
     app.footer(
-        "Exit codes: 0 success; 1 runtime failure or --expect mismatch; 2 bad input (usage, "
-        "config, vars, a rejected rule in `check`, unreadable/truncated/corrupt pcap).\n"
-        "Docs: docs/operator-guide.md, docs/rules.md, docs/testing.md");
+        "Exit codes: 0 success; 1 runtime failure (I/O, netlink, enforcement failed in replay "
+        "--nft) or --expect mismatch; 2 bad input (usage, config, vars, a rejected rule in "
+        "`check`, unreadable/truncated/corrupt pcap, a port or interface that cannot be "
+        "opened, an address that is not blocked).\n"
+        "Docs: docs/operator-guide.md, docs/operations.md, docs/rules.md, docs/testing.md");
     app.set_version_flag("--version", std::string("vigil-sensor ") + VIGIL_VERSION);
 
     ReplayArgs ra;
