@@ -24,6 +24,7 @@ struct CaptureQueueCounters {
     std::atomic<uint64_t> forwarded{0};  // inline: sent on the peer port
     std::atomic<uint64_t> tx_failed{0};  // inline: the peer port refused them (queue full)
     std::atomic<uint64_t> dropped{0};    // inline: not forwarded (verdict or overload policy)
+    std::atomic<uint64_t> rejects{0};    // inline: TCP resets / ICMP unreachables sent back
     std::atomic<uint64_t> missed{0};     // lost before we saw them, where the queue knows
                                          // (libpcap: the kernel's drop count)
 
@@ -52,6 +53,12 @@ public:
         return false;
     }
     virtual bool can_wait() const { return false; }
+    // Sends a frame back out of the port this queue receives on (a reject's answer to the
+    // sender). False when the queue cannot send (not inline, no buffer, TX full).
+    virtual bool send_back(std::span<const uint8_t> frame) {
+        (void)frame;
+        return false;
+    }
     // Refreshes counters that must be read from the source (libpcap's kernel drops); the
     // worker calls it about once a second.
     virtual void refresh() {}

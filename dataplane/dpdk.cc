@@ -72,8 +72,9 @@ int lcore_tramp(void* arg) {
 class DpdkQueue final : public CaptureQueue {
 public:
     DpdkQueue(uint16_t port, uint16_t q, int peer, std::string name, bool fill_known,
-              uint32_t watermark, uint32_t overload_bursts, bool file_time)
-        : port_(port),
+              uint32_t watermark, uint32_t overload_bursts, bool file_time, rte_mempool* pool)
+        : pool_(pool),
+          port_(port),
           q_(q),
           peer_(peer),
           name_(std::move(name)),
@@ -170,6 +171,29 @@ public:
         n_ = 0;
     }
 
+    bool send_back(std::span<const uint8_t> frame) override {
+        if (peer_ < 0 || pool_ == nullptr) {
+            return false;
+        }
+        rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+        if (m == nullptr) {
+            return false;
+        }
+        char* dst = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+        if (dst == nullptr) {
+            rte_pktmbuf_free(m);
+            return false;
+        }
+        std::memcpy(dst, frame.data(), frame.size());
+        if (rte_eth_tx_burst(port_, q_, &m, 1) != 1) {
+            rte_pktmbuf_free(m);
+            CaptureQueueCounters::add(counters_.tx_failed, 1);
+            return false;
+        }
+        CaptureQueueCounters::add(counters_.rejects, 1);
+        return true;
+    }
+
     bool backlogged() override {
         if (fill_known_) {
             const int used = rte_eth_rx_queue_count(port_, q_);
@@ -182,6 +206,7 @@ public:
     std::string name() const override { return name_; }
 
 private:
+    rte_mempool* pool_;  // for frames the queue makes itself (reject answers)
     uint16_t port_;
     uint16_t q_;
     int peer_;
@@ -429,6 +454,7 @@ Result<std::unique_ptr<PortSet>> PortSet::open(const std::vector<PortSetup>& por
     for (auto& info : ps->info_) {
         const uint16_t pid = info.port_id;
         rte_mempool* mp = pool_of[info.socket];
+        ps->pool_of_port_.push_back(mp);
         for (uint16_t q = 0; q < info.queues; ++q) {
             if (const int rc = rte_eth_rx_queue_setup(
                     pid, q, info.rx_desc, static_cast<unsigned>(info.socket), nullptr, mp);
@@ -470,9 +496,9 @@ CaptureQueuePtr PortSet::queue(size_t port, uint16_t q) {
         name += " -> " + info_[static_cast<size_t>(peers_[port])].name;
     }
     const auto watermark = static_cast<uint32_t>(s.overload_watermark * info.rx_desc);
-    return std::make_unique<DpdkQueue>(info.port_id, q, peer, std::move(name),
-                                       info.queue_fill_known, watermark, s.overload_bursts,
-                                       info.driver == "net_pcap");
+    return std::make_unique<DpdkQueue>(
+        info.port_id, q, peer, std::move(name), info.queue_fill_known, watermark, s.overload_bursts,
+        info.driver == "net_pcap", static_cast<rte_mempool*>(pool_of_port_[port]));
 }
 
 PortStats PortSet::stats(size_t port) const {

@@ -99,7 +99,8 @@ private:
     std::vector<PortInfo> info_;
     std::vector<PortSetup> setup_;
     std::vector<int> peers_;
-    std::vector<void*> pools_;  // rte_mempool*, one per NUMA socket in use
+    std::vector<void*> pools_;         // rte_mempool*, one per NUMA socket in use
+    std::vector<void*> pool_of_port_;  // the pool each port receives into
     bool open_ = false;
 };
 

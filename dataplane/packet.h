@@ -201,7 +201,8 @@ struct Packet {
     bool flow_established = false;  // TCP: three-way handshake completed; UDP/other: reply seen
 
     // --- verdict (IPS) ---
-    bool drop = false;  // a drop/reject rule matched (or the flow is dropped): do not forward
+    bool drop = false;    // a drop/reject rule matched (or the flow is dropped): do not forward
+    bool reject = false;  // a reject rule matched: answer the sender (TCP reset / ICMP)
 
     bool has_tcp() const { return l4 != nullptr && ip_proto == kProtoTcp; }
     bool has_udp() const { return l4 != nullptr && ip_proto == kProtoUdp; }

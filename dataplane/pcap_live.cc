@@ -21,9 +21,10 @@ namespace {
 
 class PcapLiveQueue final : public CaptureQueue {
 public:
-    PcapLiveQueue(pcap_t* h, LinkType link, int tx_fd, std::string name, uint32_t snaplen,
-                  uint32_t overload_bursts)
-        : h_(h),
+    PcapLiveQueue(pcap_t* h, LinkType link, int tx_fd, int back_fd, std::string name,
+                  uint32_t snaplen, uint32_t overload_bursts)
+        : back_fd_(back_fd),
+          h_(h),
           link_(link),
           fd_(pcap_get_selectable_fd(h)),
           tx_fd_(tx_fd),
@@ -37,6 +38,18 @@ public:
         if (tx_fd_ >= 0) {
             ::close(tx_fd_);
         }
+        if (back_fd_ >= 0) {
+            ::close(back_fd_);
+        }
+    }
+
+    bool send_back(std::span<const uint8_t> frame) override {
+        if (back_fd_ < 0 || ::send(back_fd_, frame.data(), frame.size(), MSG_DONTWAIT) !=
+                                static_cast<ssize_t>(frame.size())) {
+            return false;
+        }
+        CaptureQueueCounters::add(counters_.rejects, 1);
+        return true;
     }
 
     // libpcap's frame is valid only until its next call: a burst is copied into buf_.
@@ -124,6 +137,7 @@ public:
     std::string name() const override { return name_; }
 
 private:
+    int back_fd_;  // inline: sends out of the receiving interface (reject answers)
     pcap_t* h_;
     LinkType link_;
     int fd_;
@@ -218,6 +232,7 @@ Result<std::vector<CaptureQueuePtr>> open_pcap_live(const PcapLiveSetup& s) {
             }
         }
         int tx_fd = -1;
+        int back_fd = -1;
         if (!s.peer.empty()) {
             auto fd = open_tx_socket(s.peer);
             if (!fd) {
@@ -225,13 +240,20 @@ Result<std::vector<CaptureQueuePtr>> open_pcap_live(const PcapLiveSetup& s) {
                 return fd.error();
             }
             tx_fd = *fd;
+            auto bfd = open_tx_socket(s.iface);
+            if (!bfd) {
+                pcap_close(h);
+                ::close(tx_fd);
+                return bfd.error();
+            }
+            back_fd = *bfd;
         }
         std::string name = s.iface + " q" + std::to_string(q);
         if (!s.peer.empty()) {
             name += " -> " + s.peer;
         }
-        out.push_back(std::make_unique<PcapLiveQueue>(h, link, tx_fd, std::move(name), s.snaplen,
-                                                      s.overload_bursts));
+        out.push_back(std::make_unique<PcapLiveQueue>(h, link, tx_fd, back_fd, std::move(name),
+                                                      s.snaplen, s.overload_bursts));
     }
     return out;
 }

@@ -17,6 +17,7 @@
 #include "dataplane/dpdk.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/pcap_live.h"
+#include "dataplane/reject.h"
 #include "sensor/alert_output.h"
 #include "sensor/enforcer.h"
 #include "sensor/worker.h"
@@ -144,6 +145,14 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
             c.worker->process({pkts.data(), n}, alerts);
             for (size_t i = 0; i < n; ++i) {
                 drop[i] = pkts[i].drop ? 1 : 0;
+                if (pkts[i].reject) {  // rare: a reject rule matched on an inline port
+                    std::array<uint8_t, dataplane::kRejectFrameMax> answer{};
+                    const size_t len =
+                        dataplane::build_reject(pkts[i], answer.data(), answer.size());
+                    if (len != 0) {
+                        q.send_back({answer.data(), len});
+                    }
+                }
             }
             q.release({drop.data(), n});
             if (alerts.size() > first_alert) {
@@ -262,6 +271,7 @@ std::vector<PortCounters> sample_ports(const Capture& cap,
             pc.tx_failed += qc.tx_failed.load(std::memory_order_relaxed);
             pc.dropped += qc.dropped.load(std::memory_order_relaxed);
             pc.truncated += qc.truncated.load(std::memory_order_relaxed);
+            pc.rejects += qc.rejects.load(std::memory_order_relaxed);
             if (!cap.dpdk_ports) {
                 pc.ipackets += qc.rx_packets.load(std::memory_order_relaxed);
                 pc.imissed += qc.missed.load(std::memory_order_relaxed);
@@ -275,18 +285,19 @@ std::string format_ports(const std::vector<PortCounters>& ports) {
     std::string s;
     char line[512];
     for (const auto& p : ports) {
-        std::snprintf(line, sizeof(line),
-                      "    %-14s %-10s link %s  rx %llu  missed %llu  errors %llu  no-mbuf %llu"
-                      "  forwarded %llu  tx-failed %llu  dropped %llu  truncated %llu\n",
-                      p.name.c_str(), p.driver.c_str(), p.link_up ? "up" : "down",
-                      static_cast<unsigned long long>(p.ipackets),
-                      static_cast<unsigned long long>(p.imissed),
-                      static_cast<unsigned long long>(p.ierrors),
-                      static_cast<unsigned long long>(p.rx_nombuf),
-                      static_cast<unsigned long long>(p.forwarded),
-                      static_cast<unsigned long long>(p.tx_failed),
-                      static_cast<unsigned long long>(p.dropped),
-                      static_cast<unsigned long long>(p.truncated));
+        std::snprintf(
+            line, sizeof(line),
+            "    %-14s %-10s link %s  rx %llu  missed %llu  errors %llu  no-mbuf %llu"
+            "  forwarded %llu  tx-failed %llu  dropped %llu  rejects %llu  truncated "
+            "%llu\n",
+            p.name.c_str(), p.driver.c_str(), p.link_up ? "up" : "down",
+            static_cast<unsigned long long>(p.ipackets), static_cast<unsigned long long>(p.imissed),
+            static_cast<unsigned long long>(p.ierrors),
+            static_cast<unsigned long long>(p.rx_nombuf),
+            static_cast<unsigned long long>(p.forwarded),
+            static_cast<unsigned long long>(p.tx_failed),
+            static_cast<unsigned long long>(p.dropped), static_cast<unsigned long long>(p.rejects),
+            static_cast<unsigned long long>(p.truncated));
         s += line;
     }
     return s;

@@ -46,6 +46,7 @@ struct PortCounters {
     uint64_t tx_failed = 0;  // inline: the peer refused them
     uint64_t dropped = 0;    // inline: not forwarded (verdict or overload)
     uint64_t truncated = 0;  // multi-segment frames: only the first segment was inspected
+    uint64_t rejects = 0;    // inline: TCP resets / ICMP unreachables sent to senders
 };
 
 struct WorkerCounters {

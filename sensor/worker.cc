@@ -68,6 +68,7 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
         last_seq_ = pkt.seq;
         flows_.expire(pkt.ts_sec);
         drop_hit_ = false;
+        reject_hit_ = false;
         handle(pkt, out);
         if (pkt.is_fragment && config_.defrag_enabled) {
             // The fragment was inspected as a packet; the datagram it completes is inspected
@@ -87,6 +88,7 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
         }
         if (drop_hit_) {
             pkt.drop = true;
+            pkt.reject = reject_hit_;
             ++stats_.dropped;
         }
     }
@@ -288,6 +290,7 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
         if (ips_) {
             const auto action = matcher_->rules().rule(ri).action;
             drop_hit_ |= action == rules::Action::Drop || action == rules::Action::Reject;
+            reject_hit_ |= action == rules::Action::Reject;
         }
         if (ev != nullptr) {
             a.app_key = ev->eve_key;

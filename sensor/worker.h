@@ -116,6 +116,7 @@ private:
     WorkerStats stats_{};
     uint64_t last_seq_ = 0;
     bool drop_hit_ = false;
+    bool reject_hit_ = false;  // ... and it was a reject rule
     bool ips_ = false;  // verdicts for the current burst  // IPS: the packet being handled matched
                         // a drop/reject rule
     std::vector<AlertRecord>* removal_out_ = nullptr;  // where flow-end alerts go

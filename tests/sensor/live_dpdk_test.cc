@@ -124,6 +124,18 @@ Bytes udp_frame(const test::Ip4& src, const test::Ip4& dst, uint16_t sport, uint
                        test::ipv4(17, src, dst, test::udp(sport, dport, test::text(payload))));
 }
 
+// A midstream TCP segment (ACK|PSH, seq 1000, ack 5000).
+Bytes tcp_frame(const test::Ip4& src, const test::Ip4& dst, uint16_t sport, uint16_t dport,
+                const char* payload) {
+    test::TcpOpts o;
+    o.seq = 1000;
+    o.ack = 5000;
+    return test::ether(test::kTypeIpv4,
+                       test::ipv4(6, src, dst,
+                                  test::tcp(sport, dport, dataplane::kTcpAck | dataplane::kTcpPsh,
+                                            test::text(payload), o)));
+}
+
 bool contains(const Bytes& b, const std::string& s) {
     return std::search(b.begin(), b.end(), s.begin(), s.end()) != b.end();
 }
@@ -260,7 +272,9 @@ TEST(LiveDpdk, InlinePairForwardsAllowedAndDropsMatched) {
                                       "drop udp any any -> any 5353 (msg:\"drop canary\"; "
                                       "content:\"VIGIL-DROP\"; sid:1; rev:1;)\n"
                                       "alert udp any any -> any 53 (msg:\"alert canary\"; "
-                                      "content:\"VIGIL-ALERT\"; sid:2; rev:1;)\n");
+                                      "content:\"VIGIL-ALERT\"; sid:2; rev:1;)\n"
+                                      "reject tcp any any -> any 80 (msg:\"reject canary\"; "
+                                      "content:\"VIGIL-REJECT\"; sid:4; rev:1;)\n");
     const Loaded l = load({rules});
     const test::Ip4 a{10, 1, 0, 1};
     const test::Ip4 b{10, 2, 0, 1};
@@ -271,6 +285,7 @@ TEST(LiveDpdk, InlinePairForwardsAllowedAndDropsMatched) {
         udp_frame(b, a, 5353, 1000, "reply"),       // its reply direction: dropped
         udp_frame(a, b, 2000, 53, "VIGIL-ALERT"),   // alert rule: forwarded
         udp_frame(a, b, 2001, 5353, "other-flow"),  // another flow: forwarded
+        tcp_frame(a, b, 3000, 80, "VIGIL-REJECT"),  // rejected: dropped, a reset goes back
     };
     write_pcap(d.path("in.pcap"), in);
     write_pcap(d.path("empty.pcap"), {});
@@ -288,8 +303,8 @@ TEST(LiveDpdk, InlinePairForwardsAllowedAndDropsMatched) {
         const auto got = read_pcap_frames(out_b);
         std::vector<std::string> seen;
         for (const auto& f : got) {
-            for (const char* s :
-                 {"hello-1", "VIGIL-DROP", "after-drop", "reply", "VIGIL-ALERT", "other-flow"}) {
+            for (const char* s : {"hello-1", "VIGIL-DROP", "after-drop", "reply", "VIGIL-ALERT",
+                                  "other-flow", "VIGIL-REJECT"}) {
                 if (contains(f, s)) {
                     seen.emplace_back(s);
                 }
@@ -297,23 +312,38 @@ TEST(LiveDpdk, InlinePairForwardsAllowedAndDropsMatched) {
         }
         if (ips) {
             EXPECT_EQ(seen, (std::vector<std::string>{"hello-1", "VIGIL-ALERT", "other-flow"}));
-            EXPECT_EQ(r->counters.dropped, 3U);
-            EXPECT_EQ(r->ports.at(0).dropped, 3U);
+            EXPECT_EQ(r->counters.dropped, 4U);
+            EXPECT_EQ(r->ports.at(0).dropped, 4U);
             EXPECT_EQ(r->ports.at(0).forwarded, 3U);
+            EXPECT_EQ(r->ports.at(0).rejects, 1U);
+            // The reset went back out of the port the segment came in on, to its sender.
+            const auto back = read_pcap_frames(out_a);
+            ASSERT_EQ(back.size(), 1U);
+            const auto rst = test::decode_frame(dataplane::LinkType::Ethernet, back[0]);
+            EXPECT_EQ(rst.tcp_flags, dataplane::kTcpRst | dataplane::kTcpAck);
+            EXPECT_EQ(rst.src, dataplane::IpAddr::from_v4(b.data()));
+            EXPECT_EQ(rst.dst, dataplane::IpAddr::from_v4(a.data()));
+            EXPECT_EQ(rst.sport, 80);
+            EXPECT_EQ(rst.dport, 3000);
+            EXPECT_EQ(rst.tcp_seq, 5000U);
+            EXPECT_EQ(rst.tcp_ack, 1000U + 12U);
         } else {
             // IDS: a drop rule only alerts; everything is forwarded.
             EXPECT_EQ(seen.size(), in.size());
             EXPECT_EQ(r->counters.dropped, 0U);
         }
         EXPECT_EQ(r->ports.at(0).tx_failed, 0U);
-        EXPECT_TRUE(read_pcap_frames(out_a).empty());  // nothing came in on b
+        if (!ips) {
+            EXPECT_TRUE(read_pcap_frames(out_a).empty());  // nothing came in on b, no reset
+        }
         const auto alerts = eve_alerts(d.path("eve.json"));
-        ASSERT_EQ(alerts.size(), 2U);
+        ASSERT_EQ(alerts.size(), 3U);
         std::set<std::string> actions;
         for (const auto& al : alerts) {
             actions.insert(std::to_string(std::get<0>(al)) + ":" + std::get<5>(al));
         }
-        EXPECT_EQ(actions, (std::set<std::string>{ips ? "1:blocked" : "1:allowed", "2:allowed"}));
+        EXPECT_EQ(actions, (std::set<std::string>{ips ? "1:blocked" : "1:allowed", "2:allowed",
+                                                  ips ? "4:blocked" : "4:allowed"}));
     }
 }
 

@@ -249,7 +249,9 @@ class InlinePair(LiveTestBase):
         'alert udp any any -> any 53 (msg:"alert canary"; content:"VIGIL-ALERT"; sid:2; '
         'rev:1;)\n'
         'drop tcp any any -> any 80 (msg:"drop http canary"; content:"VIGIL-DROP-TCP"; '
-        'sid:3; rev:1;)\n')
+        'sid:3; rev:1;)\n'
+        'reject tcp any any -> any 8080 (msg:"reject canary"; content:"VIGIL-REJECT"; '
+        'sid:4; rev:1;)\n')
 
     def traffic(self):
         sys.path.insert(0, "/usr/lib/python3/dist-packages")
@@ -274,6 +276,9 @@ class InlinePair(LiveTestBase):
                   Raw(b"GET /VIGIL-DROP-TCP HTTP/1.1\r\nHost: x\r\n\r\n"))
         pk.append(c / TCP(sport=7000, dport=80, flags="PA", seq=143, ack=501) /
                   Raw(b"tcp-after-drop"))
+        # A segment a reject rule matches: dropped, and a reset goes back to the sender.
+        pk.append(c / TCP(sport=7100, dport=8080, flags="PA", seq=1000, ack=5000) /
+                  Raw(b"VIGIL-REJECT"))
         for i in range(5):
             pk.append(eth / IP(src=a, dst=b) / UDP(sport=4100 + i, dport=9999) /
                       Raw(b"allowed-late-%d" % i))
@@ -320,15 +325,15 @@ class InlinePair(LiveTestBase):
             self.assertIn("allowed-late-%d" % i, seen, log)
         self.assertIn("before", seen)
         self.assertIn("VIGIL-ALERT", seen)
-        for gone in ("VIGIL-DROP", "after-drop", "tcp-after-drop"):
+        for gone in ("VIGIL-DROP", "after-drop", "tcp-after-drop", "VIGIL-REJECT"):
             self.assertNotIn(gone, seen, log)
         actions = sorted((e["alert"]["signature_id"], e["alert"]["action"])
                          for e in events if e["event_type"] == "alert")
-        self.assertEqual(actions, [(1, "blocked"), (2, "allowed"), (3, "blocked")])
-        self.assertRegex(log, r"ips +4 packets dropped \(2 of them in flows already dropped\)")
+        self.assertEqual(actions, [(1, "blocked"), (2, "allowed"), (3, "blocked"), (4, "blocked")])
+        self.assertRegex(log, r"ips +5 packets dropped \(2 of them in flows already dropped\)")
         stats = [e for e in events if e["event_type"] == "stats"][0]["stats"]
-        # 19 packets in: 15 forwarded, 4 dropped
-        self.assertEqual(stats["ips"], {"accepted": 15, "blocked": 4})
+        # 20 packets in: 15 forwarded, 5 dropped
+        self.assertEqual(stats["ips"], {"accepted": 15, "blocked": 5})
         check_schema(self, self.path("eve.json"))
         return log
 
@@ -337,11 +342,11 @@ class InlinePair(LiveTestBase):
             "method": "dpdk",
             "eal": EAL + ["--vdev=net_af_packet0,iface=vin0", "--vdev=net_af_packet1,iface=vout0"],
             "inline-pairs": [["net_af_packet0", "net_af_packet1"]]})
-        self.assertRegex(log, r"net_af_packet0 .* forwarded 1[0-9] .* dropped 4")
+        self.assertRegex(log, r"net_af_packet0 .* forwarded 15 .* dropped 5  rejects 1 ")
 
     def test_libpcap_inline(self):
         log = self.check({"method": "pcap", "inline-pairs": [["vin0", "vout0"]]})
-        self.assertRegex(log, r"vin0 .* forwarded 1[0-9] .* dropped 4")
+        self.assertRegex(log, r"vin0 .* forwarded 15 .* dropped 5  rejects 1 ")
 
 
 class Lifecycle(LiveTestBase):
