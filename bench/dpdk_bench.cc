@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.h"
 #include "dataplane/decode.h"
 #include "dataplane/dpdk.h"
 #include "dataplane/pcap_mmap_source.h"
@@ -141,27 +142,6 @@ uint32_t ring_of(uint32_t hash, uint32_t n) {
     return hash == 0 ? 0 : static_cast<uint32_t>((static_cast<uint64_t>(hash) * n) >> 32);
 }
 
-uint16_t ip_checksum(const uint8_t* h, size_t n) {
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        sum += static_cast<uint32_t>(h[i] << 8 | h[i + 1]);
-    }
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return static_cast<uint16_t>(~sum);
-}
-
-void put16(uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-
-void put32(uint8_t* p, uint32_t v) {
-    put16(p, static_cast<uint16_t>(v >> 16));
-    put16(p + 2, static_cast<uint16_t>(v));
-}
-
 // 60-byte Ethernet/IPv4/UDP frames (64 on the wire with the FCS) with 18 random payload
 // bytes; each packet belongs to one of `nflows` flows chosen at random: 10.a.b.1 (HOME_NET)
 // to an address in 198.18.0.0/15 (RFC 2544 benchmarking, EXTERNAL_NET), ports 10000-59999.
@@ -186,17 +166,17 @@ Traffic make_64b(uint64_t count, uint32_t nflows) {
         uint8_t fr[60] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00};
         uint8_t* ip = fr + 14;
         ip[0] = 0x45;
-        put16(ip + 2, 46);
-        put16(ip + 4, static_cast<uint16_t>(k));
+        store_be16(ip + 2, 46);
+        store_be16(ip + 4, static_cast<uint16_t>(k));
         ip[8] = 64;
         ip[9] = 17;
-        put32(ip + 12, f.src);
-        put32(ip + 16, f.dst);
-        put16(ip + 10, ip_checksum(ip, 20));
+        store_be32(ip + 12, f.src);
+        store_be32(ip + 16, f.dst);
+        store_be16(ip + 10, inet_checksum(inet_sum(ip, 20)));
         uint8_t* udp = ip + 20;
-        put16(udp, f.sport);
-        put16(udp + 2, f.dport);
-        put16(udp + 4, 26);  // checksum 0: none (IPv4)
+        store_be16(udp, f.sport);
+        store_be16(udp + 2, f.dport);
+        store_be16(udp + 4, 26);  // checksum 0: none (IPv4)
         for (int i = 0; i < 18; i += 6) {
             const uint64_t r = rng();
             std::memcpy(udp + 8 + i, &r, 6);

@@ -25,11 +25,6 @@ constexpr uint32_t kInitialSlots = 1024;
 // kept for reuse: one 64 KB datagram should not pin 64 KB per pooled slot forever.
 constexpr size_t kKeepBufCapacity = 16 * 1024;
 
-inline void store_be16(uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-
 // The seven overlap behaviours of target-based defragmentation (Novak; Suricata's defrag
 // policies). Every OsPolicy maps to one of them.
 enum class FragPolicy : uint8_t { First, Last, Bsd, BsdRight, Linux, Windows, Solaris };
@@ -161,17 +156,6 @@ bool parse_ipv6(const Packet& pkt, uint32_t avail, FragView& f) {
     f.key.id = load_be32(p + off + 4);
     f.key.proto = p[off];
     return true;
-}
-
-uint16_t ipv4_checksum(const uint8_t* p, uint32_t len) {
-    uint32_t sum = 0;
-    for (uint32_t i = 0; i + 1 < len; i += 2) {
-        sum += load_be16(p + i);
-    }
-    while ((sum >> 16) != 0) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return static_cast<uint16_t>(~sum);
 }
 
 }  // namespace
@@ -407,7 +391,7 @@ struct Defragmenter::Impl {
             store_be16(ip + 2, static_cast<uint16_t>(hdr_len + len));
             store_be16(ip + 6, load_be16(ip + 6) & 0xc000);  // keep RB/DF, clear MF + offset
             store_be16(ip + 10, 0);
-            store_be16(ip + 10, ipv4_checksum(ip, hdr_len));
+            store_be16(ip + 10, inet_checksum(inet_sum(ip, hdr_len)));
         } else {
             store_be16(ip + 4, static_cast<uint16_t>(hdr_len - kIpv6HeaderLen + len));
             ip[nh_pos] = frag_next;  // the fragment header is gone: skip over it

@@ -3,55 +3,30 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/bytes.h"
+
 namespace vigil::dataplane {
 
 namespace {
 
 constexpr size_t kQuote = 64;  // bytes of the offending packet an ICMP error carries at most
 
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t acc = 0) {
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        acc += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-    }
-    if (n % 2 != 0) {
-        acc += static_cast<uint32_t>(p[n - 1] << 8);
-    }
-    return acc;
-}
-
-uint16_t fold(uint32_t acc) {
-    while (acc >> 16 != 0) {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    return static_cast<uint16_t>(~acc & 0xffff);
-}
-
-void put16(uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-
-void put32(uint8_t* p, uint32_t v) {
-    put16(p, static_cast<uint16_t>(v >> 16));
-    put16(p + 2, static_cast<uint16_t>(v));
-}
-
 // The IP header of the answer (addresses swapped); returns its length.
 size_t ip_header(const Packet& p, uint8_t proto, size_t l4_len, uint8_t* out) {
     if (p.ip_version == 4) {
         std::memset(out, 0, 20);
         out[0] = 0x45;
-        put16(out + 2, static_cast<uint16_t>(20 + l4_len));
+        store_be16(out + 2, static_cast<uint16_t>(20 + l4_len));
         out[8] = 64;  // TTL
         out[9] = proto;
         std::memcpy(out + 12, &p.dst.b[12], 4);
         std::memcpy(out + 16, &p.src.b[12], 4);
-        put16(out + 10, fold(sum16(out, 20)));
+        store_be16(out + 10, inet_checksum(inet_sum(out, 20)));
         return 20;
     }
     std::memset(out, 0, 40);
     out[0] = 0x60;
-    put16(out + 4, static_cast<uint16_t>(l4_len));
+    store_be16(out + 4, static_cast<uint16_t>(l4_len));
     out[6] = proto;
     out[7] = 64;  // hop limit
     std::memcpy(out + 8, p.dst.b.data(), 16);
@@ -63,11 +38,11 @@ size_t ip_header(const Packet& p, uint8_t proto, size_t l4_len, uint8_t* out) {
 uint32_t pseudo(const Packet& p, uint8_t proto, size_t l4_len) {
     uint32_t acc = 0;
     if (p.ip_version == 4) {
-        acc = sum16(&p.dst.b[12], 4, acc);
-        acc = sum16(&p.src.b[12], 4, acc);
+        acc = inet_sum(&p.dst.b[12], 4, acc);
+        acc = inet_sum(&p.src.b[12], 4, acc);
     } else {
-        acc = sum16(p.dst.b.data(), 16, acc);
-        acc = sum16(p.src.b.data(), 16, acc);
+        acc = inet_sum(p.dst.b.data(), 16, acc);
+        acc = inet_sum(p.src.b.data(), 16, acc);
     }
     return acc + proto + static_cast<uint32_t>(l4_len);
 }
@@ -104,18 +79,19 @@ size_t build_reject(const Packet& p, uint8_t* out, size_t cap) {
 
     if (tcp) {
         uint8_t seg[20] = {};
-        put16(seg, p.dport);
-        put16(seg + 2, p.sport);
+        store_be16(seg, p.dport);
+        store_be16(seg + 2, p.sport);
         const uint32_t len = p.payload_len + ((p.tcp_flags & kTcpSyn) != 0 ? 1 : 0) +
                              ((p.tcp_flags & kTcpFin) != 0 ? 1 : 0);
         // RFC 793: answer an ACK with its acknowledgement number as our sequence; otherwise
         // sequence 0 and acknowledge what the segment occupied.
-        put32(seg + 4, (p.tcp_flags & kTcpAck) != 0 ? p.tcp_ack : 0);
-        put32(seg + 8, p.tcp_seq + len);
+        store_be32(seg + 4, (p.tcp_flags & kTcpAck) != 0 ? p.tcp_ack : 0);
+        store_be32(seg + 8, p.tcp_seq + len);
         seg[12] = 5 << 4;
         seg[13] = kTcpRst | kTcpAck;
         const size_t ihl = ip_header(p, kProtoTcp, sizeof(seg), ip);
-        put16(seg + 16, fold(sum16(seg, sizeof(seg), pseudo(p, kProtoTcp, sizeof(seg)))));
+        store_be16(seg + 16,
+                   inet_checksum(inet_sum(seg, sizeof(seg), pseudo(p, kProtoTcp, sizeof(seg)))));
         std::memcpy(ip + ihl, seg, sizeof(seg));
         return link + ihl + sizeof(seg);
     }
@@ -131,7 +107,8 @@ size_t build_reject(const Packet& p, uint8_t* out, size_t cap) {
     const size_t mlen = 8 + quote;
     const uint8_t proto = v4 ? kProtoIcmp : kProtoIcmpv6;
     const size_t ihl = ip_header(p, proto, mlen, ip);
-    put16(msg + 2, fold(v4 ? sum16(msg, mlen) : sum16(msg, mlen, pseudo(p, proto, mlen))));
+    store_be16(msg + 2, inet_checksum(v4 ? inet_sum(msg, mlen)
+                                         : inet_sum(msg, mlen, pseudo(p, proto, mlen))));
     std::memcpy(ip + ihl, msg, mlen);
     return link + ihl + mlen;
 }
