@@ -41,11 +41,7 @@ bool for_each_packet(const std::string& pcap, Fn&& fn) {
             return true;
         }
         for (size_t i = 0; i < n; ++i) {
-            dataplane::Packet p;
-            p.data = frames[i].data;
-            p.cap_len = frames[i].cap_len;
-            p.wire_len = frames[i].wire_len;
-            p.ts_sec = frames[i].ts_sec;
+            dataplane::Packet p = dataplane::packet_from_frame(frames[i], 0);
             dataplane::decode(frames[i].link, p);
             const dataplane::Flow* f = p.ip_version != 0 ? flows.lookup(p) : nullptr;
             fn(p, f);

@@ -21,6 +21,19 @@ struct RawFrame {
     LinkType link = LinkType::Ethernet;
 };
 
+// The Packet of a captured frame, ready for decode(): its bytes, lengths, capture time and
+// position in the input.
+inline Packet packet_from_frame(const RawFrame& f, uint64_t seq) {
+    Packet p;
+    p.data = f.data;
+    p.cap_len = f.cap_len;
+    p.wire_len = f.wire_len;
+    p.ts_sec = f.ts_sec;
+    p.ts_usec = f.ts_usec;
+    p.seq = seq;
+    return p;
+}
+
 class PacketSource {
 public:
     virtual ~PacketSource() = default;

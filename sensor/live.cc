@@ -127,13 +127,7 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
             for (size_t i = 0; i < n; ++i) {
                 const RawFrame& f = frames[i];
                 Packet& pkt = pkts[i];
-                pkt = Packet{};
-                pkt.data = f.data;
-                pkt.cap_len = f.cap_len;
-                pkt.wire_len = f.wire_len;
-                pkt.ts_sec = f.ts_sec;
-                pkt.ts_usec = f.ts_usec;
-                pkt.seq = seq++;
+                pkt = dataplane::packet_from_frame(f, seq++);
                 dataplane::decode(f.link, pkt);
                 c.decode.count(pkt);
                 if (pkt.ip_version != 0) {

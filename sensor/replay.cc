@@ -296,13 +296,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
             }
             for (size_t i = 0; i < n; ++i) {
                 const auto& f = frames[i];
-                Packet pkt;
-                pkt.data = f.data;
-                pkt.cap_len = f.cap_len;
-                pkt.wire_len = f.wire_len;
-                pkt.ts_sec = f.ts_sec;
-                pkt.ts_usec = f.ts_usec;
-                pkt.seq = seq++;
+                Packet pkt = dataplane::packet_from_frame(f, seq++);
                 dataplane::decode(f.link, pkt);  // decode
                 res.counters.decode.count(pkt);
                 ++res.counters.packets;
