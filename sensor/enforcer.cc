@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
+#include <set>
 #include <string_view>
 
 namespace vigil::sensor {
@@ -100,6 +101,14 @@ void Enforcer::fail(const std::string& what, const Error& e) {
     next_retry_ns_ = mono_ns() + static_cast<int64_t>(cfg_.retry_ms) * kMs;
 }
 
+nft::Element Enforcer::element(const dataplane::IpAddr& addr, const Active& a, int64_t now) {
+    nft::Element e;
+    e.addr = addr;
+    e.timeout_ms = static_cast<uint64_t>((a.expiry_ns - now) / kMs) + 1;
+    e.comment = "vigil sid " + std::to_string(a.sid);
+    return e;
+}
+
 bool Enforcer::connect() {
     auto c = nft::Client::open(cfg_.table);
     if (!c) {
@@ -121,14 +130,14 @@ bool Enforcer::connect() {
     next_check_ns_ = mono_ns() + static_cast<int64_t>(cfg_.check_ms) * kMs;
     // Blocks decided while enforcement was down go out now, with their remaining time.
     const int64_t now = mono_ns();
-    for (const auto& [addr, expiry] : active_) {
-        const bool queued = std::any_of(pending_.begin(), pending_.end(),
-                                        [&](const Pending& p) { return p.elem.addr == addr; });
-        if (!queued && expiry > now) {
+    std::set<dataplane::IpAddr> queued;
+    for (const auto& p : pending_) {
+        queued.insert(p.elem.addr);
+    }
+    for (const auto& [addr, a] : active_) {
+        if (a.expiry_ns > now && queued.count(addr) == 0) {
             Pending p;
-            p.elem.addr = addr;
-            p.elem.timeout_ms = static_cast<uint64_t>((expiry - now) / kMs) + 1;
-            p.elem.comment = "vigil";
+            p.elem = element(addr, a, now);
             pending_.push_back(std::move(p));
         }
     }
@@ -144,24 +153,24 @@ void Enforcer::block(const dataplane::IpAddr& src, uint32_t timeout_s, uint32_t 
     }
     const int64_t now = mono_ns();
     auto it = active_.find(src);
-    if (it != active_.end() && it->second > now) {
+    if (it != active_.end() && it->second.expiry_ns > now) {
         ++stats_.deduplicated;
         return;
     }
     if (it == active_.end() && active_.size() >= cfg_.max_elements) {
         // Make room from expired entries before refusing.
-        std::erase_if(active_, [&](const auto& kv) { return kv.second <= now; });
+        std::erase_if(active_, [&](const auto& kv) { return kv.second.expiry_ns <= now; });
         if (active_.size() >= cfg_.max_elements) {
             ++stats_.refused_full;
             return;
         }
     }
     const uint32_t secs = timeout_s != 0 ? timeout_s : cfg_.block_timeout_s;
-    active_[src] = now + static_cast<int64_t>(secs) * 1000 * kMs;
+    const Active a{now + static_cast<int64_t>(secs) * 1000 * kMs, sid};
+    active_[src] = a;
     Pending p;
-    p.elem.addr = src;
-    p.elem.timeout_ms = static_cast<uint64_t>(secs) * 1000;
-    p.elem.comment = "vigil sid " + std::to_string(sid);
+    p.elem = element(src, a, now);
+    p.elem.timeout_ms = static_cast<uint64_t>(secs) * 1000;  // exactly the block's length
     p.verdict_ns = verdict_ns != 0 ? verdict_ns : now;
     if (pending_.empty()) {
         first_pending_ns_ = now;
@@ -215,13 +224,9 @@ void Enforcer::check_table() {
     }
     const int64_t now = mono_ns();
     std::vector<nft::Element> back;
-    for (const auto& [addr, expiry] : active_) {
-        if (expiry > now) {
-            nft::Element el;
-            el.addr = addr;
-            el.timeout_ms = static_cast<uint64_t>((expiry - now) / kMs) + 1;
-            el.comment = "vigil";
-            back.push_back(std::move(el));
+    for (const auto& [addr, a] : active_) {
+        if (a.expiry_ns > now) {
+            back.push_back(element(addr, a, now));
         }
     }
     if (!back.empty()) {

@@ -78,6 +78,13 @@ private:
         nft::Element elem;
         int64_t verdict_ns = 0;
     };
+    // A block the sensor decided: what it takes to put it back after a failure or tampering.
+    struct Active {
+        int64_t expiry_ns = 0;  // CLOCK_MONOTONIC
+        uint32_t sid = 0;
+    };
+    // Its element, with the time left at `now`.
+    static nft::Element element(const dataplane::IpAddr& addr, const Active& a, int64_t now);
 
     EnforcerConfig cfg_;
     std::FILE* log_;
@@ -85,7 +92,7 @@ private:
     std::unique_ptr<nft::Client> client_;
     std::vector<Pending> pending_;
     int64_t first_pending_ns_ = 0;
-    std::map<dataplane::IpAddr, int64_t> active_;  // address -> block expiry (mono ns)
+    std::map<dataplane::IpAddr, Active> active_;
     int64_t next_check_ns_ = 0;
     int64_t next_retry_ns_ = 0;
     EnforcerStats stats_;

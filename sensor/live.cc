@@ -55,7 +55,6 @@ struct alignas(64) WorkerCtx {
     std::vector<CaptureQueuePtr> queues;
     SpscRing<AlertRecord> ring{kAlertRing};
     std::atomic<int64_t> busy_since_ns{0};  // 0: not holding packets
-    std::atomic<uint64_t> loops{0};
     std::atomic<uint64_t> packets{0};
     std::atomic<uint64_t> overload_passed{0};
     std::atomic<uint64_t> overload_dropped{0};
@@ -163,7 +162,6 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
             c.last_rx_ns = mono_ns();
             c.busy_since_ns.store(0, std::memory_order_relaxed);
         }
-        add(c.loops, 1);
         // Once a second: refresh the source counters (libpcap's kernel drops) and, when no
         // traffic came, expire idle flows by the wall clock (with traffic, packet times do).
         const int64_t now = got ? c.last_rx_ns : mono_ns();

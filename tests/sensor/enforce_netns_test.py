@@ -260,6 +260,7 @@ class LiveTamper(EnforceBase):
                 time.sleep(0.05)
             self.assertTrue(back, "table not restored with its block within 2 s")
             print("table restored in %.2f s" % (time.time() - t0), file=sys.stderr)
+            self.assertEqual(self.blocks()[ATTACKER][0], "sid 1")  # restored as it was
             self.assertFalse(self.probe(ATTACKER))
             # a flushed chain (rules gone, sets kept) is repaired too
             in_ns(self.ns_sen, "nft", "flush", "chain", "inet", "vigil", "prerouting")
