@@ -1,9 +1,28 @@
 #pragma once
-// Small character helpers shared by the rule parser, the matcher and the app-layer parsers.
+// Small character helpers shared by the rule parser, the matcher, the app-layer parsers and
+// the sensor.
 
 #include <cstdint>
+#include <string_view>
 
 namespace vigil {
+
+constexpr bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+// `s` without leading and trailing whitespace.
+constexpr std::string_view trim(std::string_view s) {
+    size_t b = 0;
+    while (b < s.size() && is_space(s[b])) {
+        ++b;
+    }
+    size_t e = s.size();
+    while (e > b && is_space(s[e - 1])) {
+        --e;
+    }
+    return s.substr(b, e - b);
+}
 
 // Value of a hexadecimal digit, -1 when `c` is not one.
 constexpr int hex_digit(uint8_t c) {

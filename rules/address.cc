@@ -21,7 +21,6 @@ namespace vigil::rules {
 namespace {
 
 using detail::quote;
-using detail::trim;
 using U128 = unsigned __int128;
 
 constexpr U128 kU128Max = ~static_cast<U128>(0);

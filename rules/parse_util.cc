@@ -4,18 +4,6 @@
 
 namespace vigil::rules::detail {
 
-std::string_view trim(std::string_view s) {
-    size_t b = 0;
-    while (b < s.size() && is_space(s[b])) {
-        ++b;
-    }
-    size_t e = s.size();
-    while (e > b && is_space(s[e - 1])) {
-        --e;
-    }
-    return s.substr(b, e - b);
-}
-
 std::vector<std::string_view> split_trim(std::string_view s, char sep) {
     std::vector<std::string_view> out;
     size_t start = 0;

@@ -9,15 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.h"
 #include "rules/rule.h"
 
 namespace vigil::rules::detail {
-
-inline bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-std::string_view trim(std::string_view s);
 
 // Splits on `sep` (no quoting) and trims each piece. "a, b,,c" -> {"a", "b", "", "c"}.
 std::vector<std::string_view> split_trim(std::string_view s, char sep);

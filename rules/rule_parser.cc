@@ -21,7 +21,6 @@ namespace {
 
 using detail::quote;
 using detail::RawOption;
-using detail::trim;
 
 // Why a rule was rejected, before file/line/sid are attached.
 struct Rejection {
@@ -33,7 +32,7 @@ std::vector<std::string_view> header_tokens(std::string_view h) {
     std::vector<std::string_view> out;
     size_t i = 0;
     while (i < h.size()) {
-        while (i < h.size() && detail::is_space(h[i])) {
+        while (i < h.size() && is_space(h[i])) {
             ++i;
         }
         if (i >= h.size()) {
@@ -41,7 +40,7 @@ std::vector<std::string_view> header_tokens(std::string_view h) {
         }
         const size_t b = i;
         int depth = 0;
-        while (i < h.size() && (depth > 0 || !detail::is_space(h[i]))) {
+        while (i < h.size() && (depth > 0 || !is_space(h[i]))) {
             if (h[i] == '[') {
                 ++depth;
             } else if (h[i] == ']' && depth > 0) {
@@ -59,7 +58,7 @@ std::vector<std::string_view> header_tokens(std::string_view h) {
 bool split_options(std::string_view body, std::vector<RawOption>& out, std::string& err) {
     size_t i = 0;
     while (true) {
-        while (i < body.size() && detail::is_space(body[i])) {
+        while (i < body.size() && is_space(body[i])) {
             ++i;
         }
         if (i >= body.size()) {
@@ -321,7 +320,7 @@ bool parse_rule_impl(std::string_view text, const Vars& vars, const std::string&
 }
 
 std::string_view rtrim(std::string_view s) {
-    while (!s.empty() && detail::is_space(s.back())) {
+    while (!s.empty() && is_space(s.back())) {
         s.remove_suffix(1);
     }
     return s;

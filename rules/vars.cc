@@ -19,7 +19,6 @@ namespace vigil::rules {
 namespace {
 
 using detail::quote;
-using detail::trim;
 
 Error bad_input(std::string msg) {
     return make_error(ErrorCode::BadInput, std::move(msg));
@@ -112,7 +111,7 @@ Status load_reference_file(const std::string& path, Vars& vars) {
             return at(path, n, "expected 'config reference: <type> <url prefix>'");
         }
         size_t sp = 0;
-        while (sp < rest->size() && !detail::is_space((*rest)[sp])) {
+        while (sp < rest->size() && !is_space((*rest)[sp])) {
             ++sp;
         }
         const std::string_view type = rest->substr(0, sp);
@@ -154,7 +153,7 @@ std::vector<std::string_view> split_top_level(std::string_view s) {
 Status parse_threshold_line(std::string_view line, Vars& vars) {
     line = trim(line);
     size_t sp = 0;
-    while (sp < line.size() && !detail::is_space(line[sp])) {
+    while (sp < line.size() && !is_space(line[sp])) {
         ++sp;
     }
     const std::string_view directive = line.substr(0, sp);
@@ -170,7 +169,7 @@ Status parse_threshold_line(std::string_view line, Vars& vars) {
     std::map<std::string, std::string_view> kv;
     for (std::string_view item : split_top_level(line.substr(sp))) {
         size_t k = 0;
-        while (k < item.size() && !detail::is_space(item[k])) {
+        while (k < item.size() && !is_space(item[k])) {
             ++k;
         }
         const std::string key(item.substr(0, k));

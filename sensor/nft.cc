@@ -32,6 +32,8 @@
 #include <thread>
 #include <utility>
 
+#include "common/text.h"
+
 namespace vigil::sensor::nft {
 namespace {
 
@@ -1206,16 +1208,6 @@ IpAddr masked(IpAddr a, unsigned prefix) {
         a.b[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
     }
     return a;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
 }
 
 }  // namespace
