@@ -1,7 +1,8 @@
 // `run` over DPDK virtual devices, in one process (the EAL starts once per process): net_pcap
 // ports give the same alerts as `replay` on the same pcap; inline pairs forward what the
 // rules allow and drop the rest; start-up errors name the problem; overload is counted.
-// Needs no NIC and no hugepages (--no-huge --no-pci).
+// Needs no NIC and no hugepages (--no-huge --no-pci). The process runs in a network namespace
+// of its own: IPS runs block in nftables, and only that namespace sees it.
 
 #include <gtest/gtest.h>
 
@@ -20,8 +21,10 @@
 #include "sensor/config.h"
 #include "sensor/eve_writer.h"
 #include "sensor/live.h"
+#include "sensor/nft.h"
 #include "sensor/replay.h"
 #include "tests/dataplane/packet_builder.h"
+#include "tests/sensor/private_netns.h"
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +39,9 @@ const std::string kRoot = VIGIL_ROOT;
 class EalEnv : public ::testing::Environment {
 public:
     void SetUp() override {
+        // First, before the EAL starts its threads: namespaces are per thread.
+        const std::string isolated = test::enter_private_netns();
+        ASSERT_EQ(isolated, "") << "cannot enter a private network namespace";
         // Three lcores (main + 2 workers) over however many CPUs there are.
         const unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
         const std::string workers_cpu = cpus > 1 ? "1" : "0";
@@ -327,6 +333,16 @@ TEST(LiveDpdk, InlinePairForwardsAllowedAndDropsMatched) {
             EXPECT_EQ(rst.dport, 3000);
             EXPECT_EQ(rst.tcp_seq, 5000U);
             EXPECT_EQ(rst.tcp_ack, 1000U + 12U);
+            // The sources of the drop and the reject are blocked in nftables, in this test's
+            // own namespace (the table is kept on exit, as by default).
+            ASSERT_TRUE(r->enforcing);
+            EXPECT_TRUE(r->enforcement.healthy) << r->enforcement.last_error;
+            auto client = nft::Client::open(cfg.nft_table);
+            ASSERT_TRUE(client) << client.error().message;
+            auto blocks = (*client)->list();
+            ASSERT_TRUE(blocks) << blocks.error().message;
+            ASSERT_EQ(blocks->size(), 1U);
+            EXPECT_EQ(blocks->front().addr, dataplane::IpAddr::from_v4(a.data()));
         } else {
             // IDS: a drop rule only alerts; everything is forwarded.
             EXPECT_EQ(seen.size(), in.size());

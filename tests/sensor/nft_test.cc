@@ -31,6 +31,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/sensor/private_netns.h"
+
 namespace vigil::sensor::nft {
 namespace {
 
@@ -43,36 +45,12 @@ using namespace std::chrono_literals;
 bool g_isolated = false;
 std::string g_isolation_error;
 
-bool write_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path);
-    f << text;
-    return static_cast<bool>(f.flush());
-}
-
-// Root: a new network namespace. Otherwise a user namespace first, which grants
-// CAP_NET_ADMIN over the network namespace created with it.
-bool enter_private_netns() {
-    if (unshare(CLONE_NEWNET) == 0) {
-        return true;
-    }
-    const uid_t uid = getuid();
-    const gid_t gid = getgid();
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) {
-        g_isolation_error = std::string("unshare: ") + std::strerror(errno);
-        return false;
-    }
-    write_file("/proc/self/setgroups", "deny");
-    if (!write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
-        !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1")) {
-        g_isolation_error = "cannot write the user namespace's id maps";
-        return false;
-    }
-    return true;
-}
-
 class NetnsEnvironment : public ::testing::Environment {
 public:
-    void SetUp() override { g_isolated = enter_private_netns(); }
+    void SetUp() override {
+        g_isolation_error = test::enter_private_netns();
+        g_isolated = g_isolation_error.empty();
+    }
 };
 
 [[maybe_unused]] const auto* const netns_env =
