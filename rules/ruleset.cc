@@ -1,6 +1,7 @@
 #include "rules/ruleset.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -457,6 +458,56 @@ std::string LoadReport::summary_line() const {
            " rejected";
 }
 
+std::vector<RuleError> LoadReport::rejected_in_order() const {
+    std::map<std::string_view, size_t> rank;
+    for (size_t i = 0; i < file_names.size(); ++i) {
+        rank.emplace(file_names[i], i);
+    }
+    auto rank_of = [&](const RuleError& e) {
+        const auto it = rank.find(e.file);
+        return it == rank.end() ? file_names.size() : it->second;
+    };
+    std::vector<RuleError> out = rejected;
+    std::stable_sort(out.begin(), out.end(), [&](const RuleError& a, const RuleError& b) {
+        const size_t ra = rank_of(a);
+        const size_t rb = rank_of(b);
+        return ra != rb ? ra < rb : a.line < b.line;
+    });
+    return out;
+}
+
+std::vector<std::pair<std::string, size_t>> LoadReport::rejected_by_reason() const {
+    std::map<std::string, size_t> counts;
+    for (const auto& e : rejected) {
+        // Numbers are folded outside quotes and names: 'http2_header' stays itself.
+        std::string key;
+        bool quoted = false;
+        bool in_number = false;
+        char prev = ' ';
+        for (const char ch : e.reason) {
+            const bool digit = std::isdigit(static_cast<unsigned char>(ch)) != 0;
+            quoted = ch == '\'' ? !quoted : quoted;
+            if (digit &&
+                (in_number || (!quoted && std::isalnum(static_cast<unsigned char>(prev)) == 0 &&
+                               prev != '_' && prev != '.'))) {
+                if (!in_number) {
+                    key += 'N';
+                }
+                in_number = true;
+            } else {
+                in_number = false;
+                key += ch;
+            }
+            prev = ch;
+        }
+        ++counts[key];
+    }
+    std::vector<std::pair<std::string, size_t>> out(counts.begin(), counts.end());
+    std::stable_sort(out.begin(), out.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    return out;
+}
+
 class RuleSetBuilder {
 public:
     static Result<std::shared_ptr<const RuleSet>> build(std::vector<Rule> rules,
@@ -556,6 +607,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::stri
             return parsed.error();
         }
         ++report.files;
+        report.file_names.push_back(f);
         for (auto& e : parsed->rejected) {
             report.rejected.push_back(std::move(e));
         }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -26,8 +27,16 @@ struct LoadReport {
     size_t loaded = 0;
     std::vector<RuleError> rejected;
     size_t files = 0;
+    std::vector<std::string> file_names;  // the files read, in load order
     // "rules: N loaded, M rejected"
     std::string summary_line() const;
+    // The rejections in load order of their files, then by line (a rule the compiler refuses
+    // is found after every parse error; this puts it back in its place).
+    std::vector<RuleError> rejected_in_order() const;
+    // Rejections counted by reason, most frequent first (then by reason). Numbers in a
+    // reason are folded to "N", so "duplicate sid (gid 1), first defined at line 12" and
+    // "... line 40" count as one reason.
+    std::vector<std::pair<std::string, size_t>> rejected_by_reason() const;
 };
 
 struct RuleSetStats {

@@ -522,5 +522,32 @@ TEST_F(MatcherTest, FastPatternInAnEarlierSegmentStillCompletesOnTheWindow) {
     EXPECT_EQ(sids(TestPacket("/bin/sh HTTP/1.0")), V{});
 }
 
+// The load report an operator reads: rejections in the order of their files and lines (a
+// compile-time rejection is found after every parse error), counted by reason with numbers
+// folded, but not the digits of a quoted or named keyword.
+TEST(LoadReportTest, RejectionsInFileOrderAndCountedByReason) {
+    LoadReport r;
+    r.file_names = {"b.rules", "a.rules"};
+    r.rejected = {
+        {"a.rules", 9, 5, "duplicate sid (gid 1), first defined at line 3"},
+        {"b.rules", 7, 1, "unsupported keyword 'http2.header'"},
+        {"a.rules", 2, 4, "duplicate sid (gid 1), first defined at line 1"},
+        {"b.rules", 2, 2, "unsupported keyword 'http2.header'"},
+        {"b.rules", 4, 3, "pcre: number too big in {} quantifier at offset 17"},
+        {"a.rules", 5, 6, "unsupported keyword 'base64_decode'"},
+    };
+    std::vector<std::string> order;
+    for (const auto& e : r.rejected_in_order()) {
+        order.push_back(e.file + ":" + std::to_string(e.line));
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"b.rules:2", "b.rules:4", "b.rules:7", "a.rules:2",
+                                               "a.rules:5", "a.rules:9"}));
+    EXPECT_EQ(r.rejected_by_reason(), (std::vector<std::pair<std::string, size_t>>{
+                                          {"duplicate sid (gid N), first defined at line N", 2},
+                                          {"unsupported keyword 'http2.header'", 2},
+                                          {"pcre: number too big in {} quantifier at offset N", 1},
+                                          {"unsupported keyword 'base64_decode'", 1}}));
+}
+
 }  // namespace
 }  // namespace vigil::rules
