@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -47,6 +48,54 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
         return p;
     }
     return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+// net_pcap's file arguments in a --vdev value ("net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap").
+std::string resolve_devargs(const std::string& base_dir, const std::string& devargs) {
+    std::string out;
+    size_t start = 0;
+    while (start <= devargs.size()) {
+        size_t end = devargs.find(',', start);
+        if (end == std::string::npos) {
+            end = devargs.size();
+        }
+        std::string kv = devargs.substr(start, end - start);
+        for (const char* key : {"rx_pcap=", "tx_pcap="}) {
+            if (kv.rfind(key, 0) == 0) {
+                const size_t k = std::strlen(key);
+                kv = key + resolve(base_dir, kv.substr(k));
+            }
+        }
+        out += (start == 0 ? "" : ",") + kv;
+        start = end + 1;
+    }
+    return out;
+}
+
+// The file paths among EAL arguments, resolved like every other path in the file: the
+// rx_pcap=/tx_pcap= files of --vdev, and the values of -d (driver) and --huge-dir, in both
+// "--opt=value" and "--opt value" forms.
+std::vector<std::string> resolve_eal_paths(const std::string& base_dir,
+                                           std::vector<std::string> eal) {
+    enum class Next { Other, Path, Devargs } next = Next::Other;
+    for (auto& a : eal) {
+        if (next == Next::Path) {
+            a = resolve(base_dir, a);
+        } else if (next == Next::Devargs) {
+            a = resolve_devargs(base_dir, a);
+        }
+        next = Next::Other;
+        if (a == "-d" || a == "--huge-dir") {
+            next = Next::Path;
+        } else if (a == "--vdev") {
+            next = Next::Devargs;
+        } else if (a.rfind("--vdev=", 0) == 0) {
+            a = "--vdev=" + resolve_devargs(base_dir, a.substr(7));
+        } else if (a.rfind("--huge-dir=", 0) == 0) {
+            a = "--huge-dir=" + resolve(base_dir, a.substr(11));
+        }
+    }
+    return eal;
 }
 
 std::vector<std::string> str_list(Ctx& c, const YAML::Node& n, const std::string& key) {
@@ -246,8 +295,8 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
             return make_error(ErrorCode::BadInput, path + ": empty configuration");
         }
         c.check_keys(root, "",
-                     {"sensor-id", "capture", "rules", "vars", "outputs", "ips", "flow", "stream",
-                      "defrag", "app-layer", "host-os-policy"});
+                     {"sensor-id", "capture", "rules", "vars", "engine", "outputs", "ips", "flow",
+                      "stream", "defrag", "app-layer", "host-os-policy"});
         load_pipeline(c, root, cfg.pipeline);
         if (root["sensor-id"]) {
             cfg.sensor_id = root["sensor-id"].as<std::string>();
@@ -268,7 +317,7 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
                 }
             }
             if (cap["eal"]) {
-                cfg.eal = str_list(c, cap["eal"], "capture.eal");
+                cfg.eal = resolve_eal_paths(dir, str_list(c, cap["eal"], "capture.eal"));
             }
             if (cap["ports"]) {
                 cfg.ports = str_list(c, cap["ports"], "capture.ports");
@@ -386,6 +435,13 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
         if (const auto r = root["rules"]) {
             for (auto& p : str_list(c, r, "rules")) {
                 cfg.rules.push_back(resolve(dir, p));
+            }
+        }
+        if (const auto eng = root["engine"]) {
+            c.check_keys(eng, "engine", {"init-failure-fatal"});
+            if (eng["init-failure-fatal"]) {
+                cfg.init_failure_fatal =
+                    to_bool(c, eng["init-failure-fatal"], "engine.init-failure-fatal");
             }
         }
         if (root["vars"]) {

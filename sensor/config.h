@@ -37,6 +37,9 @@ struct SensorConfig {
     // detection
     std::vector<std::string> rules;
     std::string vars;  // "" = Suricata defaults
+    // A rejected rule stops replay and run (Suricata's engine.init-failure-fatal); off: the
+    // rest load and the rejections are reported. A load with no rule at all always stops.
+    bool init_failure_fatal = false;
     // outputs
     std::string eve_path = "/var/log/vigil/eve.json";
     std::string zmq_endpoint = "ipc:///run/vigil/mgmt.sock";
@@ -58,7 +61,9 @@ struct SensorConfig {
     PipelineConfig pipeline{};
 };
 
-// Relative paths in the file (rules, vars, eve) are resolved against the file's directory.
+// Every relative path in the file is resolved against the file's directory, whatever the
+// working directory: rules, vars, outputs.eve.path, outputs.zmq.spool, and the file paths in
+// capture.eal (--vdev rx_pcap=/tx_pcap=, -d, --huge-dir).
 Result<SensorConfig> load_sensor_config(const std::string& path);
 
 // The ips.nft section as the enforcer takes it.

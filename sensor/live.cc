@@ -207,8 +207,6 @@ const char* signal_name(int sig) {
             return "SIGTERM";
         case SIGINT:
             return "SIGINT";
-        case SIGHUP:
-            return "SIGHUP";
         default:
             return "signal";
     }
@@ -541,6 +539,14 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
                 s += format_ports(sample_ports(cap, ctxs));
                 s += format_workers(sample_workers(ctxs, stalls));
                 std::fprintf(log, "%s", s.c_str());
+                std::fflush(log);
+            } else if (sig == SIGHUP) {
+                // Reload is not built yet: a HUP (logrotate, an operator used to Suricata)
+                // must not take detection down.
+                std::fprintf(log,
+                             "vigil-sensor: SIGHUP: rule reload is not available in this "
+                             "version; carrying on with the rules loaded at start (restart to "
+                             "load new rules)\n");
                 std::fflush(log);
             } else if (sig > 0) {
                 res.stop_reason = signal_name(sig);

@@ -4,12 +4,16 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "common/text.h"
 #include "dataplane/dpdk.h"
 #include "dataplane/pcap_source.h"
 #include "rules/rule_parser.h"
@@ -44,16 +48,71 @@ struct RulesArgs {
     std::vector<std::string> rules;
     std::string vars;
     std::string config;
+    std::string known_rejected;
+    std::string write_rejected;
+    int64_t allow_rejected = -1;  // -1: not given
 };
 
-// Loads the vars and rules named on the command line (or in the config); prints the summary
-// line and every rejection on stderr.
+// The load summary, every rejection in file and line order, then (when there are several)
+// how many were rejected for each reason; on stderr.
+void print_load_report(const rules::LoadReport& report) {
+    std::fprintf(stderr, "%s\n", report.summary_line().c_str());
+    for (const auto& e : report.rejected_in_order()) {
+        std::fprintf(stderr, "  rejected: %s\n", e.to_string().c_str());
+    }
+    if (report.rejected.size() > 1) {
+        std::fprintf(stderr, "rejected by reason:\n");
+        for (const auto& [reason, n] : report.rejected_by_reason()) {
+            std::fprintf(stderr, "  %6zu  %s\n", n, reason.c_str());
+        }
+    }
+}
+
+// Loads the vars and rules named on the command line (or in the config) and prints the load
+// report. A path that cannot be read is only its error: nothing was loaded to report.
 Result<rules::RuleSetPtr> load_rules(const std::vector<std::string>& paths, const rules::Vars& vars,
                                      rules::LoadReport& report) {
     auto rs = rules::RuleSet::load(paths, vars, report);
-    std::fprintf(stderr, "%s\n", report.summary_line().c_str());
-    for (const auto& e : report.rejected) {
-        std::fprintf(stderr, "  rejected: %s\n", e.to_string().c_str());
+    if (rs) {
+        print_load_report(report);
+    }
+    return rs;
+}
+
+// A load that replay, run and check can go on with: at least one rule (a run without rules
+// would report any traffic as clean) and, when `fatal` (engine.init-failure-fatal), no
+// rejection at all.
+Status rules_usable(const rules::LoadReport& report, bool fatal) {
+    const std::string n = std::to_string(report.rejected.size());
+    if (report.loaded == 0) {
+        if (!report.rejected.empty()) {
+            return make_error(ErrorCode::BadInput,
+                              "no rules loaded: all " + n +
+                                  " rules were rejected (listed above); without rules no traffic "
+                                  "can alert");
+        }
+        return make_error(ErrorCode::BadInput,
+                          "no rules loaded: the " + std::to_string(report.files) +
+                              " rule file(s) hold no rules (only comments or blank lines)");
+    }
+    if (fatal && !report.rejected.empty()) {
+        return make_error(ErrorCode::BadInput,
+                          n + " rule(s) rejected (listed above) and rejections are fatal "
+                              "(--init-errors-fatal or engine.init-failure-fatal)");
+    }
+    return Ok{};
+}
+
+// Loads rules for replay and run: the report, then the verdict of rules_usable.
+Result<rules::RuleSetPtr> load_usable_rules(const std::vector<std::string>& paths,
+                                            const rules::Vars& vars, bool fatal) {
+    rules::LoadReport report;
+    auto rs = load_rules(paths, vars, report);
+    if (!rs) {
+        return rs;
+    }
+    if (auto st = rules_usable(report, fatal); !st) {
+        return st.error();
     }
     return rs;
 }
@@ -88,6 +147,7 @@ struct ReplayArgs {
     bool nft = false;
     bool stats = false;
     bool no_progress = false;
+    bool init_errors_fatal = false;
 };
 
 int cmd_replay(const ReplayArgs& a) {
@@ -133,10 +193,9 @@ int cmd_replay(const ReplayArgs& a) {
             expects.push_back(std::move(f.value()));
         }
     }
-    rules::LoadReport report;
-    auto rs = load_rules(rule_paths, *vars, report);
+    auto rs = load_usable_rules(rule_paths, *vars, a.init_errors_fatal || cfg.init_failure_fatal);
     if (!rs) {
-        return fail(exit_code_for(rs.error()), rs.error().message);
+        return fail(exit_code_for(rs.error()), "replay: " + rs.error().message);
     }
     auto eve = sensor::EveWriter::open(eve_path, a.sensor_id.empty() ? cfg.sensor_id : a.sensor_id);
     if (!eve) {
@@ -221,6 +280,50 @@ int cmd_replay(const ReplayArgs& a) {
     return mismatch ? kExitFailure : kExitOk;
 }
 
+// A --known-rejected file: one sid a line; '#' starts a comment (as --write-rejected writes).
+Result<std::set<uint32_t>> load_known_rejected(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return make_error(ErrorCode::BadInput, path + ": cannot open the known-rejected list");
+    }
+    std::set<uint32_t> sids;
+    std::string line;
+    for (uint32_t n = 1; std::getline(in, line); ++n) {
+        const std::string_view t = trim(std::string_view(line).substr(0, line.find('#')));
+        if (t.empty()) {
+            continue;
+        }
+        uint32_t sid = 0;
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), sid);
+        if (ec != std::errc() || end != t.data() + t.size() || sid == 0) {
+            return make_error(ErrorCode::BadInput,
+                              path + ":" + std::to_string(n) +
+                                  ": expected a sid (a positive number), got '" + std::string(t) +
+                                  "'");
+        }
+        sids.insert(sid);
+    }
+    return sids;
+}
+
+// The sids of the rejected rules, with file, line and reason as comments: a baseline for
+// --known-rejected. Rejections without a sid cannot be listed; they are written as comments.
+Status write_rejected_file(const std::string& path, const rules::LoadReport& report) {
+    std::ofstream out(path);
+    out << "# vigil-sensor check --write-rejected: " << report.summary_line() << "\n";
+    for (const auto& e : report.rejected_in_order()) {
+        if (e.sid == 0) {
+            out << "# (no sid) " << e.to_string() << "\n";
+        } else {
+            out << e.sid << "  # " << e.to_string() << "\n";
+        }
+    }
+    if (!out.flush()) {
+        return make_error(ErrorCode::Io, path + ": cannot write the rejected list");
+    }
+    return Ok{};
+}
+
 int cmd_check(const RulesArgs& a) {
     auto c = config_arg(a.config);
     if (!c) {
@@ -257,7 +360,61 @@ int cmd_check(const RulesArgs& a) {
                  st.rules, st.prefiltered, st.pcre_prefilter, st.always_check,
                  st.address_indexed_rules, st.databases, st.port_groups,
                  static_cast<double>(st.database_bytes) / 1024.0, st.compile_seconds);
-    return report.rejected.empty() ? kExitOk : kExitBadInput;
+    if (auto st = rules_usable(report, false); !st) {
+        return fail(kExitBadInput, "check: " + st.error().message);
+    }
+    if (!a.write_rejected.empty()) {
+        if (auto w = write_rejected_file(a.write_rejected, report); !w) {
+            return fail(kExitFailure, w.error().message);
+        }
+        std::fprintf(stderr, "check: %zu rejected rule(s) written to %s (for --known-rejected)\n",
+                     report.rejected.size(), a.write_rejected.c_str());
+    }
+    // Which rejections are accepted: those whose sid is on the --known-rejected list, then up
+    // to --allow-rejected of the rest.
+    std::set<uint32_t> known;
+    if (!a.known_rejected.empty()) {
+        auto k = load_known_rejected(a.known_rejected);
+        if (!k) {
+            return fail(kExitBadInput, k.error().message);
+        }
+        known = std::move(k.value());
+    }
+    std::vector<const rules::RuleError*> fresh;
+    std::set<uint32_t> rejected_sids;
+    for (const auto& e : report.rejected) {
+        rejected_sids.insert(e.sid);
+        if (e.sid == 0 || known.count(e.sid) == 0) {
+            fresh.push_back(&e);
+        }
+    }
+    for (const uint32_t sid : known) {
+        if (rejected_sids.count(sid) == 0) {
+            std::fprintf(stderr,
+                         "check: sid %u is listed in %s but was not rejected (it loads "
+                         "now, or is gone): remove it from the list\n",
+                         sid, a.known_rejected.c_str());
+        }
+    }
+    const size_t allowed = a.allow_rejected < 0 ? 0 : static_cast<size_t>(a.allow_rejected);
+    const size_t accepted_known = report.rejected.size() - fresh.size();
+    std::string what = std::to_string(report.rejected.size()) + " rejected";
+    if (!a.known_rejected.empty()) {
+        what += ", " + std::to_string(accepted_known) + " of them known (" + a.known_rejected + ")";
+    }
+    if (fresh.size() > allowed) {
+        if (!a.known_rejected.empty()) {
+            std::fprintf(stderr, "check: rejected and not on the known list:\n");
+            for (const auto* e : fresh) {
+                std::fprintf(stderr, "  %s\n", e->to_string().c_str());
+            }
+        }
+        std::fprintf(stderr, "check: FAIL: %s; %zu not accepted (--allow-rejected %zu)\n",
+                     what.c_str(), fresh.size(), allowed);
+        return kExitBadInput;
+    }
+    std::fprintf(stderr, "check: ok: %zu loaded, %s\n", report.loaded, what.c_str());
+    return kExitOk;
 }
 
 struct BlocksArgs {
@@ -332,6 +489,19 @@ int cmd_blocks(const std::string& verb, const BlocksArgs& a) {
     }
     auto& c = **client;
     if (verb == "list") {
+        auto exists = c.table_exists();
+        if (!exists) {
+            return fail(kExitFailure, exists.error().message);
+        }
+        if (!*exists) {
+            // Nothing was ever blocked here (or the table was removed): an empty list.
+            std::printf("%-40s %-36s %s\n", "ADDRESS", "RULE", "TIME LEFT");
+            std::fprintf(stderr,
+                         "blocks: 0: table inet %s does not exist (no block has been made on "
+                         "this host since it was last removed)\n",
+                         ec->table.c_str());
+            return kExitOk;
+        }
         auto elems = c.list();
         if (!elems) {
             return fail(kExitFailure, elems.error().message);
@@ -387,6 +557,7 @@ int cmd_blocks(const std::string& verb, const BlocksArgs& a) {
 struct RunArgs {
     std::string config;
     bool no_progress = false;
+    bool init_errors_fatal = false;
 };
 
 int cmd_run(const RunArgs& a) {
@@ -402,10 +573,9 @@ int cmd_run(const RunArgs& a) {
     if (!vars) {
         return fail(kExitBadInput, vars.error().message);
     }
-    rules::LoadReport report;
-    auto rs = load_rules(cfg.rules, *vars, report);
+    auto rs = load_usable_rules(cfg.rules, *vars, a.init_errors_fatal || cfg.init_failure_fatal);
     if (!rs) {
-        return fail(exit_code_for(rs.error()), rs.error().message);
+        return fail(exit_code_for(rs.error()), "run: " + rs.error().message);
     }
     auto eve = sensor::EveWriter::open(cfg.eve_path, cfg.sensor_id);
     if (!eve) {
@@ -432,26 +602,56 @@ int cmd_run(const RunArgs& a) {
     return kExitOk;
 }
 
+// Each command's exit codes, shown by its --help.
+constexpr const char* kReplayExits =
+    "Exit codes: 0 replayed, every alert written (and every expectation met); 1 runtime failure "
+    "(cannot write output; with --nft, enforcement failed) or an --expect mismatch; 2 bad input: "
+    "usage, config, vars, expectation file, unreadable/truncated/corrupt pcap, no rule loaded "
+    "(all rejected or none given), a rejected rule with --init-errors-fatal.\n";
+constexpr const char* kRunExits =
+    "Exit codes: 0 stopped by SIGTERM/SIGINT or capture.exit-on-idle-ms, every alert written; 1 "
+    "runtime failure (cannot write output); 2 bad input: usage, config, vars, no rule loaded "
+    "(all rejected or none given), a rejected rule with --init-errors-fatal, a port or "
+    "interface that cannot be opened, too few lcores, a queue count the driver refuses, no "
+    "hugepages. SIGHUP does not stop it (rule reload is not available yet).\n";
+constexpr const char* kBlocksExits =
+    "Exit codes: 0 done (list: also when the table does not exist); 1 netlink failure, no "
+    "CAP_NET_ADMIN, or a damaged table; 2 bad input: usage, config, not an IPv4/IPv6 address, "
+    "removing an address that is not blocked.\n";
+constexpr const char* kCheckExits =
+    "Exit codes: 0 the config is valid and every rule loads, or every rejection is accepted "
+    "(--known-rejected, --allow-rejected); 1 cannot write --write-rejected; 2 a rejection not "
+    "accepted, no rule loaded, or bad input (usage, config, vars, a list file).\n";
+
+// An option the command cannot go without. Checked after parsing (not with CLI11's
+// required()), so that a mistyped option is reported as unknown rather than as the missing
+// one it was meant to be.
+struct RequiredOption {
+    CLI::App* command;
+    CLI::Option* option;
+};
+
 }  // namespace
 
 static int run(int argc, char** argv) {
     CLI::App app{"vigil-sensor: network IDS/IPS sensor (Suricata rule syntax, EVE JSON output)"};
     app.require_subcommand(1);
     app.footer(
-        "Exit codes: 0 success; 1 runtime failure (I/O, netlink, enforcement failed in replay "
-        "--nft) or --expect mismatch; 2 bad input (usage, config, vars, a rejected rule in "
-        "`check`, unreadable/truncated/corrupt pcap, a port or interface that cannot be "
-        "opened, an address that is not blocked).\n"
+        "Exit codes: 0 success; 1 runtime failure; 2 bad input. Each command's --help lists "
+        "its own.\n"
         "Docs: docs/operator-guide.md, docs/operations.md, docs/rules.md, docs/testing.md");
     app.set_version_flag("--version", std::string("vigil-sensor ") + VIGIL_VERSION);
+    std::vector<RequiredOption> required;
 
     ReplayArgs ra;
     auto* replay =
         app.add_subcommand("replay",
                            "Replay pcap files through decode, defrag, flows, TCP reassembly, "
                            "HTTP/DNS/TLS parsing and detection; write EVE JSON");
-    replay->add_option("--pcap", ra.pcaps, "pcap/pcapng files or directories (name order)")
-        ->required();
+    replay->footer(kReplayExits);
+    required.push_back(
+        {replay, replay->add_option("--pcap", ra.pcaps,
+                                    "pcap/pcapng files or directories (name order); required")});
     replay->add_option(
         "--rules", ra.rules,
         "rule files or directories of *.rules (required unless --config names them)");
@@ -463,8 +663,9 @@ static int run(int argc, char** argv) {
                        "app-layer, host-os-policy settings");
     replay
         ->add_option("--workers", ra.workers,
-                     "worker threads (traffic spread by a hash of the host pair)")
-        ->check(CLI::Range(1, 64));
+                     "worker threads, 1 to 64 (traffic spread by a hash of the host pair)")
+        ->check(CLI::Range(1, 64).description(""))
+        ->type_name("N");
     replay->add_flag("--ips", ra.ips,
                      "IPS mode: packets matching drop/reject rules (and the rest of their flow) "
                      "get the drop verdict; their alerts say 'blocked', followed by a drop record");
@@ -478,6 +679,9 @@ static int run(int argc, char** argv) {
                        "expectations file to compare alerts with, or 'auto' (X.pcap vs X.expect); "
                        "exit 1 on mismatch");
     replay->add_option("--sensor-id", ra.sensor_id, "value of the EVE 'host' field");
+    replay->add_flag("--init-errors-fatal", ra.init_errors_fatal,
+                     "stop (exit 2) when any rule is rejected, as engine.init-failure-fatal in "
+                     "--config; by default the other rules load and the rejections are listed");
     replay->add_flag("--no-progress", ra.no_progress, "no progress line on stderr");
 
     RunArgs ua;
@@ -486,8 +690,13 @@ static int run(int argc, char** argv) {
         "Capture live traffic (DPDK ports, or libpcap interfaces with capture.method: pcap) and "
         "detect; inline pairs forward what the rules allow. Runs until SIGTERM/SIGINT (or "
         "capture.exit-on-idle-ms); SIGUSR1 prints the counters");
-    runc->add_option("--config", ua.config, "sensor.yaml (DESIGN §8; docs/operations.md)")
-        ->required();
+    runc->footer(kRunExits);
+    required.push_back({runc, runc->add_option("--config", ua.config,
+                                               "sensor.yaml (docs/operator-guide.md, "
+                                               "docs/operations.md); required")});
+    runc->add_flag("--init-errors-fatal", ua.init_errors_fatal,
+                   "do not start (exit 2) when any rule is rejected, as "
+                   "engine.init-failure-fatal");
     runc->add_flag("--no-progress", ua.no_progress, "no status line on stderr");
 
     BlocksArgs ba;
@@ -496,7 +705,9 @@ static int run(int argc, char** argv) {
         "Show and change the addresses blocked in nftables (table inet vigil, sets block4 and "
         "block6), directly in the kernel: undo a false positive in seconds");
     blocks->require_subcommand(1);
+    blocks->footer(kBlocksExits);
     auto add_common = [&](CLI::App* sc) {
+        sc->footer(kBlocksExits);
         sc->add_option("--config", ba.config,
                        "sensor.yaml: take the table and default timeout from ips.nft");
         sc->add_option("--table", ba.table, "nftables table (inet family; default vigil)");
@@ -506,22 +717,43 @@ static int run(int argc, char** argv) {
     add_common(blist);
     auto* badd = blocks->add_subcommand("add", "block addresses (creates the table if missing)");
     add_common(badd);
-    badd->add_option("addresses", ba.addrs, "IPv4 or IPv6 addresses")->required();
+    required.push_back(
+        {badd, badd->add_option("addresses", ba.addrs, "IPv4 or IPv6 addresses; at least one")});
     badd->add_option("--timeout", ba.timeout,
-                     "seconds the block lasts (default ips.nft.block-timeout-s, 3600)")
-        ->check(CLI::Range(1, 31536000));
+                     "seconds the block lasts, 1 to 31536000 (default ips.nft.block-timeout-s, "
+                     "3600)")
+        ->check(CLI::Range(1, 31536000).description(""))
+        ->type_name("S");
     badd->add_option("--comment", ba.comment, "stored with the block (shown by list)");
     auto* bremove = blocks->add_subcommand("remove", "unblock addresses now");
     add_common(bremove);
-    bremove->add_option("addresses", ba.addrs, "IPv4 or IPv6 addresses")->required();
+    required.push_back({bremove, bremove->add_option("addresses", ba.addrs,
+                                                     "IPv4 or IPv6 addresses; at least one")});
 
     RulesArgs ca;
-    auto* check = app.add_subcommand("check",
-                                     "Validate rules (and a config); exit 2 if any rule "
-                                     "is rejected");
+    auto* check = app.add_subcommand(
+        "check",
+        "Validate rules (and a config) as the sensor loads them; exit 2 if a rule is rejected "
+        "that is not accepted (--known-rejected, --allow-rejected): a gate for rule updates");
+    check->footer(kCheckExits);
     check->add_option("--rules", ca.rules, "rule files or directories of *.rules");
     check->add_option("--vars", ca.vars, "variables file (suricata.yaml subset)");
     check->add_option("--config", ca.config, "sensor.yaml to validate (and take rules/vars from)");
+    check
+        ->add_option("--known-rejected", ca.known_rejected,
+                     "file of sids (one a line, '#' comments) whose rejection is accepted, as "
+                     "--write-rejected writes it")
+        ->type_name("FILE");
+    check
+        ->add_option("--allow-rejected", ca.allow_rejected,
+                     "accept up to N rejections (besides the known ones); default 0")
+        ->check(CLI::NonNegativeNumber.description(""))
+        ->type_name("N");
+    check
+        ->add_option("--write-rejected", ca.write_rejected,
+                     "write the sids of the rejected rules (with file, line and reason) to "
+                     "FILE: the baseline for --known-rejected")
+        ->type_name("FILE");
 
     try {
         app.parse(argc, argv);
@@ -529,9 +761,28 @@ static int run(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
+    } catch (const CLI::ExtrasError&) {
+        std::string extras;
+        for (const auto& x : app.remaining(true)) {
+            extras += (extras.empty() ? "" : " ") + x;
+        }
+        std::fprintf(stderr,
+                     "vigil-sensor: unknown option or argument: %s\nRun with --help for the "
+                     "options of each command.\n",
+                     extras.c_str());
+        return kExitBadInput;
     } catch (const CLI::ParseError& e) {
         app.exit(e);
         return kExitBadInput;
+    }
+    for (const auto& r : required) {
+        if (r.command->parsed() && r.option->count() == 0) {
+            std::fprintf(stderr,
+                         "vigil-sensor %s: %s is required\nRun with --help for more "
+                         "information.\n",
+                         r.command->get_name().c_str(), r.option->get_name().c_str());
+            return kExitBadInput;
+        }
     }
     if (replay->parsed()) {
         return cmd_replay(ra);

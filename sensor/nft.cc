@@ -968,16 +968,32 @@ Result<State> Client::check() {
     return inspect(exists);
 }
 
+int Client::get_table(nftnl_table* out) {
+    auto tkey = make_table(table_);
+    return get_object(
+        static_cast<mnl_socket*>(nl_), seq_, NFT_MSG_GETTABLE,
+        [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, tkey.get()); },
+        [&](const nlmsghdr* nlh) { return nftnl_table_nlmsg_parse(nlh, out) >= 0; });
+}
+
+Result<bool> Client::table_exists() {
+    auto t = own(nftnl_table_alloc());
+    const int err = get_table(t.get());
+    if (err == ENOENT) {
+        return false;
+    }
+    if (err != 0) {
+        return os_error("reading table inet " + table_, err);
+    }
+    return true;
+}
+
 Result<State> Client::inspect(bool& table_exists) {
     auto* nl = static_cast<mnl_socket*>(nl_);
     table_exists = false;
 
-    auto tkey = make_table(table_);
     auto t = own(nftnl_table_alloc());
-    int err = get_object(
-        nl, seq_, NFT_MSG_GETTABLE,
-        [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, tkey.get()); },
-        [&](const nlmsghdr* nlh) { return nftnl_table_nlmsg_parse(nlh, t.get()) >= 0; });
+    int err = get_table(t.get());
     if (err == ENOENT) {
         return problem("table inet " + table_ + " missing");
     }
@@ -1144,8 +1160,11 @@ Result<std::vector<Element>> Client::list() {
     for (const Family& f : kFamilies) {
         const int err = dump_elements(static_cast<mnl_socket*>(nl_), seq_, table_, f, out);
         if (err == ENOENT) {
-            return make_error(ErrorCode::Io, std::string("nftables: set ") + f.set +
-                                                 " missing in table inet " + table_);
+            return make_error(ErrorCode::Io,
+                              std::string("nftables: set ") + f.set + " missing in table inet " +
+                                  table_ +
+                                  ": the table is damaged (a running sensor with IPS repairs it; "
+                                  "`vigil-sensor blocks add` re-creates it)");
         }
         if (err != 0) {
             return list_error(f.set, err);

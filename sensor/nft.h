@@ -22,6 +22,8 @@
 #include "common/result.h"
 #include "dataplane/packet.h"
 
+struct nftnl_table;
+
 namespace vigil::sensor::nft {
 
 struct Element {
@@ -80,6 +82,9 @@ public:
     // (ErrorCode::BadInput), and nothing is removed in that batch.
     Status remove(std::span<const dataplane::IpAddr> addrs);
 
+    // Whether the table exists at all (on a host where nothing was ever blocked, it does not).
+    Result<bool> table_exists();
+
     // Every element of both sets, with time left and comment. A listing that ran into the
     // kernel resizing a set's hash table (after large adds/removes) is taken again; if none
     // is consistent within a few seconds: ErrorCode::Io.
@@ -95,6 +100,8 @@ private:
     Client(int fd, void* nl, std::string table);
     // check(), also telling whether the table exists (ensure() then deletes it first).
     Result<State> inspect(bool& table_exists);
+    // Reads the table into `out`: 0, or the errno of the answer (ENOENT: no such table).
+    int get_table(nftnl_table* out);
     // Elements of whichever sets exist (ensure() puts them back after re-creating).
     Result<std::vector<Element>> list_existing();
 

@@ -203,6 +203,29 @@ class ReplayNft(EnforceBase):
 
 
 class BlocksCli(EnforceBase):
+    def test_list_on_a_host_that_never_blocked_is_empty(self):
+        r = in_ns(self.ns_sen, SENSOR, "blocks", "list", check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(), ["ADDRESS", "RULE", "TIME", "LEFT"])
+        self.assertIn("table inet vigil does not exist", r.stderr)
+        # Listing creates nothing.
+        self.assertEqual(in_ns(self.ns_sen, "nft", "list", "tables").stdout, "")
+        # A damaged table (a set deleted by hand) is an error that says so.
+        in_ns(self.ns_sen, SENSOR, "blocks", "add", ATTACKER)
+        in_ns(self.ns_sen, "nft", "delete", "rule", "inet", "vigil", "prerouting", "handle",
+              self.rule_handle("block6"))
+        in_ns(self.ns_sen, "nft", "delete", "set", "inet", "vigil", "block6")
+        r = in_ns(self.ns_sen, SENSOR, "blocks", "list", check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("set block6 missing in table inet vigil: the table is damaged", r.stderr)
+
+    def rule_handle(self, setname):
+        out = in_ns(self.ns_sen, "nft", "-a", "list", "chain", "inet", "vigil",
+                    "prerouting").stdout
+        m = re.search(r"@%s .*# handle (\d+)" % setname, out)
+        self.assertIsNotNone(m, out)
+        return m.group(1)
+
     def test_list_add_remove(self):
         r = in_ns(self.ns_sen, SENSOR, "blocks", "add", ATTACKER, ATTACKER6, "--timeout", "60")
         self.assertIn("2 added", r.stderr)

@@ -6,7 +6,8 @@ each run starts its own DPDK EAL).
 - net_af_packet (DPDK) and libpcap capture on a veth: the corpus gives the alerts `replay` gives;
 - an inline pair between two namespaces (DPDK and libpcap): allowed traffic arrives at the far
   end, what a drop rule matches does not;
-- SIGUSR1 prints counters, SIGTERM stops cleanly with the EVE output flushed;
+- SIGUSR1 prints counters, SIGHUP is logged and changes nothing (no reload yet), SIGTERM
+  stops cleanly with the EVE output flushed;
 - the watchdog reports a stalled worker;
 - configuration errors name the file, the line and the key.
 
@@ -356,7 +357,7 @@ class Lifecycle(LiveTestBase):
         self.ns.veth(src, "vsrc0", sen, "vsen0")
         return src, sen
 
-    def test_sigusr1_dumps_and_sigterm_stops_cleanly(self):
+    def test_sigusr1_dumps_sighup_carries_on_sigterm_stops_cleanly(self):
         src, sen = self.one_port()
         eve = self.path("eve.json")
         cfg = self.path("sensor.yaml")
@@ -372,6 +373,11 @@ class Lifecycle(LiveTestBase):
             "ports": ["net_af_packet0"], "workers": 1})
         proc = self.start(sen, cfg)
         log = self.wait_running(proc)
+        # SIGHUP (reload, not built yet) must not take detection down: the traffic sent
+        # after it is still inspected.
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.assertIsNone(proc.poll(), "SIGHUP must not stop the sensor")
         sh("ip", "netns", "exec", src, "tcpreplay", "-q", "-i", "vsrc0",
            os.path.join(PCAPS, "01-http-established.pcap"))
         time.sleep(0.5)
@@ -382,6 +388,7 @@ class Lifecycle(LiveTestBase):
         rc, err = self.finish(proc)
         log += err
         self.assertEqual(rc, 0, log)
+        self.assertIn("vigil-sensor: SIGHUP: rule reload is not available", log)
         self.assertIn("vigil-sensor: counters", log)
         self.assertRegex(log, r"worker 0 +packets 10")
         self.assertIn("run summary (stopped: SIGTERM)", log)

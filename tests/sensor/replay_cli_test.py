@@ -229,11 +229,209 @@ class ReplayTest(unittest.TestCase):
         self.assertIn("sensor.yaml:5: unknown key 'outputs-typo'", r.stderr)
 
     def test_usage_errors_exit_2(self):
-        self.assertEqual(run("replay", "--rules", RULES).returncode, 2)
+        r = run("replay", "--rules", RULES)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--pcap is required", r.stderr)
         self.assertEqual(run("frobnicate").returncode, 2)
         r = run("replay", "--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("--pcap", r.stdout)
+
+    def test_mistyped_option_is_reported_as_unknown(self):
+        # --pcaps for --pcap: the typo is named, not the option it was meant to be.
+        r = run("replay", "--pcaps", PCAPS, "--rules", RULES, "--eve", "-")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option or argument: --pcaps", r.stderr)
+        self.assertNotIn("required", r.stderr)
+        r = run("run", "--conifg", "x.yaml")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option or argument: --conifg", r.stderr)
+
+    def test_each_command_help_lists_its_exit_codes(self):
+        for cmd, words in ((["replay"], ["--expect mismatch", "no rule loaded"]),
+                           (["run"], ["SIGHUP", "no rule loaded"]),
+                           (["check"], ["--known-rejected", "no rule loaded"]),
+                           (["blocks"], ["not blocked"]),
+                           (["blocks", "list"], ["table does not exist"])):
+            r = run(*cmd, "--help")
+            self.assertEqual(r.returncode, 0, cmd)
+            self.assertIn("Exit codes:", r.stdout, cmd)
+            text = " ".join(r.stdout.split())
+            for w in words:
+                self.assertIn(w, text, (cmd, w))
+        r = run("replay", "--help")
+        self.assertRegex(r.stdout, r"--workers N +worker threads, 1 to 64")
+        self.assertNotIn("[1 - 64]", r.stdout)
+
+    def test_missing_rules_file_prints_no_load_summary(self):
+        r = run("replay", "--pcap", PCAPS, "--rules", self.path("nope.rules"), "--eve", "-")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nope.rules: no such file or directory", r.stderr)
+        self.assertNotIn("loaded", r.stderr)
+
+
+class RulesLoadTest(unittest.TestCase):
+    """A run that loads no rules is not a clean run; check gates rule updates."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vigil-rules-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def write(self, name, text):
+        p = os.path.join(self.tmp, name)
+        with open(p, "w") as fh:
+            fh.write(text)
+        return p
+
+    def test_every_rule_rejected_is_bad_input_in_replay_run_and_check(self):
+        rules = self.write("typo.rules",
+                           'alert tcp any any -> any any (msg:"a"; cntent:"x"; sid:1;)\n'
+                           'alert tcp any any -> any any (msg:"b"; cntent:"y"; sid:2;)\n')
+        pcap = os.path.join(PCAPS, "01-http-established.pcap")
+        r = run("replay", "--pcap", pcap, "--rules", rules, "--eve", os.path.join(self.tmp, "e"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("rules: 0 loaded, 2 rejected", r.stderr)
+        self.assertIn("replay: no rules loaded: all 2 rules were rejected", r.stderr)
+        self.assertNotIn("0 alerts", r.stderr)
+        r = run("check", "--rules", rules)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("check: no rules loaded", r.stderr)
+        # run stops before it opens any port.
+        cfg = self.write("sensor.yaml",
+                         "capture: {method: pcap, ports: [vigil-nonexistent0]}\n"
+                         f"rules: [{rules}]\noutputs: {{eve: {{path: eve.json}}}}\n")
+        r = run("run", "--config", cfg, "--no-progress")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("run: no rules loaded: all 2 rules were rejected", r.stderr)
+        self.assertNotIn("vigil-nonexistent0", r.stderr)
+
+    def test_rule_files_without_rules_are_bad_input(self):
+        rules = self.write("empty.rules", "# nothing here\n\n#alert tcp any any -> any any "
+                           "(sid:1;)\n")
+        r = run("replay", "--pcap", os.path.join(PCAPS, "01-http-established.pcap"), "--rules",
+                rules, "--eve", "-")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no rules loaded: the 1 rule file(s) hold no rules", r.stderr)
+        self.assertEqual(run("check", "--rules", rules).returncode, 2)
+
+    def test_init_errors_fatal_stops_on_one_rejection(self):
+        rules = self.write("mixed.rules",
+                           'alert tcp any any -> any any (msg:"ok"; content:"GET"; sid:1;)\n'
+                           'alert tcp any any -> any any (msg:"bad"; cntent:"y"; sid:2;)\n')
+        pcap = os.path.join(PCAPS, "01-http-established.pcap")
+        # Default (Suricata's): the rest load and the run goes on.
+        r = run("replay", "--pcap", pcap, "--rules", rules, "--eve", "-")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("rules: 1 loaded, 1 rejected", r.stderr)
+        r = run("replay", "--pcap", pcap, "--rules", rules, "--eve", "-", "--init-errors-fatal")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("1 rule(s) rejected", r.stderr)
+        self.assertEqual(r.stdout, "")  # nothing replayed
+        cfg = self.write("fatal.yaml", f"rules: [{rules}]\nengine: {{init-failure-fatal: true}}\n")
+        r = run("replay", "--pcap", pcap, "--config", cfg, "--eve", "-")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("engine.init-failure-fatal", r.stderr)
+        bad = self.write("bad.yaml", "engine: {init-failure-fatl: true}\n")
+        r = run("check", "--config", bad, "--rules", rules)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bad.yaml:1: unknown key 'engine.init-failure-fatl'", r.stderr)
+
+    def test_check_lists_rejections_in_file_order_with_counts_by_reason(self):
+        # Parse rejections (unknown keyword) and compile rejections (a pcre PCRE2 refuses)
+        # interleaved by line; two files, the second named first.
+        a = self.write("a.rules",
+                       'alert tcp any any -> any any (msg:"1"; frob:1; sid:11;)\n'
+                       'alert tcp any any -> any any (msg:"2"; pcre:"/(?<=a+)b/"; sid:12;)\n'
+                       'alert tcp any any -> any any (msg:"3"; frob:2; sid:13;)\n'
+                       'alert tcp any any -> any any (msg:"ok"; content:"x"; sid:14;)\n')
+        b = self.write("b.rules",
+                       'alert tcp any any -> any any (msg:"4"; frob:3; sid:21;)\n'
+                       'alert tcp any any -> any any (msg:"5"; pcre:"/(?<=c+)d/"; sid:22;)\n')
+        r = run("check", "--rules", b, a)
+        self.assertEqual(r.returncode, 2)
+        lines = [l for l in r.stderr.splitlines() if l.startswith("  rejected: ")]
+        where = [l.split()[1] for l in lines]
+        self.assertEqual(where, [f"{b}:1:", f"{b}:2:", f"{a}:1:", f"{a}:2:", f"{a}:3:"],
+                         r.stderr)
+        self.assertIn("rejected by reason:", r.stderr)
+        counts = {}
+        for l in r.stderr.split("rejected by reason:\n")[1].splitlines():
+            parts = l.split(None, 1)
+            if len(parts) == 2 and parts[0].isdigit():
+                counts[parts[1]] = int(parts[0])
+        self.assertEqual(counts, {
+            "unsupported keyword 'frob'": 3,
+            "pcre: lookbehind assertion is not fixed length at offset N": 2}, r.stderr)
+        self.assertIn("check: FAIL: 5 rejected; 5 not accepted", r.stderr)
+
+    def test_check_gates_on_new_rejections_only(self):
+        rules = self.write("et.rules",
+                           'alert tcp any any -> any any (msg:"ok"; content:"x"; sid:1;)\n'
+                           'alert tcp any any -> any any (msg:"old"; frob:1; sid:2;)\n'
+                           'alert tcp any any -> any any (msg:"old"; frob:2; sid:3;)\n')
+        known = os.path.join(self.tmp, "known-rejected.txt")
+        r = run("check", "--rules", rules, "--write-rejected", known)
+        self.assertEqual(r.returncode, 2)  # writing the baseline accepts nothing by itself
+        with open(known) as fh:
+            sids = [l.split()[0] for l in fh if l.strip() and not l.startswith("#")]
+        self.assertEqual(sids, ["2", "3"])
+        r = run("check", "--rules", rules, "--known-rejected", known)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("check: ok: 1 loaded, 2 rejected, 2 of them known", r.stderr)
+        # An update breaks one more rule and fixes one of the known ones.
+        with open(rules, "w") as fh:
+            fh.write('alert tcp any any -> any any (msg:"ok"; content:"x"; sid:1;)\n'
+                     'alert tcp any any -> any any (msg:"fixed"; content:"y"; sid:2;)\n'
+                     'alert tcp any any -> any any (msg:"old"; frob:2; sid:3;)\n'
+                     'alert tcp any any -> any any (msg:"new"; frob:3; sid:4;)\n')
+        r = run("check", "--rules", rules, "--known-rejected", known)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("rejected and not on the known list:", r.stderr)
+        self.assertRegex(r.stderr, r"\n  .*et.rules:4: sid 4: unsupported keyword 'frob'")
+        self.assertIn("sid 2 is listed in", r.stderr)
+        self.assertIn("check: FAIL: 2 rejected, 1 of them known", r.stderr)
+        # A count instead of a list.
+        self.assertEqual(run("check", "--rules", rules, "--allow-rejected", "2").returncode, 0)
+        self.assertEqual(run("check", "--rules", rules, "--allow-rejected", "1").returncode, 2)
+        r = run("check", "--rules", rules, "--known-rejected", known, "--allow-rejected", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # A list with something that is not a sid names the file and line.
+        bad = self.write("bad.txt", "2\n# comment\nsid:3\n")
+        r = run("check", "--rules", rules, "--known-rejected", bad)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bad.txt:3: expected a sid", r.stderr)
+
+
+class ConfigPathsTest(unittest.TestCase):
+    """Every relative path in sensor.yaml resolves against the file's folder."""
+
+    def test_documented_minimal_config_runs_from_another_directory(self):
+        cfg = os.path.join(PCAPS, "run-dpdk.yaml")
+        # The operator guide shows this file as it is.
+        with open(cfg) as fh:
+            body = "".join(l for l in fh if not l.startswith("#")).strip()
+        with open(os.path.join(ROOT, "docs", "operator-guide.md")) as fh:
+            self.assertTrue("```yaml\n" + body + "\n```" in fh.read(),
+                            "docs/operator-guide.md does not show pcaps/run-dpdk.yaml as it is")
+        elsewhere = tempfile.mkdtemp(prefix="vigil-cwd-")
+        try:
+            r = run("run", "--config", cfg, "--no-progress", cwd=elsewhere)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.listdir(elsewhere), [])  # nothing written to the cwd
+        finally:
+            shutil.rmtree(elsewhere)
+        events = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        got = sorted(e["alert"]["signature_id"] for e in events if e["event_type"] == "alert")
+        r = run("replay", "--pcap", os.path.join(PCAPS, "01-http-established.pcap"), "--rules",
+                RULES, "--eve", "-")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = sorted(e["alert"]["signature_id"] for e in
+                      (json.loads(l) for l in r.stdout.splitlines() if l.strip())
+                      if e["event_type"] == "alert")
+        self.assertGreater(len(want), 0)
+        self.assertEqual(got, want)
 
 
 if __name__ == "__main__":

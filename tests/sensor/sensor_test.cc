@@ -252,6 +252,37 @@ ips:
     EXPECT_EQ(c->allowlist[0], "198.51.100.0/24");
 }
 
+// One rule for every path in the file: relative to the file's folder, including the files
+// named inside EAL arguments; absolute paths and what is not a path stay as written.
+TEST(ConfigTest, EalFilePathsResolveAgainstTheConfigFolder) {
+    TempDir d;
+    const auto p = d.file("sensor.yaml", R"(capture:
+  method: dpdk
+  eal: ["--no-huge", "-l", "0-1", "--vdev=net_pcap0,rx_pcap=in.pcap,tx_pcap=/abs/out.pcap",
+        "--vdev", "net_pcap1,rx_pcap=../x/in2.pcap", "--vdev=net_ring0",
+        "--vdev=net_af_packet0,iface=eth1", "-d", "drivers/librte_x.so", "--huge-dir=huge",
+        "--file-prefix", "vigil"]
+  ports: [net_pcap0]
+rules: [r.rules]
+engine: {init-failure-fatal: true}
+)");
+    auto c = load_sensor_config(p);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    const std::string dir = d.path();
+    const std::string parent = fs::path(dir).parent_path().string();
+    EXPECT_EQ(c->eal,
+              (std::vector<std::string>{
+                  "--no-huge", "-l", "0-1",
+                  "--vdev=net_pcap0,rx_pcap=" + dir + "/in.pcap,tx_pcap=/abs/out.pcap", "--vdev",
+                  "net_pcap1,rx_pcap=" + parent + "/x/in2.pcap", "--vdev=net_ring0",
+                  "--vdev=net_af_packet0,iface=eth1", "-d", dir + "/drivers/librte_x.so",
+                  "--huge-dir=" + dir + "/huge", "--file-prefix", "vigil"}));
+    EXPECT_TRUE(c->init_failure_fatal);
+    auto dflt = load_sensor_config(d.file("s2.yaml", "sensor-id: x\n"));
+    ASSERT_TRUE(dflt.ok());
+    EXPECT_FALSE(dflt->init_failure_fatal);
+}
+
 TEST(ConfigTest, UnknownKeyIsAnErrorWithLine) {
     TempDir d;
     auto c = load_sensor_config(d.file("s.yaml", "sensor-id: a\ncapture:\n  wrokers: 2\n"));
