@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package Vigil needs to build, test and benchmark.
-# Idempotent: when everything is present it only runs `dpkg -s` and exits (well under a second).
+# Idempotent: when everything is present it only asks dpkg-query and exits (well under a
+# second). apt's output is shown only when the installation fails.
 set -euo pipefail
 
 packages=(
@@ -24,7 +25,8 @@ packages=(
 
 missing=()
 for p in "${packages[@]}"; do
-    if ! dpkg -s "$p" >/dev/null 2>&1; then
+    # Installed, not merely known: a removed package keeps "deinstall ok config-files".
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
         missing+=("$p")
     fi
 done
@@ -40,8 +42,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
+# apt's output goes to a log, shown only when something fails.
+log=$(mktemp /tmp/vigil-setup.XXXXXX.log)
 echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+    >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: FAILED installing packages (the whole output: $log)" >&2
+    exit 1
+fi
+rm -f "$log"
 echo "setup: done"

@@ -307,7 +307,7 @@ std::string format_workers(const std::vector<WorkerCounters>& ws) {
                       static_cast<unsigned long long>(w.ring_waits),
                       static_cast<unsigned long long>(w.stalls));
         s += line;
-        if (w.active_seconds > 0) {
+        if (w.active_seconds >= kMinThroughputSeconds) {
             std::snprintf(line, sizeof(line), "  (%.0f packets/s while active)",
                           static_cast<double>(w.packets) / w.active_seconds);
             s += line;

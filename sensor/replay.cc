@@ -394,13 +394,21 @@ std::string format_summary(const ReplayResult& r) {
     std::snprintf(line, sizeof(line),
                   "replay summary\n"
                   "  files      %zu\n"
-                  "  packets    %llu (%llu bytes)\n"
-                  "  throughput %.3f Gbit/s, %.0f packets/s (%.3f s)\n",
+                  "  packets    %llu (%llu bytes)\n",
                   r.files.size(), static_cast<unsigned long long>(c.packets),
-                  static_cast<unsigned long long>(c.bytes),
-                  static_cast<double>(c.bytes) * 8.0 / secs / 1e9,
-                  static_cast<double>(c.packets) / secs, c.seconds);
-    std::string s = line + format_pipeline_summary(c, r.by_sid);
+                  static_cast<unsigned long long>(c.bytes));
+    std::string s = line;
+    // A rate over a few milliseconds measures start-up and file opening, not the pipeline.
+    if (c.seconds >= kMinThroughputSeconds) {
+        std::snprintf(line, sizeof(line), "  throughput %.3f Gbit/s, %.0f packets/s (%.3f s)\n",
+                      static_cast<double>(c.bytes) * 8.0 / secs / 1e9,
+                      static_cast<double>(c.packets) / secs, c.seconds);
+    } else {
+        std::snprintf(line, sizeof(line),
+                      "  time       %.3f s (too short a replay for a throughput figure)\n",
+                      c.seconds);
+    }
+    s += line + format_pipeline_summary(c, r.by_sid);
     if (r.enforcing) {
         s += format_enforcement(r.enforcement, c.drops);
     }
@@ -494,8 +502,11 @@ std::string format_pipeline_summary(const ReplayCounters& c,
             static_cast<unsigned long long>(dt.invalid));
         s += line;
     }
+    // Flows per identified protocol, then those whose protocol detection gave up (EVE's
+    // app_proto "failed": not a protocol Vigil knows, or too little data to tell).
+    constexpr auto kFailed = static_cast<size_t>(dataplane::app::AppProto::Failed);
     std::string protos;
-    for (size_t i = 1; i < c.app.flows.size(); ++i) {
+    for (size_t i = kFailed + 1; i < c.app.flows.size(); ++i) {
         if (c.app.flows[i] == 0) {
             continue;
         }
@@ -503,6 +514,10 @@ std::string format_pipeline_summary(const ReplayCounters& c,
         protos +=
             std::string(dataplane::app::app_proto_name(static_cast<dataplane::app::AppProto>(i))) +
             " " + std::to_string(c.app.flows[i]);
+    }
+    if (c.app.flows[kFailed] > 0) {
+        protos += (protos.empty() ? "" : "; ") + std::string("protocol not identified ") +
+                  std::to_string(c.app.flows[kFailed]);
     }
     if (!protos.empty()) {
         std::snprintf(line, sizeof(line),
@@ -526,10 +541,24 @@ std::string format_pipeline_summary(const ReplayCounters& c,
         std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
             return a.second->count > b.second->count;
         });
+        // The most frequent ones: a summary, not a listing (every alert is in the EVE output).
+        constexpr size_t kShown = 20;
         s += "  alerts by signature\n";
-        for (const auto& [sid, sc] : v) {
+        uint64_t rest = 0;
+        for (size_t i = 0; i < v.size(); ++i) {
+            const auto& [sid, sc] = v[i];
+            if (i >= kShown) {
+                rest += sc->count;
+                continue;
+            }
             std::snprintf(line, sizeof(line), "    %8llu  %-10u %s\n",
                           static_cast<unsigned long long>(sc->count), sid, sc->msg.c_str());
+            s += line;
+        }
+        if (v.size() > kShown) {
+            std::snprintf(line, sizeof(line),
+                          "    %8llu  alerts of %zu more signatures (all in the EVE output)\n",
+                          static_cast<unsigned long long>(rest), v.size() - kShown);
             s += line;
         }
     }

@@ -50,6 +50,10 @@ struct ReplayResult {
 Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetPtr& rules,
                                 const rules::Vars& vars, EveWriter& eve);
 
+// Rates are shown only for runs at least this long: over a few milliseconds they measure
+// start-up and file opening, not the pipeline.
+inline constexpr double kMinThroughputSeconds = 1.0;
+
 // Human summary (packets, flows, alerts by signature, throughput).
 std::string format_summary(const ReplayResult& r);
 // Its part after the packet and throughput lines (decode, flows, alerts, stream, defrag,

@@ -15,6 +15,7 @@
 #include "sensor/config.h"
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
+#include "sensor/replay.h"
 
 namespace vigil::sensor {
 namespace {
@@ -281,6 +282,36 @@ engine: {init-failure-fatal: true}
     auto dflt = load_sensor_config(d.file("s2.yaml", "sensor-id: x\n"));
     ASSERT_TRUE(dflt.ok());
     EXPECT_FALSE(dflt->init_failure_fatal);
+}
+
+// The replay summary: a rate only for a run long enough to measure one; flows whose
+// protocol was not identified said so in words; the 20 most frequent signatures.
+TEST(SummaryTest, ThroughputOnlyWhenMeasurableAndSignaturesCapped) {
+    ReplayResult r;
+    r.counters.packets = 2000000;
+    r.counters.bytes = 250000000;
+    r.counters.seconds = 2.0;
+    r.counters.app.flows[static_cast<size_t>(dataplane::app::AppProto::Failed)] = 40;
+    r.counters.app.flows[static_cast<size_t>(dataplane::app::AppProto::Http)] = 27;
+    for (uint32_t sid = 1; sid <= 25; ++sid) {
+        r.by_sid[sid] = SidCount{"sig " + std::to_string(sid), 100 - sid};
+    }
+    std::string s = format_summary(r);
+    EXPECT_NE(s.find("throughput 1.000 Gbit/s, 1000000 packets/s (2.000 s)"), std::string::npos)
+        << s;
+    EXPECT_NE(s.find("flows: http 27; protocol not identified 40"), std::string::npos) << s;
+    EXPECT_EQ(s.find("failed"), std::string::npos) << s;
+    EXPECT_NE(s.find("sig 20\n"), std::string::npos) << s;
+    EXPECT_EQ(s.find("sig 21\n"), std::string::npos) << s;
+    // sids 21..25: 79 + 78 + 77 + 76 + 75 alerts
+    EXPECT_NE(s.find("385  alerts of 5 more signatures (all in the EVE output)"), std::string::npos)
+        << s;
+    r.counters.seconds = 0.061;
+    s = format_summary(r);
+    EXPECT_EQ(s.find("Gbit/s"), std::string::npos) << s;
+    EXPECT_NE(s.find("time       0.061 s (too short a replay for a throughput figure)"),
+              std::string::npos)
+        << s;
 }
 
 TEST(ConfigTest, UnknownKeyIsAnErrorWithLine) {
