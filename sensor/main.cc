@@ -347,6 +347,15 @@ int cmd_check(const RulesArgs& a) {
     if (!vars) {
         return fail(kExitBadInput, vars.error().message);
     }
+    // A bad list fails before minutes of compiling.
+    std::set<uint32_t> known;
+    if (!a.known_rejected.empty()) {
+        auto k = load_known_rejected(a.known_rejected);
+        if (!k) {
+            return fail(kExitBadInput, k.error().message);
+        }
+        known = std::move(k.value());
+    }
     rules::LoadReport report;
     auto rs = load_rules(rule_paths, *vars, report);
     if (!rs) {
@@ -372,20 +381,12 @@ int cmd_check(const RulesArgs& a) {
     }
     // Which rejections are accepted: those whose sid is on the --known-rejected list, then up
     // to --allow-rejected of the rest.
-    std::set<uint32_t> known;
-    if (!a.known_rejected.empty()) {
-        auto k = load_known_rejected(a.known_rejected);
-        if (!k) {
-            return fail(kExitBadInput, k.error().message);
-        }
-        known = std::move(k.value());
-    }
-    std::vector<const rules::RuleError*> fresh;
+    std::vector<rules::RuleError> fresh;
     std::set<uint32_t> rejected_sids;
-    for (const auto& e : report.rejected) {
+    for (auto& e : report.rejected_in_order()) {
         rejected_sids.insert(e.sid);
         if (e.sid == 0 || known.count(e.sid) == 0) {
-            fresh.push_back(&e);
+            fresh.push_back(std::move(e));
         }
     }
     for (const uint32_t sid : known) {
@@ -405,8 +406,8 @@ int cmd_check(const RulesArgs& a) {
     if (fresh.size() > allowed) {
         if (!a.known_rejected.empty()) {
             std::fprintf(stderr, "check: rejected and not on the known list:\n");
-            for (const auto* e : fresh) {
-                std::fprintf(stderr, "  %s\n", e->to_string().c_str());
+            for (const auto& e : fresh) {
+                std::fprintf(stderr, "  %s\n", e.to_string().c_str());
             }
         }
         std::fprintf(stderr, "check: FAIL: %s; %zu not accepted (--allow-rejected %zu)\n",
