@@ -390,7 +390,6 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
 std::string format_summary(const ReplayResult& r) {
     const auto& c = r.counters;
     char line[512];
-    const double secs = c.seconds > 0 ? c.seconds : 1e-9;
     std::snprintf(line, sizeof(line),
                   "replay summary\n"
                   "  files      %zu\n"
@@ -401,8 +400,8 @@ std::string format_summary(const ReplayResult& r) {
     // A rate over a few milliseconds measures start-up and file opening, not the pipeline.
     if (c.seconds >= kMinThroughputSeconds) {
         std::snprintf(line, sizeof(line), "  throughput %.3f Gbit/s, %.0f packets/s (%.3f s)\n",
-                      static_cast<double>(c.bytes) * 8.0 / secs / 1e9,
-                      static_cast<double>(c.packets) / secs, c.seconds);
+                      static_cast<double>(c.bytes) * 8.0 / c.seconds / 1e9,
+                      static_cast<double>(c.packets) / c.seconds, c.seconds);
     } else {
         std::snprintf(line, sizeof(line),
                       "  time       %.3f s (too short a replay for a throughput figure)\n",
