@@ -1,11 +1,8 @@
 #include "sensor/eve_writer.h"
 
 #include <arpa/inet.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cinttypes>
-#include <cstring>
 #include <ctime>
 
 #include "dataplane/app/buffers.h"
@@ -188,34 +185,32 @@ const char* proto_name(uint8_t p, std::string& buf) {
     }
 }
 
-Result<std::unique_ptr<EveWriter>> EveWriter::open(const std::string& path, std::string sensor_id) {
-    if (path == "-") {
-        return std::unique_ptr<EveWriter>(new EveWriter(stdout, false, path, sensor_id));
-    }
-    std::FILE* f = std::fopen(path.c_str(), "w");
-    if (f == nullptr) {
-        return make_error(ErrorCode::Io,
-                          path + ": cannot open for writing: " + std::strerror(errno));
-    }
-    static constexpr size_t kBuf = 1 << 20;
-    std::setvbuf(f, nullptr, _IOFBF, kBuf);
-    return std::unique_ptr<EveWriter>(new EveWriter(f, true, path, std::move(sensor_id)));
-}
-
-EveWriter::EveWriter(std::FILE* f, bool owned, std::string path, std::string sensor_id)
-    : f_(f), owned_(owned), path_(std::move(path)), sensor_id_(std::move(sensor_id)) {
+EveWriter::EveWriter(std::string sensor_id) : sensor_id_(std::move(sensor_id)) {
     line_.reserve(2048);
 }
 
-EveWriter::~EveWriter() {
-    if (owned_ && f_ != nullptr) {
-        std::fclose(f_);
+Result<std::unique_ptr<EveWriter>> EveWriter::open(const std::string& path, std::string sensor_id) {
+    auto sink = EveFileSink::open(path);
+    if (!sink) {
+        return sink.error();
     }
+    auto w = std::make_unique<EveWriter>(std::move(sensor_id));
+    w->add_sink(std::move(sink.value()));
+    return w;
 }
 
-void EveWriter::emit(const std::string& line) {
-    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size()) {
-        failed_ = true;
+void EveWriter::add_sink(std::unique_ptr<AlertSink> sink) {
+    sinks_.push_back(sink.get());
+    owned_.push_back(std::move(sink));
+}
+
+void EveWriter::add_sink(AlertSink& sink) {
+    sinks_.push_back(&sink);
+}
+
+void EveWriter::emit(RecordType type, const std::string& json) {
+    for (AlertSink* s : sinks_) {
+        s->write(type, json);
     }
     ++records_;
 }
@@ -280,8 +275,7 @@ void EveWriter::write_drop(const AlertRecord& a) {
     close_obj(o);
     o += ',';
     close_obj(o);
-    o += '\n';
-    emit(o);
+    emit(RecordType::Drop, o);
 }
 
 void EveWriter::write_anomaly(const AlertRecord& a) {
@@ -297,8 +291,7 @@ void EveWriter::write_anomaly(const AlertRecord& a) {
     close_obj(o);
     o += ',';
     close_obj(o);
-    o += '\n';
-    emit(o);
+    emit(RecordType::Anomaly, o);
 }
 
 void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked) {
@@ -393,8 +386,7 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
         o += ',';
     }
     close_obj(o);
-    o += '\n';
-    emit(o);
+    emit(RecordType::Alert, o);
 }
 
 void EveWriter::write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec) {
@@ -527,34 +519,23 @@ void EveWriter::write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts
     close_obj(o);
     o += ',';
     close_obj(o);
-    o += '\n';
-    emit(o);
+    emit(RecordType::Stats, o);
 }
 
 void EveWriter::flush() {
-    if (f_ != nullptr && std::fflush(f_) != 0) {
-        failed_ = true;
+    for (AlertSink* s : sinks_) {
+        s->flush();
     }
 }
 
 Status EveWriter::close() {
-    if (std::fflush(f_) != 0) {
-        failed_ = true;
-    }
-    if (owned_) {
-        if (fsync(fileno(f_)) != 0 && errno != EINVAL) {
-            failed_ = true;
+    Status first = Ok{};
+    for (AlertSink* s : sinks_) {
+        if (Status st = s->close(); !st && first) {
+            first = st;
         }
-        if (std::fclose(f_) != 0) {
-            failed_ = true;
-        }
-        f_ = nullptr;
-        owned_ = false;
     }
-    if (failed_) {
-        return make_error(ErrorCode::Io, path_ + ": write failed: " + std::strerror(errno));
-    }
-    return Ok{};
+    return first;
 }
 
 }  // namespace vigil::sensor

@@ -1,11 +1,14 @@
 #pragma once
-// EveWriter: formats Suricata-compatible EVE JSON records (one object per line) and writes
-// them to a file or stdout. Runs on the output (control) thread, never on a worker.
+// EveWriter: formats Suricata-compatible EVE JSON records, once each, and hands them to its
+// sinks (sensor/alert_sink.h): the EVE file, and whatever else is attached. Runs on the
+// output (control) thread, never on a worker.
 
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "dataplane/app/app_layer.h"
@@ -14,6 +17,7 @@
 #include "dataplane/stream.h"
 #include "rules/ruleset.h"
 #include "sensor/alert_record.h"
+#include "sensor/alert_sink.h"
 
 namespace vigil::sensor {
 
@@ -48,21 +52,25 @@ struct ReplayCounters {
 
 class EveWriter {
 public:
-    // path "-" writes to stdout.
+    // `host` of every record. Records go to the sinks added (none yet: nowhere).
+    explicit EveWriter(std::string sensor_id);
+    // A writer with one sink, the EVE file at `path` ("-": stdout).
     static Result<std::unique_ptr<EveWriter>> open(const std::string& path, std::string sensor_id);
-    ~EveWriter();
     EveWriter(const EveWriter&) = delete;
     EveWriter& operator=(const EveWriter&) = delete;
+
+    // Every record written from now on also goes to `sink`, in order.
+    void add_sink(std::unique_ptr<AlertSink> sink);
+    void add_sink(AlertSink& sink);  // not owned: it must outlive the writer's use
 
     void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked);
     void write_anomaly(const AlertRecord& a);
     // event_type "drop": the packet a drop/reject rule blocked (IPS).
     void write_drop(const AlertRecord& a);
     void write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec);
-    // Hands what was written to the OS (live capture: about once a second, so `tail -f`
-    // and log shippers see alerts promptly).
+    // Every sink's flush(): live capture calls it about once a second.
     void flush();
-    // Flushes and (for files) fsyncs; error when the output could not be written completely.
+    // Every sink's close(); the first error when a sink could not take everything.
     Status close();
 
     uint64_t records() const { return records_; }
@@ -71,17 +79,14 @@ public:
     void set_pcap_cnt(bool on) { pcap_cnt_ = on; }
 
 private:
-    EveWriter(std::FILE* f, bool owned, std::string path, std::string sensor_id);
-    void emit(const std::string& line);
+    void emit(RecordType type, const std::string& json);
     void begin_packet_record(const AlertRecord& a, const char* event_type);
 
-    std::FILE* f_;
-    bool owned_;
-    std::string path_;
     std::string sensor_id_;
+    std::vector<std::unique_ptr<AlertSink>> owned_;
+    std::vector<AlertSink*> sinks_;
     std::string line_;
     uint64_t records_ = 0;
-    bool failed_ = false;
     bool pcap_cnt_ = true;
 };
 

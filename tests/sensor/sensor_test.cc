@@ -154,6 +154,58 @@ TEST(EveTest, AlertRecordHasSuricataFields) {
     }
 }
 
+// Every sink attached to the writer gets every record, formatted once, in order, with its
+// type; a sink that cannot write (a full disk) fails close() without taking a record from
+// the others.
+TEST(EveTest, EverySinkGetsEveryRecordAndAFailedSinkIsReported) {
+    TempDir d;
+    const auto path = d.path() + "/eve.json";
+    auto eve = EveWriter::open(path, "edge-01");
+    ASSERT_TRUE(eve.ok());
+    MemorySink mem;
+    (*eve)->add_sink(mem);
+    auto full = EveFileSink::open("/dev/full");
+    ASSERT_TRUE(full.ok()) << full.error().message;
+    (*eve)->add_sink(std::move(full.value()));
+    auto rule =
+        rules::parse_rule(R"(drop tcp any any -> any any (msg:"m"; content:"x"; sid:7; rev:1;))",
+                          rules::default_vars());
+    ASSERT_TRUE(rule.ok()) << rule.error().message;
+    AlertRecord a;
+    a.ts_sec = 1704067200;
+    a.src = v4("10.0.0.1");
+    a.dst = v4("10.0.0.2");
+    a.ip_proto = 6;
+    a.anomaly_type = "stream";
+    a.anomaly_event = "reassembly_overlap_different_data";
+    (*eve)->write_anomaly(a);
+    a.anomaly_type = a.anomaly_event = nullptr;
+    (*eve)->write_alert(a, *rule, true);
+    (*eve)->write_drop(a);
+    (*eve)->write_stats(ReplayCounters{}, a.ts_sec, 0);
+    const Status closed = (*eve)->close();
+    ASSERT_FALSE(closed.ok());
+    EXPECT_NE(closed.error().message.find("/dev/full: write failed"), std::string::npos)
+        << closed.error().message;
+    EXPECT_EQ((*eve)->records(), 4U);
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) {
+        lines.push_back(l);
+    }
+    ASSERT_EQ(mem.records.size(), 4U);
+    ASSERT_EQ(lines.size(), 4U);
+    const RecordType want[] = {RecordType::Anomaly, RecordType::Alert, RecordType::Drop,
+                               RecordType::Stats};
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(mem.records[i].json, lines[i]);
+        EXPECT_EQ(mem.records[i].type, want[i]);
+        const std::string type =
+            std::string("\"event_type\":\"") + record_type_name(want[i]) + "\"";
+        EXPECT_NE(lines[i].find(type), std::string::npos) << lines[i];
+    }
+}
+
 class FilterTest : public ::testing::Test {
 protected:
     void load(const std::string& text, const rules::Vars& vars = rules::default_vars()) {
