@@ -66,7 +66,9 @@ public:
     // "net_pcap0 q1", "eth0 -> eth1"
     virtual std::string name() const = 0;
 
-    const CaptureQueueCounters& counters() const { return counters_; }
+    // Read by the control thread about once a second (virtual: a wrapping queue reports the
+    // counters of the queue it wraps).
+    virtual const CaptureQueueCounters& counters() const { return counters_; }
 
 protected:
     CaptureQueueCounters counters_;

@@ -63,7 +63,34 @@ struct alignas(64) WorkerCtx {
     int64_t first_rx_ns = 0;          // start of the first burst, end of the last (read after the
     int64_t last_rx_ns = 0;           // worker returned): packets/s while traffic flowed
     dataplane::DecodeStats decode{};  // read after the worker has returned
-    uint32_t test_stall_ms = 0;       // VIGIL_TEST_STALL_MS: hold the first burst this long
+};
+
+// Test hook (LiveOptions::test_stall_ms): wraps a queue and holds its first burst that long
+// before releasing it, so that the worker is stuck in one burst as far as the watchdog can
+// tell. The worker loop knows nothing of it.
+class StallFirstBurst final : public CaptureQueue {
+public:
+    StallFirstBurst(CaptureQueuePtr inner, uint32_t ms) : inner_(std::move(inner)), ms_(ms) {}
+    size_t receive(std::span<RawFrame> out) override { return inner_->receive(out); }
+    void release(std::span<const uint8_t> drop) override {
+        if (ms_ != 0 && !drop.empty()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(ms_));
+            ms_ = 0;
+        }
+        inner_->release(drop);
+    }
+    bool backlogged() override { return inner_->backlogged(); }
+    bool wait(int timeout_ms) override { return inner_->wait(timeout_ms); }
+    bool can_wait() const override { return inner_->can_wait(); }
+    bool send_back(std::span<const uint8_t> frame) override { return inner_->send_back(frame); }
+    void refresh() override { inner_->refresh(); }
+    bool is_inline() const override { return inner_->is_inline(); }
+    std::string name() const override { return inner_->name(); }
+    const dataplane::CaptureQueueCounters& counters() const override { return inner_->counters(); }
+
+private:
+    CaptureQueuePtr inner_;
+    uint32_t ms_;
 };
 
 struct LoopParams {
@@ -107,10 +134,6 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
             c.busy_since_ns.store(start, std::memory_order_relaxed);
             if (c.first_rx_ns == 0) {
                 c.first_rx_ns = start;
-            }
-            if (c.test_stall_ms != 0) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(c.test_stall_ms));
-                c.test_stall_ms = 0;
             }
             if (p.overload != Overload::None && q.backlogged()) {
                 // Behind: this burst skips inspection and gets the configured verdict.
@@ -370,9 +393,6 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
         }
         enforcer = std::move(e.value());
     }
-    if (const char* s = std::getenv("VIGIL_TEST_STALL_MS"); s != nullptr) {
-        ctxs[0]->test_stall_ms = static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
-    }
 
     // Ports: IDS ports first, then the inline pairs (each side forwards to the other).
     std::vector<std::string> port_names = cfg.ports;
@@ -451,6 +471,10 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
                 cap.queue_port[w].push_back(p);
             }
         }
+    }
+    if (opts.test_stall_ms != 0 && !ctxs[0]->queues.empty()) {
+        ctxs[0]->queues[0] =
+            std::make_unique<StallFirstBurst>(std::move(ctxs[0]->queues[0]), opts.test_stall_ms);
     }
     {
         char buf[256];

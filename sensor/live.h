@@ -29,6 +29,9 @@ struct LiveOptions {
     const std::atomic<bool>* stop = nullptr;
     bool progress = false;  // a status line on stderr (a terminal only)
     std::FILE* log = stderr;
+    // Tests (the watchdog's): worker 0 holds its first burst this long (`run
+    // --test-stall-ms`, a hidden option).
+    uint32_t test_stall_ms = 0;
 };
 
 struct PortCounters {

@@ -559,6 +559,7 @@ struct RunArgs {
     std::string config;
     bool no_progress = false;
     bool init_errors_fatal = false;
+    uint32_t test_stall_ms = 0;
 };
 
 int cmd_run(const RunArgs& a) {
@@ -589,6 +590,7 @@ int cmd_run(const RunArgs& a) {
     opts.config = &cfg;
     opts.handle_signals = true;
     opts.progress = !a.no_progress;
+    opts.test_stall_ms = a.test_stall_ms;
     auto res = sensor::run_live(opts, *rs, *vars, **eve);
     dataplane::dpdk::cleanup_eal();
     if (!res) {
@@ -699,6 +701,8 @@ static int run(int argc, char** argv) {
                    "do not start (exit 2) when any rule is rejected, as "
                    "engine.init-failure-fatal");
     runc->add_flag("--no-progress", ua.no_progress, "no status line on stderr");
+    // Tests only (not in --help): worker 0 holds its first burst this long (the watchdog).
+    runc->add_option("--test-stall-ms", ua.test_stall_ms)->group("");
 
     BlocksArgs ba;
     auto* blocks = app.add_subcommand(

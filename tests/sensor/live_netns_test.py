@@ -130,12 +130,10 @@ class LiveTestBase(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.tmp, name)
 
-    def start(self, ns, config, env=None):
-        e = dict(os.environ)
-        e.update(env or {})
+    def start(self, ns, config, extra=()):
         return subprocess.Popen(["ip", "netns", "exec", ns, SENSOR, "run", "--config", config,
-                                 "--no-progress"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=e)
+                                 "--no-progress", *extra], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
 
     def wait_running(self, proc, timeout=30):
         """Reads stderr up to the 'running' line (capture is up)."""
@@ -404,8 +402,8 @@ class Lifecycle(LiveTestBase):
         write_config(cfg, eve=eve, capture={
             "method": "pcap", "ports": ["vsen0"], "workers": 1, "watchdog-ms": 300,
             "exit-on-idle-ms": 2500})
-        # Test hook: worker 0 holds its first burst for 1.5 s.
-        proc = self.start(sen, cfg, env={"VIGIL_TEST_STALL_MS": "1500"})
+        # Test hook (a hidden option): worker 0 holds its first burst for 1.5 s.
+        proc = self.start(sen, cfg, extra=["--test-stall-ms", "1500"])
         log = self.wait_running(proc)
         sh("ip", "netns", "exec", src, "tcpreplay", "-q", "-i", "vsrc0",
            os.path.join(PCAPS, "01-http-established.pcap"))
