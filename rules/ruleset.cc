@@ -1,6 +1,7 @@
 #include "rules/ruleset.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -528,6 +529,14 @@ const Rule& RuleSet::rule(uint32_t index) const {
     return (*compiled_)[index].rule;
 }
 
+std::optional<uint32_t> RuleSet::index_of(uint32_t gid, uint32_t sid) const {
+    const auto it = by_gid_sid_.find(uint64_t{gid} << 32 | sid);
+    if (it == by_gid_sid_.end()) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
 bool RuleSet::uses_buffer(dataplane::app::BufferId b) const {
     return std::any_of(views_->begin(), views_->end(),
                        [b](const BufferView& v) { return v.buffer == b; });
@@ -728,6 +737,12 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         compiled.push_back(std::move(cr));
     }
     report.loaded = compiled.size();
+    static std::atomic<uint32_t> next_id{1};
+    rs->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+    rs->by_gid_sid_.reserve(compiled.size());
+    for (const auto& c : compiled) {
+        rs->by_gid_sid_.emplace(uint64_t{c.rule.gid} << 32 | c.rule.sid, c.index);
+    }
     rs->stats_.rules = compiled.size();
     rs->stats_.flowbits = flowbit_names.size();
 

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -79,6 +81,11 @@ public:
     size_t size() const;
     const Rule& rule(uint32_t index) const;
     const RuleSetStats& stats() const { return stats_; }
+    // Unique among the rule sets this process compiled (1, 2, ...): what an alert record
+    // names with the rule's (gid, sid), so that records in flight survive a rule swap.
+    uint32_t id() const { return id_; }
+    // The index of rule (gid, sid), if this set has it.
+    std::optional<uint32_t> index_of(uint32_t gid, uint32_t sid) const;
 
     // Internal, for Matcher and benchmarks.
     const std::vector<CompiledRule>& compiled() const { return *compiled_; }
@@ -101,6 +108,8 @@ private:
     // group index lookup: [transport][dir] -> port -> group (for TCP/UDP), else single group
     std::vector<std::vector<uint16_t>> port_maps_;
     std::vector<uint16_t> default_group_;
+    std::unordered_map<uint64_t, uint32_t> by_gid_sid_;  // (gid << 32 | sid) -> index
+    uint32_t id_ = 0;
     RuleSetStats stats_{};
     friend class RuleSetBuilder;
 };

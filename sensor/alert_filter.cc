@@ -14,7 +14,8 @@ size_t AlertFilter::KeyHash::operator()(const Key& k) const {
             h = (h ^ b[i]) * 1099511628211ULL;
         }
     };
-    mix(&k.rule, sizeof(k.rule));
+    mix(&k.gid, sizeof(k.gid));
+    mix(&k.sid, sizeof(k.sid));
     mix(&k.kind, sizeof(k.kind));
     mix(k.a.b.data(), 16);
     mix(k.b.b.data(), 16);
@@ -22,7 +23,14 @@ size_t AlertFilter::KeyHash::operator()(const Key& k) const {
     return h;
 }
 
-AlertFilter::AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars) {
+std::optional<uint32_t> rule_index(const rules::RuleSet& rules, const AlertRecord& a) {
+    if (a.ruleset_id == rules.id() && a.rule_order < rules.size()) {
+        return a.rule_order;
+    }
+    return rules.index_of(a.gid, a.sid);
+}
+
+AlertFilter::AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars) : rules_(rules) {
     const size_t n = rules.size();
     threshold_.assign(n, nullptr);
     detection_filter_.assign(n, nullptr);
@@ -59,7 +67,8 @@ AlertFilter::AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars) {
 
 bool AlertFilter::apply(const Threshold& t, uint8_t kind, const AlertRecord& a) {
     Key k{};
-    k.rule = a.rule;
+    k.gid = a.gid;
+    k.sid = a.sid;
     k.kind = kind;
     switch (t.track) {
         case Threshold::Track::BySrc:
@@ -107,7 +116,11 @@ bool AlertFilter::apply(const Threshold& t, uint8_t kind, const AlertRecord& a) 
 }
 
 bool AlertFilter::pass(const AlertRecord& a) {
-    for (const rules::Suppression* s : suppress_[a.rule]) {
+    const std::optional<uint32_t> ri = rule_index(rules_, a);
+    if (!ri) {
+        return true;  // a rule this set does not have: no threshold of its applies
+    }
+    for (const rules::Suppression* s : suppress_[*ri]) {
         bool hit = true;
         if (s->has_track) {
             switch (s->track) {
@@ -127,13 +140,13 @@ bool AlertFilter::pass(const AlertRecord& a) {
             return false;
         }
     }
-    if (const Threshold* df = detection_filter_[a.rule]; df != nullptr) {
+    if (const Threshold* df = detection_filter_[*ri]; df != nullptr) {
         if (!apply(*df, 1, a)) {
             ++suppressed_;
             return false;
         }
     }
-    if (const Threshold* t = threshold_[a.rule]; t != nullptr) {
+    if (const Threshold* t = threshold_[*ri]; t != nullptr) {
         if (!apply(*t, 0, a)) {
             ++suppressed_;
             return false;

@@ -4,6 +4,7 @@
 // for any number of workers: flows of one source address may land on different workers.
 
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -12,6 +13,10 @@
 #include "sensor/alert_record.h"
 
 namespace vigil::sensor {
+
+// The index of a record's rule in `rules`: its evaluation-order place when it matched in
+// this same set, else looked up by (gid, sid); nullopt when the set has no such rule.
+std::optional<uint32_t> rule_index(const rules::RuleSet& rules, const AlertRecord& a);
 
 class AlertFilter {
 public:
@@ -24,7 +29,8 @@ public:
 
 private:
     struct Key {
-        uint32_t rule;
+        uint32_t gid;  // threshold state follows the rule, not its place in one set
+        uint32_t sid;
         uint8_t kind;  // 0 threshold, 1 detection_filter
         dataplane::IpAddr a;
         dataplane::IpAddr b;
@@ -42,6 +48,7 @@ private:
 
     bool apply(const rules::Threshold& t, uint8_t kind, const AlertRecord& a);
 
+    const rules::RuleSet& rules_;
     std::vector<const rules::Threshold*> threshold_;         // by rule index, may be null
     std::vector<const rules::Threshold*> detection_filter_;  // by rule index, may be null
     std::vector<std::vector<const rules::Suppression*>> suppress_;

@@ -16,7 +16,12 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
     if (!filter_.pass(a)) {
         return w;
     }
-    const rules::Rule& r = rules_->rule(a.rule);
+    const std::optional<uint32_t> ri = rule_index(*rules_, a);
+    if (!ri) {
+        ++unknown_rules_;  // matched in a rule set that is gone, by a rule it no longer has
+        return w;
+    }
+    const rules::Rule& r = rules_->rule(*ri);
     w.rule = &r;
     w.blocked = ips_ && (a.enforced || !only_enforced_) &&
                 (r.action == rules::Action::Drop || r.action == rules::Action::Reject);

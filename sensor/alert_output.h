@@ -42,6 +42,8 @@ public:
     uint64_t drops() const { return drops_; }
     uint64_t suppressed() const { return filter_.suppressed(); }
     const std::map<uint32_t, SidCount>& by_sid() const { return by_sid_; }
+    // Alerts whose rule (gid, sid) the current rule set does not have (after a swap).
+    uint64_t unknown_rules() const { return unknown_rules_; }
 
 private:
     rules::RuleSetPtr rules_;
@@ -53,6 +55,7 @@ private:
     uint64_t alerts_ = 0;
     uint64_t anomalies_ = 0;
     uint64_t drops_ = 0;
+    uint64_t unknown_rules_ = 0;
     std::map<uint32_t, SidCount> by_sid_;
 };
 

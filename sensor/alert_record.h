@@ -12,8 +12,15 @@
 namespace vigil::sensor {
 
 struct AlertRecord {
-    uint64_t seq = 0;   // packet position in the input: output order across workers
-    uint32_t rule = 0;  // index into the RuleSet (evaluation order); unused for anomalies
+    uint64_t seq = 0;  // packet position in the input: output order across workers
+    // The rule that matched, by identity rather than by its place in one rule set, so that
+    // a record in flight survives a rule swap. Unused for anomalies.
+    uint32_t ruleset_id = 0;  // rules::RuleSet::id() of the set the rule matched in
+    uint32_t gid = 0;
+    uint32_t sid = 0;
+    uint32_t rev = 0;
+    uint32_t rule_order = 0;  // its place in that set's evaluation order (orders a packet's
+                              // alerts; the index to look it up by in that same set)
     // An evasion signal seen by reassembly rather than a rule match: EVE event_type
     // "anomaly" with anomaly.type / anomaly.event (static strings, Suricata's names).
     const char* anomaly_type = nullptr;

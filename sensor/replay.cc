@@ -228,7 +228,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
                              if (a.is_anomaly() != b.is_anomaly()) {
                                  return a.is_anomaly();  // the anomaly, then the alerts
                              }
-                             return a.rule < b.rule;
+                             return a.rule_order < b.rule_order;
                          });
         for (const auto& a : merged) {
             const auto w = output.write(a);

@@ -286,9 +286,15 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
     for (uint32_t ri : hits) {  // output: records, formatted by the output stage
         AlertRecord& a = out.emplace_back();
         fill_record(a, pkt, flow);
-        a.rule = ri;
+        const rules::RuleSet& rs = matcher_->rules();
+        const rules::Rule& r = rs.rule(ri);
+        a.ruleset_id = rs.id();
+        a.gid = r.gid;
+        a.sid = r.sid;
+        a.rev = r.rev;
+        a.rule_order = ri;
         if (ips_) {
-            const auto action = matcher_->rules().rule(ri).action;
+            const auto action = r.action;
             drop_hit_ |= action == rules::Action::Drop || action == rules::Action::Reject;
             reject_hit_ |= action == rules::Action::Reject;
         }

@@ -12,6 +12,7 @@
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
 #include "sensor/alert_filter.h"
+#include "sensor/alert_output.h"
 #include "sensor/config.h"
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
@@ -224,7 +225,11 @@ protected:
         int k = 0;
         for (int i = 0; i < n; ++i) {
             AlertRecord a;
-            a.rule = 0;
+            const rules::Rule& r = rs_->rule(0);
+            a.ruleset_id = rs_->id();
+            a.gid = r.gid;
+            a.sid = r.sid;
+            a.rev = r.rev;
             a.ts_sec = 1000 + i * step;
             a.src = v4(src);
             a.dst = v4("10.9.9.9");
@@ -275,6 +280,55 @@ TEST_F(FilterTest, SuppressFromThresholdConfig) {
     load(R"(alert tcp any any -> any any (msg:"x"; sid:1;))", vars);
     EXPECT_EQ(passed(5, "10.0.0.1"), 0);
     EXPECT_EQ(passed(5, "10.0.0.2"), 5);
+}
+
+// Alert records name their rule by (gid, sid) and the rule set it matched in, not by its
+// place in one set: a record from another set (after a swap, the same rule at another
+// place) finds its rule, thresholds follow the rule, and a rule the set no longer has is
+// counted instead of being written under another rule's name.
+TEST(AlertOutputTest, RecordsNameTheirRuleByIdentity) {
+    auto compile = [](const std::vector<std::string>& texts) {
+        std::vector<rules::Rule> v;
+        for (const auto& t : texts) {
+            auto r = rules::parse_rule(t, rules::default_vars());
+            EXPECT_TRUE(r.ok()) << r.error().message;
+            v.push_back(std::move(r.value()));
+        }
+        rules::LoadReport rep;
+        auto rs = rules::RuleSet::compile(std::move(v), rep);
+        EXPECT_TRUE(rs.ok());
+        return *rs;
+    };
+    const std::string limited =
+        R"(alert tcp any any -> any any (msg:"limited"; content:"x"; threshold:type limit, track by_src, count 1, seconds 60; sid:1; rev:2;))";
+    const auto current = compile({limited});
+    const auto older = compile(
+        {R"(alert tcp any any -> any any (msg:"other"; content:"y"; sid:5; rev:1;))", limited});
+    ASSERT_NE(current->id(), older->id());
+    const uint32_t older_index = *older->index_of(1, 1);
+    ASSERT_NE(older_index, 0U);  // not its place in `current`
+    EveWriter eve("t");
+    MemorySink mem;
+    eve.add_sink(mem);
+    AlertOutput out(current, rules::default_vars(), eve, false, false);
+    AlertRecord a;
+    a.ts_sec = 1000;
+    a.src = v4("10.0.0.1");
+    a.ruleset_id = older->id();
+    a.gid = 1;
+    a.sid = 1;
+    a.rev = 2;
+    a.rule_order = older_index;
+    EXPECT_EQ(out.write(a).rule, &current->rule(0));
+    a.ts_sec = 1001;
+    EXPECT_EQ(out.write(a).rule, nullptr);  // the rule's threshold (limit 1) holds it
+    a.sid = 5;
+    a.rule_order = 0;
+    EXPECT_EQ(out.write(a).rule, nullptr);
+    EXPECT_EQ(out.unknown_rules(), 1U);
+    ASSERT_EQ(mem.records.size(), 1U);
+    EXPECT_NE(mem.records[0].json.find("\"signature_id\":1,"), std::string::npos)
+        << mem.records[0].json;
 }
 
 TEST(ConfigTest, LoadsDesignExampleAndResolvesPaths) {
