@@ -6,15 +6,11 @@
 #include <set>
 #include <string_view>
 
+#include "common/clock.h"
+
 namespace vigil::sensor {
 
 namespace {
-
-int64_t mono_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 constexpr int64_t kMs = 1000000;
 

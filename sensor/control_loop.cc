@@ -1,0 +1,206 @@
+#include "sensor/control_loop.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "common/clock.h"
+
+namespace vigil::sensor {
+
+namespace {
+
+constexpr int kControlTickMs = 20;
+
+const char* signal_name(int sig) {
+    switch (sig) {
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGINT:
+            return "SIGINT";
+        default:
+            return "signal";
+    }
+}
+
+sigset_t control_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    return set;
+}
+
+}  // namespace
+
+void block_control_signals() {
+    const sigset_t set = control_signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+ControlLoop::ControlLoop(const LiveOptions& opts, const rules::RuleSetPtr& rules,
+                         const rules::Vars& vars, EveWriter& eve,
+                         std::unique_ptr<Enforcer> enforcer, const Capture& cap,
+                         const WorkerCtxs& ctxs)
+    : opts_(opts),
+      cfg_(*opts.config),
+      log_(opts.log),
+      eve_(eve),
+      enforcer_(std::move(enforcer)),
+      output_(rules, vars, eve, cfg_.ips_enabled, /*only_enforced=*/true),
+      cap_(cap),
+      ctxs_(ctxs),
+      stalls_(ctxs.size(), 0),
+      stalled_since_(ctxs.size(), 0) {
+    eve_.set_pcap_cnt(false);
+    output_.set_enforcer(enforcer_.get());
+}
+
+void ControlLoop::drain() {
+    AlertRecord a;
+    for (const auto& c : ctxs_) {
+        while (c->ring.pop(a)) {
+            output_.write(a);
+        }
+    }
+}
+
+void ControlLoop::on_signal(int sig, std::string& stop_reason) {
+    if (sig == SIGUSR1) {
+        std::string s = "vigil-sensor: counters\n";
+        s += format_ports(sample_ports(cap_, ctxs_));
+        s += format_workers(sample_workers(ctxs_, stalls_));
+        std::fprintf(log_, "%s", s.c_str());
+        std::fflush(log_);
+    } else if (sig == SIGHUP) {
+        // Reload is not built yet: a HUP (logrotate, an operator used to Suricata) must not
+        // take detection down.
+        std::fprintf(log_,
+                     "vigil-sensor: SIGHUP: rule reload is not available in this version; "
+                     "carrying on with the rules loaded at start (restart to load new rules)\n");
+        std::fflush(log_);
+    } else if (sig > 0) {
+        stop_reason = signal_name(sig);
+    }
+}
+
+// A worker holding a burst (packets in hand, more waiting behind them) for longer than
+// capture.watchdog-ms is reported once per stall, and again when it recovers.
+void ControlLoop::watchdog(int64_t now) {
+    const int64_t watchdog_ns = static_cast<int64_t>(cfg_.watchdog_ms) * 1000000;
+    for (size_t w = 0; w < ctxs_.size() && watchdog_ns > 0; ++w) {
+        const int64_t b = ctxs_[w]->busy_since_ns.load(std::memory_order_relaxed);
+        if (b != 0 && now - b > watchdog_ns && stalled_since_[w] != b) {
+            stalled_since_[w] = b;
+            ++stalls_[w];
+            ++watchdog_stalls_;
+            std::fprintf(log_,
+                         "vigil-sensor: watchdog: worker %zu has made no progress for %lld ms "
+                         "(stuck in one burst; its RX queues are not being served)\n",
+                         w, static_cast<long long>((now - b) / 1000000));
+            std::fflush(log_);
+        } else if (stalled_since_[w] != 0 && b != stalled_since_[w]) {
+            std::fprintf(log_, "vigil-sensor: watchdog: worker %zu is making progress again\n", w);
+            stalled_since_[w] = 0;
+        }
+    }
+}
+
+std::string ControlLoop::run() {
+    // With enforcement the control thread wakes every millisecond: a block reaches the kernel
+    // within a few ms of the verdict.
+    const long tick_ms = enforcer_ ? 1 : kControlTickMs;
+    const sigset_t sigs = control_signals();
+    std::string stop_reason;
+    uint64_t last_total = 0;
+    int64_t last_change = mono_ns();
+    int64_t last_flush = last_change;
+    int64_t last_progress = 0;
+    const int64_t idle_ns = static_cast<int64_t>(cfg_.exit_on_idle_ms) * 1000000;
+    const bool progress = opts_.progress && isatty(fileno(log_)) != 0;
+    for (;;) {
+        if (opts_.handle_signals) {
+            timespec to{0, tick_ms * 1000000L};
+            siginfo_t info{};
+            on_signal(sigtimedwait(&sigs, &info, &to), stop_reason);
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms));
+        }
+        drain();
+        if (enforcer_) {
+            enforcer_->tick();
+        }
+        const int64_t now = mono_ns();
+        uint64_t total = 0;
+        for (const auto& c : ctxs_) {
+            total += c->packets.load(std::memory_order_relaxed);
+        }
+        if (total != last_total) {
+            last_total = total;
+            last_change = now;
+        }
+        watchdog(now);
+        if (now - last_flush > 1000000000) {
+            last_flush = now;
+            eve_.flush();
+        }
+        if (progress && now - last_progress > 500000000) {
+            last_progress = now;
+            std::fprintf(log_, "\rrun: %llu packets, %llu alerts ",
+                         static_cast<unsigned long long>(total),
+                         static_cast<unsigned long long>(output_.alerts()));
+            std::fflush(log_);
+        }
+        if (!stop_reason.empty()) {
+            break;
+        }
+        if (opts_.stop != nullptr && opts_.stop->load()) {
+            stop_reason = "stop requested";
+            break;
+        }
+        if (idle_ns > 0 && now - last_change > idle_ns) {
+            stop_reason = "no packets for " + std::to_string(cfg_.exit_on_idle_ms) +
+                          " ms (capture.exit-on-idle-ms)";
+            break;
+        }
+    }
+    if (progress) {
+        std::fprintf(log_, "\n");
+    }
+    return stop_reason;
+}
+
+void ControlLoop::drain_until_done() {
+    for (;;) {
+        drain();
+        const bool all = std::all_of(ctxs_.begin(), ctxs_.end(), [](const auto& c) {
+            return c->done.load(std::memory_order_acquire);
+        });
+        if (all) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+void ControlLoop::finish(LiveResult& res) {
+    drain();
+    if (enforcer_) {
+        enforcer_->shutdown();
+        res.enforcing = true;
+        res.enforcement = enforcer_->stats();
+    }
+    res.watchdog_stalls = watchdog_stalls_;
+    res.counters.alerts = output_.alerts();
+    res.counters.anomalies = output_.anomalies();
+    res.counters.alerts_suppressed = output_.suppressed();
+    res.counters.drops = output_.drops();
+    res.by_sid = output_.by_sid();
+}
+
+}  // namespace vigil::sensor

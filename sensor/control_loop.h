@@ -1,0 +1,60 @@
+#pragma once
+// The control thread of `run`. It owns the output stage (AlertOutput, and through the
+// EveWriter its sinks), the enforcer and the watchdog; it takes the signals (SIGTERM/SIGINT
+// stop, SIGUSR1 prints the counters, SIGHUP is logged: no reload yet), drains the workers'
+// alert rings, flushes the output about once a second, shows progress, and decides when the
+// run ends. Heartbeats to mgmtd belong here too.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rules/ruleset.h"
+#include "sensor/alert_output.h"
+#include "sensor/capture.h"
+#include "sensor/enforcer.h"
+#include "sensor/eve_writer.h"
+#include "sensor/live.h"
+#include "sensor/worker_loop.h"
+
+namespace vigil::sensor {
+
+class ControlLoop {
+public:
+    // The workers are running; `cap` and `ctxs` outlive the loop.
+    ControlLoop(const LiveOptions& opts, const rules::RuleSetPtr& rules, const rules::Vars& vars,
+                EveWriter& eve, std::unique_ptr<Enforcer> enforcer, const Capture& cap,
+                const WorkerCtxs& ctxs);
+
+    // Until a stop signal, LiveOptions::stop or capture.exit-on-idle-ms; returns why it
+    // stopped ("SIGTERM", "stop requested", "no packets for 500 ms ...").
+    std::string run();
+    // After the workers were told to stop: drains their rings until every one is done.
+    void drain_until_done();
+    // After the workers returned: the last alerts, the enforcer's shutdown, and what the
+    // output stage and the watchdog counted, into `res`.
+    void finish(LiveResult& res);
+
+    // The watchdog's reports per worker.
+    const std::vector<uint64_t>& stalls() const { return stalls_; }
+
+private:
+    void drain();
+    void on_signal(int sig, std::string& stop_reason);
+    void watchdog(int64_t now);
+
+    const LiveOptions& opts_;
+    const SensorConfig& cfg_;
+    std::FILE* log_;
+    EveWriter& eve_;
+    std::unique_ptr<Enforcer> enforcer_;
+    AlertOutput output_;
+    const Capture& cap_;
+    const WorkerCtxs& ctxs_;
+    std::vector<uint64_t> stalls_;
+    std::vector<int64_t> stalled_since_;  // busy_since of the reported burst
+    uint64_t watchdog_stalls_ = 0;
+};
+
+}  // namespace vigil::sensor
