@@ -118,6 +118,16 @@ TEST(EveTest, TimestampAndEscaping) {
     EXPECT_EQ(format_ip(dataplane::IpAddr::from_v6(b6)), "2001:0db8:0000:0000:0000:0000:0000:0001");
 }
 
+// A TCP record from 10.0.0.1 to 10.0.0.2 at 2024-01-01T00:00:00.
+AlertRecord tcp_record() {
+    AlertRecord a;
+    a.ts_sec = 1704067200;
+    a.src = v4("10.0.0.1");
+    a.dst = v4("10.0.0.2");
+    a.ip_proto = 6;
+    return a;
+}
+
 TEST(EveTest, AlertRecordHasSuricataFields) {
     TempDir d;
     const auto path = d.path() + "/eve.json";
@@ -127,14 +137,10 @@ TEST(EveTest, AlertRecordHasSuricataFields) {
         R"(alert tcp any any -> any any (msg:"Test \"quoted\""; content:"x"; classtype:trojan-activity; metadata:former_category MALWARE, tag c2; sid:42; rev:3;))",
         rules::default_vars());
     ASSERT_TRUE(rule.ok()) << rule.error().message;
-    AlertRecord a;
-    a.ts_sec = 1704067200;
-    a.src = v4("10.0.0.1");
-    a.dst = v4("10.0.0.2");
+    AlertRecord a = tcp_record();
     a.sport = 1234;
     a.dport = 80;
     a.has_ports = true;
-    a.ip_proto = 6;
     a.has_flow = true;
     a.flow_id = 77;
     a.pkts_toserver = 3;
@@ -172,11 +178,7 @@ TEST(EveTest, EverySinkGetsEveryRecordAndAFailedSinkIsReported) {
         rules::parse_rule(R"(drop tcp any any -> any any (msg:"m"; content:"x"; sid:7; rev:1;))",
                           rules::default_vars());
     ASSERT_TRUE(rule.ok()) << rule.error().message;
-    AlertRecord a;
-    a.ts_sec = 1704067200;
-    a.src = v4("10.0.0.1");
-    a.dst = v4("10.0.0.2");
-    a.ip_proto = 6;
+    AlertRecord a = tcp_record();
     a.anomaly_type = "stream";
     a.anomaly_event = "reassembly_overlap_different_data";
     (*eve)->write_anomaly(a);
