@@ -428,7 +428,7 @@ bool run_once(Traffic& t, uint32_t nworkers, bool rx_only, unsigned seq,
     out.flows_created = res->counters.flows.created;
     out.flows_evicted = res->counters.flows.evicted;
     for (uint32_t i = 0; i < nworkers; ++i) {
-        const auto& w = res->workers[i];
+        const auto& w = res->counters.workers[i];
         out.packets.push_back(w.packets);
         out.passed.push_back(w.overload_passed);
         out.seconds.push_back(w.active_seconds);

@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
         for (bool on : modes) {
             double best = 1e30;
             uint64_t alerts = 0;
-            sensor::ReplayCounters c{};
+            sensor::SensorCounters c{};
             for (int r = 0; r < repeat; ++r) {
                 auto eve = sensor::EveWriter::open("/dev/null", "bench");
                 sensor::ReplayOptions opts;

@@ -56,7 +56,8 @@ ControlLoop::ControlLoop(const LiveOptions& opts, const rules::RuleSetPtr& rules
       cap_(cap),
       ctxs_(ctxs),
       stalls_(ctxs.size(), 0),
-      stalled_since_(ctxs.size(), 0) {
+      stalled_since_(ctxs.size(), 0),
+      ips_verdicts_(cfg_.ips_enabled && !cfg_.inline_pairs.empty()) {
     eve_.set_pcap_cnt(false);
     output_.set_enforcer(enforcer_.get());
 }
@@ -72,9 +73,10 @@ void ControlLoop::drain() {
 
 void ControlLoop::on_signal(int sig, std::string& stop_reason) {
     if (sig == SIGUSR1) {
+        const SensorCounters c = snapshot();
         std::string s = "vigil-sensor: counters\n";
-        s += format_ports(sample_ports(cap_, ctxs_));
-        s += format_workers(sample_workers(ctxs_, stalls_));
+        s += format_ports(c.ports);
+        s += format_workers(c.workers);
         std::fprintf(log_, "%s", s.c_str());
         std::fflush(log_);
     } else if (sig == SIGHUP) {
@@ -188,6 +190,33 @@ void ControlLoop::drain_until_done() {
     }
 }
 
+SensorCounters ControlLoop::snapshot() const {
+    SensorCounters c;
+    c.live = true;
+    c.ips = ips_verdicts_;
+    for (const auto& ctx : ctxs_) {
+        c.packets += ctx->packets.load(std::memory_order_relaxed);
+        for (const auto& q : ctx->queues) {
+            c.bytes += q->counters().rx_bytes.load(std::memory_order_relaxed);
+        }
+    }
+    c.ports = sample_ports(cap_, ctxs_);
+    c.workers = sample_workers(ctxs_, stalls_);
+    c.watchdog_stalls = watchdog_stalls_;
+    for (const auto& p : c.ports) {
+        c.capture_packets += p.ipackets;
+        c.capture_drops += p.imissed + p.rx_nombuf;
+        c.capture_errors += p.ierrors;
+        c.ips_accepted += p.forwarded;
+        c.ips_blocked += p.dropped;
+    }
+    c.alerts = output_.alerts();
+    c.anomalies = output_.anomalies();
+    c.alerts_suppressed = output_.suppressed();
+    c.drops = output_.drops();
+    return c;
+}
+
 void ControlLoop::finish(LiveResult& res) {
     drain();
     if (enforcer_) {
@@ -195,11 +224,7 @@ void ControlLoop::finish(LiveResult& res) {
         res.enforcing = true;
         res.enforcement = enforcer_->stats();
     }
-    res.watchdog_stalls = watchdog_stalls_;
-    res.counters.alerts = output_.alerts();
-    res.counters.anomalies = output_.anomalies();
-    res.counters.alerts_suppressed = output_.suppressed();
-    res.counters.drops = output_.drops();
+    res.counters = snapshot();
     res.by_sid = output_.by_sid();
 }
 

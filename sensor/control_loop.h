@@ -32,12 +32,13 @@ public:
     std::string run();
     // After the workers were told to stop: drains their rings until every one is done.
     void drain_until_done();
-    // After the workers returned: the last alerts, the enforcer's shutdown, and what the
-    // output stage and the watchdog counted, into `res`.
+    // After the workers returned: the last alerts, the enforcer's shutdown, and the
+    // snapshot, into `res` (the workers' own pipeline counters are the caller's to add).
     void finish(LiveResult& res);
 
-    // The watchdog's reports per worker.
-    const std::vector<uint64_t>& stalls() const { return stalls_; }
+    // What can be read while the workers run: packets and bytes, ports, workers, the watchdog's
+    // reports, the output stage's counts. SIGUSR1 prints it; heartbeats will send it.
+    SensorCounters snapshot() const;
 
 private:
     void drain();
@@ -55,6 +56,7 @@ private:
     std::vector<uint64_t> stalls_;
     std::vector<int64_t> stalled_since_;  // busy_since of the reported burst
     uint64_t watchdog_stalls_ = 0;
+    bool ips_verdicts_;  // ips.enabled with inline pairs: EVE stats.ips
 };
 
 }  // namespace vigil::sensor

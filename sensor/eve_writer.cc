@@ -389,7 +389,7 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
     emit(RecordType::Alert, o);
 }
 
-void EveWriter::write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec) {
+void EveWriter::write_stats(const SensorCounters& c, int64_t ts_sec, uint32_t ts_usec) {
     std::string o;
     o += '{';
     add_kv(o, "timestamp", format_timestamp(ts_sec, ts_usec));

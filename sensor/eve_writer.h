@@ -18,37 +18,9 @@
 #include "rules/ruleset.h"
 #include "sensor/alert_record.h"
 #include "sensor/alert_sink.h"
+#include "sensor/counters.h"
 
 namespace vigil::sensor {
-
-// Everything the `stats` record reports; summed over workers by the caller.
-struct ReplayCounters {
-    uint64_t packets = 0;
-    uint64_t bytes = 0;
-    dataplane::DecodeStats decode{};
-    dataplane::FlowStats flows{};
-    dataplane::StreamStats stream{};
-    dataplane::DefragStats defrag{};
-    dataplane::app::AppStats app{};
-    uint64_t datagrams = 0;     // reassembled IP datagrams inspected
-    uint64_t dropped = 0;       // IPS: packets given the drop verdict
-    uint64_t dropped_flow = 0;  //   of which packets of an already dropped flow
-    // Live capture (EVE stats.capture): packets the ports received, lost before inspection
-    // (NIC queue full, no buffer, kernel drops), bad frames.
-    bool live = false;
-    uint64_t capture_packets = 0;
-    uint64_t capture_drops = 0;
-    uint64_t capture_errors = 0;
-    // IPS verdicts (EVE stats.ips): replay --ips, or live inline pairs.
-    bool ips = false;
-    uint64_t ips_accepted = 0;
-    uint64_t ips_blocked = 0;
-    uint64_t alerts = 0;
-    uint64_t anomalies = 0;          // anomaly records written (stream / defrag evasion signals)
-    uint64_t drops = 0;              // drop records written (blocked alerts)
-    uint64_t alerts_suppressed = 0;  // by threshold / suppress
-    double seconds = 0;
-};
 
 class EveWriter {
 public:
@@ -67,7 +39,7 @@ public:
     void write_anomaly(const AlertRecord& a);
     // event_type "drop": the packet a drop/reject rule blocked (IPS).
     void write_drop(const AlertRecord& a);
-    void write_stats(const ReplayCounters& c, int64_t ts_sec, uint32_t ts_usec);
+    void write_stats(const SensorCounters& c, int64_t ts_sec, uint32_t ts_usec);
     // Every sink's flush(): live capture calls it about once a second.
     void flush();
     // Every sink's close(); the first error when a sink could not take everything.

@@ -80,15 +80,13 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
     join_workers(cap);
     control.finish(res);
 
-    res.ports = sample_ports(cap, ctxs);
-    res.workers = sample_workers(ctxs, control.stalls());
+    // The workers have returned: what only they could read.
     for (size_t i = 0; i < ctxs.size(); ++i) {
-        res.workers[i].active_seconds =
+        res.counters.workers[i].active_seconds =
             static_cast<double>(ctxs[i]->last_rx_ns - ctxs[i]->first_rx_ns) / 1e9;
     }
     for (auto& c : ctxs) {
         const Worker& w = *c->worker;
-        res.counters.packets += c->packets.load();
         res.counters.decode += c->decode;
         res.counters.flows += w.flow_stats();
         res.counters.stream += w.stream_stats();
@@ -97,19 +95,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
         res.counters.datagrams += w.stats().datagrams;
         res.counters.dropped += w.stats().dropped;
         res.counters.dropped_flow += w.stats().dropped_flow;
-        for (const auto& q : c->queues) {
-            res.counters.bytes += q->counters().rx_bytes.load();
-        }
     }
-    res.counters.live = true;
-    for (const auto& p : res.ports) {
-        res.counters.capture_packets += p.ipackets;
-        res.counters.capture_drops += p.imissed + p.rx_nombuf;
-        res.counters.capture_errors += p.ierrors;
-        res.counters.ips_accepted += p.forwarded;
-        res.counters.ips_blocked += p.dropped;
-    }
-    res.counters.ips = cfg.ips_enabled && !cfg.inline_pairs.empty();
     ctxs.clear();  // queues hold mbufs from the ports' pools: release them first
     if (cap.dpdk_ports) {
         cap.dpdk_ports->close();
@@ -131,13 +117,13 @@ std::string format_live_summary(const LiveResult& r) {
         r.stop_reason.c_str(), r.capture.c_str(), static_cast<unsigned long long>(c.packets),
         static_cast<unsigned long long>(c.bytes), c.seconds, static_cast<double>(c.packets) / secs);
     std::string s = line + format_pipeline_summary(c, r.by_sid);
-    s += "  ports\n" + format_ports(r.ports);
-    s += "  workers\n" + format_workers(r.workers);
+    s += "  ports\n" + format_ports(c.ports);
+    s += "  workers\n" + format_workers(c.workers);
     if (r.enforcing) {
         s += format_enforcement(r.enforcement, r.counters.drops);
     }
-    if (r.watchdog_stalls > 0) {
-        s += "  watchdog   " + std::to_string(r.watchdog_stalls) + " stall(s) reported\n";
+    if (c.watchdog_stalls > 0) {
+        s += "  watchdog   " + std::to_string(c.watchdog_stalls) + " stall(s) reported\n";
     }
     return s;
 }

@@ -34,41 +34,9 @@ struct LiveOptions {
     uint32_t test_stall_ms = 0;
 };
 
-struct PortCounters {
-    std::string name;
-    std::string driver;  // DPDK driver, or "libpcap"
-    bool link_up = false;
-    uint32_t speed_mbps = 0;
-    uint64_t ipackets = 0;  // DPDK: the port's count; libpcap: what the workers received
-    uint64_t imissed = 0;   // DPDK: RX queue full; libpcap: the kernel's drops
-    uint64_t ierrors = 0;
-    uint64_t rx_nombuf = 0;
-    uint64_t opackets = 0;
-    uint64_t oerrors = 0;
-    uint64_t forwarded = 0;  // inline: frames sent on the peer
-    uint64_t tx_failed = 0;  // inline: the peer refused them
-    uint64_t dropped = 0;    // inline: not forwarded (verdict or overload)
-    uint64_t truncated = 0;  // multi-segment frames: only the first segment was inspected
-    uint64_t rejects = 0;    // inline: TCP resets / ICMP unreachables sent to senders
-};
-
-struct WorkerCounters {
-    uint64_t packets = 0;
-    uint64_t overload_passed = 0;   // passed uninspected (overload-policy: pass)
-    uint64_t overload_dropped = 0;  // dropped uninspected (overload-policy: drop)
-    uint64_t ring_waits = 0;        // the alert ring was full: the worker waited for output
-    uint64_t stalls = 0;            // watchdog reports
-    // From the first burst received to the end of the last one processed (at exit): with
-    // packets, the rate while traffic flowed.
-    double active_seconds = 0;
-};
-
 struct LiveResult {
-    ReplayCounters counters{};
+    SensorCounters counters{};  // with the ports, workers and watchdog reports
     std::map<uint32_t, SidCount> by_sid;
-    std::vector<PortCounters> ports;
-    std::vector<WorkerCounters> workers;
-    uint64_t watchdog_stalls = 0;
     std::string stop_reason;  // "SIGTERM", "idle for 500 ms", "stop requested"
     std::string capture;      // "dpdk: 2 port(s), 2 worker(s), RSS on the IP pair"
     bool enforcing = false;   // ips.enabled with ips.nft.enabled

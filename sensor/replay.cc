@@ -414,7 +414,7 @@ std::string format_summary(const ReplayResult& r) {
     return s;
 }
 
-std::string format_pipeline_summary(const ReplayCounters& c,
+std::string format_pipeline_summary(const SensorCounters& c,
                                     const std::map<uint32_t, SidCount>& by_sid) {
     std::string s;
     char line[512];

@@ -37,7 +37,7 @@ struct FileResult {
 };
 
 struct ReplayResult {
-    ReplayCounters counters{};
+    SensorCounters counters{};
     std::map<uint32_t, SidCount> by_sid;  // alerts written, per sid
     std::vector<FileResult> files;
     bool input_error = false;  // some file was unreadable, truncated or corrupt
@@ -58,7 +58,7 @@ inline constexpr double kMinThroughputSeconds = 1.0;
 std::string format_summary(const ReplayResult& r);
 // Its part after the packet and throughput lines (decode, flows, alerts, stream, defrag,
 // app layer, alerts by signature): shared with `run`.
-std::string format_pipeline_summary(const ReplayCounters& c,
+std::string format_pipeline_summary(const SensorCounters& c,
                                     const std::map<uint32_t, SidCount>& by_sid);
 
 }  // namespace vigil::sensor

@@ -263,7 +263,7 @@ TEST(LiveDpdk, NetPcapGivesTheAlertsOfReplay) {
         const auto want = eve_alerts(d.path("replay.json"));
         EXPECT_EQ(eve_alerts(d.path("live.json")), want);
         EXPECT_EQ(r->counters.packets, read_pcap_frames(pcap).size());
-        EXPECT_EQ(r->ports.at(0).ipackets, r->counters.packets);
+        EXPECT_EQ(r->counters.ports.at(0).ipackets, r->counters.packets);
         EXPECT_NE(r->stop_reason.find("exit-on-idle"), std::string::npos) << r->stop_reason;
         total_alerts += want.size();
     }
@@ -319,9 +319,9 @@ TEST(LiveDpdk, InlinePairForwardsAllowedAndDropsMatched) {
         if (ips) {
             EXPECT_EQ(seen, (std::vector<std::string>{"hello-1", "VIGIL-ALERT", "other-flow"}));
             EXPECT_EQ(r->counters.dropped, 4U);
-            EXPECT_EQ(r->ports.at(0).dropped, 4U);
-            EXPECT_EQ(r->ports.at(0).forwarded, 3U);
-            EXPECT_EQ(r->ports.at(0).rejects, 1U);
+            EXPECT_EQ(r->counters.ports.at(0).dropped, 4U);
+            EXPECT_EQ(r->counters.ports.at(0).forwarded, 3U);
+            EXPECT_EQ(r->counters.ports.at(0).rejects, 1U);
             // The reset went back out of the port the segment came in on, to its sender.
             const auto back = read_pcap_frames(out_a);
             ASSERT_EQ(back.size(), 1U);
@@ -348,7 +348,7 @@ TEST(LiveDpdk, InlinePairForwardsAllowedAndDropsMatched) {
             EXPECT_EQ(seen.size(), in.size());
             EXPECT_EQ(r->counters.dropped, 0U);
         }
-        EXPECT_EQ(r->ports.at(0).tx_failed, 0U);
+        EXPECT_EQ(r->counters.ports.at(0).tx_failed, 0U);
         if (!ips) {
             EXPECT_TRUE(read_pcap_frames(out_a).empty());  // nothing came in on b, no reset
         }
@@ -426,7 +426,7 @@ TEST(LiveDpdk, OverloadPolicyIsAppliedAndCounted) {
         cfg.inline_pairs = {{probe_pcap(d.path("in.pcap")), probe_pcap(d.path("empty.pcap"), out)}};
         auto r = run(cfg, l);
         ASSERT_TRUE(r) << r.error().message;
-        const auto& w = r->workers.at(0);
+        const auto& w = r->counters.workers.at(0);
         EXPECT_EQ(w.packets, in.size());
         const size_t forwarded = read_pcap_frames(out).size();
         if (policy == "none") {
@@ -440,7 +440,7 @@ TEST(LiveDpdk, OverloadPolicyIsAppliedAndCounted) {
         } else {
             EXPECT_GT(w.overload_dropped, in.size() / 2);
             EXPECT_EQ(forwarded, in.size() - w.overload_dropped);
-            EXPECT_EQ(r->ports.at(0).dropped, w.overload_dropped);
+            EXPECT_EQ(r->counters.ports.at(0).dropped, w.overload_dropped);
         }
     }
 }

@@ -185,7 +185,7 @@ TEST(EveTest, EverySinkGetsEveryRecordAndAFailedSinkIsReported) {
     a.anomaly_type = a.anomaly_event = nullptr;
     (*eve)->write_alert(a, *rule, true);
     (*eve)->write_drop(a);
-    (*eve)->write_stats(ReplayCounters{}, a.ts_sec, 0);
+    (*eve)->write_stats(SensorCounters{}, a.ts_sec, 0);
     const Status closed = (*eve)->close();
     ASSERT_FALSE(closed.ok());
     EXPECT_NE(closed.error().message.find("/dev/full: write failed"), std::string::npos)
