@@ -108,15 +108,22 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
 std::string format_live_summary(const LiveResult& r) {
     const auto& c = r.counters;
     char line[512];
-    const double secs = c.seconds > 0 ? c.seconds : 1e-9;
-    std::snprintf(
-        line, sizeof(line),
-        "run summary (stopped: %s)\n"
-        "  capture    %s\n"
-        "  packets    %llu (%llu bytes) in %.3f s, %.0f packets/s\n",
-        r.stop_reason.c_str(), r.capture.c_str(), static_cast<unsigned long long>(c.packets),
-        static_cast<unsigned long long>(c.bytes), c.seconds, static_cast<double>(c.packets) / secs);
-    std::string s = line + format_pipeline_summary(c, r.by_sid);
+    std::snprintf(line, sizeof(line),
+                  "run summary (stopped: %s)\n"
+                  "  capture    %s\n"
+                  "  packets    %llu (%llu bytes) in %.3f s",
+                  r.stop_reason.c_str(), r.capture.c_str(),
+                  static_cast<unsigned long long>(c.packets),
+                  static_cast<unsigned long long>(c.bytes), c.seconds);
+    std::string s = line;
+    // As in replay: a rate only for a run long enough to measure one (each worker's rate
+    // while traffic flowed is in the workers section).
+    if (c.seconds >= kMinThroughputSeconds) {
+        std::snprintf(line, sizeof(line), ", %.0f packets/s",
+                      static_cast<double>(c.packets) / c.seconds);
+        s += line;
+    }
+    s += "\n" + format_pipeline_summary(c, r.by_sid);
     s += "  ports\n" + format_ports(c.ports);
     s += "  workers\n" + format_workers(c.workers);
     if (r.enforcing) {

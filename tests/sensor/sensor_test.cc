@@ -16,6 +16,7 @@
 #include "sensor/config.h"
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
+#include "sensor/live.h"
 #include "sensor/replay.h"
 
 namespace vigil::sensor {
@@ -420,6 +421,23 @@ TEST(SummaryTest, ThroughputOnlyWhenMeasurableAndSignaturesCapped) {
     EXPECT_NE(s.find("time       0.061 s (too short a replay for a throughput figure)"),
               std::string::npos)
         << s;
+}
+
+// The run summary: its overall rate only for a run of at least a second.
+TEST(SummaryTest, RunRateOnlyWhenMeasurable) {
+    LiveResult r;
+    r.stop_reason = "SIGTERM";
+    r.counters.packets = 4000;
+    r.counters.bytes = 400000;
+    r.counters.seconds = 2.0;
+    std::string s = format_live_summary(r);
+    EXPECT_NE(s.find("packets    4000 (400000 bytes) in 2.000 s, 2000 packets/s\n"),
+              std::string::npos)
+        << s;
+    r.counters.seconds = 0.4;
+    s = format_live_summary(r);
+    EXPECT_NE(s.find("packets    4000 (400000 bytes) in 0.400 s\n"), std::string::npos) << s;
+    EXPECT_EQ(s.find("packets/s"), std::string::npos) << s;
 }
 
 TEST(ConfigTest, UnknownKeyIsAnErrorWithLine) {
