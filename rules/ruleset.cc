@@ -615,7 +615,6 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::stri
         if (!parsed) {
             return parsed.error();
         }
-        ++report.files;
         report.file_names.push_back(f);
         for (auto& e : parsed->rejected) {
             report.rejected.push_back(std::move(e));

@@ -28,7 +28,6 @@ namespace vigil::rules {
 struct LoadReport {
     size_t loaded = 0;
     std::vector<RuleError> rejected;
-    size_t files = 0;
     std::vector<std::string> file_names;  // the files read, in load order
     // "rules: N loaded, M rejected"
     std::string summary_line() const;

@@ -92,7 +92,7 @@ Status rules_usable(const rules::LoadReport& report, bool fatal) {
                                   "can alert");
         }
         return make_error(ErrorCode::BadInput,
-                          "no rules loaded: the " + std::to_string(report.files) +
+                          "no rules loaded: the " + std::to_string(report.file_names.size()) +
                               " rule file(s) hold no rules (only comments or blank lines)");
     }
     if (fatal && !report.rejected.empty()) {
