@@ -24,6 +24,22 @@ constexpr std::string_view trim(std::string_view s) {
     return s.substr(b, e - b);
 }
 
+// A name of 1..max_len characters of [A-Za-z0-9._-] (sensor ids, token and key names: they
+// name files and metric labels).
+constexpr bool valid_name(std::string_view s, size_t max_len) {
+    if (s.empty() || s.size() > max_len) {
+        return false;
+    }
+    for (char c : s) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // Value of a hexadecimal digit, -1 when `c` is not one.
 constexpr int hex_digit(uint8_t c) {
     if (c >= '0' && c <= '9') {

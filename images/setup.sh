@@ -21,6 +21,9 @@ packages=(
     iproute2 tcpreplay tcpdump
     # IPS enforcement: libnftnl + libmnl; nft (tests read counters and tamper with it)
     libnftnl-dev libmnl-dev nftables
+    # management plane: ZeroMQ transport (+ python3-zmq for the rogue-peer tests), the SQLite
+    # store, the HTTP API (cpp-httplib; TLS via OpenSSL), token hashing and CURVE keys
+    libzmq3-dev cppzmq-dev libsqlite3-dev sqlite3 libcpp-httplib-dev libsodium-dev python3-zmq
 )
 
 missing=()

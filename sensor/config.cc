@@ -6,48 +6,30 @@
 #include <filesystem>
 #include <set>
 
+#include "common/config_check.h"
+#include "sensor/zmq_output.h"
+
 #include <yaml-cpp/yaml.h>
 
 namespace vigil::sensor {
 
 namespace {
 
-struct Ctx {
-    std::string file;
-    std::string err;
-    void fail(const YAML::Node& n, const std::string& what) {
-        if (!err.empty()) {
-            return;
-        }
-        const auto m = n.Mark();
-        err = file + (m.line >= 0 ? ":" + std::to_string(m.line + 1) : "") + ": " + what;
-    }
-    void check_keys(const YAML::Node& map, const std::string& where,
-                    const std::set<std::string>& allowed) {
-        if (!map.IsMap()) {
-            fail(map, where + ": expected a mapping");
-            return;
-        }
-        for (const auto& kv : map) {
-            const auto k = kv.first.as<std::string>();
-            if (allowed.count(k) == 0) {
-                std::string list;
-                for (const auto& a : allowed) {
-                    list += list.empty() ? "" : ", ";
-                    list += a;
-                }
-                const std::string full = where.empty() ? k : where + "." + k;
-                fail(kv.first, "unknown key '" + full + "' (expected one of: " + list + ")");
-            }
-        }
-    }
-};
+using Ctx = ConfigCheck;
 
 std::string resolve(const std::string& base_dir, const std::string& p) {
     if (p.empty() || p[0] == '/') {
         return p;
     }
     return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+// ipc://relative/path resolves like any other path in the file.
+std::string resolve_ipc(const std::string& base_dir, const std::string& ep) {
+    if (ep.rfind("ipc://", 0) == 0 && ep.size() > 6 && ep[6] != '/' && ep[6] != '@') {
+        return "ipc://" + resolve(base_dir, ep.substr(6));
+    }
+    return ep;
 }
 
 // net_pcap's file arguments in a --vdev value ("net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap").
@@ -460,15 +442,60 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
                 }
             }
             if (const auto z = out["zmq"]) {
-                c.check_keys(z, "outputs.zmq", {"endpoint", "spool", "spool-max-mb"});
+                c.check_keys(z, "outputs.zmq",
+                             {"endpoint", "spool", "spool-max-mb", "spool-full", "drain-timeout-s",
+                              "curve"});
                 if (z["endpoint"]) {
-                    cfg.zmq_endpoint = z["endpoint"].as<std::string>();
+                    cfg.zmq_endpoint = resolve_ipc(dir, z["endpoint"].as<std::string>());
+                    cfg.zmq_line = z["endpoint"].Mark().line + 1;
                 }
                 if (z["spool"]) {
                     cfg.zmq_spool = resolve(dir, z["spool"].as<std::string>());
                 }
                 if (z["spool-max-mb"]) {
                     cfg.zmq_spool_max_mb = to_u32(c, z["spool-max-mb"], "outputs.zmq.spool-max-mb");
+                    if (cfg.zmq_spool_max_mb == 0) {
+                        c.fail(z["spool-max-mb"], "outputs.zmq.spool-max-mb: must be at least 1");
+                    }
+                }
+                if (z["spool-full"]) {
+                    cfg.zmq_spool_full = z["spool-full"].as<std::string>();
+                    if (cfg.zmq_spool_full != "drop-oldest" &&
+                        cfg.zmq_spool_full != "drop-newest") {
+                        c.fail(z["spool-full"],
+                               "outputs.zmq.spool-full: expected 'drop-oldest' or "
+                               "'drop-newest', got '" +
+                                   cfg.zmq_spool_full + "'");
+                    }
+                }
+                if (z["drain-timeout-s"]) {
+                    cfg.zmq_drain_timeout_s =
+                        to_u32(c, z["drain-timeout-s"], "outputs.zmq.drain-timeout-s");
+                }
+                if (const auto cv = z["curve"]) {
+                    c.check_keys(cv, "outputs.zmq.curve",
+                                 {"secret-key-file", "server-public-key-file"});
+                    if (cv["secret-key-file"]) {
+                        cfg.zmq_curve_secret_key_file =
+                            resolve(dir, cv["secret-key-file"].as<std::string>());
+                    }
+                    if (cv["server-public-key-file"]) {
+                        cfg.zmq_curve_server_key_file =
+                            resolve(dir, cv["server-public-key-file"].as<std::string>());
+                    }
+                    if (cfg.zmq_curve_secret_key_file.empty() ||
+                        cfg.zmq_curve_server_key_file.empty()) {
+                        c.fail(cv,
+                               "outputs.zmq.curve: give both secret-key-file and "
+                               "server-public-key-file");
+                    }
+                }
+                if (!cfg.zmq_endpoint.empty() && c.err.empty()) {
+                    if (auto st = check_zmq_endpoint(cfg.zmq_endpoint,
+                                                     !cfg.zmq_curve_secret_key_file.empty());
+                        !st) {
+                        c.fail(z["endpoint"], st.error().message);
+                    }
                 }
             }
         }

@@ -42,9 +42,15 @@ struct SensorConfig {
     bool init_failure_fatal = false;
     // outputs
     std::string eve_path = "/var/log/vigil/eve.json";
-    std::string zmq_endpoint = "ipc:///run/vigil/mgmt.sock";
+    // ZeroMQ to vigil-mgmtd: on when the endpoint is set (DESIGN.md §4).
+    std::string zmq_endpoint;
+    int zmq_line = 0;
     std::string zmq_spool = "/var/lib/vigil/spool";
     uint32_t zmq_spool_max_mb = 1024;
+    std::string zmq_spool_full = "drop-oldest";  // drop-oldest | drop-newest
+    uint32_t zmq_drain_timeout_s = 30;           // replay: wait this long for mgmtd's acks
+    std::string zmq_curve_secret_key_file;       // the sensor's CURVE secret key (Z85)
+    std::string zmq_curve_server_key_file;       // mgmtd's CURVE public key (Z85)
     // ips
     bool ips_enabled = false;
     std::string nft_table = "vigil";

@@ -150,6 +150,7 @@ std::string ControlLoop::run() {
         if (now - last_flush > 1000000000) {
             last_flush = now;
             eve_.flush();
+            heartbeat();
         }
         if (progress && now - last_progress > 500000000) {
             last_progress = now;
@@ -188,6 +189,35 @@ void ControlLoop::drain_until_done() {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+}
+
+// The counters for vigil-mgmtd's heartbeats (the transport adds its spool fields and sends
+// them every second).
+void ControlLoop::heartbeat() {
+    if (opts_.mgmt == nullptr) {
+        return;
+    }
+    const SensorCounters c = snapshot();
+    wire::Heartbeat h = opts_.beat;
+    h.rx_packets = c.packets;
+    h.rx_bytes = c.bytes;
+    h.capture_drops = c.capture_drops;
+    h.alerts = c.alerts;
+    h.drops = c.drops;
+    if (enforcer_) {
+        const auto& es = enforcer_->stats();
+        h.blocks_added = es.added;
+        h.blocks_active = enforcer_->active_blocks();
+        h.enforcement = es.healthy ? "ok" : "degraded: " + es.last_error;
+    } else {
+        h.enforcement = "off";
+    }
+    for (size_t i = 0; i < c.workers.size(); ++i) {
+        const auto& w = c.workers[i];
+        h.workers.push_back(
+            wire::WorkerBeat{static_cast<uint32_t>(i), stalled_since_[i] == 0, w.packets});
+    }
+    opts_.mgmt->set_heartbeat(h);
 }
 
 SensorCounters ControlLoop::snapshot() const {

@@ -2,8 +2,8 @@
 // The control thread of `run`. It owns the output stage (AlertOutput, and through the
 // EveWriter its sinks), the enforcer and the watchdog; it takes the signals (SIGTERM/SIGINT
 // stop, SIGUSR1 prints the counters, SIGHUP is logged: no reload yet), drains the workers'
-// alert rings, flushes the output about once a second, shows progress, and decides when the
-// run ends. Heartbeats to mgmtd belong here too.
+// alert rings, flushes the output about once a second, hands vigil-mgmtd's link a heartbeat
+// every second, shows progress, and decides when the run ends.
 
 #include <cstdint>
 #include <memory>
@@ -44,6 +44,7 @@ private:
     void drain();
     void on_signal(int sig, std::string& stop_reason);
     void watchdog(int64_t now);
+    void heartbeat();
 
     const LiveOptions& opts_;
     const SensorConfig& cfg_;

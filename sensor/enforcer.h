@@ -67,6 +67,8 @@ public:
 
     const EnforcerStats& stats() const { return stats_; }
     bool pending() const { return !pending_.empty(); }
+    // Blocks the sensor holds (kept in the table, re-applied after tampering).
+    size_t active_blocks() const { return active_.size(); }
 
 private:
     Enforcer(const EnforcerConfig& cfg, std::FILE* log);

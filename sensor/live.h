@@ -18,6 +18,7 @@
 #include "sensor/enforcer.h"
 #include "sensor/eve_writer.h"
 #include "sensor/replay.h"
+#include "sensor/zmq_output.h"
 
 namespace vigil::sensor {
 
@@ -32,6 +33,10 @@ struct LiveOptions {
     // Tests (the watchdog's): worker 0 holds its first burst this long (`run
     // --test-stall-ms`, a hidden option).
     uint32_t test_stall_ms = 0;
+    // vigil-mgmtd (outputs.zmq): the control loop hands it a heartbeat every second, built
+    // on `beat` (rule-set id and counts) with the counters snapshot.
+    ZmqOutput* mgmt = nullptr;
+    wire::Heartbeat beat{};
 };
 
 struct LiveResult {

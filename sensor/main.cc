@@ -4,15 +4,19 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "common/exit_codes.h"
 #include "common/text.h"
 #include "dataplane/dpdk.h"
 #include "dataplane/pcap_source.h"
@@ -24,6 +28,7 @@
 #include "sensor/live.h"
 #include "sensor/nft.h"
 #include "sensor/replay.h"
+#include "sensor/zmq_output.h"
 
 #include <CLI/CLI.hpp>
 
@@ -31,17 +36,9 @@ namespace {
 
 using namespace vigil;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitBadInput = 2;
-
 int fail(int code, const std::string& msg) {
     std::fprintf(stderr, "vigil-sensor: %s\n", msg.c_str());
     return code;
-}
-
-int exit_code_for(const Error& e) {
-    return e.code == ErrorCode::Io || e.code == ErrorCode::Internal ? kExitFailure : kExitBadInput;
 }
 
 struct RulesArgs {
@@ -104,8 +101,10 @@ Status rules_usable(const rules::LoadReport& report, bool fatal) {
 }
 
 // Loads rules for replay and run: the report, then the verdict of rules_usable.
+// `beat` (when given) gets the rule set's id and counts for vigil-mgmtd's heartbeats.
 Result<rules::RuleSetPtr> load_usable_rules(const std::vector<std::string>& paths,
-                                            const rules::Vars& vars, bool fatal) {
+                                            const rules::Vars& vars, bool fatal,
+                                            wire::Heartbeat* beat = nullptr) {
     rules::LoadReport report;
     auto rs = load_rules(paths, vars, report);
     if (!rs) {
@@ -114,7 +113,30 @@ Result<rules::RuleSetPtr> load_usable_rules(const std::vector<std::string>& path
     if (auto st = rules_usable(report, fatal); !st) {
         return st.error();
     }
+    if (beat != nullptr) {
+        beat->ruleset_id = (*rs)->id();
+        beat->rules_loaded = report.loaded;
+        beat->rules_rejected = report.rejected.size();
+    }
     return rs;
+}
+
+// outputs.zmq set: the spool and the link to vigil-mgmtd, attached to the EVE writer as a
+// second sink. Nothing when the endpoint is not set.
+Result<std::optional<sensor::MgmtLink>> attach_mgmt(const sensor::SensorConfig& cfg,
+                                                    const std::string& sensor_id, const char* mode,
+                                                    sensor::EveWriter& eve,
+                                                    const wire::Heartbeat& beat) {
+    if (cfg.zmq_endpoint.empty()) {
+        return std::optional<sensor::MgmtLink>{};
+    }
+    auto link = sensor::open_mgmt_link(cfg, sensor_id, mode, VIGIL_VERSION, stderr);
+    if (!link) {
+        return link.error();
+    }
+    eve.add_sink(std::make_unique<sensor::ZmqSink>(*link->spool));
+    link->out->set_heartbeat(beat);
+    return std::optional<sensor::MgmtLink>(std::move(*link));
 }
 
 Result<rules::Vars> load_vars_arg(const std::string& path) {
@@ -193,13 +215,20 @@ int cmd_replay(const ReplayArgs& a) {
             expects.push_back(std::move(f.value()));
         }
     }
-    auto rs = load_usable_rules(rule_paths, *vars, a.init_errors_fatal || cfg.init_failure_fatal);
+    wire::Heartbeat beat;
+    auto rs =
+        load_usable_rules(rule_paths, *vars, a.init_errors_fatal || cfg.init_failure_fatal, &beat);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "replay: " + rs.error().message);
     }
-    auto eve = sensor::EveWriter::open(eve_path, a.sensor_id.empty() ? cfg.sensor_id : a.sensor_id);
+    const std::string sensor_id = a.sensor_id.empty() ? cfg.sensor_id : a.sensor_id;
+    auto eve = sensor::EveWriter::open(eve_path, sensor_id);
     if (!eve) {
         return fail(kExitFailure, eve.error().message);
+    }
+    auto mgmt = attach_mgmt(cfg, sensor_id, "replay", **eve, beat);
+    if (!mgmt) {
+        return fail(exit_code_for(mgmt.error()), mgmt.error().message);
     }
     sensor::ReplayOptions opts;
     opts.pcaps = *pcaps;
@@ -228,6 +257,17 @@ int cmd_replay(const ReplayArgs& a) {
     (*eve)->write_stats(res->counters, res->last_ts_sec, res->last_ts_usec);
     if (auto st = (*eve)->close(); !st) {
         return fail(kExitFailure, st.error().message);
+    }
+    bool undelivered = false;
+    if (*mgmt) {
+        beat.rx_packets = res->counters.packets;
+        beat.rx_bytes = res->counters.bytes;
+        beat.alerts = res->counters.alerts;
+        beat.drops = res->counters.drops;
+        beat.enforcement = res->enforcing ? (res->enforcement.healthy ? "ok" : "degraded") : "off";
+        (*mgmt)->out->set_heartbeat(beat);
+        undelivered =
+            !sensor::drain_mgmt_link(**mgmt, std::chrono::seconds(cfg.zmq_drain_timeout_s), stderr);
     }
     for (const auto& f : res->files) {
         if (!f.error.empty()) {
@@ -277,7 +317,7 @@ int cmd_replay(const ReplayArgs& a) {
     if (res->input_error) {
         return kExitBadInput;
     }
-    return mismatch ? kExitFailure : kExitOk;
+    return mismatch || undelivered ? kExitFailure : kExitOk;
 }
 
 // A --known-rejected file: one sid a line; '#' starts a comment (as --write-rejected writes).
@@ -575,13 +615,19 @@ int cmd_run(const RunArgs& a) {
     if (!vars) {
         return fail(kExitBadInput, vars.error().message);
     }
-    auto rs = load_usable_rules(cfg.rules, *vars, a.init_errors_fatal || cfg.init_failure_fatal);
+    wire::Heartbeat beat;
+    auto rs =
+        load_usable_rules(cfg.rules, *vars, a.init_errors_fatal || cfg.init_failure_fatal, &beat);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "run: " + rs.error().message);
     }
     auto eve = sensor::EveWriter::open(cfg.eve_path, cfg.sensor_id);
     if (!eve) {
         return fail(kExitFailure, eve.error().message);
+    }
+    auto mgmt = attach_mgmt(cfg, cfg.sensor_id, "run", **eve, beat);
+    if (!mgmt) {
+        return fail(exit_code_for(mgmt.error()), mgmt.error().message);
     }
     // Before any thread exists (the EAL starts its own): signals are taken by the control
     // loop, never delivered to a worker.
@@ -591,6 +637,10 @@ int cmd_run(const RunArgs& a) {
     opts.handle_signals = true;
     opts.progress = !a.no_progress;
     opts.test_stall_ms = a.test_stall_ms;
+    if (*mgmt) {
+        opts.mgmt = (*mgmt)->out.get();
+        opts.beat = beat;
+    }
     auto res = sensor::run_live(opts, *rs, *vars, **eve);
     dataplane::dpdk::cleanup_eal();
     if (!res) {
@@ -602,6 +652,11 @@ int cmd_run(const RunArgs& a) {
         return fail(kExitFailure, st.error().message);
     }
     std::fprintf(stderr, "%s", sensor::format_live_summary(*res).c_str());
+    if (*mgmt) {
+        // Waits for mgmtd's acknowledgements up to outputs.zmq.drain-timeout-s; what is not
+        // acknowledged by then stays spooled for the next start.
+        sensor::drain_mgmt_link(**mgmt, std::chrono::seconds(cfg.zmq_drain_timeout_s), stderr);
+    }
     return kExitOk;
 }
 

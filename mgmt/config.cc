@@ -1,0 +1,204 @@
+#include "mgmt/config.h"
+
+#include <charconv>
+#include <filesystem>
+#include <set>
+
+#include "common/config_check.h"
+#include "common/endpoint.h"
+
+#include <yaml-cpp/yaml.h>
+
+namespace vigil::mgmt {
+
+namespace {
+
+// Collects the first error with the file and line of the node it is about.
+// The shared checks, and the two value kinds mgmtd.yaml has.
+struct Ctx : ConfigCheck {
+    std::string str(const YAML::Node& n, const std::string& key) {
+        if (!n.IsScalar()) {
+            fail(n, key + ": expected a string");
+            return {};
+        }
+        return n.as<std::string>();
+    }
+    uint64_t num(const YAML::Node& n, const std::string& key, uint64_t max) {
+        const std::string s = n.IsScalar() ? n.as<std::string>() : "";
+        uint64_t v = 0;
+        const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (s.empty() || r.ec != std::errc{} || r.ptr != s.data() + s.size() || v > max) {
+            fail(n, key + ": expected a whole number from 0 to " + std::to_string(max) + ", got '" +
+                        s + "'");
+            return 0;
+        }
+        return v;
+    }
+};
+
+std::string resolve(const std::string& dir, const std::string& p) {
+    if (p.empty() || p[0] == '/') {
+        return p;
+    }
+    return (std::filesystem::path(dir) / p).lexically_normal().string();
+}
+
+// ipc://relative/path resolves like any other path in the file.
+std::string resolve_endpoint(const std::string& dir, const std::string& ep) {
+    if (ep.rfind("ipc://", 0) == 0 && ep.size() > 6 && ep[6] != '/' && ep[6] != '@') {
+        return "ipc://" + resolve(dir, ep.substr(6));
+    }
+    return ep;
+}
+
+}  // namespace
+
+Result<HostPort> parse_host_port(const std::string& s) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+        return make_error(ErrorCode::BadInput, "expected HOST:PORT, got '" + s + "'");
+    }
+    HostPort hp;
+    hp.host = s.substr(0, colon);
+    if (hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+        hp.host = hp.host.substr(1, hp.host.size() - 2);
+    }
+    const std::string port = s.substr(colon + 1);
+    unsigned v = 0;
+    const auto r = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (port.empty() || r.ec != std::errc{} || r.ptr != port.data() + port.size() || v > 65535) {
+        return make_error(ErrorCode::BadInput, "bad port in '" + s + "'");
+    }
+    hp.port = static_cast<uint16_t>(v);
+    return hp;
+}
+
+Result<MgmtConfig> load_mgmt_config(const std::string& path) {
+    MgmtConfig cfg;
+    cfg.path = path;
+    Ctx c{{path, ""}};
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    YAML::Node root;
+    try {
+        if (!std::filesystem::exists(path)) {
+            return make_error(ErrorCode::BadInput, path + ": no such file");
+        }
+        root = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+        return make_error(ErrorCode::BadInput,
+                          path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    }
+    if (!root || root.IsNull()) {
+        return cfg;  // an empty file: the defaults
+    }
+    // Sections later issues fill (health controls, notifications, sensors' owners, rule
+    // packs) are not known yet: naming them is an error, not silently ignored.
+    if (!c.check_keys(root, "", {"listen", "curve", "store", "api"})) {
+        return make_error(ErrorCode::BadInput, c.err);
+    }
+    if (root["listen"]) {
+        cfg.listen = resolve_endpoint(dir, c.str(root["listen"], "listen"));
+    }
+    if (const auto cv = root["curve"];
+        cv && c.check_keys(cv, "curve", {"secret-key-file", "sensor-keys-dir"})) {
+        if (cv["secret-key-file"]) {
+            cfg.curve_secret_key_file =
+                resolve(dir, c.str(cv["secret-key-file"], "curve.secret-key-file"));
+        }
+        if (cv["sensor-keys-dir"]) {
+            cfg.curve_sensor_keys_dir =
+                resolve(dir, c.str(cv["sensor-keys-dir"], "curve.sensor-keys-dir"));
+        }
+        if (c.err.empty() &&
+            (cfg.curve_secret_key_file.empty() != cfg.curve_sensor_keys_dir.empty())) {
+            c.fail(cv, "curve: give both secret-key-file and sensor-keys-dir");
+        }
+    }
+    if (const auto st = root["store"];
+        st && c.check_keys(
+                  st, "store",
+                  {"backend", "path", "retention-days", "max-mb", "commit-ms", "commit-batch"})) {
+        if (st["backend"]) {
+            cfg.store_backend = c.str(st["backend"], "store.backend");
+            if (c.err.empty() && cfg.store_backend != "sqlite") {
+                c.fail(st["backend"],
+                       "store.backend: only 'sqlite' is built in, got '" + cfg.store_backend + "'");
+            }
+        }
+        if (st["path"]) {
+            cfg.store_path = resolve(dir, c.str(st["path"], "store.path"));
+        }
+        if (st["retention-days"]) {
+            cfg.retention_days =
+                static_cast<uint32_t>(c.num(st["retention-days"], "store.retention-days", 36500));
+        }
+        if (st["max-mb"]) {
+            cfg.max_mb = c.num(st["max-mb"], "store.max-mb", 1ull << 30);
+        }
+        if (st["commit-ms"]) {
+            cfg.commit_ms = static_cast<uint32_t>(c.num(st["commit-ms"], "store.commit-ms", 10000));
+        }
+        if (st["commit-batch"]) {
+            cfg.commit_batch =
+                static_cast<uint32_t>(c.num(st["commit-batch"], "store.commit-batch", 1000000));
+            if (c.err.empty() && cfg.commit_batch == 0) {
+                c.fail(st["commit-batch"], "store.commit-batch: must be at least 1");
+            }
+        }
+    }
+    if (const auto api = root["api"];
+        api && c.check_keys(api, "api", {"listen", "tls", "tokens", "max-body"})) {
+        if (api["listen"]) {
+            cfg.api_listen = c.str(api["listen"], "api.listen");
+            if (c.err.empty()) {
+                if (auto hp = parse_host_port(cfg.api_listen); !hp) {
+                    c.fail(api["listen"], "api.listen: " + hp.error().message);
+                }
+            }
+        }
+        if (const auto tls = api["tls"]; tls && c.check_keys(tls, "api.tls", {"cert", "key"})) {
+            if (tls["cert"]) {
+                cfg.api_tls_cert = resolve(dir, c.str(tls["cert"], "api.tls.cert"));
+            }
+            if (tls["key"]) {
+                cfg.api_tls_key = resolve(dir, c.str(tls["key"], "api.tls.key"));
+            }
+            if (c.err.empty() && cfg.api_tls_cert.empty() != cfg.api_tls_key.empty()) {
+                c.fail(tls, "api.tls: give both cert and key");
+            }
+        }
+        if (api["tokens"]) {
+            cfg.api_tokens = resolve(dir, c.str(api["tokens"], "api.tokens"));
+        }
+        if (api["max-body"]) {
+            cfg.api_max_body = c.num(api["max-body"], "api.max-body", 64ull << 20);
+        }
+    }
+    if (!c.err.empty()) {
+        return make_error(ErrorCode::BadInput, c.err);
+    }
+    // The transport and the API refuse plaintext off this host.
+    if (cfg.listen.rfind("tcp://", 0) == 0 && !endpoint_is_local(cfg.listen) &&
+        cfg.curve_secret_key_file.empty()) {
+        return make_error(ErrorCode::BadInput,
+                          path + ": listen: " + cfg.listen +
+                              " is not a loopback address: plaintext ZeroMQ off this host is "
+                              "refused; configure curve (vigilctl keys gen) or use ipc://");
+    }
+    if (cfg.listen.rfind("tcp://", 0) != 0 && cfg.listen.rfind("ipc://", 0) != 0) {
+        return make_error(ErrorCode::BadInput, path +
+                                                   ": listen: expected ipc://PATH or "
+                                                   "tcp://HOST:PORT, got '" +
+                                                   cfg.listen + "'");
+    }
+    if (auto hp = parse_host_port(cfg.api_listen);
+        hp && !host_is_loopback(hp->host) && cfg.api_tls_cert.empty()) {
+        return make_error(ErrorCode::BadInput,
+                          path + ": api.listen: " + cfg.api_listen +
+                              " is not a loopback address: the API needs api.tls (cert and key) "
+                              "there");
+    }
+    return cfg;
+}
+
+}  // namespace vigil::mgmt

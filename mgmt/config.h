@@ -1,0 +1,45 @@
+#pragma once
+// vigil-mgmtd's configuration (/etc/vigil/mgmtd.yaml, DESIGN.md §8). Every path is
+// configurable and relative paths resolve against the file's folder; an unknown key is an
+// error naming the file, its line and the key.
+
+#include <cstdint>
+#include <string>
+
+#include "common/endpoint.h"  // host_is_loopback, endpoint_is_local
+#include "common/result.h"
+
+namespace vigil::mgmt {
+
+struct MgmtConfig {
+    std::string path;  // where it was loaded from ("" = defaults)
+    // ZeroMQ ROUTER the sensors connect to. tcp:// needs curve (refused otherwise, unless the
+    // address is loopback).
+    std::string listen = "ipc:///run/vigil/mgmt.sock";
+    std::string curve_secret_key_file;  // mgmtd's CURVE secret key (Z85, from `vigilctl keys gen`)
+    std::string curve_sensor_keys_dir;  // <sensor_id>.pub: the public key each sensor must use
+    // store
+    std::string store_backend = "sqlite";
+    std::string store_path = "/var/lib/vigil/mgmt.db";
+    uint32_t retention_days = 90;  // 0: keep forever
+    uint64_t max_mb = 10240;       // 0: no size limit
+    uint32_t commit_ms = 20;       // longest wait before received records are committed
+    uint32_t commit_batch = 4096;  // or this many records, whichever comes first
+    // HTTP API
+    std::string api_listen = "127.0.0.1:8440";  // host:port; anything but loopback needs tls
+    std::string api_tls_cert;
+    std::string api_tls_key;
+    std::string api_tokens = "/var/lib/vigil/tokens.db";
+    uint64_t api_max_body = 64 * 1024;  // larger requests: 413
+};
+
+Result<MgmtConfig> load_mgmt_config(const std::string& path);
+
+// "HOST:PORT" of the API, split; the error names the key.
+struct HostPort {
+    std::string host;
+    uint16_t port = 0;
+};
+Result<HostPort> parse_host_port(const std::string& s);
+
+}  // namespace vigil::mgmt
