@@ -231,6 +231,47 @@ class DeliveryTest(Base):
         self.assertEqual(m.stop(), 0)
         self.assertIn("records stored", m.text())
 
+    def test_several_sensors_at_once(self):
+        m = self.mgmtd().start()
+        procs = {}
+        for sid in ("edge-a", "edge-b", "edge-c"):
+            cfg = self.sensor_config(name=sid + ".yaml", sensor_id=sid,
+                                     zmq_extra=", drain-timeout-s: 60")
+            procs[sid] = self.replay(cfg, PCAPS, self.path(sid + ".json"), wait=False)
+        for sid, p in procs.items():
+            out, err = p.communicate(timeout=300)
+            self.assertEqual(p.returncode, 0, err)
+            lines = eve_lines(self.path(sid + ".json"))
+            self.assertEqual(m.seqs(sid), list(range(1, len(lines) + 1)), sid)
+            stored = [e for (e,) in m.q("SELECT eve FROM events WHERE sensor_id=? ORDER BY seq",
+                                        sid)]
+            self.assertEqual(stored, lines, sid)
+        self.assertEqual([r[0] for r in m.q("SELECT sensor_id FROM sensors ORDER BY 1")],
+                         ["edge-a", "edge-b", "edge-c"])
+
+    def test_sigterm_commits_and_acknowledges_what_was_received(self):
+        m = self.mgmtd().start()
+        s = vw.FakeSensor(m.listen, "edge-t")
+        self.assertEqual(s.hello(), 0)
+        for i in range(1, 20001):
+            s.send(vw.RECORD, i, vw.alert(i))
+        time.sleep(0.05)
+        m.proc.send_signal(signal.SIGTERM)
+        # Every ack mgmtd sent before it exited, to the last one.
+        last = 0
+        while True:
+            got = s.recv(2000)
+            if got is None:
+                break
+            if got[0] == vw.ACK:
+                last = max(last, got[1])
+        self.assertEqual(m.proc.wait(timeout=30), 0)
+        self.assertGreater(last, 0)
+        # What was acknowledged is stored, and nothing beyond it was stored unacknowledged.
+        self.assertEqual(m.seqs("edge-t"), list(range(1, last + 1)))
+        self.assertIn("SIGTERM: committing and stopping", m.text())
+        s.close()
+
 
 class CrashTest(Base):
     N = 100000
@@ -334,7 +375,18 @@ class SpoolTest(Base):
         (gap_records, hb), = m.q("SELECT gap_records, heartbeat FROM sensors "
                                  "WHERE sensor_id='edge-01'")
         self.assertEqual(gap_records, dropped)
-        self.assertEqual(json.loads(hb)["spool_dropped"], dropped)
+        beat = json.loads(hb)
+        self.assertEqual(beat["spool_dropped"], dropped)
+        # The rest of the heartbeat: what the sensor runs and how it does.
+        self.assertEqual(beat["mode"], "run")
+        self.assertEqual(beat["rules_loaded"], 1)
+        self.assertGreater(beat["ruleset_id"], 0)
+        self.assertEqual(beat["rx_packets"], 30000)
+        self.assertEqual(beat["alerts"], 30000)
+        self.assertEqual(beat["enforcement"], "off")
+        self.assertEqual([(w["id"], w["alive"]) for w in beat["workers"]], [(0, True)])
+        self.assertGreater(beat["uptime_s"], 1)
+        self.assertEqual(beat["last_seq"], beat["acked_seq"])
         (frm, to, reason), = m.q("SELECT from_seq, to_seq, reason FROM gaps")
         self.assertEqual((frm, reason), (1, "spool full"))
         seqs = m.seqs("edge-01")
@@ -487,6 +539,26 @@ class CurveTest(Base):
         for s in (forged, unknown, wrong, plain, ok):
             s.close()
         self.assertEqual(m.stop(), 0)
+
+    def test_bad_zmq_settings_are_named_with_file_and_line(self):
+        cases = [
+            ("spool-full: keep-all", "outputs.zmq.spool-full: expected 'drop-oldest' or "
+                                     "'drop-newest', got 'keep-all'"),
+            ("spool-max-mb: 0", "outputs.zmq.spool-max-mb: must be at least 1"),
+            ("curve: {secret-key-file: k}", "outputs.zmq.curve: give both secret-key-file and "
+                                            "server-public-key-file"),
+            ("bogus: 1", "unknown key 'outputs.zmq.bogus'"),
+        ]
+        for extra, want in cases:
+            cfg = self.sensor_config(zmq_extra=", " + extra)
+            r = subprocess.run([SENSOR, "check", "--config", cfg], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, (extra, r.stderr))
+            self.assertIn(want, r.stderr, extra)
+            self.assertIn(cfg + ":5:", r.stderr, extra)  # the zmq line
+        cfg = self.sensor_config(endpoint="udp://127.0.0.1:1")
+        r = subprocess.run([SENSOR, "check", "--config", cfg], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("expected ipc://PATH or tcp://HOST:PORT", r.stderr)
 
     def test_plaintext_tcp_off_host_is_refused_at_start(self):
         cfg = self.sensor_config(endpoint="tcp://192.0.2.10:5555")
