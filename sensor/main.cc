@@ -663,12 +663,15 @@ int cmd_run(const RunArgs& a) {
 // Each command's exit codes, shown by its --help.
 constexpr const char* kReplayExits =
     "Exit codes: 0 replayed, every alert written (and every expectation met); 1 runtime failure "
-    "(cannot write output; with --nft, enforcement failed) or an --expect mismatch; 2 bad input: "
+    "(cannot write output; with --nft, enforcement failed; with outputs.zmq, the spool is in use "
+    "or mgmtd did not acknowledge every record within drain-timeout-s: the rest stay spooled "
+    "for the next start) or an --expect mismatch; 2 bad input: "
     "usage, config, vars, expectation file, unreadable/truncated/corrupt pcap, no rule loaded "
     "(all rejected or none given), a rejected rule with --init-errors-fatal.\n";
 constexpr const char* kRunExits =
-    "Exit codes: 0 stopped by SIGTERM/SIGINT or capture.exit-on-idle-ms, every alert written; 1 "
-    "runtime failure (cannot write output); 2 bad input: usage, config, vars, no rule loaded "
+    "Exit codes: 0 stopped by SIGTERM/SIGINT or capture.exit-on-idle-ms, every alert written "
+    "(records mgmtd has not acknowledged by then stay spooled for the next start); 1 "
+    "runtime failure (cannot write output, the spool is in use); 2 bad input: usage, config, vars, no rule loaded "
     "(all rejected or none given), a rejected rule with --init-errors-fatal, a port or "
     "interface that cannot be opened, too few lcores, a queue count the driver refuses, no "
     "hugepages. SIGHUP does not stop it (rule reload is not available yet).\n";
