@@ -77,6 +77,22 @@ void ControlLoop::on_signal(int sig, std::string& stop_reason) {
         std::string s = "vigil-sensor: counters\n";
         s += format_ports(c.ports);
         s += format_workers(c.workers);
+        if (opts_.mgmt != nullptr) {
+            wire::Heartbeat h;
+            opts_.mgmt->fill_spool_fields(h);
+            const ZmqStats z = opts_.mgmt->stats();
+            char line[256];
+            std::snprintf(line, sizeof(line),
+                          "  mgmtd      %s, last seq %llu, acknowledged %llu, spool %llu records "
+                          "(%llu bytes), dropped by a full spool %llu\n",
+                          z.connected ? "connected" : "not connected",
+                          static_cast<unsigned long long>(h.last_seq),
+                          static_cast<unsigned long long>(h.acked_seq),
+                          static_cast<unsigned long long>(h.spool_records),
+                          static_cast<unsigned long long>(h.spool_bytes),
+                          static_cast<unsigned long long>(h.spool_dropped));
+            s += line;
+        }
         std::fprintf(log_, "%s", s.c_str());
         std::fflush(log_);
     } else if (sig == SIGHUP) {

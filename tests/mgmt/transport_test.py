@@ -364,9 +364,16 @@ class SpoolTest(Base):
         self.wait_for(lambda: os.path.exists(self.path("eve-run.json")) and
                       os.path.getsize(self.path("eve-run.json")) > 0, what="alerts")
         time.sleep(1.5)
+        p.send_signal(signal.SIGUSR1)  # the counters, with the link to mgmtd
+        time.sleep(0.3)
         m = self.mgmtd().start()
         out, err = p.communicate(timeout=120)
         self.assertEqual(p.returncode, 0, err)
+        usr1 = re.search(r"mgmtd +not connected, last seq (\d+), acknowledged 0, spool (\d+) "
+                         r"records \(\d+ bytes\), dropped by a full spool (\d+)", err)
+        self.assertIsNotNone(usr1, err)
+        self.assertGreater(int(usr1.group(3)), 0)
+        self.assertEqual(int(usr1.group(1)), int(usr1.group(2)) + int(usr1.group(3)))
         self.assertRegex(err, r"(\d+) records dropped by the full spool")
         dropped = int(re.search(r"(\d+) records dropped by the full spool",
                                               err).group(1))
