@@ -10,7 +10,8 @@
 //   3. bytes stored per alert: the store's files after mgmtd's SIGTERM / alerts, against the
 //      average EVE record.
 //   4. store only: the same records through mgmt::parse_event into mgmt::open_sqlite_store
-//      in batches of 4096 (as the ingest does), in-process; the ratio end-to-end / store-only.
+//      in batches of store.commit-batch (as the ingest does), in-process; the ratio end-to-end /
+//      store-only.
 //   5. queries over a store of M alerts (built once with SqliteStore::commit and cached): GET
 //      /api/v1/alerts by sid, its second page (next_cursor), by src; p50/p99/max.
 
@@ -40,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "mgmt/config.h"
 #include "mgmt/store.h"
 #include "sensor/spool.h"
 #include "sensor/zmq_output.h"
@@ -52,8 +54,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint32_t kBatch = 4096;         // the ingest's commit batch (store.commit-batch)
-constexpr uint32_t kSensorWindow = 2000;  // vigil-sensor's ZmqOptions::window
+const uint32_t kBatch = vigil::mgmt::MgmtConfig{}.commit_batch;     // the ingest's commit batch
+const uint32_t kSensorWindow = vigil::sensor::ZmqOptions{}.window;  // vigil-sensor's
 constexpr double kTargetAlertsPerSec = 100000;
 constexpr double kTargetQueryP99Ms = 50;
 

@@ -21,10 +21,10 @@ struct MgmtConfig {
     // store
     std::string store_backend = "sqlite";
     std::string store_path = "/var/lib/vigil/mgmt.db";
-    uint32_t retention_days = 90;  // 0: keep forever
-    uint64_t max_mb = 10240;       // 0: no size limit
-    uint32_t commit_ms = 20;       // longest wait before received records are committed
-    uint32_t commit_batch = 4096;  // or this many records, whichever comes first
+    uint32_t retention_days = 90;   // 0: keep forever
+    uint64_t max_mb = 10240;        // 0: no size limit
+    uint32_t commit_ms = 50;        // longest wait before received records are committed
+    uint32_t commit_batch = 16384;  // or this many records, whichever comes first
     // HTTP API
     std::string api_listen = "127.0.0.1:8440";  // host:port; anything but loopback needs tls
     std::string api_tls_cert;

@@ -305,7 +305,11 @@ void IngestCore::commit(std::vector<Out>& out) {
                      "them)\n",
                      st.error().message.c_str(), n);
     }
-    batch_ = Batch{};
+    // Emptied, keeping the vectors' capacity for the next batch.
+    batch_.events.clear();
+    batch_.gaps.clear();
+    batch_.heartbeats.clear();
+    batch_.committed.clear();
     in_batch_.clear();
     send_acks(out);
 }

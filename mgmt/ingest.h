@@ -28,8 +28,8 @@ struct IngestOptions {
     std::string listen;
     std::string curve_secret_key;                    // Z85; empty: no CURVE
     std::map<std::string, std::string> sensor_keys;  // Z85 public key → sensor_id
-    uint32_t commit_ms = 20;
-    uint32_t commit_batch = 4096;
+    uint32_t commit_ms = 50;
+    uint32_t commit_batch = 16384;
     uint32_t retention_interval_s = 60;
 };
 

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS sensors(
     version TEXT NOT NULL DEFAULT '',
     committed_seq INTEGER NOT NULL DEFAULT 0,
     events INTEGER NOT NULL DEFAULT 0,
+    alerts INTEGER NOT NULL DEFAULT 0,
     gap_records INTEGER NOT NULL DEFAULT 0,
     heartbeat TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS gaps(
@@ -152,15 +153,21 @@ public:
                 !exec(w_, kSchema)) {
                 return store_error(w_, o_.path);
             }
+            if (auto st = migrate(); !st) {
+                return st;
+            }
             // ~64 MB of page cache for the writer: the indexes' hot pages stay in memory.
-            exec(w_, "PRAGMA cache_size=-65536");
-            // The WAL is folded into the database every ~4 MB and kept at most 64 MB on disk.
-            exec(w_, "PRAGMA wal_autocheckpoint=1000");
+            exec(w_, "PRAGMA cache_size=-262144");     // 256 MB: the indexes' hot pages
+            exec(w_, "PRAGMA mmap_size=17179869184");  // reads without a syscall each
+            // The WAL is folded into the database every ~40 MB (a page updated many times
+            // between checkpoints is written back once) and kept at most 64 MB on disk.
+            exec(w_, "PRAGMA wal_autocheckpoint=10000");
             exec(w_, "PRAGMA journal_size_limit=67108864");
             const char* sql[] = {
                 "INSERT INTO events(sensor_id,seq,ts,event_type,gid,sid,src_ip,dest_ip,src_port,"
                 "dest_port,proto,action,eve,received) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                "UPDATE sensors SET committed_seq=?2, events=events+?3 WHERE sensor_id=?1",
+                "UPDATE sensors SET committed_seq=?2, events=events+?3, alerts=alerts+?4 WHERE "
+                "sensor_id=?1",
                 "INSERT OR IGNORE INTO sensors(sensor_id, first_seen) VALUES(?1, ?2)",
                 "INSERT INTO gaps(sensor_id,from_seq,to_seq,reason,at) VALUES(?,?,?,?,?)",
                 "UPDATE sensors SET last_heartbeat=?2, heartbeat=?3, version=?4 WHERE sensor_id=?1",
@@ -174,6 +181,41 @@ public:
                     return store_error(w_, o_.path);
                 }
             }
+        }
+        return Ok{};
+    }
+
+    // Schema versions (PRAGMA user_version): 0/1 before sensors.alerts existed; 2 now.
+    Status migrate() {
+        Stmt v;
+        if (sqlite3_prepare_v2(w_, "PRAGMA user_version", -1, &v.s, nullptr) != SQLITE_OK ||
+            sqlite3_step(v.s) != SQLITE_ROW) {
+            return store_error(w_, o_.path);
+        }
+        const int version = sqlite3_column_int(v.s, 0);
+        v.reset();
+        if (version >= 2) {
+            return Ok{};
+        }
+        Stmt cols;
+        bool has_alerts = false;
+        sqlite3_prepare_v2(w_, "PRAGMA table_info(sensors)", -1, &cols.s, nullptr);
+        while (cols.s != nullptr && sqlite3_step(cols.s) == SQLITE_ROW) {
+            has_alerts = has_alerts || col_text(cols.s, 1) == "alerts";
+        }
+        cols.reset();
+        const bool ok =
+            exec(w_, "BEGIN IMMEDIATE") &&
+            (has_alerts ||
+             exec(w_, "ALTER TABLE sensors ADD COLUMN alerts INTEGER NOT NULL DEFAULT 0")) &&
+            exec(w_,
+                 "UPDATE sensors SET alerts = (SELECT COUNT(*) FROM events WHERE "
+                 "events.sensor_id = sensors.sensor_id AND event_type = 'alert')") &&
+            exec(w_, "PRAGMA user_version=2") && exec(w_, "COMMIT");
+        if (!ok) {
+            Error e = store_error(w_, o_.path + ": schema upgrade");
+            exec(w_, "ROLLBACK");
+            return e;
         }
         return Ok{};
     }
@@ -192,6 +234,7 @@ public:
         };
         const int64_t now = wall_us();
         std::map<std::string, uint64_t> added;
+        std::map<std::string, uint64_t> alerts_added;
         auto ensure_sensor = [&](const std::string& id) {
             if (added.emplace(id, 0).second) {
                 sqlite3_reset(new_sensor_);
@@ -224,12 +267,16 @@ public:
             sqlite3_bind_int(s, 10, e.dest_port);
             bind_opt_text(s, 11, e.proto);
             bind_opt_text(s, 12, e.action);
-            bind_text(s, 13, e.eve);
+            // The record's text stays put until the step is done: bound without a copy.
+            sqlite3_bind_text(s, 13, e.eve.data(), static_cast<int>(e.eve.size()), SQLITE_STATIC);
             sqlite3_bind_int64(s, 14, now);
             if (sqlite3_step(s) != SQLITE_DONE) {
                 return fail("insert");
             }
             ++added[e.sensor_id];
+            if (e.event_type == "alert") {
+                ++alerts_added[e.sensor_id];
+            }
         }
         for (const auto& g : b.gaps) {
             if (!ensure_sensor(g.sensor_id)) {
@@ -269,6 +316,7 @@ public:
             bind_text(up_sensor_, 1, id);
             sqlite3_bind_int64(up_sensor_, 2, static_cast<int64_t>(seq));
             sqlite3_bind_int64(up_sensor_, 3, static_cast<int64_t>(added[id]));
+            sqlite3_bind_int64(up_sensor_, 4, static_cast<int64_t>(alerts_added[id]));
             if (sqlite3_step(up_sensor_) != SQLITE_DONE) {
                 return fail("sensor");
             }
@@ -302,7 +350,7 @@ public:
             for (;;) {
                 auto n = delete_chunk(
                     "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT "
-                    "10000) AND received < ? RETURNING sensor_id",
+                    "10000) AND received < ? RETURNING sensor_id, event_type",
                     cutoff);
                 if (!n) {
                     return n.error();
@@ -326,7 +374,7 @@ public:
                     std::clamp<uint64_t>((used - o_.max_bytes) / per_row + 1, 1, 10000);
                 const std::string sql =
                     "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT " +
-                    std::to_string(chunk) + ") RETURNING sensor_id";
+                    std::to_string(chunk) + ") RETURNING sensor_id, event_type";
                 auto n = delete_chunk(sql.c_str(), std::nullopt);
                 if (!n) {
                     return n.error();
@@ -364,11 +412,13 @@ public:
             sql += clause;
             ints.emplace_back(n++, v);
         };
+        // Time bounds filter a walk in id order (+ts: not through the ts index, which would
+        // read the whole range and sort it to return the newest page).
         if (q.since_us) {
-            add_int(" AND ts >= ?", *q.since_us);
+            add_int(" AND +ts >= ?", *q.since_us);
         }
         if (q.until_us) {
-            add_int(" AND ts <= ?", *q.until_us);
+            add_int(" AND +ts <= ?", *q.until_us);
         }
         if (!q.sensor.empty()) {
             add_text(" AND sensor_id = ?", q.sensor);
@@ -388,10 +438,15 @@ public:
         if (!q.action.empty()) {
             add_text(" AND action = ?", q.action);
         }
+        // One sensor's records are in seq order as they are in id order (committed in seq
+        // order): ordering by seq walks the (sensor_id, seq) index instead of sorting.
+        const char* order = q.sensor.empty() ? "id" : "seq";
         if (q.ascending) {
-            add_int(" AND id > ? ORDER BY id ASC", q.after_id);
+            add_int(" AND id > ?", q.after_id);
+            sql += std::string(" ORDER BY ") + order + " ASC";
         } else {
-            add_int(" AND id < ? ORDER BY id DESC", q.before_id > 0 ? q.before_id : INT64_MAX);
+            add_int(" AND id < ?", q.before_id > 0 ? q.before_id : INT64_MAX);
+            sql += std::string(" ORDER BY ") + order + " DESC";
         }
         const uint32_t limit = std::clamp<uint32_t>(q.limit, 1, 10000);
         add_int(" LIMIT ?", static_cast<int64_t>(limit) + 1);
@@ -501,8 +556,9 @@ public:
             s.events = static_cast<uint64_t>(sqlite3_column_int64(st.s, 0));
         }
         Stmt mm;
-        if (sqlite3_prepare_v2(r.db, "SELECT MIN(ts), MAX(ts) FROM events", -1, &mm.s, nullptr) ==
-                SQLITE_OK &&
+        if (sqlite3_prepare_v2(r.db,
+                               "SELECT (SELECT MIN(ts) FROM events), (SELECT MAX(ts) FROM events)",
+                               -1, &mm.s, nullptr) == SQLITE_OK &&
             sqlite3_step(mm.s) == SQLITE_ROW) {
             s.oldest_us = sqlite3_column_int64(mm.s, 0);
             s.newest_us = sqlite3_column_int64(mm.s, 1);
@@ -532,7 +588,7 @@ private:
         if (!exec(w_, "BEGIN IMMEDIATE")) {
             return store_error(w_, "retention");
         }
-        std::map<std::string, int64_t> per;
+        std::map<std::string, std::pair<int64_t, int64_t>> per;  // events, alerts
         size_t n = 0;
         {
             Stmt st;
@@ -546,7 +602,9 @@ private:
             }
             int rc;
             while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
-                ++per[col_text(st.s, 0)];
+                auto& p = per[col_text(st.s, 0)];
+                ++p.first;
+                p.second += col_text(st.s, 1) == "alert" ? 1 : 0;
                 ++n;
             }
             if (rc != SQLITE_DONE) {
@@ -557,11 +615,13 @@ private:
         }
         for (const auto& [id, count] : per) {
             Stmt up;
-            sqlite3_prepare_v2(
-                w_, "UPDATE sensors SET events = MAX(0, events - ?2) WHERE sensor_id = ?1", -1,
-                &up.s, nullptr);
+            sqlite3_prepare_v2(w_,
+                               "UPDATE sensors SET events = MAX(0, events - ?2), alerts = MAX(0, "
+                               "alerts - ?3) WHERE sensor_id = ?1",
+                               -1, &up.s, nullptr);
             bind_text(up.s, 1, id);
-            sqlite3_bind_int64(up.s, 2, count);
+            sqlite3_bind_int64(up.s, 2, count.first);
+            sqlite3_bind_int64(up.s, 3, count.second);
             if (sqlite3_step(up.s) != SQLITE_DONE) {
                 Error e = store_error(w_, "retention");
                 exec(w_, "ROLLBACK");
@@ -598,6 +658,7 @@ private:
             }
             db = *r;
             exec(db, "PRAGMA cache_size=-16384");
+            exec(db, "PRAGMA mmap_size=17179869184");
         }
         ~Reader() {
             if (db) {
@@ -631,12 +692,10 @@ private:
     }
 
     Result<std::vector<std::pair<std::string, uint64_t>>> alerts_per_sensor_on(sqlite3* db) {
-        // Counted from the index (sensor_id, seq) restricted to alerts: one pass.
+        // Kept per sensor at commit and retention: no scan of the events.
         Stmt st;
-        if (sqlite3_prepare_v2(db,
-                               "SELECT sensor_id, COUNT(*) FROM events WHERE event_type = 'alert' "
-                               "GROUP BY sensor_id ORDER BY sensor_id",
-                               -1, &st.s, nullptr) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db, "SELECT sensor_id, alerts FROM sensors ORDER BY sensor_id", -1,
+                               &st.s, nullptr) != SQLITE_OK) {
             return store_error(db, "alerts per sensor");
         }
         std::vector<std::pair<std::string, uint64_t>> out;
@@ -662,58 +721,171 @@ private:
 
 }  // namespace
 
+namespace {
+
+// Reads the indexed fields of an EVE record in one SAX pass (no DOM: the ingest parses every
+// record it stores, on its one thread). Validates the whole text as JSON on the way.
+class EventSax : public nlohmann::json_sax<nlohmann::json> {
+public:
+    explicit EventSax(EventRow& r) : r_(r) {}
+    std::string ts;
+    std::string error;  // a wanted field of the wrong type
+    bool top_object = false;
+
+    bool null() override { return field_other(); }
+    bool boolean(bool) override { return field_other(); }
+    bool number_integer(number_integer_t v) override {
+        return v >= 0 ? number_unsigned(static_cast<number_unsigned_t>(v)) : field_other();
+    }
+    bool number_unsigned(number_unsigned_t v) override {
+        if (depth_ == 1) {
+            if (key_ == "src_port")
+                return port(v, r_.src_port);
+            if (key_ == "dest_port")
+                return port(v, r_.dest_port);
+        } else if (in_alert()) {
+            if (key_ == "gid")
+                return u32(v, r_.gid);
+            if (key_ == "signature_id")
+                return u32(v, r_.sid);
+        }
+        return field_other();
+    }
+    bool number_float(number_float_t, const string_t&) override { return field_other(); }
+    bool string(string_t& v) override {
+        if (depth_ == 1) {
+            if (key_ == "event_type")
+                return take(r_.event_type, v);
+            if (key_ == "timestamp")
+                return take(ts, v);
+            if (key_ == "src_ip")
+                return take(r_.src_ip, v);
+            if (key_ == "dest_ip")
+                return take(r_.dest_ip, v);
+            if (key_ == "proto")
+                return take(r_.proto, v);
+        } else if (in_alert() && key_ == "action") {
+            return take(r_.action, v);
+        }
+        return field_other();
+    }
+    bool binary(binary_t&) override { return field_other(); }
+    bool start_object(std::size_t) override {
+        if (depth_ == 0) {
+            top_object = true;
+        } else if (depth_ == 1 && key_ == "alert") {
+            alert_depth_ = depth_ + 1;
+        } else if (!field_other()) {
+            return false;
+        }
+        ++depth_;
+        return true;
+    }
+    bool key(string_t& k) override {
+        key_ = k;
+        return true;
+    }
+    bool end_object() override {
+        if (depth_ == alert_depth_) {
+            alert_depth_ = -1;
+        }
+        --depth_;
+        key_.clear();
+        return true;
+    }
+    bool start_array(std::size_t) override {
+        if (!field_other()) {
+            return false;
+        }
+        ++depth_;
+        return true;
+    }
+    bool end_array() override {
+        --depth_;
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return false;
+    }
+
+private:
+    bool in_alert() const { return depth_ == alert_depth_ && alert_depth_ == 2; }
+    // A value that is not of a wanted field's type, for a wanted field: an error.
+    bool field_other() {
+        static constexpr const char* kTop[] = {"event_type", "timestamp", "src_ip",   "dest_ip",
+                                               "proto",      "src_port",  "dest_port"};
+        static constexpr const char* kAlert[] = {"gid", "signature_id", "action"};
+        if (depth_ == 1) {
+            for (const char* k : kTop) {
+                if (key_ == k)
+                    return fail();
+            }
+            if (key_ == "alert")
+                return fail();  // not an object
+        } else if (in_alert()) {
+            for (const char* k : kAlert) {
+                if (key_ == k)
+                    return fail();
+            }
+        }
+        return true;
+    }
+    bool fail() {
+        error = in_alert() ? "record alert object malformed" : "record field of the wrong type";
+        return false;
+    }
+    bool take(std::string& out, string_t& v) {
+        out = std::move(v);
+        return true;
+    }
+    template <typename T>
+    bool u32(number_unsigned_t v, T& out) {
+        if (v > UINT32_MAX)
+            return fail();
+        out = static_cast<T>(v);
+        return true;
+    }
+    bool port(number_unsigned_t v, uint16_t& out) {
+        if (v > 65535)
+            return fail();
+        out = static_cast<uint16_t>(v);
+        return true;
+    }
+
+    EventRow& r_;
+    int depth_ = 0;
+    int alert_depth_ = -1;
+    std::string key_;
+};
+
+}  // namespace
+
 Result<EventRow> parse_event(const std::string& sensor_id, uint64_t seq, std::string eve) {
-    auto j = nlohmann::json::parse(eve, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
-        return make_error(ErrorCode::BadInput, "record is not JSON");
-    }
-    if (!j.is_object()) {
-        return make_error(ErrorCode::BadInput, "record is not a JSON object");
-    }
     EventRow r;
     r.sensor_id = sensor_id;
     r.seq = seq;
-    auto str = [&](const nlohmann::json& o, const char* key, std::string& out) {
-        auto it = o.find(key);
-        if (it == o.end()) {
-            return true;
+    // Not an object at all: said so before any field is looked at.
+    size_t first = eve.find_first_not_of(" \t\r\n");
+    EventSax sax(r);
+    const bool ok = nlohmann::json::sax_parse(eve, &sax, nlohmann::json::input_format_t::json,
+                                              /*strict=*/true);
+    if (!ok) {
+        if (!sax.error.empty()) {
+            return make_error(ErrorCode::BadInput, sax.error);
         }
-        if (!it->is_string()) {
-            return false;
-        }
-        out = it->get<std::string>();
-        return true;
-    };
-    auto num = [&](const nlohmann::json& o, const char* key, auto& out, uint64_t max) {
-        auto it = o.find(key);
-        if (it == o.end()) {
-            return true;
-        }
-        if (!it->is_number_unsigned() || it->get<uint64_t>() > max) {
-            return false;
-        }
-        out = static_cast<std::remove_reference_t<decltype(out)>>(it->get<uint64_t>());
-        return true;
-    };
-    std::string ts;
-    if (!str(j, "event_type", r.event_type) || r.event_type.empty()) {
+        return make_error(ErrorCode::BadInput, "record is not JSON");
+    }
+    if (first == std::string::npos || eve[first] != '{' || !sax.top_object) {
+        return make_error(ErrorCode::BadInput, "record is not a JSON object");
+    }
+    if (r.event_type.empty()) {
         return make_error(ErrorCode::BadInput, "record has no event_type");
     }
-    if (!str(j, "timestamp", ts) || !str(j, "src_ip", r.src_ip) || !str(j, "dest_ip", r.dest_ip) ||
-        !str(j, "proto", r.proto) || !num(j, "src_port", r.src_port, 65535) ||
-        !num(j, "dest_port", r.dest_port, 65535)) {
-        return make_error(ErrorCode::BadInput, "record field of the wrong type");
-    }
-    if (!ts.empty()) {
-        r.ts_us = parse_eve_time(ts);
+    if (!sax.ts.empty()) {
+        r.ts_us = parse_eve_time(sax.ts);
         if (r.ts_us < 0) {
-            return make_error(ErrorCode::BadInput, "record timestamp '" + ts + "' is malformed");
-        }
-    }
-    if (auto a = j.find("alert"); a != j.end()) {
-        if (!a->is_object() || !num(*a, "gid", r.gid, UINT32_MAX) ||
-            !num(*a, "signature_id", r.sid, UINT32_MAX) || !str(*a, "action", r.action)) {
-            return make_error(ErrorCode::BadInput, "record alert object malformed");
+            return make_error(ErrorCode::BadInput,
+                              "record timestamp '" + sax.ts + "' is malformed");
         }
     }
     r.eve = std::move(eve);

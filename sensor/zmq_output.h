@@ -29,7 +29,9 @@ struct ZmqOptions {
     // CURVE (tcp:// off this host): the sensor's secret key and mgmtd's public key, Z85.
     std::string curve_secret_key;
     std::string curve_server_key;
-    uint32_t window = 2000;  // records in flight before an ack
+    // Records in flight before an ack: more than mgmtd's commit batch (store.commit-batch,
+    // 16384), so a commit is not held back waiting for a sender that has stopped.
+    uint32_t window = 32768;
     uint32_t heartbeat_ms = 1000;
     uint32_t ack_timeout_ms = 5000;  // in flight and no ack this long: say hello again
 };
