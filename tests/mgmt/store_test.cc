@@ -3,8 +3,10 @@
 #include "mgmt/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -144,6 +146,72 @@ TEST(SqliteStoreTest, CommitsQueriesAndPagesEveryRecordOnce) {
     EXPECT_EQ(stats->events, 100u);
     EXPECT_EQ(stats->alerts, 100u);
     EXPECT_TRUE(s.check_writable().ok());
+}
+
+// A sensor filter walks that sensor's records by seq: the same order, and pages, as by id.
+TEST(SqliteStoreTest, SensorAndTimeFiltersPageLikeTheRest) {
+    TempDir d;
+    auto st = open_sqlite_store({d.file("m.db"), 90, 0, false});
+    ASSERT_TRUE(st.ok());
+    for (uint64_t i = 0; i < 5; ++i) {  // interleaved sensors
+        ASSERT_TRUE((*st)->commit(batch_of("a", 1 + i * 10, 10)).ok());
+        ASSERT_TRUE((*st)->commit(batch_of("b", 1 + i * 10, 10)).ok());
+    }
+    for (bool asc : {false, true}) {
+        EventQuery q;
+        q.sensor = "b";
+        q.limit = 6;
+        q.ascending = asc;
+        std::vector<uint64_t> seqs;
+        std::vector<int64_t> ids;
+        for (int pages = 0; pages < 20; ++pages) {
+            auto page = (*st)->query(q);
+            ASSERT_TRUE(page.ok()) << page.error().message;
+            for (const auto& e : page->items) {
+                EXPECT_EQ(e.sensor_id, "b");
+                seqs.push_back(e.seq);
+                ids.push_back(e.id);
+            }
+            if (!page->more) {
+                break;
+            }
+            (asc ? q.after_id : q.before_id) = page->items.back().id;
+        }
+        ASSERT_EQ(seqs.size(), 50u);
+        EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()) == asc) << asc;
+        EXPECT_EQ(asc ? seqs.front() : seqs.back(), 1u);
+    }
+    // since and until together (the records' second of the minute is seq % 60).
+    EventQuery t;
+    t.since_us = parse_event("x", 1, alert(1, "1.1.1.1", "2024-01-01T00:00:10.000000+0000"))->ts_us;
+    t.until_us = parse_event("x", 1, alert(1, "1.1.1.1", "2024-01-01T00:00:19.000000+0000"))->ts_us;
+    t.limit = 1000;
+    auto page = (*st)->query(t);
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->items.size(), 20u);  // seqs 10..19 of each sensor
+}
+
+// A store written before sensors.alerts existed is upgraded in place, its counts filled.
+TEST(SqliteStoreTest, UpgradesAStoreWithoutPerSensorAlertCounts) {
+    TempDir d;
+    {
+        auto st = open_sqlite_store({d.file("m.db"), 90, 0, false});
+        ASSERT_TRUE(st.ok());
+        ASSERT_TRUE((*st)->commit(batch_of("a", 1, 30)).ok());
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(d.file("m.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE sensors DROP COLUMN alerts; PRAGMA user_version=0;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    auto st = open_sqlite_store({d.file("m.db"), 90, 0, false});
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    auto per = (*st)->alerts_per_sensor();
+    ASSERT_TRUE(per.ok());
+    EXPECT_EQ(*per, (std::vector<std::pair<std::string, uint64_t>>{{"a", 30}}));
+    ASSERT_TRUE((*st)->commit(batch_of("a", 31, 5)).ok());
+    EXPECT_EQ((*st)->alerts_per_sensor()->at(0).second, 35u);
 }
 
 TEST(SqliteStoreTest, CommittedSeqsSurviveReopenAndASeqIsNeverStoredTwice) {
