@@ -1,7 +1,8 @@
 #pragma once
 // Big-endian (network order) loads and stores on unaligned bytes, and the Internet
 // checksum, for the protocol decoders and the code that writes headers (defragmentation,
-// reject answers).
+// reject answers); little-endian ones for Vigil's own formats (the sensor-mgmtd wire
+// envelope, the spool's frames).
 
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +30,34 @@ inline void store_be16(uint8_t* p, uint16_t v) {
 inline void store_be32(uint8_t* p, uint32_t v) {
     store_be16(p, static_cast<uint16_t>(v >> 16));
     store_be16(p + 2, static_cast<uint16_t>(v));
+}
+
+inline uint16_t load_le16(const uint8_t* p) {
+    return static_cast<uint16_t>(p[0] | (static_cast<uint16_t>(p[1]) << 8));
+}
+
+inline uint32_t load_le32(const uint8_t* p) {
+    return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
+           (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+
+inline uint64_t load_le64(const uint8_t* p) {
+    return static_cast<uint64_t>(load_le32(p)) | (static_cast<uint64_t>(load_le32(p + 4)) << 32);
+}
+
+inline void store_le16(uint8_t* p, uint16_t v) {
+    p[0] = static_cast<uint8_t>(v);
+    p[1] = static_cast<uint8_t>(v >> 8);
+}
+
+inline void store_le32(uint8_t* p, uint32_t v) {
+    store_le16(p, static_cast<uint16_t>(v));
+    store_le16(p + 2, static_cast<uint16_t>(v >> 16));
+}
+
+inline void store_le64(uint8_t* p, uint64_t v) {
+    store_le32(p, static_cast<uint32_t>(v));
+    store_le32(p + 4, static_cast<uint32_t>(v >> 32));
 }
 
 // RFC 1071: adds the 16-bit big-endian words of p[0..n) to `acc` (an odd last byte counts as

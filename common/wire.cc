@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/bytes.h"
 #include "common/text.h"
 
 #include <nlohmann/json.hpp>
@@ -11,20 +12,6 @@ namespace vigil::wire {
 namespace {
 
 constexpr char kMagic[4] = {'V', 'G', 'W', '1'};
-
-void put_le(std::string& out, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) {
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-}
-
-uint64_t get_le(const unsigned char* p, int bytes) {
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
 
 Error bad(const std::string& what) {
     return make_error(ErrorCode::BadInput, what);
@@ -82,11 +69,13 @@ bool valid_sensor_id(std::string_view id) {
 std::string encode_envelope(const Envelope& e) {
     std::string out;
     out.reserve(kEnvelopeFixed + e.sensor_id.size());
-    out.append(kMagic, 4);
-    out.push_back(static_cast<char>(e.type));
-    out.push_back(0);
-    put_le(out, e.sensor_id.size(), 2);
-    put_le(out, e.seq, 8);
+    uint8_t fixed[kEnvelopeFixed];
+    std::memcpy(fixed, kMagic, 4);
+    fixed[4] = static_cast<uint8_t>(e.type);
+    fixed[5] = 0;
+    store_le16(fixed + 6, static_cast<uint16_t>(e.sensor_id.size()));
+    store_le64(fixed + 8, e.seq);
+    out.append(reinterpret_cast<const char*>(fixed), kEnvelopeFixed);
     out += e.sensor_id;
     return out;
 }
@@ -107,14 +96,14 @@ Result<Envelope> decode_envelope(std::string_view frame) {
     if (p[5] != 0) {
         return bad("flags set");
     }
-    const size_t id_len = get_le(p + 6, 2);
+    const size_t id_len = load_le16(p + 6);
     if (id_len > kMaxSensorId || frame.size() != kEnvelopeFixed + id_len) {
         return bad("sensor id length " + std::to_string(id_len) + " in a frame of " +
                    std::to_string(frame.size()) + " bytes");
     }
     Envelope e;
     e.type = static_cast<MsgType>(type);
-    e.seq = get_le(p + 8, 8);
+    e.seq = load_le64(p + 8);
     e.sensor_id.assign(frame.substr(kEnvelopeFixed));
     if (!valid_sensor_id(e.sensor_id)) {
         return bad("bad sensor id");

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/bytes.h"
+
 namespace vigil::sensor {
 
 namespace {
@@ -18,24 +20,6 @@ namespace {
 constexpr size_t kHeader = 16;
 constexpr uint32_t kMaxFrame = 16u << 20;
 constexpr size_t kFlushBytes = 256 << 10;  // buffered appends are written at this size
-
-void put32(unsigned char* p, uint32_t v) {
-    for (int i = 0; i < 4; ++i) {
-        p[i] = static_cast<unsigned char>(v >> (8 * i));
-    }
-}
-void put64(unsigned char* p, uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-        p[i] = static_cast<unsigned char>(v >> (8 * i));
-    }
-}
-uint32_t get32(const unsigned char* p) {
-    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-uint64_t get64(const unsigned char* p) {
-    return static_cast<uint64_t>(get32(p)) | static_cast<uint64_t>(get32(p + 4)) << 32;
-}
 
 uint32_t frame_crc(const unsigned char* seq_le, const char* body, size_t n) {
     uLong c = crc32(0L, seq_le, 8);
@@ -141,14 +125,14 @@ Status Spool::recover() {
         uint64_t off = 0;
         unsigned char h[kHeader];
         while (off + kHeader <= size && read_full(fd, h, kHeader, off)) {
-            const uint32_t len = get32(h);
-            const uint64_t seq = get64(h + 8);
+            const uint32_t len = load_le32(h);
+            const uint64_t seq = load_le64(h + 8);
             if (len > kMaxFrame || off + kHeader + len > size || seq != seg.last + 1) {
                 break;
             }
             body.resize(len);
             if (!read_full(fd, body.data(), len, off + kHeader) ||
-                frame_crc(h + 8, body.data(), len) != get32(h + 4)) {
+                frame_crc(h + 8, body.data(), len) != load_le32(h + 4)) {
                 break;
             }
             seg.last = seq;
@@ -250,9 +234,9 @@ uint64_t Spool::append_locked(std::string_view body) {
     const size_t at = pending_.size();
     pending_.resize(at + frame_bytes);
     auto* p = reinterpret_cast<unsigned char*>(pending_.data() + at);
-    put32(p, static_cast<uint32_t>(body.size()));
-    put64(p + 8, seq);
-    put32(p + 4, frame_crc(p + 8, body.data(), body.size()));
+    store_le32(p, static_cast<uint32_t>(body.size()));
+    store_le64(p + 8, seq);
+    store_le32(p + 4, frame_crc(p + 8, body.data(), body.size()));
     std::memcpy(p + kHeader, body.data(), body.size());
     segs_.back().last = seq;
     total_bytes_ += frame_bytes;
@@ -308,7 +292,7 @@ uint64_t Spool::rebase(uint64_t committed) {
             if (!read_full(fd, h, kHeader, off)) {
                 break;
             }
-            std::string b(get32(h), '\0');
+            std::string b(load_le32(h), '\0');
             if (!read_full(fd, b.data(), b.size(), off + kHeader)) {
                 break;
             }
@@ -380,7 +364,7 @@ bool Spool::read(uint64_t seq, std::string& body) {
                 close_reader();
                 return false;
             }
-            read_off_ += kHeader + get32(h);
+            read_off_ += kHeader + load_le32(h);
             ++read_seq_;
         }
     }
@@ -410,9 +394,9 @@ bool Spool::read(uint64_t seq, std::string& body) {
         close_reader();
         return false;
     }
-    const uint32_t len = get32(h);
+    const uint32_t len = load_le32(h);
     body.resize(len);
-    if (get64(h + 8) != seq || !read_full(read_fd_, body.data(), len, read_off_ + kHeader)) {
+    if (load_le64(h + 8) != seq || !read_full(read_fd_, body.data(), len, read_off_ + kHeader)) {
         close_reader();
         return false;
     }
@@ -437,6 +421,10 @@ void Spool::ack(uint64_t seq) {
 
 uint64_t Spool::first_seq() const {
     std::lock_guard lk(mu_);
+    return first_present();
+}
+
+uint64_t Spool::first_present() const {
     for (const auto& s : segs_) {
         if (s.last >= s.first) {
             return s.first;
@@ -458,11 +446,7 @@ std::string Spool::last_error() const {
 SpoolStats Spool::stats() const {
     std::lock_guard lk(mu_);
     SpoolStats s;
-    for (const auto& g : segs_) {
-        if (g.last >= g.first && s.first_seq == 0) {
-            s.first_seq = g.first;
-        }
-    }
+    s.first_seq = first_present();
     s.last_seq = last_seq_;
     s.acked_seq = acked_;
     if (s.first_seq != 0) {

@@ -87,7 +87,8 @@ private:
     void drop_oldest();                    // mu_ held
     void close_reader();                   // mu_ held
     uint64_t append_locked(std::string_view body);
-    void flush_pending();  // mu_ held
+    void flush_pending();            // mu_ held
+    uint64_t first_present() const;  // mu_ held: the oldest record's seq, 0 when none
 
     SpoolOptions o_;
     mutable std::mutex mu_;

@@ -184,10 +184,10 @@ struct ZmqOutput::Impl {
                         max_sent = env->seq;
                     }
                     welcomed = true;
+                    // mgmtd's committed seq is the truth, also when it is behind what it
+                    // acknowledged before (its store was replaced).
                     acked = std::min(acked, env->seq);
                     on_ack(env->seq, now);
-                    acked = env->seq;
-                    spool.ack(env->seq);
                     cursor = env->seq + 1;
                     last_heard = now;
                     std::lock_guard lk(mu);
