@@ -2,6 +2,7 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -410,10 +411,11 @@ struct Ingest::Impl {
         const int64_t commit_ns = static_cast<int64_t>(o.commit_ms) * 1000000;
         for (;;) {
             const bool stop = stopping.load();
+            // At most 100 ms, so that stop() is seen promptly whatever commit-ms is.
             int64_t timeout_ms = 100;
             if (!core.batch_empty()) {
-                timeout_ms = std::max<int64_t>(
-                    0, (core.batch_started_ns() + commit_ns - mono_ns()) / 1000000);
+                timeout_ms = std::clamp<int64_t>(
+                    (core.batch_started_ns() + commit_ns - mono_ns()) / 1000000, 0, 100);
             }
             if (stop) {
                 timeout_ms = 0;
