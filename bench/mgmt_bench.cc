@@ -762,7 +762,7 @@ int usage() {
         "  --paced-rate     alerts/s of the paced latency run (default 10000), for\n"
         "  --paced-seconds  (default 3)\n"
         "  --window         the sensor's records in flight (default %u, vigil-sensor's)\n"
-        "  --commit-ms      mgmtd's store.commit-ms (default: mgmtd's own, 20)\n"
+        "  --commit-ms      mgmtd's store.commit-ms (default: mgmtd's own, 50)\n"
         "  --queries        sid queries (default 500; page-2 and src: 100 each)\n"
         "  --extra-requests sensor=, /api/v1/status and /metrics requests (default 1 each;\n"
         "                   slow on a large store)\n"

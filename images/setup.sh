@@ -23,7 +23,7 @@ packages=(
     libnftnl-dev libmnl-dev nftables
     # management plane: ZeroMQ transport (+ python3-zmq for the rogue-peer tests), the SQLite
     # store, the HTTP API (cpp-httplib; TLS via OpenSSL), token hashing and CURVE keys
-    libzmq3-dev cppzmq-dev libsqlite3-dev sqlite3 libcpp-httplib-dev libsodium-dev python3-zmq
+    libzmq3-dev cppzmq-dev libsqlite3-dev sqlite3 libcpp-httplib-dev libsodium-dev libsimdjson-dev python3-zmq
 )
 
 missing=()

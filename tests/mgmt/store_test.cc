@@ -79,6 +79,29 @@ TEST(ParseEventTest, TakesTheIndexedFieldsAndRefusesWhatIsNotARecord) {
                   .message.find("malformed"),
               std::string::npos);
     EXPECT_FALSE(parse_event("s", 1, R"({"event_type":"alert","src_port":70000})").ok());
+    // The whole text is validated, not only the fields the store reads.
+    auto msg = [](std::string eve) { return parse_event("s", 1, std::move(eve)).error().message; };
+    EXPECT_EQ(msg(R"({"event_type":"alert"} trailing)"), "record is not JSON");
+    EXPECT_EQ(msg(R"({"event_type":"alert","x":[1,2)"), "record is not JSON");
+    EXPECT_EQ(msg("{\"event_type\":\"alert\",\"x\":\"\xff\"}"), "record is not valid UTF-8");
+    EXPECT_EQ(msg(R"({"event_type":"alert","flow_id":123456789012345678901234})"),
+              "record has a number that is malformed or beyond 64 bits");
+    EXPECT_EQ(msg(R"({"event_type":"alert","src_ip":7})"), "record field of the wrong type");
+    EXPECT_EQ(msg(R"({"event_type":"alert","alert":[]})"), "record field of the wrong type");
+    EXPECT_EQ(msg(R"({"event_type":"alert","alert":{"signature_id":-1}})"),
+              "record alert object malformed");
+    EXPECT_EQ(msg(R"({"event_type":"alert","alert":{"gid":4294967296}})"),
+              "record alert object malformed");
+    EXPECT_EQ(msg(R"({"event_type":"alert","alert":{"action":true}})"),
+              "record alert object malformed");
+    // Fields the store does not read may hold anything; a repeated key: the last one counts.
+    auto ok = parse_event("s", 1,
+                          R"({"event_type":"dns","dns":{"x":[null,true,1.5,-3,{}]},)"
+                          R"("src_port":1,"src_port":2,"alert":{"signature_id":9}})");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(ok->src_port, 2);
+    EXPECT_EQ(ok->sid, 9u);
+    EXPECT_EQ(ok->event_type, "dns");
 }
 
 TEST(SqliteStoreTest, CommitsQueriesAndPagesEveryRecordOnce) {
