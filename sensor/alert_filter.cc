@@ -30,11 +30,17 @@ std::optional<uint32_t> rule_index(const rules::RuleSet& rules, const AlertRecor
     return rules.index_of(a.gid, a.sid);
 }
 
-AlertFilter::AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars) : rules_(rules) {
+AlertFilter::AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars) {
+    rebind(rules, vars);
+}
+
+void AlertFilter::rebind(const rules::RuleSet& rules, const rules::Vars& vars) {
+    rules_ = &rules;
     const size_t n = rules.size();
     threshold_.assign(n, nullptr);
     detection_filter_.assign(n, nullptr);
     suppress_.assign(n, {});
+    overrides_.clear();
     overrides_.reserve(vars.threshold_overrides.size());
     suppressions_ = vars.suppressions;
     for (uint32_t i = 0; i < n; ++i) {
@@ -116,7 +122,7 @@ bool AlertFilter::apply(const Threshold& t, uint8_t kind, const AlertRecord& a) 
 }
 
 bool AlertFilter::pass(const AlertRecord& a) {
-    const std::optional<uint32_t> ri = rule_index(rules_, a);
+    const std::optional<uint32_t> ri = rule_index(*rules_, a);
     if (!ri) {
         return true;  // a rule this set does not have: no threshold of its applies
     }

@@ -21,6 +21,9 @@ std::optional<uint32_t> rule_index(const rules::RuleSet& rules, const AlertRecor
 class AlertFilter {
 public:
     AlertFilter(const rules::RuleSet& rules, const rules::Vars& vars);
+    // A reload: the thresholds and suppressions of the new set (and vars) from now on. The
+    // counting state carries over for rules that still exist: it is keyed by (gid, sid).
+    void rebind(const rules::RuleSet& rules, const rules::Vars& vars);
 
     // True when the alert is to be written; false when a threshold or suppression holds it.
     bool pass(const AlertRecord& a);
@@ -48,7 +51,7 @@ private:
 
     bool apply(const rules::Threshold& t, uint8_t kind, const AlertRecord& a);
 
-    const rules::RuleSet& rules_;
+    const rules::RuleSet* rules_;
     std::vector<const rules::Threshold*> threshold_;         // by rule index, may be null
     std::vector<const rules::Threshold*> detection_filter_;  // by rule index, may be null
     std::vector<std::vector<const rules::Suppression*>> suppress_;

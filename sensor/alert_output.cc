@@ -6,6 +6,12 @@ AlertOutput::AlertOutput(const rules::RuleSetPtr& rules, const rules::Vars& vars
                          bool ips, bool only_enforced)
     : rules_(rules), eve_(eve), filter_(*rules, vars), ips_(ips), only_enforced_(only_enforced) {}
 
+void AlertOutput::swap_rules(const rules::RuleSetPtr& rules, const rules::Vars& vars) {
+    earlier_.push_back(rules_);
+    rules_ = rules;
+    filter_.rebind(*rules_, vars);
+}
+
 AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
     Written w;
     if (a.is_anomaly()) {
@@ -16,12 +22,25 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
     if (!filter_.pass(a)) {
         return w;
     }
-    const std::optional<uint32_t> ri = rule_index(*rules_, a);
+    // The rule as it was in the set it matched in, when that set is still here (a record in
+    // flight across a reload); else the current set's rule of the same (gid, sid).
+    const rules::RuleSet* set = rules_.get();
+    std::optional<uint32_t> ri;
+    for (const auto& e : earlier_) {
+        if (e->id() == a.ruleset_id && a.rule_order < e->size()) {
+            set = e.get();
+            ri = a.rule_order;
+            break;
+        }
+    }
+    if (!ri) {
+        ri = rule_index(*rules_, a);
+    }
     if (!ri) {
         ++unknown_rules_;  // matched in a rule set that is gone, by a rule it no longer has
         return w;
     }
-    const rules::Rule& r = rules_->rule(*ri);
+    const rules::Rule& r = set->rule(*ri);
     w.rule = &r;
     w.blocked = ips_ && (a.enforced || !only_enforced_) &&
                 (r.action == rules::Action::Drop || r.action == rules::Action::Reject);

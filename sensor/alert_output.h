@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
@@ -36,6 +37,13 @@ public:
     // (in IPS mode) goes to the enforcer, when there is one, with the rule's block timeout.
     Written write(const AlertRecord& a);
     void set_enforcer(Enforcer* e) { enforcer_ = e; }
+    // A reload: alerts are filtered and written with `rules` (and `vars`) from now on, the
+    // threshold state carrying over. Records that matched in an earlier set and are still in
+    // flight find their rule in it until release_earlier_sets().
+    void swap_rules(const rules::RuleSetPtr& rules, const rules::Vars& vars);
+    // Every worker has switched and its alerts from before the switch were written.
+    void release_earlier_sets() { earlier_.clear(); }
+    const rules::RuleSetPtr& rules() const { return rules_; }
 
     uint64_t alerts() const { return alerts_; }
     uint64_t anomalies() const { return anomalies_; }
@@ -47,6 +55,7 @@ public:
 
 private:
     rules::RuleSetPtr rules_;
+    std::vector<rules::RuleSetPtr> earlier_;  // sets replaced by a reload still in flight
     EveWriter& eve_;
     AlertFilter filter_;
     bool ips_;

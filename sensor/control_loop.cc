@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "common/clock.h"
@@ -43,6 +45,140 @@ void block_control_signals() {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+struct ControlLoop::Reload {
+    std::thread thread;
+    std::atomic<bool> ready{false};
+    Result<LoadedRules> loaded = make_error(ErrorCode::Io, "not loaded");
+    std::vector<rules::MatcherPtr> matchers;
+    int64_t started_ns = 0;
+    double seconds = 0;
+    // After the hand-over: which workers have switched.
+    bool published = false;
+    std::vector<bool> switched;
+    uint32_t old_id = 0;
+    ~Reload() {
+        if (thread.joinable()) {
+            thread.join();
+        }
+    }
+};
+
+ControlLoop::~ControlLoop() = default;
+
+// On SIGHUP: the rules are loaded and compiled on a helper thread, one matcher (Hyperscan
+// scratch) per worker built there too. The control loop goes on meanwhile.
+void ControlLoop::start_reload() {
+    reload_ = std::make_unique<Reload>();
+    Reload* r = reload_.get();
+    r->started_ns = mono_ns();
+    const size_t nworkers = ctxs_.size();
+    r->thread = std::thread([this, r, nworkers] {
+        r->loaded = opts_.reload_rules();
+        if (r->loaded) {
+            for (size_t i = 0; i < nworkers; ++i) {
+                auto m = rules::Matcher::create(r->loaded->rules);
+                if (!m) {
+                    r->loaded = m.error();
+                    r->matchers.clear();
+                    break;
+                }
+                r->matchers.push_back(std::move(m.value()));
+            }
+        }
+        r->seconds = static_cast<double>(mono_ns() - r->started_ns) / 1e9;
+        r->ready.store(true, std::memory_order_release);
+    });
+}
+
+void ControlLoop::poll_reload() {
+    if (!reload_) {
+        return;
+    }
+    Reload& r = *reload_;
+    if (!r.published) {
+        if (!r.ready.load(std::memory_order_acquire)) {
+            return;
+        }
+        r.thread.join();
+        const uint32_t cur = output_.rules()->id();
+        if (!r.loaded) {
+            ++reload_failures_;
+            std::fprintf(log_,
+                         "vigil-sensor: reload refused: %s; rule set %u keeps running "
+                         "(%llu reload(s) refused so far)\n",
+                         r.loaded.error().message.c_str(), cur,
+                         static_cast<unsigned long long>(reload_failures_));
+            std::fflush(log_);
+            reload_.reset();
+        } else {
+            const LoadedRules& l = *r.loaded;
+            // Each worker's mailbox gets its matcher; it switches at its next burst boundary.
+            for (size_t i = 0; i < ctxs_.size(); ++i) {
+                ctxs_[i]->next_matcher.store(r.matchers[i].release(), std::memory_order_release);
+            }
+            r.matchers.clear();
+            r.published = true;
+            r.switched.assign(ctxs_.size(), false);
+            r.old_id = cur;
+            output_.swap_rules(l.rules, l.vars);
+            beat_.ruleset_id = l.rules->id();
+            beat_.rules_loaded = l.loaded;
+            beat_.rules_rejected = l.rejected;
+            ++reloads_;
+            last_reload_sec_ = static_cast<int64_t>(std::time(nullptr));
+            std::fprintf(log_,
+                         "vigil-sensor: reload: rule set %u -> %u (%llu rules loaded, %llu "
+                         "rejected; loaded and compiled in %.2f s); workers switching\n",
+                         cur, l.rules->id(), static_cast<unsigned long long>(l.loaded),
+                         static_cast<unsigned long long>(l.rejected), r.seconds);
+            std::fflush(log_);
+        }
+        if (!reload_) {
+            if (reload_again_) {
+                reload_again_ = false;
+                start_reload();
+            }
+            return;
+        }
+    }
+    // Each worker hands its old matcher back once it switched: freed here, with the packets
+    // the old set inspected on that worker counted.
+    bool all = true;
+    for (size_t i = 0; i < ctxs_.size(); ++i) {
+        if (r.switched[i]) {
+            continue;
+        }
+        rules::MatcherPtr old(
+            ctxs_[i]->retired_matcher.exchange(nullptr, std::memory_order_acq_rel));
+        if (!old) {
+            all = false;
+            continue;
+        }
+        const uint64_t at = ctxs_[i]->switched_at_packets.load(std::memory_order_relaxed);
+        packets_by_set_[old->rules().id()] += at - set_start_packets_[i];
+        set_start_packets_[i] = at;
+        max_switch_ns_ =
+            std::max(max_switch_ns_, ctxs_[i]->switch_ns.load(std::memory_order_relaxed));
+        r.switched[i] = true;
+    }
+    if (!all) {
+        return;
+    }
+    // Every alert raised with the old set is in a ring by now (pushed before the switch).
+    drain();
+    output_.release_earlier_sets();
+    std::fprintf(log_,
+                 "vigil-sensor: reload complete: every worker inspects with rule set %u (the "
+                 "longest switch held a worker %.1f us); rule set %u freed\n",
+                 output_.rules()->id(), static_cast<double>(max_switch_ns_) / 1e3, r.old_id);
+    std::fflush(log_);
+    reload_.reset();
+    if (reload_again_) {
+        reload_again_ = false;
+        start_reload();
+    }
+}
+
 ControlLoop::ControlLoop(const LiveOptions& opts, const rules::RuleSetPtr& rules,
                          const rules::Vars& vars, EveWriter& eve,
                          std::unique_ptr<Enforcer> enforcer, const Capture& cap,
@@ -57,7 +193,9 @@ ControlLoop::ControlLoop(const LiveOptions& opts, const rules::RuleSetPtr& rules
       ctxs_(ctxs),
       stalls_(ctxs.size(), 0),
       stalled_since_(ctxs.size(), 0),
-      ips_verdicts_(cfg_.ips_enabled && !cfg_.inline_pairs.empty()) {
+      ips_verdicts_(cfg_.ips_enabled && !cfg_.inline_pairs.empty()),
+      beat_(opts.beat),
+      set_start_packets_(ctxs.size(), 0) {
     eve_.set_pcap_cnt(false);
     output_.set_enforcer(enforcer_.get());
 }
@@ -77,6 +215,7 @@ void ControlLoop::on_signal(int sig, std::string& stop_reason) {
         std::string s = "vigil-sensor: counters\n";
         s += format_ports(c.ports);
         s += format_workers(c.workers);
+        s += format_rules_line(c);
         if (opts_.mgmt != nullptr) {
             wire::Heartbeat h;
             opts_.mgmt->fill_spool_fields(h);
@@ -96,11 +235,17 @@ void ControlLoop::on_signal(int sig, std::string& stop_reason) {
         std::fprintf(log_, "%s", s.c_str());
         std::fflush(log_);
     } else if (sig == SIGHUP) {
-        // Reload is not built yet: a HUP (logrotate, an operator used to Suricata) must not
-        // take detection down.
-        std::fprintf(log_,
-                     "vigil-sensor: SIGHUP: rule reload is not available in this version; "
-                     "carrying on with the rules loaded at start (restart to load new rules)\n");
+        if (!opts_.reload_rules) {
+            std::fprintf(log_, "vigil-sensor: SIGHUP: no rule reload in this mode; carrying on\n");
+        } else if (reload_) {
+            reload_again_ = true;
+            std::fprintf(log_,
+                         "vigil-sensor: SIGHUP: a reload is in progress; another follows it\n");
+        } else {
+            std::fprintf(log_, "vigil-sensor: SIGHUP: reloading the rules from %s\n",
+                         cfg_.path.c_str());
+            start_reload();
+        }
         std::fflush(log_);
     } else if (sig > 0) {
         stop_reason = signal_name(sig);
@@ -150,6 +295,7 @@ std::string ControlLoop::run() {
             std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms));
         }
         drain();
+        poll_reload();
         if (enforcer_) {
             enforcer_->tick();
         }
@@ -214,7 +360,7 @@ void ControlLoop::heartbeat() {
         return;
     }
     const SensorCounters c = snapshot();
-    wire::Heartbeat h = opts_.beat;
+    wire::Heartbeat h = beat_;
     h.rx_packets = c.packets;
     h.rx_bytes = c.bytes;
     h.capture_drops = c.capture_drops;
@@ -260,10 +406,31 @@ SensorCounters ControlLoop::snapshot() const {
     c.anomalies = output_.anomalies();
     c.alerts_suppressed = output_.suppressed();
     c.drops = output_.drops();
+    c.ruleset_id = output_.rules()->id();
+    c.rules_loaded = beat_.rules_loaded;
+    c.rules_failed = beat_.rules_rejected;
+    c.reloads = reloads_;
+    c.reload_failures = reload_failures_;
+    c.last_reload_sec = last_reload_sec_;
+    c.max_switch_ns = max_switch_ns_;
+    c.packets_by_ruleset = packets_by_set_;
+    // Packets since each worker's current set began (a worker that has not switched yet
+    // still counts for the old one).
+    for (size_t i = 0; i < ctxs_.size(); ++i) {
+        const bool pending = reload_ && reload_->published && !reload_->switched[i];
+        const uint32_t id = pending ? reload_->old_id : c.ruleset_id;
+        c.packets_by_ruleset[id] +=
+            ctxs_[i]->packets.load(std::memory_order_relaxed) - set_start_packets_[i];
+    }
     return c;
 }
 
 void ControlLoop::finish(LiveResult& res) {
+    // The workers have returned: a switch they made is collected, one they did not make is
+    // dropped (its matcher is freed with the worker's mailbox).
+    if (reload_ && reload_->published) {
+        poll_reload();
+    }
     drain();
     if (enforcer_) {
         enforcer_->shutdown();

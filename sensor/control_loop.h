@@ -1,11 +1,19 @@
 #pragma once
 // The control thread of `run`. It owns the output stage (AlertOutput, and through the
 // EveWriter its sinks), the enforcer and the watchdog; it takes the signals (SIGTERM/SIGINT
-// stop, SIGUSR1 prints the counters, SIGHUP is logged: no reload yet), drains the workers'
-// alert rings, flushes the output about once a second, hands vigil-mgmtd's link a heartbeat
-// every second, shows progress, and decides when the run ends.
+// stop, SIGUSR1 prints the counters, SIGHUP reloads the rules), drains the workers' alert
+// rings, flushes the output about once a second, hands vigil-mgmtd's link a heartbeat every
+// second, shows progress, and decides when the run ends.
+//
+// A reload: a helper thread loads and compiles the rules and builds one Matcher per worker
+// (nothing of it on a worker); a set that fails to load is refused and the running one keeps
+// running. Then each worker's mailbox gets its matcher, the worker switches at its next burst
+// boundary and hands the old one back; when all have, their alerts from before the switch
+// are written and the old set is freed here. Flowbits carry over (their ids are
+// process-wide), thresholds too (AlertFilter keys them by gid and sid).
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +48,12 @@ public:
     // reports, the output stage's counts. SIGUSR1 prints it; heartbeats will send it.
     SensorCounters snapshot() const;
 
+    ~ControlLoop();
+
 private:
+    struct Reload;
+    void start_reload();
+    void poll_reload();
     void drain();
     void on_signal(int sig, std::string& stop_reason);
     void watchdog(int64_t now);
@@ -57,7 +70,16 @@ private:
     std::vector<uint64_t> stalls_;
     std::vector<int64_t> stalled_since_;  // busy_since of the reported burst
     uint64_t watchdog_stalls_ = 0;
-    bool ips_verdicts_;  // ips.enabled with inline pairs: EVE stats.ips
+    bool ips_verdicts_;     // ips.enabled with inline pairs: EVE stats.ips
+    wire::Heartbeat beat_;  // LiveOptions::beat, with the rule set inspecting now
+    std::unique_ptr<Reload> reload_;
+    bool reload_again_ = false;  // a SIGHUP came during a reload
+    uint64_t reloads_ = 0;
+    uint64_t reload_failures_ = 0;
+    int64_t last_reload_sec_ = 0;
+    int64_t max_switch_ns_ = 0;
+    std::vector<uint64_t> set_start_packets_;  // per worker: its packet count when its set began
+    std::map<uint32_t, uint64_t> packets_by_set_;  // of sets no longer inspecting
 };
 
 }  // namespace vigil::sensor

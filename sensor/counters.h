@@ -2,6 +2,7 @@
 // The sensor's counters: per port, per worker, and the snapshot everything reports from.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,16 @@ struct SensorCounters {
     std::vector<PortCounters> ports;
     std::vector<WorkerCounters> workers;
     uint64_t watchdog_stalls = 0;
+    // The rule set inspecting now and its reloads (live `run`; EVE stats.detect.engines,
+    // SIGUSR1, the summary).
+    uint32_t ruleset_id = 0;
+    uint64_t rules_loaded = 0;
+    uint64_t rules_failed = 0;
+    uint64_t reloads = 0;          // rule sets swapped in by SIGHUP
+    uint64_t reload_failures = 0;  // reloads refused (the running set kept running)
+    int64_t last_reload_sec = 0;   // wall clock of the last swap; 0: none
+    int64_t max_switch_ns = 0;     // the longest a worker was held by a switch
+    std::map<uint32_t, uint64_t> packets_by_ruleset;  // packets each rule set inspected
 };
 
 }  // namespace vigil::sensor

@@ -514,6 +514,18 @@ void EveWriter::write_stats(const SensorCounters& c, int64_t ts_sec, uint32_t ts
     o += "\"detect\":{";
     add_num(o, "alert", c.alerts);
     add_num(o, "alerts_suppressed", c.alerts_suppressed);
+    if (c.rules_loaded != 0) {
+        // Suricata's shape (one engine; `id` is its tenant id, 0 without multi-tenancy).
+        o += "\"engines\":[{";
+        add_num(o, "id", 0);
+        if (c.last_reload_sec != 0) {
+            add_kv(o, "last_reload", format_timestamp(c.last_reload_sec, 0));
+        }
+        add_num(o, "rules_loaded", c.rules_loaded);
+        add_num(o, "rules_failed", c.rules_failed);
+        close_obj(o);
+        o += "],";
+    }
     close_obj(o);
     o += ',';
     close_obj(o);

@@ -16,7 +16,7 @@ namespace vigil::sensor {
 
 // Capture set-up (capture.cc), the workers (worker_loop.cc), the control loop
 // (control_loop.cc); here they are put together and their counters collected.
-Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& rules,
+Result<LiveResult> run_live(const LiveOptions& opts, rules::RuleSetPtr rules,
                             const rules::Vars& vars, EveWriter& eve) {
     const SensorConfig& cfg = *opts.config;
     std::FILE* log = opts.log;
@@ -73,6 +73,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
     std::fprintf(log, "vigil-sensor: running: %s\n", res.capture.c_str());
 
     ControlLoop control(opts, rules, vars, eve, std::move(enforcer), cap, ctxs);
+    rules.reset();  // the workers and the output hold it now (freed after a reload)
     res.stop_reason = control.run();
     // Stop: workers leave their loops, flush their flows; keep draining until all are done.
     stop.store(true);
@@ -105,6 +106,24 @@ Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& ru
     return res;
 }
 
+std::string format_rules_line(const SensorCounters& c) {
+    std::string s = "  rules      rule set " + std::to_string(c.ruleset_id) + " (" +
+                    std::to_string(c.rules_loaded) + " loaded, " + std::to_string(c.rules_failed) +
+                    " rejected); " + std::to_string(c.reloads) + " reload(s), " +
+                    std::to_string(c.reload_failures) + " refused";
+    if (c.reloads != 0) {
+        char pause[64];
+        std::snprintf(pause, sizeof(pause), "; longest switch %.1f us",
+                      static_cast<double>(c.max_switch_ns) / 1e3);
+        s += pause;
+    }
+    s += "; packets inspected by rule set:";
+    for (const auto& [id, n] : c.packets_by_ruleset) {
+        s += " " + std::to_string(id) + "=" + std::to_string(n);
+    }
+    return s + "\n";
+}
+
 std::string format_live_summary(const LiveResult& r) {
     const auto& c = r.counters;
     char line[512];
@@ -124,6 +143,7 @@ std::string format_live_summary(const LiveResult& r) {
         s += line;
     }
     s += "\n" + format_pipeline_summary(c, r.by_sid);
+    s += format_rules_line(c);
     s += "  ports\n" + format_ports(c.ports);
     s += "  workers\n" + format_workers(c.workers);
     if (r.enforcing) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +22,14 @@
 #include "sensor/zmq_output.h"
 
 namespace vigil::sensor {
+
+// Rules as a reload loads them from the configured paths (LiveOptions::reload_rules).
+struct LoadedRules {
+    rules::RuleSetPtr rules;
+    rules::Vars vars;
+    uint64_t loaded = 0;
+    uint64_t rejected = 0;
+};
 
 struct LiveOptions {
     const SensorConfig* config = nullptr;
@@ -37,6 +46,9 @@ struct LiveOptions {
     // on `beat` (rule-set id and counts) with the counters snapshot.
     ZmqOutput* mgmt = nullptr;
     wire::Heartbeat beat{};
+    // SIGHUP: loads the rules (and vars) again from the configured paths, on a helper thread
+    // of the control loop, and prints the load report. Empty: SIGHUP is logged, nothing more.
+    std::function<Result<LoadedRules>()> reload_rules;
 };
 
 struct LiveResult {
@@ -53,8 +65,13 @@ struct LiveResult {
 // synchronously.
 void block_control_signals();
 
-Result<LiveResult> run_live(const LiveOptions& opts, const rules::RuleSetPtr& rules,
+// `rules` by value: after a reload nothing but the workers and the output hold a rule set, so
+// the one loaded at start is freed once replaced (pass it with std::move).
+Result<LiveResult> run_live(const LiveOptions& opts, rules::RuleSetPtr rules,
                             const rules::Vars& vars, EveWriter& eve);
+
+// "  rules      rule set 3 (120 loaded, 0 rejected); 2 reload(s), ... by rule set: 1=... 3=..."
+std::string format_rules_line(const SensorCounters& c);
 
 std::string format_live_summary(const LiveResult& r);
 

@@ -639,9 +639,28 @@ int cmd_run(const RunArgs& a) {
     opts.test_stall_ms = a.test_stall_ms;
     if (*mgmt) {
         opts.mgmt = (*mgmt)->out.get();
-        opts.beat = beat;
     }
-    auto res = sensor::run_live(opts, *rs, *vars, **eve);
+    opts.beat = beat;
+    // SIGHUP: the rule files and vars of the config, loaded again with the same checks as at
+    // start; a set that would not start the sensor is refused and the running one stays.
+    const bool fatal = a.init_errors_fatal || cfg.init_failure_fatal;
+    opts.reload_rules = [&cfg, fatal]() -> Result<sensor::LoadedRules> {
+        auto v = load_vars_arg(cfg.vars);
+        if (!v) {
+            return v.error();
+        }
+        rules::LoadReport report;
+        auto set = load_rules(cfg.rules, *v, report);
+        if (!set) {
+            return set.error();
+        }
+        if (auto st = rules_usable(report, fatal); !st) {
+            return st.error();
+        }
+        return sensor::LoadedRules{std::move(*set), std::move(*v), report.loaded,
+                                   report.rejected.size()};
+    };
+    auto res = sensor::run_live(opts, std::move(*rs), *vars, **eve);
     dataplane::dpdk::cleanup_eal();
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);
@@ -671,10 +690,13 @@ constexpr const char* kReplayExits =
 constexpr const char* kRunExits =
     "Exit codes: 0 stopped by SIGTERM/SIGINT or capture.exit-on-idle-ms, every alert written "
     "(records mgmtd has not acknowledged by then stay spooled for the next start); 1 "
-    "runtime failure (cannot write output, the spool is in use); 2 bad input: usage, config, vars, no rule loaded "
+    "runtime failure (cannot write output, the spool is in use); 2 bad input: usage, config, vars, "
+    "no rule loaded "
     "(all rejected or none given), a rejected rule with --init-errors-fatal, a port or "
     "interface that cannot be opened, too few lcores, a queue count the driver refuses, no "
-    "hugepages. SIGHUP does not stop it (rule reload is not available yet).\n";
+    "hugepages. SIGHUP reloads the rules (and vars) from the config's paths without a restart:\n"
+    "they are compiled off the packet path and each worker switches between bursts; a set that\n"
+    "fails to load is refused and the running one keeps running.\n";
 constexpr const char* kBlocksExits =
     "Exit codes: 0 done (list: also when the table does not exist); 1 netlink failure, no "
     "CAP_NET_ADMIN, or a damaged table; 2 bad input: usage, config, not an IPv4/IPv6 address, "

@@ -75,11 +75,16 @@ public:
     // streams are flushed and inspected, alerts go to `out`.
     void idle(int64_t now_sec, std::vector<AlertRecord>& out);
 
-    // Swaps in a matcher for a new rule set; call between bursts only (reload).
-    void set_matcher(rules::MatcherPtr&& m) {
-        matcher_ = std::move(m);
+    // Swaps in a matcher for a new rule set and returns the one it replaces (reload); call
+    // between bursts only. Nothing is freed here: the caller disposes of the old matcher (and
+    // perhaps the last reference to its rule set) off the packet path.
+    rules::MatcherPtr swap_matcher(rules::MatcherPtr m) {
+        std::swap(matcher_, m);
         update_body_needs();
+        return m;
     }
+    // The rule set the worker inspects with now.
+    const rules::RuleSet& rules() const { return matcher_->rules(); }
 
     uint32_t id() const { return id_; }
     const WorkerStats& stats() const { return stats_; }

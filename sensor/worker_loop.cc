@@ -65,6 +65,17 @@ void push_alerts(WorkerCtx& c, std::vector<AlertRecord>& alerts) {
     alerts.clear();
 }
 
+// A reload's hand-over, at a burst boundary: a pointer swap, nothing allocated or freed.
+void switch_matcher(WorkerCtx& c) {
+    const int64_t t0 = mono_ns();
+    rules::MatcherPtr next(c.next_matcher.exchange(nullptr, std::memory_order_acquire));
+    rules::MatcherPtr old = c.worker->swap_matcher(std::move(next));
+    c.switched_at_packets.store(c.packets.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
+    c.switch_ns.store(mono_ns() - t0, std::memory_order_relaxed);
+    c.retired_matcher.store(old.release(), std::memory_order_release);
+}
+
 }  // namespace
 
 void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& stop) {
@@ -79,6 +90,9 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
     const bool can_wait = c.queues.size() == 1 && c.queues[0]->can_wait();
 
     while (!stop.load(std::memory_order_relaxed)) {
+        if (c.next_matcher.load(std::memory_order_relaxed) != nullptr) {
+            switch_matcher(c);
+        }
         bool got = false;
         for (auto& qp : c.queues) {
             CaptureQueue& q = *qp;

@@ -40,6 +40,21 @@ struct alignas(64) WorkerCtx {
     std::atomic<uint64_t> overload_dropped{0};
     std::atomic<uint64_t> ring_waits{0};
     std::atomic<bool> done{false};
+    // Rule reload (ControlLoop): the control thread leaves a Matcher for the new rule set in
+    // `next_matcher`; the worker takes it at its next burst boundary and leaves the one it
+    // replaced in `retired_matcher`, with its packet count at the switch and how long the
+    // switch held it. The control thread frees the old matcher, never the worker.
+    std::atomic<rules::Matcher*> next_matcher{nullptr};
+    std::atomic<rules::Matcher*> retired_matcher{nullptr};
+    std::atomic<uint64_t> switched_at_packets{0};
+    std::atomic<int64_t> switch_ns{0};
+    WorkerCtx() = default;
+    WorkerCtx(const WorkerCtx&) = delete;
+    WorkerCtx& operator=(const WorkerCtx&) = delete;
+    ~WorkerCtx() {
+        delete next_matcher.load();
+        delete retired_matcher.load();
+    }
     int64_t first_rx_ns = 0;          // start of the first burst, end of the last (read after the
     int64_t last_rx_ns = 0;           // worker returned): packets/s while traffic flowed
     dataplane::DecodeStats decode{};  // read after the worker has returned
