@@ -24,6 +24,8 @@ packages=(
     # management plane: ZeroMQ transport (+ python3-zmq for the rogue-peer tests), the SQLite
     # store, the HTTP API (cpp-httplib; TLS via OpenSSL), token hashing and CURVE keys
     libzmq3-dev cppzmq-dev libsqlite3-dev sqlite3 libcpp-httplib-dev libsodium-dev libsimdjson-dev python3-zmq
+    # rule packs (.tar.zst): libarchive with its zstd filter
+    libarchive-dev libzstd-dev zstd
 )
 
 missing=()

@@ -1,6 +1,6 @@
 // vigilctl: the operator's command line. Talks to vigil-mgmtd's HTTP API (mgmt/api.h), except
-// `tokens ... --config` (the token file itself: how the first token is made) and `keys gen`
-// (local files).
+// `tokens ... --config` (the token file itself: how the first token is made), `keys gen` and
+// `rules keygen|pack|validate|diff` (local files).
 
 #include <httplib.h>
 #include <signal.h>
@@ -25,6 +25,7 @@
 #include "mgmt/api.h"
 #include "mgmt/config.h"
 #include "mgmt/keys.h"
+#include "mgmt/rules_cmd.h"
 #include "mgmt/tokens.h"
 
 #include <CLI/CLI.hpp>
@@ -707,7 +708,8 @@ int with_api(const ApiOptions& ao, F&& f) {
 int main(int argc, char** argv) {
     CLI::App app{
         "vigilctl: the Vigil operator's command line. Talks to vigil-mgmtd's HTTP API "
-        "with a bearer token; `tokens ... --config` and `keys gen` work on local files.",
+        "with a bearer token; `tokens ... --config`, `keys gen` and `rules ...` work on local "
+        "files.",
         "vigilctl"};
     app.fallthrough();  // the global options may also follow the command
     app.require_subcommand(1);
@@ -792,6 +794,8 @@ int main(int argc, char** argv) {
         ->required();
     kgen->add_flag("--force", key_force, "replace existing files");
 
+    const mgmt::RulesCommand rules_cmd(app, VIGIL_VERSION);
+
     for (auto* sub : {status, sensors, alerts, tokens, tadd, tlist, trevoke, keys, kgen}) {
         sub->footer(kFooter);
     }
@@ -823,6 +827,9 @@ int main(int argc, char** argv) {
     }
     if (*kgen) {
         return cmd_keys_gen(key_name, key_dir, key_force);
+    }
+    if (rules_cmd.selected()) {
+        return rules_cmd.run();
     }
     return kExitBadInput;
 }

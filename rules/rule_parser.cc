@@ -6,7 +6,9 @@
 
 #include <array>
 #include <fstream>
+#include <istream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -240,10 +242,10 @@ bool parse_header(std::string_view header, const Vars& vars, Rule& rule, std::st
     return true;
 }
 
-// Reads the sid before anything else so that every rejection can name it.
-uint32_t peek_sid(const std::vector<RawOption>& opts) {
+// The numeric value of option `name` (quotes allowed), 0 when absent or unreadable.
+uint32_t peek_u32(const std::vector<RawOption>& opts, std::string_view name) {
     for (const RawOption& o : opts) {
-        if (detail::iequals(o.name, "sid") && o.value) {
+        if (detail::iequals(o.name, name) && o.value) {
             std::string_view v = trim(*o.value);
             if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
                 v = v.substr(1, v.size() - 2);
@@ -256,6 +258,11 @@ uint32_t peek_sid(const std::vector<RawOption>& opts) {
         }
     }
     return 0;
+}
+
+// Reads the sid before anything else so that every rejection can name it.
+uint32_t peek_sid(const std::vector<RawOption>& opts) {
+    return peek_u32(opts, "sid");
 }
 
 // Parses one logical rule line. On failure fills err (reason and, when readable, sid).
@@ -331,6 +338,46 @@ bool is_blank_or_comment(std::string_view line) {
     return line.empty() || line[0] == '#';
 }
 
+// Calls fn(text, first line) for each logical rule of a rules file: skips blank lines and
+// comments (including ET's commented-out rules) and joins lines continued with a trailing
+// backslash. False when the stream failed (not at its end).
+template <typename Fn>
+bool for_each_logical_rule(std::istream& in, Fn&& fn) {
+    std::string raw;
+    std::string logical;
+    uint32_t line_no = 0;
+    uint32_t start_line = 0;
+    while (std::getline(in, raw)) {
+        ++line_no;
+        std::string_view l = raw;
+        if (logical.empty() && is_blank_or_comment(l)) {
+            continue;
+        }
+        // A continuation line keeps its leading whitespace, as in Suricata's loader.
+        const bool first = logical.empty();
+        const std::string_view t = first ? trim(l) : rtrim(l);
+        if (first) {
+            start_line = line_no;
+        }
+        if (!t.empty() && t.back() == '\\') {
+            logical.append(t.substr(0, t.size() - 1));
+            continue;
+        }
+        logical.append(t);
+        fn(logical, start_line);
+        logical.clear();
+    }
+    if (in.bad()) {
+        return false;
+    }
+    if (!logical.empty()) {
+        // The file ended inside a continued rule: parse what there is (it will usually fail
+        // with a precise reason).
+        fn(logical, start_line);
+    }
+    return true;
+}
+
 }  // namespace
 
 std::string RuleError::to_string() const {
@@ -367,56 +414,65 @@ Result<ParseResult> parse_rules_file(const std::string& path, const Vars& vars) 
     }
     ParseResult result;
     std::map<std::pair<uint32_t, uint32_t>, uint32_t> first_line;  // (gid, sid) -> line
-    std::string raw;
-    std::string logical;
-    uint32_t line_no = 0;
-    uint32_t start_line = 0;
-    auto finish_logical = [&]() {
-        Rule rule;
-        RuleError err;
-        if (!parse_rule_impl(logical, vars, path, start_line, rule, err)) {
-            result.rejected.push_back(std::move(err));
-            return;
-        }
-        const auto [it, fresh] = first_line.emplace(std::make_pair(rule.gid, rule.sid), start_line);
-        if (!fresh) {
-            err.sid = rule.sid;
-            err.reason = "duplicate sid (gid " + std::to_string(rule.gid) +
-                         "), first defined at line " + std::to_string(it->second);
-            result.rejected.push_back(std::move(err));
-            return;
-        }
-        result.rules.push_back(std::move(rule));
-    };
-    while (std::getline(in, raw)) {
-        ++line_no;
-        std::string_view l = raw;
-        if (logical.empty() && is_blank_or_comment(l)) {
-            continue;  // comments, including ET's commented-out rules
-        }
-        // A continuation line keeps its leading whitespace, as in Suricata's loader.
-        const bool first = logical.empty();
-        const std::string_view t = first ? trim(l) : rtrim(l);
-        if (first) {
-            start_line = line_no;
-        }
-        if (!t.empty() && t.back() == '\\') {
-            logical.append(t.substr(0, t.size() - 1));
-            continue;
-        }
-        logical.append(t);
-        finish_logical();
-        logical.clear();
-    }
-    if (in.bad()) {
+    const bool read_ok =
+        for_each_logical_rule(in, [&](const std::string& logical, uint32_t start_line) {
+            Rule rule;
+            RuleError err;
+            if (!parse_rule_impl(logical, vars, path, start_line, rule, err)) {
+                result.rejected.push_back(std::move(err));
+                return;
+            }
+            const auto [it, fresh] =
+                first_line.emplace(std::make_pair(rule.gid, rule.sid), start_line);
+            if (!fresh) {
+                err.sid = rule.sid;
+                err.reason = "duplicate sid (gid " + std::to_string(rule.gid) +
+                             "), first defined at line " + std::to_string(it->second);
+                result.rejected.push_back(std::move(err));
+                return;
+            }
+            result.rules.push_back(std::move(rule));
+        });
+    if (!read_ok) {
         return make_error(ErrorCode::Io, "cannot read rules file " + quote(path));
     }
-    if (!logical.empty()) {
-        // The file ended inside a continued rule: parse what there is (it will usually fail
-        // with a precise reason).
-        finish_logical();
-    }
     return result;
+}
+
+std::vector<RuleLine> scan_rule_lines(std::string_view content) {
+    std::istringstream in{std::string(content)};
+    std::vector<RuleLine> out;
+    for_each_logical_rule(in, [&](const std::string& logical, uint32_t start_line) {
+        RuleLine r;
+        r.line = start_line;
+        r.text = std::string(trim(logical));
+        const size_t open = r.text.find('(');
+        const size_t close = r.text.rfind(')');
+        std::vector<RawOption> opts;
+        std::string err;
+        if (open != std::string::npos && close != std::string::npos && close > open) {
+            const std::string_view body =
+                std::string_view(r.text).substr(open + 1, close - open - 1);
+            split_options(body, opts, err);
+        }
+        r.sid = peek_sid(opts);
+        r.rev = peek_u32(opts, "rev");
+        if (const uint32_t gid = peek_u32(opts, "gid"); gid != 0) {
+            r.gid = gid;
+        }
+        for (const RawOption& o : opts) {
+            if (detail::iequals(o.name, "msg") && o.value) {
+                std::string_view v = trim(*o.value);
+                if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+                    v = v.substr(1, v.size() - 2);
+                }
+                r.msg = std::string(v);
+                break;
+            }
+        }
+        out.push_back(std::move(r));
+    });
+    return out;
 }
 
 }  // namespace vigil::rules

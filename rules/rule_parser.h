@@ -77,6 +77,21 @@ Result<Rule> parse_rule(std::string_view text, const Vars& vars, const std::stri
 // Error (not a rejection) only when the file cannot be read.
 Result<ParseResult> parse_rules_file(const std::string& path, const Vars& vars);
 
+// One rule of a rules file as written, read without parsing it (`vigilctl rules diff`): its
+// identity and its text, whether or not Vigil accepts it.
+struct RuleLine {
+    uint32_t line = 0;  // first line of the rule in the file
+    uint32_t gid = 1;
+    uint32_t sid = 0;  // 0 when the rule has no readable sid
+    uint32_t rev = 0;
+    std::string msg;
+    std::string text;  // the logical line (continuations joined), trimmed
+};
+
+// The active rules in the text of a rules file, in file order: comments and commented-out
+// rules are skipped and continuations joined, as parse_rules_file does.
+std::vector<RuleLine> scan_rule_lines(std::string_view content);
+
 // Resolves an address / port expression ("[$HOME_NET,!10.0.0.0/8]", "!80", "[1024:]") with
 // the vars. Errors say what is wrong ("unknown variable $FOO", "bad CIDR '1.2.3/33'").
 Result<IpSet> parse_address(std::string_view expr, const Vars& vars);
