@@ -58,6 +58,10 @@ const char* msg_type_name(MsgType t) {
             return "ack";
         case MsgType::Resync:
             return "resync";
+        case MsgType::Control:
+            return "control";
+        case MsgType::Reply:
+            return "reply";
     }
     return "unknown";
 }
@@ -90,7 +94,7 @@ Result<Envelope> decode_envelope(std::string_view frame) {
     }
     const uint8_t type = p[4];
     if (type < static_cast<uint8_t>(MsgType::Hello) ||
-        type > static_cast<uint8_t>(MsgType::Resync)) {
+        type > static_cast<uint8_t>(MsgType::Reply)) {
         return bad("unknown type " + std::to_string(type));
     }
     if (p[5] != 0) {
@@ -127,6 +131,8 @@ std::string encode_heartbeat(const Heartbeat& h) {
         {"ruleset_id", h.ruleset_id},
         {"rules_loaded", h.rules_loaded},
         {"rules_rejected", h.rules_rejected},
+        {"rules_version", h.rules_version},
+        {"rules_digest", h.rules_digest},
         {"last_seq", h.last_seq},
         {"acked_seq", h.acked_seq},
         {"spool_records", h.spool_records},
@@ -154,7 +160,9 @@ Result<Heartbeat> decode_heartbeat(std::string_view body) {
         get_to(*j, "blocks_active", h.blocks_active) &&
         get_to(*j, "blocks_added", h.blocks_added) && get_to(*j, "enforcement", h.enforcement) &&
         get_to(*j, "ruleset_id", h.ruleset_id) && get_to(*j, "rules_loaded", h.rules_loaded) &&
-        get_to(*j, "rules_rejected", h.rules_rejected) && get_to(*j, "last_seq", h.last_seq) &&
+        get_to(*j, "rules_rejected", h.rules_rejected) &&
+        get_to(*j, "rules_version", h.rules_version) &&
+        get_to(*j, "rules_digest", h.rules_digest) && get_to(*j, "last_seq", h.last_seq) &&
         get_to(*j, "acked_seq", h.acked_seq) && get_to(*j, "spool_records", h.spool_records) &&
         get_to(*j, "spool_bytes", h.spool_bytes) && get_to(*j, "spool_dropped", h.spool_dropped);
     if (!ok) {
@@ -214,6 +222,59 @@ Result<HelloInfo> decode_hello(std::string_view body) {
         return bad("hello field of the wrong type");
     }
     return h;
+}
+
+std::string encode_control(const ControlRequest& c) {
+    return nlohmann::json{{"op", c.op}, {"version", c.version}}.dump();
+}
+
+Result<ControlRequest> decode_control(std::string_view body) {
+    auto j = parse_object(body, "control");
+    if (!j) {
+        return j.error();
+    }
+    ControlRequest c;
+    if (!get_to(*j, "op", c.op) || !get_to(*j, "version", c.version)) {
+        return bad("control field of the wrong type");
+    }
+    if (c.op != "reload") {
+        return bad("unknown op '" + c.op.substr(0, 32) + "'");
+    }
+    if (!c.version.empty() && !valid_name(c.version, 64)) {
+        return bad("control version is not a pack version");
+    }
+    return c;
+}
+
+std::string encode_reply(const ControlReply& r) {
+    return nlohmann::json{{"op", r.op},
+                          {"ok", r.ok},
+                          {"error", r.error},
+                          {"ruleset_id", r.ruleset_id},
+                          {"rules_loaded", r.rules_loaded},
+                          {"rules_rejected", r.rules_rejected},
+                          {"rules_version", r.rules_version},
+                          {"rules_digest", r.rules_digest},
+                          {"seconds", r.seconds}}
+        .dump();
+}
+
+Result<ControlReply> decode_reply(std::string_view body) {
+    auto j = parse_object(body, "reply");
+    if (!j) {
+        return j.error();
+    }
+    ControlReply r;
+    const bool ok = get_to(*j, "op", r.op) && get_to(*j, "ok", r.ok) &&
+                    get_to(*j, "error", r.error) && get_to(*j, "ruleset_id", r.ruleset_id) &&
+                    get_to(*j, "rules_loaded", r.rules_loaded) &&
+                    get_to(*j, "rules_rejected", r.rules_rejected) &&
+                    get_to(*j, "rules_version", r.rules_version) &&
+                    get_to(*j, "rules_digest", r.rules_digest) && get_to(*j, "seconds", r.seconds);
+    if (!ok) {
+        return bad("reply field of the wrong type");
+    }
+    return r;
 }
 
 }  // namespace vigil::wire

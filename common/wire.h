@@ -33,6 +33,8 @@ enum class MsgType : uint8_t {
     Welcome = 5,
     Ack = 6,
     Resync = 7,
+    Control = 8,  // mgmtd -> sensor: a request (seq: its id), body ControlRequest
+    Reply = 9,    // sensor -> mgmtd: the answer (seq: the request's id), body ControlReply
 };
 const char* msg_type_name(MsgType t);  // "hello", "record", … ; "unknown" otherwise
 
@@ -78,6 +80,8 @@ struct Heartbeat {
     uint64_t ruleset_id = 0;
     uint64_t rules_loaded = 0;
     uint64_t rules_rejected = 0;
+    std::string rules_version;  // the rule pack's manifest version ("" when not a pack)
+    std::string rules_digest;   // sha256 of its manifest.yaml
     std::vector<WorkerBeat> workers;
     // The output path to mgmtd.
     uint64_t last_seq = 0;       // the last seq assigned
@@ -106,5 +110,30 @@ struct HelloInfo {
 };
 std::string encode_hello(const HelloInfo& h);
 Result<HelloInfo> decode_hello(std::string_view body);
+
+// Control body (mgmtd -> sensor). op "reload": load the configured rules again (mgmtd has
+// just pointed them at pack `version`; the reply says which pack was loaded).
+struct ControlRequest {
+    std::string op;       // "reload"
+    std::string version;  // the pack version mgmtd expects after a reload ("" = any)
+};
+std::string encode_control(const ControlRequest& c);
+// The reason when the body is not a request this sensor knows ("unknown op 'x'").
+Result<ControlRequest> decode_control(std::string_view body);
+
+// Reply body (sensor -> mgmtd).
+struct ControlReply {
+    std::string op;
+    bool ok = false;
+    std::string error;  // why not, when !ok
+    uint64_t ruleset_id = 0;
+    uint64_t rules_loaded = 0;
+    uint64_t rules_rejected = 0;
+    std::string rules_version;
+    std::string rules_digest;
+    double seconds = 0;  // load, compile and switch
+};
+std::string encode_reply(const ControlReply& r);
+Result<ControlReply> decode_reply(std::string_view body);
 
 }  // namespace vigil::wire

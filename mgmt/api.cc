@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -23,6 +24,7 @@
 #include "common/clock.h"
 #include "common/text.h"
 #include "common/wire.h"
+#include "mgmt/packs.h"
 #include "mgmt/tokens.h"
 
 #include <nlohmann/json.hpp>
@@ -630,7 +632,18 @@ private:
     std::string out_;
 };
 
-enum class Endpoint { Status, Sensors, Alerts, Alert, Tokens, Token, Metrics };
+enum class Endpoint {
+    Status,
+    Sensors,
+    Alerts,
+    Alert,
+    Tokens,
+    Token,
+    Metrics,
+    RulePacks,
+    RulePackActivate,
+    RulePackRollback
+};
 
 struct Route {
     Endpoint ep;
@@ -654,6 +667,21 @@ std::optional<Route> match_route(const std::string& path) {
     }
     if (path == "/metrics") {
         return Route{Endpoint::Metrics, {}};
+    }
+    if (path == "/api/v1/rulepacks") {
+        return Route{Endpoint::RulePacks, {}};
+    }
+    if (path == "/api/v1/rulepacks/rollback") {
+        return Route{Endpoint::RulePackRollback, {}};
+    }
+    static constexpr std::string_view kPacks = "/api/v1/rulepacks/";
+    static constexpr std::string_view kActivate = "/activate";
+    if (path.size() > kPacks.size() + kActivate.size() && path.starts_with(kPacks) &&
+        path.ends_with(kActivate)) {
+        std::string v = path.substr(kPacks.size(), path.size() - kPacks.size() - kActivate.size());
+        if (v.find('/') == std::string::npos) {
+            return Route{Endpoint::RulePackActivate, std::move(v)};
+        }
     }
     for (const auto& [prefix, ep] :
          {std::pair{kAlerts, Endpoint::Alert}, std::pair{kTokens, Endpoint::Token}}) {
@@ -683,6 +711,11 @@ std::vector<MethodRule> methods_of(Endpoint ep) {
             return {{"GET", Role::Admin}, {"POST", Role::Admin}};
         case Endpoint::Token:
             return {{"DELETE", Role::Admin}};
+        case Endpoint::RulePacks:
+            return {{"GET", Role::Viewer}, {"POST", Role::Admin}};
+        case Endpoint::RulePackActivate:
+        case Endpoint::RulePackRollback:
+            return {{"POST", Role::Admin}};
     }
     return {};
 }
@@ -741,6 +774,9 @@ private:
     Reply post_token(const httplib::Request& req, const TokenInfo& who);
     Reply delete_token(const std::string& name, const TokenInfo& who);
     Reply get_metrics();
+    Reply get_packs();
+    Reply post_pack(const httplib::Request& req, const TokenInfo& who);
+    Reply activate_pack(const std::string& version, bool rollback);
 
     ApiContext ctx_;
     TokenStorePtr tokens_;
@@ -834,7 +870,10 @@ void Api::install_handlers() {
             res.headers.clear();
             res.set_content(error_body("internal error"), "application/json");
         });
-    srv_->set_payload_max_length(ctx_.config->api_max_body);
+    // Rule packs are the one large body (POST /api/v1/rulepacks, rulepacks.max-upload-mb);
+    // dispatch holds every other endpoint to api.max-body.
+    srv_->set_payload_max_length(
+        std::max(ctx_.config->api_max_body, ctx_.config->rulepacks_max_upload));
     // Headers and body go out in separate writes: without TCP_NODELAY a kept-alive client
     // waits ~40 ms (delayed ACK) for every small response.
     srv_->set_tcp_nodelay(true);
@@ -922,6 +961,14 @@ Reply Api::dispatch(const httplib::Request& req) {
         r.allow = allowed;
         return r;
     }
+    const uint64_t max_body = route->ep == Endpoint::RulePacks ? ctx_.config->rulepacks_max_upload
+                                                               : ctx_.config->api_max_body;
+    if (req.body.size() > max_body) {
+        return error_reply(413, std::string(status_text(413)) + " (" +
+                                    (route->ep == Endpoint::RulePacks ? "rulepacks.max-upload-mb"
+                                                                      : "api.max-body") +
+                                    " is " + std::to_string(max_body) + " bytes)");
+    }
     TokenInfo who;
     if (auto refused = authorize(req, rule->role, who)) {
         return *refused;
@@ -949,6 +996,12 @@ Reply Api::dispatch(const httplib::Request& req) {
             return get_alert(route->arg);
         case Endpoint::Metrics:
             return get_metrics();
+        case Endpoint::RulePacks:
+            return method == "POST" ? post_pack(req, who) : get_packs();
+        case Endpoint::RulePackActivate:
+            return activate_pack(route->arg, false);
+        case Endpoint::RulePackRollback:
+            return activate_pack("", true);
         default:
             break;
     }
@@ -1171,6 +1224,117 @@ Reply Api::delete_token(const std::string& name, const TokenInfo& who) {
     }
     audit(who, what, "ok");
     return json_reply({{"name", name}, {"revoked", true}});
+}
+
+json pack_json(const StoredPack& p, const std::string& active) {
+    return json{{"version", p.version},
+                {"name", p.name},
+                {"digest", p.digest},
+                {"signer", p.signer},
+                {"stored_at_us", p.stored_us},
+                {"rules_loaded", p.rules_loaded},
+                {"rules_rejected", p.rules_rejected},
+                {"active", p.version == active}};
+}
+
+Reply Api::get_packs() {
+    if (ctx_.packs == nullptr) {
+        return error_reply(503, "rule packs unavailable (rulepacks.dir)");
+    }
+    auto l = ctx_.packs->list();
+    if (!l) {
+        return from_error(l.error(), "rule packs");
+    }
+    json packs = json::array();
+    for (const auto& p : l->packs) {
+        packs.push_back(pack_json(p, l->active));
+    }
+    json refused = json::array();
+    for (const auto& e : l->refused) {
+        refused.push_back(json{{"at_us", e.at_us},
+                               {"version", e.version},
+                               {"name", e.name},
+                               {"digest", e.digest},
+                               {"reason", e.reason}});
+    }
+    return json_reply(json{
+        {"active", l->active}, {"previous", l->previous}, {"packs", packs}, {"refused", refused}});
+}
+
+Reply Api::post_pack(const httplib::Request& req, const TokenInfo& who) {
+    if (ctx_.packs == nullptr) {
+        return error_reply(503, "rule packs unavailable (rulepacks.dir)");
+    }
+    if (req.body.empty()) {
+        return error_reply(400, "the body must be a rule pack (.tar.zst, vigilctl rules pack)");
+    }
+    auto p = ctx_.packs->add(req.body, "upload by token '" + who.name + "'");
+    if (!p) {
+        if (p.error().code == ErrorCode::BadInput) {
+            return error_reply(422, "pack refused: " + p.error().message);
+        }
+        return from_error(p.error(), "rule packs");
+    }
+    std::fprintf(stderr, "vigil-mgmtd: rule pack %s (%s) stored, signed by %s, %llu rules\n",
+                 p->version.c_str(), p->name.c_str(), p->signer.c_str(),
+                 static_cast<unsigned long long>(p->rules_loaded));
+    return json_reply(pack_json(*p, ""), 201);
+}
+
+// Points rulepacks/active at the version, then has every connected sensor reload and says
+// what each one loaded. The activation stands whatever the sensors answer: a sensor that
+// refused keeps its running set, and `rollback` goes back.
+Reply Api::activate_pack(const std::string& version, bool rollback) {
+    if (ctx_.packs == nullptr) {
+        return error_reply(503, "rule packs unavailable (rulepacks.dir)");
+    }
+    auto a = rollback ? ctx_.packs->rollback() : ctx_.packs->activate(version);
+    if (!a) {
+        if (a.error().code == ErrorCode::BadInput) {
+            return error_reply(409, a.error().message);
+        }
+        return from_error(a.error(), "rule packs");
+    }
+    std::fprintf(stderr, "vigil-mgmtd: rule pack %s %s (was %s); ordering the sensors to reload\n",
+                 a->version.c_str(), rollback ? "rolled back to" : "activated",
+                 a->replaced.empty() ? "none" : a->replaced.c_str());
+    std::vector<SensorReload> results;
+    if (ctx_.reload_sensors) {
+        results = ctx_.reload_sensors(a->version);
+    }
+    json sensors = json::array();
+    bool all_ok = true;
+    for (const auto& r : results) {
+        json s{{"sensor_id", r.sensor_id}, {"answered", r.answered}};
+        std::string error;
+        if (!r.answered) {
+            error = "no answer within rulepacks.reload-timeout-s";
+        } else if (!r.reply.ok) {
+            error = "reload refused: " + r.reply.error;
+        } else if (r.reply.rules_version != a->version) {
+            error = "the sensor loaded " +
+                    (r.reply.rules_version.empty() ? std::string("rules that are not a pack")
+                                                   : "pack " + r.reply.rules_version) +
+                    ", not " + a->version + ": its rules: path is not rulepacks.dir/active";
+        }
+        s["ok"] = error.empty();
+        if (!error.empty()) {
+            s["error"] = error;
+            all_ok = false;
+        }
+        if (r.answered) {
+            s["rules_version"] = r.reply.rules_version;
+            s["ruleset_id"] = r.reply.ruleset_id;
+            s["rules_loaded"] = r.reply.rules_loaded;
+            s["rules_rejected"] = r.reply.rules_rejected;
+            s["seconds"] = r.reply.seconds;
+        }
+        std::fprintf(stderr, "vigil-mgmtd: sensor %s: %s\n", r.sensor_id.c_str(),
+                     error.empty() ? ("pack " + a->version + " in use").c_str() : error.c_str());
+        sensors.push_back(std::move(s));
+    }
+    return json_reply(json{
+        {"version", a->version}, {"replaced", a->replaced}, {"ok", all_ok}, {"sensors", sensors}});
 }
 
 Reply Api::get_metrics() {

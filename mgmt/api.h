@@ -11,16 +11,29 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/wire.h"
 #include "mgmt/config.h"
 #include "mgmt/ingest_stats.h"
 #include "mgmt/store.h"
 
 namespace vigil::mgmt {
 
+class PackStore;
+
+// One sensor's answer to a reload order (answered false: none within the timeout).
+struct SensorReload {
+    std::string sensor_id;
+    bool answered = false;
+    wire::ControlReply reply;
+};
+
 struct ApiContext {
     const MgmtConfig* config = nullptr;
     Store* store = nullptr;
     std::function<IngestSnapshot()> ingest;  // thread-safe snapshot of the ingest's counters
+    PackStore* packs = nullptr;              // rule packs
+    // Orders every connected sensor to reload (expecting pack `version`), waits for them.
+    std::function<std::vector<SensorReload>(const std::string& version)> reload_sensors;
     std::string version;
     int64_t started_us = 0;
 };

@@ -93,7 +93,7 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
     }
     // Sections later issues fill (health controls, notifications, sensors' owners, rule
     // packs) are not known yet: naming them is an error, not silently ignored.
-    if (!c.check_keys(root, "", {"listen", "curve", "store", "api"})) {
+    if (!c.check_keys(root, "", {"listen", "curve", "store", "api", "rulepacks"})) {
         return make_error(ErrorCode::BadInput, c.err);
     }
     if (root["listen"]) {
@@ -112,6 +112,25 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
         if (c.err.empty() &&
             (cfg.curve_secret_key_file.empty() != cfg.curve_sensor_keys_dir.empty())) {
             c.fail(cv, "curve: give both secret-key-file and sensor-keys-dir");
+        }
+    }
+    if (const auto rp = root["rulepacks"];
+        rp && c.check_keys(rp, "rulepacks",
+                           {"dir", "trusted-keys", "max-upload-mb", "reload-timeout-s"})) {
+        if (rp["dir"]) {
+            cfg.rulepacks_dir = resolve(dir, c.str(rp["dir"], "rulepacks.dir"));
+        }
+        if (rp["trusted-keys"]) {
+            cfg.rulepacks_trusted_keys =
+                resolve(dir, c.str(rp["trusted-keys"], "rulepacks.trusted-keys"));
+        }
+        if (rp["max-upload-mb"]) {
+            cfg.rulepacks_max_upload = c.num(rp["max-upload-mb"], "rulepacks.max-upload-mb", 4096)
+                                       << 20;
+        }
+        if (rp["reload-timeout-s"]) {
+            cfg.rulepacks_reload_timeout_s = static_cast<uint32_t>(
+                c.num(rp["reload-timeout-s"], "rulepacks.reload-timeout-s", 3600));
         }
     }
     if (const auto st = root["store"];
@@ -176,6 +195,10 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
     }
     if (!c.err.empty()) {
         return make_error(ErrorCode::BadInput, c.err);
+    }
+    if (!root["rulepacks"] || !root["rulepacks"]["dir"]) {
+        cfg.rulepacks_dir =
+            (std::filesystem::path(cfg.store_path).parent_path() / "rulepacks").string();
     }
     // The transport and the API refuse plaintext off this host.
     if (cfg.listen.rfind("tcp://", 0) == 0 && !endpoint_is_local(cfg.listen) &&

@@ -31,6 +31,12 @@ struct MgmtConfig {
     std::string api_tls_key;
     std::string api_tokens = "/var/lib/vigil/tokens.db";
     uint64_t api_max_body = 64 * 1024;  // larger requests: 413
+    // rule packs (docs/rule-packs.md): stored under dir/<version>, dir/active the one in use
+    // default: rulepacks/ beside the store (/var/lib/vigil/rulepacks)
+    std::string rulepacks_dir = "/var/lib/vigil/rulepacks";
+    std::string rulepacks_trusted_keys;  // FILE of signing.pub lines, or DIR of *.pub; "" = none
+    uint64_t rulepacks_max_upload = 256ull << 20;  // POST /api/v1/rulepacks body, bytes
+    uint32_t rulepacks_reload_timeout_s = 300;     // how long activate waits for the sensors
 };
 
 Result<MgmtConfig> load_mgmt_config(const std::string& path);

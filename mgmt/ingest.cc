@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -156,6 +159,7 @@ void IngestCore::handle(const std::vector<std::string_view>& f, const char* user
             sessions_.erase(s.rid);  // the sensor restarted (or reconnected): taken over
         }
         s.rid = rid;
+        s.last_seen_ns = mono_ns();
         s.accepted = s.committed;
         sessions_[rid] = id;
         reply(out, rid, kWelcome, id, s.committed);
@@ -177,6 +181,7 @@ void IngestCore::handle(const std::vector<std::string_view>& f, const char* user
         return;
     }
     auto& s = sensors_[id];
+    s.last_seen_ns = mono_ns();
     switch (env->type) {
         case wire::MsgType::Record: {
             const uint64_t seq = env->seq;
@@ -258,10 +263,39 @@ void IngestCore::handle(const std::vector<std::string_view>& f, const char* user
             batch_.heartbeats.push_back(std::move(row));
             return;
         }
+        case wire::MsgType::Reply: {
+            auto r = wire::decode_reply(f[2]);
+            if (!r) {
+                count_reject("bad reply");
+                return;
+            }
+            if (on_reply) {
+                on_reply(env->seq, id, std::move(*r));
+            }
+            return;
+        }
         default:
             count_reject("unexpected type");
             return;
     }
+}
+
+std::vector<std::pair<std::string, uint64_t>> IngestCore::send_control(
+    const wire::ControlRequest& req, std::vector<Out>& out) {
+    std::vector<std::pair<std::string, uint64_t>> sent;
+    const std::string body = wire::encode_control(req);
+    const int64_t now = mono_ns();
+    for (const auto& [rid, id] : sessions_) {
+        // Only sensors heard from lately (a heartbeat a second): a session whose sensor is
+        // gone would never answer.
+        if (now - sensors_[id].last_seen_ns > 5'000'000'000) {
+            continue;
+        }
+        const uint64_t n = ++next_request_;
+        reply(out, rid, static_cast<int>(wire::MsgType::Control), id, n, body);
+        sent.emplace_back(id, n);
+    }
+    return sent;
 }
 
 void IngestCore::commit(std::vector<Out>& out) {
@@ -337,12 +371,34 @@ struct Ingest::Impl {
     std::atomic<bool> stopping{false};
     int64_t last_retention = 0;
     std::vector<IngestCore::Out> out;
+    // Control requests from the API's threads, sent by this thread; the sensors' replies.
+    using Sent = std::vector<std::pair<std::string, uint64_t>>;
+    std::mutex cmu;
+    std::condition_variable ccv;
+    std::vector<std::pair<wire::ControlRequest, std::promise<Sent>>> orders;
+    std::map<uint64_t, wire::ControlReply> replies;
+
+    void send_orders() {
+        std::vector<std::pair<wire::ControlRequest, std::promise<Sent>>> todo;
+        {
+            std::lock_guard lk(cmu);
+            todo.swap(orders);
+        }
+        for (auto& [req, done] : todo) {
+            done.set_value(core.send_control(req, out));
+        }
+    }
 
     Impl(const IngestOptions& opts, Store& s, std::FILE* l)
-        : o(opts),
-          store(s),
-          log(l),
-          core(s, l, !opts.curve_secret_key.empty(), opts.commit_batch) {}
+        : o(opts), store(s), log(l), core(s, l, !opts.curve_secret_key.empty(), opts.commit_batch) {
+        core.on_reply = [this](uint64_t id, const std::string&, wire::ControlReply r) {
+            std::lock_guard lk(cmu);
+            if (replies.size() < 4096) {
+                replies[id] = std::move(r);
+            }
+            ccv.notify_all();
+        };
+    }
 
     void flush_out() {
         for (const auto& m : out) {
@@ -448,6 +504,7 @@ struct Ingest::Impl {
                     flush_out();
                 }
             }
+            send_orders();
             const int64_t now = mono_ns();
             if (!core.batch_empty() && (stop || now - core.batch_started_ns() >= commit_ns)) {
                 core.commit(out);
@@ -517,6 +574,33 @@ Result<std::unique_ptr<Ingest>> Ingest::start(const IngestOptions& o, Store& sto
     Impl* p = impl.get();
     impl->thread = std::thread([p] { p->run(); });
     return std::unique_ptr<Ingest>(new Ingest(std::move(impl)));
+}
+
+std::vector<std::pair<std::string, uint64_t>> Ingest::send_control(
+    const wire::ControlRequest& req) {
+    std::future<Impl::Sent> sent;
+    {
+        std::lock_guard lk(impl_->cmu);
+        std::promise<Impl::Sent> p;
+        sent = p.get_future();
+        impl_->orders.emplace_back(req, std::move(p));
+    }
+    // The ingest thread turns at least every 100 ms.
+    if (sent.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        return {};
+    }
+    return sent.get();
+}
+
+std::optional<wire::ControlReply> Ingest::wait_reply(
+    uint64_t id, std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lk(impl_->cmu);
+    if (!impl_->ccv.wait_until(lk, deadline, [&] { return impl_->replies.count(id) != 0; })) {
+        return std::nullopt;
+    }
+    auto r = std::move(impl_->replies[id]);
+    impl_->replies.erase(id);
+    return r;
 }
 
 void Ingest::stop() {

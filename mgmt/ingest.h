@@ -6,11 +6,14 @@
 // each sensor's public key to its sensor_id. Runs on a thread of its own.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/wire.h"
 #include "mgmt/config.h"
 #include "mgmt/ingest_stats.h"
 #include "mgmt/store.h"
@@ -63,6 +67,11 @@ public:
     size_t batch_events() const { return batch_.events.size(); }
     void count_reject(const std::string& reason);
     IngestSnapshot snapshot() const;
+    // Control (mgmtd -> sensor): a request to every sensor with a session; returns whom it
+    // went to, each with the request's id. Replies go to `on_reply` (set by the owner).
+    std::vector<std::pair<std::string, uint64_t>> send_control(const wire::ControlRequest& req,
+                                                               std::vector<Out>& out);
+    std::function<void(uint64_t id, const std::string& sensor_id, wire::ControlReply)> on_reply;
 
 private:
     struct SensorState {
@@ -70,6 +79,7 @@ private:
         uint64_t accepted = 0;   // in the batch (committed <= accepted)
         std::string rid;         // the session's routing id ("" = none)
         bool ack_due = false;
+        int64_t last_seen_ns = 0;  // its last message (heartbeats come every second)
     };
     void reply(std::vector<Out>& out, const std::string& rid, int type, const std::string& id,
                uint64_t seq, std::string body = "");
@@ -87,6 +97,7 @@ private:
     Batch batch_;
     std::set<std::string> in_batch_;
     int64_t batch_started_ = 0;
+    uint64_t next_request_ = 0;
     mutable std::mutex mu_;
     IngestSnapshot snap_;
 };
@@ -103,6 +114,13 @@ public:
     // Commits what was received, acknowledges it, closes the socket and joins the thread.
     void stop();
     IngestSnapshot snapshot() const;
+
+    // A request to every sensor heard from in the last 5 s (sent by the ingest thread):
+    // whom it went to, with each request's id. Empty when none is connected.
+    std::vector<std::pair<std::string, uint64_t>> send_control(const wire::ControlRequest& req);
+    // The reply to request `id`, waiting until `deadline` (nullopt: none came by then).
+    std::optional<wire::ControlReply> wait_reply(uint64_t id,
+                                                 std::chrono::steady_clock::time_point deadline);
 
 private:
     struct Impl;

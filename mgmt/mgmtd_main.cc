@@ -15,6 +15,7 @@
 #include "mgmt/api.h"
 #include "mgmt/config.h"
 #include "mgmt/ingest.h"
+#include "mgmt/packs.h"
 #include "mgmt/store.h"
 
 #include <CLI/CLI.hpp>
@@ -72,6 +73,11 @@ int run(const std::string& config_path) {
     }
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
+    auto packs =
+        mgmt::PackStore::open(cfg.rulepacks_dir, cfg.rulepacks_trusted_keys, VIGIL_VERSION);
+    if (!packs) {
+        return fail(exit_code_for(packs.error()), packs.error().message);
+    }
     auto ingest = mgmt::Ingest::start(*iopts, **store, stderr);
     if (!ingest) {
         return fail(kExitFailure, ingest.error().message);
@@ -81,6 +87,22 @@ int run(const std::string& config_path) {
     actx.store = store->get();
     mgmt::Ingest* in = ingest->get();
     actx.ingest = [in] { return in->snapshot(); };
+    actx.packs = packs->get();
+    const auto reload_timeout = std::chrono::seconds(cfg.rulepacks_reload_timeout_s);
+    actx.reload_sensors = [in, reload_timeout](const std::string& version) {
+        std::vector<mgmt::SensorReload> out;
+        const auto deadline = std::chrono::steady_clock::now() + reload_timeout;
+        for (const auto& [sensor, id] : in->send_control(wire::ControlRequest{"reload", version})) {
+            mgmt::SensorReload r;
+            r.sensor_id = sensor;
+            if (auto rep = in->wait_reply(id, deadline)) {
+                r.answered = true;
+                r.reply = std::move(*rep);
+            }
+            out.push_back(std::move(r));
+        }
+        return out;
+    };
     actx.version = VIGIL_VERSION;
     actx.started_us = wall_us();
     auto api = mgmt::ApiServer::start(actx);

@@ -47,9 +47,11 @@ struct RulesArgs {
 namespace {
 
 constexpr const char* kFooter =
-    "Exit codes: 0 success (validate: the pack is usable and trusted); 1 runtime failure (a "
-    "file that cannot be written, no temporary folder); 2 bad input (usage; validate: a pack "
-    "that is unusable, hostile, too new or untrusted). Documentation: docs/rule-packs.md.";
+    "Exit codes: 0 success (validate: the pack is usable and trusted; activate/rollback: every "
+    "connected sensor loaded it); 1 runtime failure (a file that cannot be written, no "
+    "temporary folder, the API unreachable, a sensor that did not load the pack); 2 bad input "
+    "(usage; validate: a pack that is unusable, hostile, too new or untrusted; the API refused "
+    "the request, e.g. an untrusted pack). Documentation: docs/rule-packs.md.";
 
 int fail(const Error& e) {
     std::fprintf(stderr, "vigilctl: rules: %s\n", e.message.c_str());
@@ -109,33 +111,6 @@ private:
     explicit TempDir(std::string p) : path_(std::move(p)) {}
     std::string path_;
 };
-
-// The variables the pack's rules compile with: --vars, else the pack's vars.yaml (its side
-// files by its own keys), else Suricata's defaults plus the pack's classification.config and
-// threshold.config.
-Result<rules::Vars> pack_vars(const RulesArgs& a, const rules::Pack& pack, const std::string& dir) {
-    if (!a.vars.empty()) {
-        return rules::load_vars(a.vars);
-    }
-    if (pack.files.count("vars.yaml") != 0) {
-        return rules::load_vars((fs::path(dir) / "vars.yaml").string());
-    }
-    rules::Vars vars = rules::default_vars();
-    if (pack.files.count("classification.config") != 0) {
-        auto st = rules::load_classification_file(
-            (fs::path(dir) / "classification.config").string(), vars);
-        if (!st) {
-            return st.error();
-        }
-    }
-    if (pack.files.count("threshold.config") != 0) {
-        auto st = rules::load_threshold_file((fs::path(dir) / "threshold.config").string(), vars);
-        if (!st) {
-            return st.error();
-        }
-    }
-    return vars;
-}
 
 // Names in the report are the pack's own (rules/x.rules), not the temporary folder's.
 std::string strip_dir(const std::string& path, const std::string& dir) {
@@ -200,16 +175,13 @@ int cmd_validate(const RulesArgs& a) {
     if (auto st = rules::extract_pack(*pack, tmp->path()); !st) {
         return fail(st.error());
     }
-    auto vars = pack_vars(a, *pack, tmp->path());
+    auto vars = rules::pack_vars(*pack, tmp->path(), a.vars);
     if (!vars) {
         Error e = vars.error();
         e.message = strip_dir(e.message, tmp->path());
         return fail(e);
     }
-    std::vector<std::string> paths;
-    for (const auto& f : pack->rule_files()) {
-        paths.push_back((fs::path(tmp->path()) / f).string());
-    }
+    const std::vector<std::string> paths = rules::pack_rule_paths(*pack, tmp->path());
     rules::LoadReport report;
     auto rs = rules::RuleSet::load(paths, *vars, report);
     if (!rs) {
@@ -416,8 +388,10 @@ RulesCommand::RulesCommand(CLI::App& app, std::string version) : a_(std::make_un
     RulesArgs& a = *a_;
     a.version = std::move(version);
     a.pack_opts.min_sensor_version = a.version;
-    auto* rules = app.add_subcommand(
-        "rules", "rule packs on local files: keygen, pack, validate, diff (docs/rule-packs.md)");
+    auto* rules =
+        app.add_subcommand("rules",
+                           "rule packs: keygen, pack, validate, diff on local files; list, "
+                           "activate, rollback through vigil-mgmtd's API (docs/rule-packs.md)");
     rules->require_subcommand(1);
     rules->footer(kFooter);
 
@@ -466,7 +440,8 @@ RulesCommand::RulesCommand(CLI::App& app, std::string version) : a_(std::make_un
                          "usable, signed or not");
     a.validate->add_option("--vars", a.vars,
                            "compile with this vars YAML (the site's HOME_NET...) instead of the "
-                           "pack's vars.yaml or the defaults");
+                           "pack's vars.yaml or the defaults; the pack's classification.config "
+                           "and threshold.config still apply on top");
     a.validate
         ->add_option("--allow-rejected", a.allow_rejected,
                      "fail (exit 2) when more than N rules are rejected (default: any "

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -140,16 +141,19 @@ public:
     }
 
     // The response body as JSON, or the failure (with the API's own error message).
+    // Activation waits for the sensors to compile: longer than other requests.
+    void set_read_timeout(int seconds) { cli_.set_read_timeout(seconds); }
+
     std::optional<Failure> request(const std::string& method, const std::string& path,
                                    const httplib::Params& params, const std::string& body,
-                                   Json& out) {
+                                   Json& out, const char* content_type = "application/json") {
         httplib::Headers h;
         if (!token_.empty()) {
             h.emplace("Authorization", "Bearer " + token_);
         }
         httplib::Result res = [&] {
             if (method == "POST") {
-                return cli_.Post(path, h, body, "application/json");
+                return cli_.Post(path, h, body, content_type);
             }
             if (method == "DELETE") {
                 return cli_.Delete(path, h);
@@ -549,6 +553,103 @@ int cmd_sensors(ApiClient& api, bool json) {
     return kExitOk;
 }
 
+// ---- rules list | activate | rollback (through the API; pack files: rules_cmd.cc) ----
+
+int cmd_rules_list(ApiClient& api, bool json) {
+    Json j;
+    if (auto f = api.request("GET", "/api/v1/rulepacks", {}, "", j)) {
+        return report(*f);
+    }
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+        return kExitOk;
+    }
+    Table t({"VERSION", "NAME", "STATE", "RULES", "REJECTED", "SIGNED BY", "DIGEST"});
+    for (const auto& p : j.value("packs", Json::array())) {
+        const std::string v = str(p, "version");
+        t.add({v, str(p, "name"),
+               p.value("active", false)  ? "ACTIVE"
+               : v == str(j, "previous") ? "previous (rollback)"
+                                         : "stored",
+               str(p, "rules_loaded"), str(p, "rules_rejected"), str(p, "signer"),
+               str(p, "digest").substr(0, 16)});
+    }
+    t.print(stdout);
+    const Json refused = j.value("refused", Json::array());
+    if (!refused.empty()) {
+        std::printf("\nrefused packs (newest last):\n");
+        for (const auto& r : refused) {
+            std::printf("  %s %s: %s\n", str(r, "name").c_str(),
+                        str(r, "version").empty() ? "(unreadable)" : str(r, "version").c_str(),
+                        str(r, "reason").c_str());
+        }
+    }
+    return kExitOk;
+}
+
+// The activation's outcome per sensor; 0 when every connected sensor loaded the pack.
+int print_activation(const Json& j, bool json) {
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+    } else {
+        const std::string was = str(j, "replaced");
+        std::printf("rule pack %s active (was %s)\n", str(j, "version").c_str(),
+                    was.empty() ? "none" : was.c_str());
+        const Json sensors = j.value("sensors", Json::array());
+        if (sensors.empty()) {
+            std::printf("  no sensor connected: each loads it at its next start or SIGHUP\n");
+        }
+        for (const auto& s : sensors) {
+            if (s.value("ok", false)) {
+                std::printf("  %s: ok, %s rules loaded, %s rejected, in %.1f s\n",
+                            str(s, "sensor_id").c_str(), str(s, "rules_loaded").c_str(),
+                            str(s, "rules_rejected").c_str(), s.value("seconds", 0.0));
+            } else {
+                std::printf("  %s: FAILED: %s\n", str(s, "sensor_id").c_str(),
+                            str(s, "error").c_str());
+            }
+        }
+    }
+    return j.value("ok", false) ? kExitOk : kExitFailure;
+}
+
+int cmd_rules_activate(ApiClient& api, const std::string& what, bool json) {
+    std::string version = what;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(what, ec)) {
+        // A pack file: sent to mgmtd (which checks, compiles and stores it) first.
+        std::ifstream in(what, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) {
+            return report(Failure{kExitBadInput, what + ": cannot read"});
+        }
+        Json stored;
+        if (auto f =
+                api.request("POST", "/api/v1/rulepacks", {}, bytes, stored, "application/zstd")) {
+            return report(*f);
+        }
+        version = str(stored, "version");
+        if (!json) {
+            std::printf("rule pack %s (%s) stored: %s rules, signed by %s\n", version.c_str(),
+                        str(stored, "name").c_str(), str(stored, "rules_loaded").c_str(),
+                        str(stored, "signer").c_str());
+        }
+    }
+    Json j;
+    if (auto f = api.request("POST", "/api/v1/rulepacks/" + version + "/activate", {}, "", j)) {
+        return report(*f);
+    }
+    return print_activation(j, json);
+}
+
+int cmd_rules_rollback(ApiClient& api, bool json) {
+    Json j;
+    if (auto f = api.request("POST", "/api/v1/rulepacks/rollback", {}, "", j)) {
+        return report(*f);
+    }
+    return print_activation(j, json);
+}
+
 void print_tokens(const Json& arr, bool json) {
     if (json) {
         std::printf("%s\n", arr.dump(2).c_str());
@@ -795,8 +896,26 @@ int main(int argc, char** argv) {
     kgen->add_flag("--force", key_force, "replace existing files");
 
     const mgmt::RulesCommand rules_cmd(app, VIGIL_VERSION);
+    // The pack store's commands, through the API (admin for activate and rollback).
+    CLI::App* rules_app = app.get_subcommand("rules");
+    auto* rlist = rules_app->add_subcommand(
+        "list", "the packs vigil-mgmtd holds (active, previous, stored) and the refused ones");
+    rlist->add_flag("--json", json, "print the API's JSON object");
+    std::string activate_what;
+    auto* ractivate = rules_app->add_subcommand(
+        "activate",
+        "activate a stored pack VERSION, or send a PACK file (.tar.zst) to vigil-mgmtd, which "
+        "checks its signature and compiles it before storing it, then activate it; every "
+        "connected sensor reloads. Exit 0 when all loaded it, 1 when one did not");
+    ractivate->add_option("VERSION|PACK", activate_what, "a stored version or a pack file")
+        ->required();
+    ractivate->add_flag("--json", json, "print the API's JSON object");
+    auto* rrollback = rules_app->add_subcommand(
+        "rollback", "activate the pack that was active before the current one; sensors reload");
+    rrollback->add_flag("--json", json, "print the API's JSON object");
 
-    for (auto* sub : {status, sensors, alerts, tokens, tadd, tlist, trevoke, keys, kgen}) {
+    for (auto* sub : {status, sensors, alerts, tokens, tadd, tlist, trevoke, keys, kgen, rlist,
+                      ractivate, rrollback}) {
         sub->footer(kFooter);
     }
     try {
@@ -830,6 +949,16 @@ int main(int argc, char** argv) {
     }
     if (rules_cmd.selected()) {
         return rules_cmd.run();
+    }
+    if (*rlist) {
+        return with_api(ao, [&](ApiClient& api) { return cmd_rules_list(api, json); });
+    }
+    if (*ractivate || *rrollback) {
+        return with_api(ao, [&](ApiClient& api) {
+            api.set_read_timeout(3600);
+            return *ractivate ? cmd_rules_activate(api, activate_what, json)
+                              : cmd_rules_rollback(api, json);
+        });
     }
     return kExitBadInput;
 }

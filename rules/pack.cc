@@ -1174,4 +1174,46 @@ Result<PackSummary> write_pack(const std::string& src, const std::string& out,
     return sum;
 }
 
+bool is_pack_dir(const std::string& path) {
+    std::error_code ec;
+    return fs::is_directory(path, ec) && fs::is_regular_file(fs::path(path) / "manifest.yaml", ec);
+}
+
+Result<Vars> pack_vars(const Pack& pack, const std::string& dir, const std::string& site_vars) {
+    Vars vars;
+    if (!site_vars.empty()) {
+        auto v = load_vars(site_vars);
+        if (!v) {
+            return v.error();
+        }
+        vars = std::move(*v);
+    } else if (pack.files.count("vars.yaml") != 0) {
+        return load_vars((fs::path(dir) / "vars.yaml").string());
+    } else {
+        vars = default_vars();
+    }
+    if (pack.files.count("classification.config") != 0) {
+        auto st =
+            load_classification_file((fs::path(dir) / "classification.config").string(), vars);
+        if (!st) {
+            return st.error();
+        }
+    }
+    if (pack.files.count("threshold.config") != 0) {
+        auto st = load_threshold_file((fs::path(dir) / "threshold.config").string(), vars);
+        if (!st) {
+            return st.error();
+        }
+    }
+    return vars;
+}
+
+std::vector<std::string> pack_rule_paths(const Pack& pack, const std::string& dir) {
+    std::vector<std::string> paths;
+    for (const auto& f : pack.rule_files()) {
+        paths.push_back((fs::path(dir) / f).string());
+    }
+    return paths;
+}
+
 }  // namespace vigil::rules

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "rules/rule_parser.h"
 
 namespace vigil::rules {
 
@@ -130,5 +131,19 @@ Result<PackSummary> write_pack(const std::string& src, const std::string& out,
 
 // sha256 of `data`, lowercase hex.
 std::string sha256_hex(std::string_view data);
+
+// ---- Loading a stored pack ------------------------------------------------------------------
+// A folder holding manifest.yaml: a pack as `extract_pack` (and vigil-mgmtd's pack store)
+// leaves it, which the sensor loads as one (its `rules:` path, e.g. rulepacks/active).
+bool is_pack_dir(const std::string& path);
+
+// The variables a pack's rules compile with. `site_vars` (a vars YAML: the site's HOME_NET
+// and friends) when given, with the pack's classification.config and threshold.config applied
+// on top; else the pack's vars.yaml; else Suricata's defaults plus those side files. `dir`
+// holds the pack's files (extracted or the pack folder itself).
+Result<Vars> pack_vars(const Pack& pack, const std::string& dir, const std::string& site_vars);
+
+// The pack's rule files as paths below `dir`, in load order.
+std::vector<std::string> pack_rule_paths(const Pack& pack, const std::string& dir);
 
 }  // namespace vigil::rules

@@ -57,6 +57,7 @@ struct ControlLoop::Reload {
     bool published = false;
     std::vector<bool> switched;
     uint32_t old_id = 0;
+    std::vector<uint64_t> requests;  // mgmtd's requests this reload answers
     ~Reload() {
         if (thread.joinable()) {
             thread.join();
@@ -71,6 +72,7 @@ ControlLoop::~ControlLoop() = default;
 void ControlLoop::start_reload() {
     reload_ = std::make_unique<Reload>();
     Reload* r = reload_.get();
+    r->requests.swap(next_requests_);
     r->started_ns = mono_ns();
     const size_t nworkers = ctxs_.size();
     r->thread = std::thread([this, r, nworkers] {
@@ -110,6 +112,7 @@ void ControlLoop::poll_reload() {
                          r.loaded.error().message.c_str(), cur,
                          static_cast<unsigned long long>(reload_failures_));
             std::fflush(log_);
+            answer(r.requests, r.loaded.error().message, r.seconds);
             reload_.reset();
         } else {
             const LoadedRules& l = *r.loaded;
@@ -125,6 +128,8 @@ void ControlLoop::poll_reload() {
             beat_.ruleset_id = l.rules->id();
             beat_.rules_loaded = l.loaded;
             beat_.rules_rejected = l.rejected;
+            beat_.rules_version = l.pack_version;
+            beat_.rules_digest = l.pack_digest;
             ++reloads_;
             last_reload_sec_ = static_cast<int64_t>(std::time(nullptr));
             std::fprintf(log_,
@@ -176,10 +181,54 @@ void ControlLoop::poll_reload() {
                  "longest switch held a worker %.1f us); rule set %u freed\n",
                  output_.rules()->id(), static_cast<double>(max_switch_ns_) / 1e3, r.old_id);
     std::fflush(log_);
+    answer(r.requests, "", static_cast<double>(mono_ns() - r.started_ns) / 1e9);
     reload_.reset();
     if (reload_again_) {
         reload_again_ = false;
         start_reload();
+    }
+}
+
+void ControlLoop::answer(std::vector<uint64_t>& ids, const std::string& error, double seconds) {
+    if (opts_.mgmt == nullptr) {
+        return;
+    }
+    wire::ControlReply rep;
+    rep.op = "reload";
+    rep.ok = error.empty();
+    rep.error = error;
+    rep.ruleset_id = output_.rules()->id();
+    rep.rules_loaded = beat_.rules_loaded;
+    rep.rules_rejected = beat_.rules_rejected;
+    rep.rules_version = beat_.rules_version;
+    rep.rules_digest = beat_.rules_digest;
+    rep.seconds = seconds;
+    for (uint64_t id : ids) {
+        opts_.mgmt->reply(id, rep);
+    }
+    ids.clear();
+}
+
+// mgmtd's requests: a reload (after `vigilctl rules activate`), answered when it ends.
+void ControlLoop::take_requests() {
+    if (opts_.mgmt == nullptr) {
+        return;
+    }
+    for (auto& q : opts_.mgmt->take_requests()) {
+        if (!opts_.reload_rules) {
+            std::vector<uint64_t> one{q.id};
+            answer(one, "this sensor mode cannot reload", 0);
+            continue;
+        }
+        std::fprintf(log_, "vigil-sensor: mgmtd asks for a reload (pack %s)\n",
+                     q.req.version.empty() ? "any" : q.req.version.c_str());
+        std::fflush(log_);
+        next_requests_.push_back(q.id);
+        if (reload_) {
+            reload_again_ = true;
+        } else {
+            start_reload();
+        }
     }
 }
 
@@ -299,6 +348,7 @@ std::string ControlLoop::run() {
             std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms));
         }
         drain();
+        take_requests();
         poll_reload();
         if (enforcer_) {
             enforcer_->tick();

@@ -54,6 +54,9 @@ private:
     struct Reload;
     void start_reload();
     void poll_reload();
+    void take_requests();
+    // Answers the requests waiting on the reload that just ended (refused when `error`).
+    void answer(std::vector<uint64_t>& ids, const std::string& error, double seconds);
     void drain();
     void on_signal(int sig, std::string& stop_reason);
     void watchdog(int64_t now);
@@ -73,7 +76,8 @@ private:
     bool ips_verdicts_;     // ips.enabled with inline pairs: EVE stats.ips
     wire::Heartbeat beat_;  // LiveOptions::beat, with the rule set inspecting now
     std::unique_ptr<Reload> reload_;
-    bool reload_again_ = false;  // a SIGHUP came during a reload
+    bool reload_again_ = false;            // a SIGHUP came during a reload
+    std::vector<uint64_t> next_requests_;  // mgmtd's reload requests for the next reload
     uint64_t reloads_ = 0;
     uint64_t reload_failures_ = 0;
     int64_t last_reload_sec_ = 0;

@@ -29,6 +29,8 @@ struct LoadedRules {
     rules::Vars vars;
     uint64_t loaded = 0;
     uint64_t rejected = 0;
+    std::string pack_version;  // when the rules are a rule pack: its manifest version
+    std::string pack_digest;   // and sha256 of its manifest.yaml
 };
 
 struct LiveOptions {

@@ -20,6 +20,7 @@
 #include "common/text.h"
 #include "dataplane/dpdk.h"
 #include "dataplane/pcap_source.h"
+#include "rules/pack.h"
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
 #include "sensor/config.h"
@@ -144,6 +145,47 @@ Result<rules::Vars> load_vars_arg(const std::string& path) {
         return rules::default_vars();
     }
     return rules::load_vars(path);
+}
+
+// What a load reads: the rule paths as given with the vars file, or, when the one path is a
+// rule pack's folder (vigil-mgmtd's rulepacks/active), the pack: every file's sha256 checked
+// against its manifest, its rule files, its classification and threshold files applied to the
+// site's vars (or its own vars.yaml when the sensor has none).
+struct RuleInputs {
+    std::vector<std::string> paths;
+    rules::Vars vars;
+    std::string pack_version;
+    std::string pack_digest;
+};
+
+Result<RuleInputs> resolve_rule_inputs(const std::vector<std::string>& paths,
+                                       const std::string& vars_path) {
+    RuleInputs in;
+    if (paths.size() == 1 && rules::is_pack_dir(paths[0])) {
+        auto pack = rules::read_pack(paths[0]);
+        if (!pack) {
+            return pack.error();
+        }
+        auto v = rules::pack_vars(*pack, paths[0], vars_path);
+        if (!v) {
+            return v.error();
+        }
+        in.paths = rules::pack_rule_paths(*pack, paths[0]);
+        in.vars = std::move(*v);
+        in.pack_version = pack->manifest.version;
+        in.pack_digest = pack->digest;
+        std::fprintf(stderr, "rules: pack %s version %s (manifest sha256 %.16s...), %zu file(s)\n",
+                     pack->manifest.name.c_str(), in.pack_version.c_str(), in.pack_digest.c_str(),
+                     in.paths.size());
+        return in;
+    }
+    auto v = load_vars_arg(vars_path);
+    if (!v) {
+        return v.error();
+    }
+    in.paths = paths;
+    in.vars = std::move(*v);
+    return in;
 }
 
 // The --config file when given, else the defaults (with no EVE path: replay needs --eve).
@@ -611,13 +653,15 @@ int cmd_run(const RunArgs& a) {
     if (auto st = sensor::validate_for_run(cfg); !st) {
         return fail(kExitBadInput, st.error().message);
     }
-    auto vars = load_vars_arg(cfg.vars);
-    if (!vars) {
-        return fail(kExitBadInput, vars.error().message);
+    auto inputs = resolve_rule_inputs(cfg.rules, cfg.vars);
+    if (!inputs) {
+        return fail(exit_code_for(inputs.error()), "run: " + inputs.error().message);
     }
     wire::Heartbeat beat;
-    auto rs =
-        load_usable_rules(cfg.rules, *vars, a.init_errors_fatal || cfg.init_failure_fatal, &beat);
+    beat.rules_version = inputs->pack_version;
+    beat.rules_digest = inputs->pack_digest;
+    auto rs = load_usable_rules(inputs->paths, inputs->vars,
+                                a.init_errors_fatal || cfg.init_failure_fatal, &beat);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "run: " + rs.error().message);
     }
@@ -645,22 +689,23 @@ int cmd_run(const RunArgs& a) {
     // start; a set that would not start the sensor is refused and the running one stays.
     const bool fatal = a.init_errors_fatal || cfg.init_failure_fatal;
     opts.reload_rules = [&cfg, fatal]() -> Result<sensor::LoadedRules> {
-        auto v = load_vars_arg(cfg.vars);
-        if (!v) {
-            return v.error();
+        auto in = resolve_rule_inputs(cfg.rules, cfg.vars);
+        if (!in) {
+            return in.error();
         }
         rules::LoadReport report;
-        auto set = load_rules(cfg.rules, *v, report);
+        auto set = load_rules(in->paths, in->vars, report);
         if (!set) {
             return set.error();
         }
         if (auto st = rules_usable(report, fatal); !st) {
             return st.error();
         }
-        return sensor::LoadedRules{std::move(*set), std::move(*v), report.loaded,
-                                   report.rejected.size()};
+        return sensor::LoadedRules{
+            std::move(*set),        std::move(in->vars),         report.loaded,
+            report.rejected.size(), std::move(in->pack_version), std::move(in->pack_digest)};
     };
-    auto res = sensor::run_live(opts, std::move(*rs), *vars, **eve);
+    auto res = sensor::run_live(opts, std::move(*rs), inputs->vars, **eve);
     dataplane::dpdk::cleanup_eal();
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);

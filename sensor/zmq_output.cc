@@ -99,6 +99,8 @@ struct ZmqOutput::Impl {
     std::condition_variable cv;
     wire::Heartbeat beat;
     ZmqStats st;
+    std::vector<ZmqOutput::Request> requests;               // received, for the control loop
+    std::vector<std::pair<uint64_t, std::string>> replies;  // to send (id, body)
 
     Impl(const ZmqOptions& opts, Spool& s, std::FILE* l) : o(opts), spool(s), log(l) {
         sent_at.assign(std::max<uint32_t>(o.window, 1) * 2, 0);
@@ -202,6 +204,21 @@ struct ZmqOutput::Impl {
                         on_ack(env->seq, now);
                     }
                     break;
+                case wire::MsgType::Control: {
+                    auto req = f.size() > 1 ? wire::decode_control(f[1].to_string_view())
+                                            : wire::decode_control("");
+                    if (!req) {
+                        wire::ControlReply r;
+                        r.error = "request refused: " + req.error().message;
+                        send(wire::MsgType::Reply, env->seq, wire::encode_reply(r));
+                        break;
+                    }
+                    std::lock_guard lk(mu);
+                    if (requests.size() < 64) {
+                        requests.push_back({env->seq, std::move(*req)});
+                    }
+                    break;
+                }
                 case wire::MsgType::Resync: {
                     // mgmtd lost our session (it restarted) or a record: start over with hello.
                     {
@@ -263,6 +280,26 @@ struct ZmqOutput::Impl {
         return cursor != start;
     }
 
+    // Answers the control loop has made; one that cannot be sent now (no connection) waits.
+    void send_replies() {
+        std::vector<std::pair<uint64_t, std::string>> out;
+        {
+            std::lock_guard lk(mu);
+            if (replies.empty()) {
+                return;
+            }
+            out.swap(replies);
+        }
+        size_t sent = 0;
+        while (sent < out.size() && send(wire::MsgType::Reply, out[sent].first, out[sent].second)) {
+            ++sent;
+        }
+        if (sent < out.size()) {
+            std::lock_guard lk(mu);
+            replies.insert(replies.begin(), out.begin() + static_cast<ptrdiff_t>(sent), out.end());
+        }
+    }
+
     void heartbeat(int64_t now) {
         wire::Heartbeat h;
         {
@@ -313,6 +350,7 @@ struct ZmqOutput::Impl {
                 hello(now);
             }
             busy = pump(now);
+            send_replies();
             if (now - last_beat >= static_cast<int64_t>(o.heartbeat_ms) * kMs) {
                 last_beat = now;
                 heartbeat(now);
@@ -387,6 +425,18 @@ ZmqStats ZmqOutput::stats() const {
 
 void ZmqOutput::fill_spool_fields(wire::Heartbeat& h) const {
     impl_->fill(h);
+}
+
+std::vector<ZmqOutput::Request> ZmqOutput::take_requests() {
+    std::lock_guard lk(impl_->mu);
+    std::vector<Request> out;
+    out.swap(impl_->requests);
+    return out;
+}
+
+void ZmqOutput::reply(uint64_t id, const wire::ControlReply& r) {
+    std::lock_guard lk(impl_->mu);
+    impl_->replies.emplace_back(id, wire::encode_reply(r));
 }
 
 Result<MgmtLink> open_mgmt_link(const SensorConfig& cfg, const std::string& sensor_id,

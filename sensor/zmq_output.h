@@ -69,6 +69,14 @@ public:
     ZmqStats stats() const;
     // Heartbeat fields the transport owns (spool and seq), filled into `h`.
     void fill_spool_fields(wire::Heartbeat& h) const;
+    // mgmtd's requests received since the last call (the control loop acts on them), each
+    // with its id, and the answer to one, sent by the transport's thread.
+    struct Request {
+        uint64_t id = 0;
+        wire::ControlRequest req;
+    };
+    std::vector<Request> take_requests();
+    void reply(uint64_t id, const wire::ControlReply& r);
 
 private:
     struct Impl;
