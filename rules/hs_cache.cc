@@ -64,8 +64,9 @@ std::array<uint8_t, 32> sha256(const uint8_t* data, size_t len) {
     return out;
 }
 
+constexpr char kDigits[] = "0123456789abcdef";
+
 std::string hex(const uint8_t* p, size_t n) {
-    static const char* kDigits = "0123456789abcdef";
     std::string s;
     s.reserve(n * 2);
     for (size_t i = 0; i < n; ++i) {

@@ -57,7 +57,9 @@ std::vector<TestPacket> packets() {
 }
 
 // What packets() alerts on with kRules, one entry per packet.
-const std::vector<V> kExpected = {{1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {}, {}};
+std::vector<V> expected_alerts() {
+    return {{1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {}, {}};
+}
 
 class RuleSetCacheTest : public ::testing::Test {
 protected:
@@ -130,13 +132,13 @@ protected:
             EXPECT_NE(w.find("corrupt: " + reason), std::string::npos) << w;
             EXPECT_NE(w.find("rebuilt"), std::string::npos) << w;
         }
-        EXPECT_EQ(alerts(again.rs), kExpected);
+        EXPECT_EQ(alerts(again.rs), expected_alerts());
 
         const Loaded healed = load(cache_);
         EXPECT_EQ(healed.rs->stats().cache_hits, dbs);
         EXPECT_EQ(healed.rs->stats().cache_rebuilt, 0u);
         EXPECT_TRUE(healed.report.warnings.empty());
-        EXPECT_EQ(alerts(healed.rs), kExpected);
+        EXPECT_EQ(alerts(healed.rs), expected_alerts());
     }
 
     static std::string read(const fs::path& p) {
@@ -147,6 +149,14 @@ protected:
         std::ofstream out(p, std::ios::binary | std::ios::trunc);
         out << bytes;
     }
+    // Flips `mask` bits of the byte at `at` (counted from the end when negative).
+    static size_t flip(const fs::path& p, std::ptrdiff_t at, uint8_t mask) {
+        std::string b = read(p);
+        const size_t i = at < 0 ? b.size() - static_cast<size_t>(-at) : static_cast<size_t>(at);
+        b[i] = static_cast<char>(b[i] ^ mask);
+        write(p, b);
+        return 1;
+    }
 
     test::TempDir dir_;
     std::string rules_file_;
@@ -156,7 +166,7 @@ protected:
 TEST_F(RuleSetCacheTest, SecondLoadHitsEveryDatabaseAndMatchesAsACompile) {
     const Loaded plain = load("");
     EXPECT_FALSE(plain.rs->stats().cache_enabled);
-    EXPECT_EQ(alerts(plain.rs), kExpected);
+    EXPECT_EQ(alerts(plain.rs), expected_alerts());
 
     const Loaded cold = load(cache_);
     const auto& cs = cold.rs->stats();
@@ -166,7 +176,7 @@ TEST_F(RuleSetCacheTest, SecondLoadHitsEveryDatabaseAndMatchesAsACompile) {
     EXPECT_EQ(cs.cache_hits, 0u);
     EXPECT_GT(cs.cache_bytes_written, 0u);
     EXPECT_TRUE(cold.report.warnings.empty());
-    EXPECT_EQ(alerts(cold.rs), kExpected);
+    EXPECT_EQ(alerts(cold.rs), expected_alerts());
     const auto files = entries();
     ASSERT_EQ(files.size(), cs.databases);
     for (const auto& f : files) {
@@ -187,7 +197,7 @@ TEST_F(RuleSetCacheTest, SecondLoadHitsEveryDatabaseAndMatchesAsACompile) {
     EXPECT_EQ(ws.database_bytes, cs.database_bytes);
     EXPECT_EQ(ws.prefiltered, plain.rs->stats().prefiltered);
     EXPECT_EQ(ws.pcre_prefilter, plain.rs->stats().pcre_prefilter);
-    EXPECT_EQ(alerts(warm.rs), kExpected);
+    EXPECT_EQ(alerts(warm.rs), expected_alerts());
     EXPECT_NE(ws.cache_line().find(std::to_string(cs.databases) + " hits, 0 misses, 0 rebuilt"),
               std::string::npos)
         << ws.cache_line();
@@ -207,28 +217,18 @@ TEST_F(RuleSetCacheTest, ChangedRulesMissOnlyTheirDatabases) {
     EXPECT_EQ(st.cache_hits + st.cache_misses, st.databases);
     EXPECT_EQ(st.cache_rebuilt, 0u);
     EXPECT_EQ(entries().size(), before + st.cache_misses);
-    EXPECT_EQ(alerts(changed.rs), kExpected);
+    EXPECT_EQ(alerts(changed.rs), expected_alerts());
 }
 
 TEST_F(RuleSetCacheTest, FlippedByteIsRebuilt) {
-    expect_rebuilt(
-        [](const std::vector<fs::path>& files) {
-            std::string b = read(files[0]);
-            b[b.size() - 1] = static_cast<char>(b[b.size() - 1] ^ 0x01);
-            write(files[0], b);
-            return size_t{1};
-        },
-        "payload checksum mismatch");
+    expect_rebuilt([](const std::vector<fs::path>& files) { return flip(files[0], -1, 0x01); },
+                   "payload checksum mismatch");
 }
 
 TEST_F(RuleSetCacheTest, FlippedHeaderLengthIsRebuilt) {
     expect_rebuilt(
-        [](const std::vector<fs::path>& files) {
-            std::string b = read(files[0]);
-            b[48] = static_cast<char>(b[48] ^ 0x10);  // payload length, low byte
-            write(files[0], b);
-            return size_t{1};
-        },
+        // The payload length field (offset 48), low byte.
+        [](const std::vector<fs::path>& files) { return flip(files[0], 48, 0x10); },
         "truncated or padded");
 }
 
@@ -272,7 +272,7 @@ TEST_F(RuleSetCacheTest, DirectoryThatCannotBeCreatedOnlyTurnsTheCacheOff) {
     ASSERT_EQ(l.report.warnings.size(), 1u);
     EXPECT_NE(l.report.warnings[0].find("disabled: cannot create it"), std::string::npos)
         << l.report.warnings[0];
-    EXPECT_EQ(alerts(l.rs), kExpected);
+    EXPECT_EQ(alerts(l.rs), expected_alerts());
 }
 
 TEST_F(RuleSetCacheTest, DirectoryOthersCanWriteIsNotTrusted) {
@@ -285,7 +285,7 @@ TEST_F(RuleSetCacheTest, DirectoryOthersCanWriteIsNotTrusted) {
     EXPECT_NE(l.report.warnings[0].find("writable by group or others"), std::string::npos)
         << l.report.warnings[0];
     EXPECT_TRUE(entries().empty());
-    EXPECT_EQ(alerts(l.rs), kExpected);
+    EXPECT_EQ(alerts(l.rs), expected_alerts());
 }
 
 // Runs as root too (where a read-only directory does not stop writes): a directory in the
@@ -317,7 +317,7 @@ TEST_F(RuleSetCacheTest, EntriesThatCannotBeWrittenOnlyStopWriting) {
     for (const auto& e : fs::directory_iterator(cache_)) {
         EXPECT_TRUE(e.is_directory()) << e.path();  // no temp file left behind
     }
-    EXPECT_EQ(alerts(l.rs), kExpected);
+    EXPECT_EQ(alerts(l.rs), expected_alerts());
 }
 
 TEST_F(RuleSetCacheTest, UnwritableDirectoryOnlyTurnsTheCacheOff) {
@@ -332,7 +332,7 @@ TEST_F(RuleSetCacheTest, UnwritableDirectoryOnlyTurnsTheCacheOff) {
     EXPECT_FALSE(l.rs->stats().cache_enabled);
     ASSERT_EQ(l.report.warnings.size(), 1u);
     EXPECT_NE(l.report.warnings[0].find("not writable"), std::string::npos) << l.report.warnings[0];
-    EXPECT_EQ(alerts(l.rs), kExpected);
+    EXPECT_EQ(alerts(l.rs), expected_alerts());
 }
 
 }  // namespace
