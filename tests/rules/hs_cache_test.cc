@@ -220,6 +220,43 @@ TEST_F(RuleSetCacheTest, ChangedRulesMissOnlyTheirDatabases) {
     EXPECT_EQ(alerts(changed.rs), expected_alerts());
 }
 
+// Hyperscan refuses recursion even as a prefilter: compile_db drops the expression and its
+// rule is checked on every packet. A hit must drop the same expression, or the rule would
+// point at the wrong pattern id.
+TEST_F(RuleSetCacheTest, PatternHyperscanRefusesIsDroppedTheSameWayOnAHit) {
+    dir_.write("t.rules",
+               "alert tcp any any -> any any (msg:\"rec\"; pcre:\"/a(?R)?b/\"; sid:10;)\n"
+               "alert tcp any any -> any any (msg:\"hello\"; content:\"hello\"; sid:11;)\n"
+               "alert tcp any any -> any any (msg:\"pf\"; pcre:\"/x{3}y+z/\"; sid:12;)\n");
+    auto sids = [](const RuleSetPtr& rs) {
+        auto m = Matcher::create(rs);
+        EXPECT_TRUE(m.ok());
+        std::vector<V> out;
+        for (const char* payload : {"--aabb--", "say hello", "xxxyz", "nothing"}) {
+            const TestPacket tp(payload);
+            dataplane::Flow flow;
+            V v;
+            for (uint32_t i : (*m)->inspect(tp.pkt, &flow)) {
+                v.push_back(rs->rule(i).sid);
+            }
+            out.push_back(v);
+        }
+        return out;
+    };
+    const std::vector<V> want = {{10}, {11}, {12}, {}};
+    const Loaded cold = load(cache_);
+    EXPECT_EQ(cold.rs->stats().always_check, 1u);  // the refused pcre
+    EXPECT_EQ(cold.rs->stats().pcre_prefilter, 1u);
+    EXPECT_EQ(cold.rs->stats().cache_misses, 1u);
+    EXPECT_EQ(sids(cold.rs), want);
+    const Loaded warm = load(cache_);
+    EXPECT_EQ(warm.rs->stats().cache_hits, 1u);
+    EXPECT_EQ(warm.rs->stats().always_check, 1u);
+    EXPECT_EQ(warm.rs->stats().pcre_prefilter, 1u);
+    EXPECT_EQ(warm.rs->stats().prefiltered, 1u);
+    EXPECT_EQ(sids(warm.rs), want);
+}
+
 TEST_F(RuleSetCacheTest, FlippedByteIsRebuilt) {
     expect_rebuilt([](const std::vector<fs::path>& files) { return flip(files[0], -1, 0x01); },
                    "payload checksum mismatch");
