@@ -86,12 +86,13 @@ protected:
         return l;
     }
 
-    // The sids each packet alerts on, each packet on a fresh flow.
-    static std::vector<V> alerts(const RuleSetPtr& rs) {
+    // The sids each packet (default: packets()) alerts on, each packet on a fresh flow.
+    static std::vector<V> alerts(const RuleSetPtr& rs,
+                                 const std::vector<TestPacket>& pkts = packets()) {
         auto m = Matcher::create(rs);
         EXPECT_TRUE(m.ok());
         std::vector<V> out;
-        for (const auto& tp : packets()) {
+        for (const auto& tp : pkts) {
             dataplane::Flow flow;
             V sids;
             for (uint32_t i : (*m)->inspect(tp.pkt, &flow)) {
@@ -228,33 +229,23 @@ TEST_F(RuleSetCacheTest, PatternHyperscanRefusesIsDroppedTheSameWayOnAHit) {
                "alert tcp any any -> any any (msg:\"rec\"; pcre:\"/a(?R)?b/\"; sid:10;)\n"
                "alert tcp any any -> any any (msg:\"hello\"; content:\"hello\"; sid:11;)\n"
                "alert tcp any any -> any any (msg:\"pf\"; pcre:\"/x{3}y+z/\"; sid:12;)\n");
-    auto sids = [](const RuleSetPtr& rs) {
-        auto m = Matcher::create(rs);
-        EXPECT_TRUE(m.ok());
-        std::vector<V> out;
-        for (const char* payload : {"--aabb--", "say hello", "xxxyz", "nothing"}) {
-            const TestPacket tp(payload);
-            dataplane::Flow flow;
-            V v;
-            for (uint32_t i : (*m)->inspect(tp.pkt, &flow)) {
-                v.push_back(rs->rule(i).sid);
-            }
-            out.push_back(v);
-        }
-        return out;
-    };
+    std::vector<TestPacket> pkts;
+    pkts.reserve(4);  // a TestPacket points into its own payload: never moved
+    for (const char* payload : {"--aabb--", "say hello", "xxxyz", "nothing"}) {
+        pkts.emplace_back(payload);
+    }
     const std::vector<V> want = {{10}, {11}, {12}, {}};
     const Loaded cold = load(cache_);
     EXPECT_EQ(cold.rs->stats().always_check, 1u);  // the refused pcre
     EXPECT_EQ(cold.rs->stats().pcre_prefilter, 1u);
     EXPECT_EQ(cold.rs->stats().cache_misses, 1u);
-    EXPECT_EQ(sids(cold.rs), want);
+    EXPECT_EQ(alerts(cold.rs, pkts), want);
     const Loaded warm = load(cache_);
     EXPECT_EQ(warm.rs->stats().cache_hits, 1u);
     EXPECT_EQ(warm.rs->stats().always_check, 1u);
     EXPECT_EQ(warm.rs->stats().pcre_prefilter, 1u);
     EXPECT_EQ(warm.rs->stats().prefiltered, 1u);
-    EXPECT_EQ(sids(warm.rs), want);
+    EXPECT_EQ(alerts(warm.rs, pkts), want);
 }
 
 TEST_F(RuleSetCacheTest, FlippedByteIsRebuilt) {
