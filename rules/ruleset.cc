@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "rules/compiled.h"
+#include "rules/hs_cache.h"
 
 namespace vigil::rules {
 
@@ -311,10 +312,33 @@ std::string compile_ops(const std::vector<PayloadOp>& in, std::vector<COp>& out,
 
 // Hyperscan database from (expression, flags) pairs; an expression Hyperscan refuses is
 // dropped and its rules go to `refused` (the caller checks them without a prefilter, so no
-// rule is lost).
+// rule is lost). With the cache on, a matching entry replaces the compile, refusals included.
 Result<HsDatabasePtr> compile_db(std::vector<std::string>& exprs, std::vector<unsigned>& flags,
                                  std::vector<std::vector<uint32_t>>& pattern_rules,
-                                 std::vector<uint32_t>& refused) {
+                                 std::vector<uint32_t>& refused, HsCache& cache) {
+    if (exprs.empty()) {
+        return HsDatabasePtr();
+    }
+    auto drop = [&](size_t bad) {
+        for (uint32_t ri : pattern_rules[bad]) {
+            refused.push_back(ri);
+        }
+        exprs.erase(exprs.begin() + static_cast<std::ptrdiff_t>(bad));
+        flags.erase(flags.begin() + static_cast<std::ptrdiff_t>(bad));
+        pattern_rules.erase(pattern_rules.begin() + static_cast<std::ptrdiff_t>(bad));
+    };
+    HsCacheKey key{};
+    if (cache.enabled()) {
+        key = HsCache::key_for(exprs, flags, HS_MODE_BLOCK);
+        if (auto hit = cache.lookup(key, exprs.size())) {
+            for (uint32_t d : hit->dropped) {
+                drop(d);  // lookup checked each position against the list left
+            }
+            return std::move(hit->db);
+        }
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<uint32_t> dropped;
     while (!exprs.empty()) {
         std::vector<const char*> cexprs;
         std::vector<unsigned> ids;
@@ -328,7 +352,11 @@ Result<HsDatabasePtr> compile_db(std::vector<std::string>& exprs, std::vector<un
                                                static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
                                                nullptr, &db, &cerr);
         if (rc == HS_SUCCESS) {
-            return HsDatabasePtr(db);
+            HsDatabasePtr out(db);
+            cache.store(
+                key, out.get(), dropped,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            return out;
         }
         const int bad = cerr != nullptr ? cerr->expression : -1;
         const std::string msg = cerr != nullptr ? cerr->message : "unknown error";
@@ -336,13 +364,11 @@ Result<HsDatabasePtr> compile_db(std::vector<std::string>& exprs, std::vector<un
         if (bad < 0 || static_cast<size_t>(bad) >= exprs.size()) {
             return make_error(ErrorCode::RuleCompile, "hyperscan: " + msg);
         }
-        for (uint32_t ri : pattern_rules[bad]) {
-            refused.push_back(ri);
-        }
-        exprs.erase(exprs.begin() + bad);
-        flags.erase(flags.begin() + bad);
-        pattern_rules.erase(pattern_rules.begin() + bad);
+        dropped.push_back(static_cast<uint32_t>(bad));
+        drop(static_cast<size_t>(bad));
     }
+    cache.store(key, nullptr, dropped,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return HsDatabasePtr();
 }
 
@@ -459,6 +485,22 @@ std::string LoadReport::summary_line() const {
            " rejected";
 }
 
+std::string RuleSetStats::cache_line() const {
+    if (!cache_enabled) {
+        return "rules: hyperscan cache: off";
+    }
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "rules: hyperscan cache: %zu hits, %zu misses, %zu rebuilt, %.1f MiB read, "
+                  "%.1f MiB written, %.2f s saved",
+                  cache_hits, cache_misses, cache_rebuilt,
+                  static_cast<double>(cache_bytes_read) / (1024.0 * 1024.0),
+                  static_cast<double>(cache_bytes_written) / (1024.0 * 1024.0),
+                  // tiny databases load about as fast as they compile: no "-0.00 s"
+                  std::max(cache_seconds_saved, 0.0));
+    return buf;
+}
+
 std::vector<RuleError> LoadReport::rejected_in_order() const {
     std::map<std::string_view, size_t> rank;
     for (size_t i = 0; i < file_names.size(); ++i) {
@@ -511,8 +553,9 @@ std::vector<std::pair<std::string, size_t>> LoadReport::rejected_by_reason() con
 
 class RuleSetBuilder {
 public:
-    static Result<std::shared_ptr<const RuleSet>> build(std::vector<Rule> rules,
-                                                        LoadReport& report);
+    static Result<std::shared_ptr<const RuleSet>> build(std::vector<Rule> rules, LoadReport& report,
+                                                        const CompileOptions& opts,
+                                                        double parse_seconds);
 };
 
 RuleSet::RuleSet()
@@ -576,14 +619,16 @@ const RuleGroup& RuleSet::group_for(const dataplane::Packet& pkt) const {
     return (*groups_)[default_group_[slot]];
 }
 
-Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::vector<Rule> rules,
-                                                        LoadReport& report) {
-    return RuleSetBuilder::build(std::move(rules), report);
+Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::vector<Rule> rules, LoadReport& report,
+                                                        const CompileOptions& opts) {
+    return RuleSetBuilder::build(std::move(rules), report, opts, 0);
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::string>& paths,
-                                                     const Vars& vars, LoadReport& report) {
+                                                     const Vars& vars, LoadReport& report,
+                                                     const CompileOptions& opts) {
     namespace fs = std::filesystem;
+    const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::string> files;
     for (const auto& p : paths) {
         std::error_code ec;
@@ -628,13 +673,29 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::stri
             all.push_back(std::move(r));
         }
     }
-    return compile(std::move(all), report);
+    const double parse_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return RuleSetBuilder::build(std::move(all), report, opts, parse_seconds);
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> rules,
-                                                             LoadReport& report) {
+                                                             LoadReport& report,
+                                                             const CompileOptions& opts,
+                                                             double parse_seconds) {
     const auto t0 = std::chrono::steady_clock::now();
     std::shared_ptr<RuleSet> rs(new RuleSet());
+    rs->stats_.parse_seconds = parse_seconds;
+    HsCache cache(opts.cache_dir);
+    double hs_seconds = 0;
+    // compile_db with the cache, timed: the Hyperscan share of compile_seconds.
+    auto timed_compile_db = [&](std::vector<std::string>& exprs, std::vector<unsigned>& flags,
+                                std::vector<std::vector<uint32_t>>& pattern_rules,
+                                std::vector<uint32_t>& refused) {
+        const auto h0 = std::chrono::steady_clock::now();
+        auto db = compile_db(exprs, flags, pattern_rules, refused, cache);
+        hs_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - h0).count();
+        return db;
+    };
     auto& compiled = *rs->compiled_;
 
     // Evaluation order: Suricata's signature ordering (action, flowbits, priority), stable.
@@ -880,7 +941,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             }
             pattern_rules[it->second].push_back(ri);
         }
-        auto db = compile_db(exprs, flags, pattern_rules, g.always);
+        auto db = timed_compile_db(exprs, flags, pattern_rules, g.always);
         if (!db) {
             return db.error();
         }
@@ -961,7 +1022,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             AppGroup::ViewDb vd;
             vd.view = view;
             std::vector<uint32_t> refused;
-            auto db = compile_db(ex, flags[view], prules[view], refused);
+            auto db = timed_compile_db(ex, flags[view], prules[view], refused);
             if (!db) {
                 return db.error();
             }
@@ -990,6 +1051,21 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
     rs->stats_.always_check = compiled.size() - prefiltered.size() - regex_prefiltered.size();
     rs->stats_.compile_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rs->stats_.hyperscan_seconds = hs_seconds;
+    rs->stats_.cache_enabled = cache.enabled();
+    const HsCacheStats& cs = cache.stats();
+    rs->stats_.cache_hits = cs.hits;
+    rs->stats_.cache_misses = cs.misses;
+    rs->stats_.cache_rebuilt = cs.rebuilt;
+    rs->stats_.cache_bytes_read = cs.bytes_read;
+    rs->stats_.cache_bytes_written = cs.bytes_written;
+    rs->stats_.cache_seconds_saved = cs.seconds_saved;
+    for (const auto& e : cache.events()) {
+        report.warnings.push_back(e);
+    }
+    if (!cache.warning().empty()) {
+        report.warnings.push_back(cache.warning());
+    }
     return std::shared_ptr<const RuleSet>(std::move(rs));
 }
 

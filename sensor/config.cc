@@ -420,10 +420,18 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
             }
         }
         if (const auto eng = root["engine"]) {
-            c.check_keys(eng, "engine", {"init-failure-fatal"});
+            c.check_keys(eng, "engine", {"init-failure-fatal", "rules-cache"});
             if (eng["init-failure-fatal"]) {
                 cfg.init_failure_fatal =
                     to_bool(c, eng["init-failure-fatal"], "engine.init-failure-fatal");
+            }
+            if (eng["rules-cache"]) {
+                const auto p = eng["rules-cache"].as<std::string>();
+                if (p.empty()) {
+                    c.fail(eng["rules-cache"], "engine.rules-cache: empty path");
+                } else {
+                    cfg.rules_cache = resolve(dir, p);
+                }
             }
         }
         if (root["vars"]) {

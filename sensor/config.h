@@ -40,6 +40,8 @@ struct SensorConfig {
     // A rejected rule stops replay and run (Suricata's engine.init-failure-fatal); off: the
     // rest load and the rejections are reported. A load with no rule at all always stops.
     bool init_failure_fatal = false;
+    // engine.rules-cache: directory of serialized Hyperscan databases (empty: no cache).
+    std::string rules_cache;
     // outputs
     std::string eve_path = "/var/log/vigil/eve.json";
     // ZeroMQ to vigil-mgmtd: on when the endpoint is set (DESIGN.md §4).

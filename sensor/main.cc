@@ -48,6 +48,7 @@ struct RulesArgs {
     std::string config;
     std::string known_rejected;
     std::string write_rejected;
+    std::string rules_cache;
     int64_t allow_rejected = -1;  // -1: not given
 };
 
@@ -55,6 +56,9 @@ struct RulesArgs {
 // how many were rejected for each reason; on stderr.
 void print_load_report(const rules::LoadReport& report) {
     std::fprintf(stderr, "%s\n", report.summary_line().c_str());
+    for (const auto& w : report.warnings) {
+        std::fprintf(stderr, "rules: warning: %s\n", w.c_str());
+    }
     for (const auto& e : report.rejected_in_order()) {
         std::fprintf(stderr, "  rejected: %s\n", e.to_string().c_str());
     }
@@ -67,12 +71,18 @@ void print_load_report(const rules::LoadReport& report) {
 }
 
 // Loads the vars and rules named on the command line (or in the config) and prints the load
-// report. A path that cannot be read is only its error: nothing was loaded to report.
+// report, and with a compile cache (`cache_dir`, "" for none) what the cache did. A path that
+// cannot be read is only its error: nothing was loaded to report.
 Result<rules::RuleSetPtr> load_rules(const std::vector<std::string>& paths, const rules::Vars& vars,
-                                     rules::LoadReport& report) {
-    auto rs = rules::RuleSet::load(paths, vars, report);
+                                     rules::LoadReport& report, const std::string& cache_dir) {
+    rules::CompileOptions opts;
+    opts.cache_dir = cache_dir;
+    auto rs = rules::RuleSet::load(paths, vars, report, opts);
     if (rs) {
         print_load_report(report);
+        if (!cache_dir.empty()) {
+            std::fprintf(stderr, "%s\n", (*rs)->stats().cache_line().c_str());
+        }
     }
     return rs;
 }
@@ -105,9 +115,10 @@ Status rules_usable(const rules::LoadReport& report, bool fatal) {
 // `beat` (when given) gets the rule set's id and counts for vigil-mgmtd's heartbeats.
 Result<rules::RuleSetPtr> load_usable_rules(const std::vector<std::string>& paths,
                                             const rules::Vars& vars, bool fatal,
+                                            const std::string& cache_dir,
                                             wire::Heartbeat* beat = nullptr) {
     rules::LoadReport report;
-    auto rs = load_rules(paths, vars, report);
+    auto rs = load_rules(paths, vars, report, cache_dir);
     if (!rs) {
         return rs;
     }
@@ -206,6 +217,7 @@ struct ReplayArgs {
     std::string config;
     std::string expect;
     std::string sensor_id;
+    std::string rules_cache;
     uint32_t workers = 0;
     bool ips = false;
     bool nft = false;
@@ -258,8 +270,8 @@ int cmd_replay(const ReplayArgs& a) {
         }
     }
     wire::Heartbeat beat;
-    auto rs =
-        load_usable_rules(rule_paths, *vars, a.init_errors_fatal || cfg.init_failure_fatal, &beat);
+    auto rs = load_usable_rules(rule_paths, *vars, a.init_errors_fatal || cfg.init_failure_fatal,
+                                a.rules_cache.empty() ? cfg.rules_cache : a.rules_cache, &beat);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "replay: " + rs.error().message);
     }
@@ -439,7 +451,8 @@ int cmd_check(const RulesArgs& a) {
         known = std::move(k.value());
     }
     rules::LoadReport report;
-    auto rs = load_rules(rule_paths, *vars, report);
+    auto rs = load_rules(rule_paths, *vars, report,
+                         a.rules_cache.empty() ? cfg.rules_cache : a.rules_cache);
     if (!rs) {
         return fail(exit_code_for(rs.error()), rs.error().message);
     }
@@ -451,6 +464,9 @@ int cmd_check(const RulesArgs& a) {
                  st.rules, st.prefiltered, st.pcre_prefilter, st.always_check,
                  st.address_indexed_rules, st.databases, st.port_groups,
                  static_cast<double>(st.database_bytes) / 1024.0, st.compile_seconds);
+    std::fprintf(stderr, "time: parse %.2f s, hyperscan %s %.2f s, other compile %.2f s\n",
+                 st.parse_seconds, st.cache_enabled ? "compile or cache load" : "compile",
+                 st.hyperscan_seconds, st.compile_seconds - st.hyperscan_seconds);
     if (auto st = rules_usable(report, false); !st) {
         return fail(kExitBadInput, "check: " + st.error().message);
     }
@@ -660,8 +676,9 @@ int cmd_run(const RunArgs& a) {
     wire::Heartbeat beat;
     beat.rules_version = inputs->pack_version;
     beat.rules_digest = inputs->pack_digest;
-    auto rs = load_usable_rules(inputs->paths, inputs->vars,
-                                a.init_errors_fatal || cfg.init_failure_fatal, &beat);
+    auto rs =
+        load_usable_rules(inputs->paths, inputs->vars,
+                          a.init_errors_fatal || cfg.init_failure_fatal, cfg.rules_cache, &beat);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "run: " + rs.error().message);
     }
@@ -694,7 +711,7 @@ int cmd_run(const RunArgs& a) {
             return in.error();
         }
         rules::LoadReport report;
-        auto set = load_rules(in->paths, in->vars, report);
+        auto set = load_rules(in->paths, in->vars, report, cfg.rules_cache);
         if (!set) {
             return set.error();
         }
@@ -811,6 +828,11 @@ static int run(int argc, char** argv) {
                      "stop (exit 2) when any rule is rejected, as engine.init-failure-fatal in "
                      "--config; by default the other rules load and the rejections are listed");
     replay->add_flag("--no-progress", ra.no_progress, "no progress line on stderr");
+    replay
+        ->add_option("--rules-cache", ra.rules_cache,
+                     "directory of compiled Hyperscan databases (created if missing), as "
+                     "engine.rules-cache in --config: unchanged rules load without compiling")
+        ->type_name("DIR");
 
     RunArgs ua;
     auto* runc = app.add_subcommand(
@@ -884,6 +906,11 @@ static int run(int argc, char** argv) {
                      "write the sids of the rejected rules (with file, line and reason) to "
                      "FILE: the baseline for --known-rejected")
         ->type_name("FILE");
+    check
+        ->add_option("--rules-cache", ca.rules_cache,
+                     "directory of compiled Hyperscan databases (created if missing), as "
+                     "engine.rules-cache in --config; check fills it for the next start")
+        ->type_name("DIR");
 
     try {
         app.parse(argc, argv);

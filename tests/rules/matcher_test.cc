@@ -11,6 +11,7 @@
 #include "dataplane/stream.h"
 #include "rules/rule_parser.h"
 #include "rules/ruleset.h"
+#include "tests/rules/test_packet.h"
 
 namespace vigil::rules {
 namespace {
@@ -18,37 +19,8 @@ namespace {
 using dataplane::Flow;
 using dataplane::FlowDir;
 using dataplane::Packet;
-
-dataplane::IpAddr v4(const char* s) {
-    uint8_t b[4];
-    inet_pton(AF_INET, s, b);
-    return dataplane::IpAddr::from_v4(b);
-}
-
-struct TestPacket {
-    std::string payload;
-    std::vector<uint8_t> hdr = std::vector<uint8_t>(20);
-    Packet pkt;
-
-    TestPacket(std::string p, uint8_t proto = dataplane::kProtoTcp, uint16_t sport = 40000,
-               uint16_t dport = 80)
-        : payload(std::move(p)) {
-        pkt.ip_version = 4;
-        pkt.src = v4("10.0.0.1");
-        pkt.dst = v4("192.0.2.10");
-        pkt.ip_proto = proto;
-        pkt.l3 = hdr.data();
-        pkt.l4 = hdr.data();
-        pkt.sport = sport;
-        pkt.dport = dport;
-        pkt.ttl = 64;
-        pkt.tcp_flags = dataplane::kTcpAck | dataplane::kTcpPsh;
-        pkt.payload = reinterpret_cast<const uint8_t*>(payload.data());
-        pkt.payload_len = static_cast<uint32_t>(payload.size());
-        pkt.dir = FlowDir::ToServer;
-        pkt.flow_established = true;
-    }
-};
+using test::TestPacket;
+using test::v4;
 
 class MatcherTest : public ::testing::Test {
 protected:

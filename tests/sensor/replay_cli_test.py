@@ -77,6 +77,52 @@ class ReplayTest(unittest.TestCase):
         self.assertEqual(results[0], results[1])
         self.assertEqual(results[0], results[2])
 
+    def test_rules_cache_gives_the_same_alerts_and_hits_on_the_second_replay(self):
+        eve = self.path("plain.json")
+        r = run("replay", "--pcap", PCAPS, "--rules", RULES, "--eve", eve)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("hyperscan cache", r.stderr)
+        want = alerts_of(read_eve(eve))
+        self.assertGreater(len(want), 0)
+        cache = self.path("hs-cache")
+        for n, line in ((1, r"hyperscan cache: 0 hits, (\d+) misses, 0 rebuilt"),
+                        (2, r"hyperscan cache: (\d+) hits, 0 misses, 0 rebuilt")):
+            eve = self.path(f"cached{n}.json")
+            r = run("replay", "--pcap", PCAPS, "--rules", RULES, "--eve", eve, "--rules-cache",
+                    cache)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stderr, line)
+            self.assertEqual(alerts_of(read_eve(eve)), want)
+        entries = sorted(os.listdir(cache))
+        self.assertTrue(entries and all(e.endswith(".hsdb") for e in entries), entries)
+        # A damaged entry is named, rebuilt, and the alerts stay the same.
+        with open(os.path.join(cache, entries[0]), "r+b") as fh:
+            fh.seek(-1, os.SEEK_END)
+            last = fh.read(1)
+            fh.seek(-1, os.SEEK_END)
+            fh.write(bytes([last[0] ^ 0xFF]))
+        eve = self.path("cached3.json")
+        # engine.rules-cache in the config, relative to the config's folder.
+        cfg = self.path("sensor.yaml")
+        with open(cfg, "w") as fh:
+            fh.write("engine: {rules-cache: hs-cache}\n")
+        r = run("replay", "--pcap", PCAPS, "--rules", RULES, "--eve", eve, "--config", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"rules: warning: hyperscan cache entry {os.path.join(cache, entries[0])} "
+                      "corrupt: payload checksum mismatch; rebuilt", r.stderr)
+        self.assertRegex(r.stderr, r"hyperscan cache: \d+ hits, 0 misses, 1 rebuilt")
+        self.assertEqual(alerts_of(read_eve(eve)), want)
+        # A cache folder that cannot be made is one warning, never a failure.
+        blocker = self.path("file")
+        open(blocker, "w").close()
+        eve = self.path("nocache.json")
+        r = run("replay", "--pcap", PCAPS, "--rules", RULES, "--eve", eve, "--rules-cache",
+                os.path.join(blocker, "cache"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("disabled: cannot create it", r.stderr)
+        self.assertIn("hyperscan cache: off", r.stderr)
+        self.assertEqual(alerts_of(read_eve(eve)), want)
+
     def test_eve_to_stdout(self):
         r = run("replay", "--pcap", PCAPS, "--rules", RULES, "--eve", "-")
         self.assertEqual(r.returncode, 0, r.stderr)

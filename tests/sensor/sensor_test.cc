@@ -374,7 +374,7 @@ TEST(ConfigTest, EalFilePathsResolveAgainstTheConfigFolder) {
         "--file-prefix", "vigil"]
   ports: [net_pcap0]
 rules: [r.rules]
-engine: {init-failure-fatal: true}
+engine: {init-failure-fatal: true, rules-cache: cache/hs}
 )");
     auto c = load_sensor_config(p);
     ASSERT_TRUE(c.ok()) << c.error().message;
@@ -388,9 +388,15 @@ engine: {init-failure-fatal: true}
                   "--vdev=net_af_packet0,iface=eth1", "-d", dir + "/drivers/librte_x.so",
                   "--huge-dir=" + dir + "/huge", "--file-prefix", "vigil"}));
     EXPECT_TRUE(c->init_failure_fatal);
+    EXPECT_EQ(c->rules_cache, dir + "/cache/hs");
     auto dflt = load_sensor_config(d.file("s2.yaml", "sensor-id: x\n"));
     ASSERT_TRUE(dflt.ok());
     EXPECT_FALSE(dflt->init_failure_fatal);
+    EXPECT_EQ(dflt->rules_cache, "");  // off unless configured
+    auto empty = load_sensor_config(d.file("s3.yaml", "engine: {rules-cache: \"\"}\n"));
+    ASSERT_FALSE(empty.ok());
+    EXPECT_NE(empty.error().message.find("engine.rules-cache: empty path"), std::string::npos)
+        << empty.error().message;
 }
 
 // The replay summary: a rate only for a run long enough to measure one; flows whose
