@@ -173,15 +173,22 @@ Result<RuleInputs> resolve_rule_inputs(const std::vector<std::string>& paths,
                                        const std::string& vars_path) {
     RuleInputs in;
     if (paths.size() == 1 && rules::is_pack_dir(paths[0])) {
-        auto pack = rules::read_pack(paths[0]);
+        // rulepacks/active is a symlink that mgmtd swaps: resolved once, so that the whole
+        // load reads one version even when it is swapped meanwhile.
+        std::error_code ec;
+        const std::string dir = std::filesystem::canonical(paths[0], ec).string();
+        if (ec) {
+            return make_error(ErrorCode::Io, paths[0] + ": " + ec.message());
+        }
+        auto pack = rules::read_pack(dir);
         if (!pack) {
             return pack.error();
         }
-        auto v = rules::pack_vars(*pack, paths[0], vars_path);
+        auto v = rules::pack_vars(*pack, dir, vars_path);
         if (!v) {
             return v.error();
         }
-        in.paths = rules::pack_rule_paths(*pack, paths[0]);
+        in.paths = rules::pack_rule_paths(*pack, dir);
         in.vars = std::move(*v);
         in.pack_version = pack->manifest.version;
         in.pack_digest = pack->digest;

@@ -465,7 +465,7 @@ class RoguePeerTest(Base):
         raw.connect(ep)
         raw.send(b"garbage")                                   # one frame
         raw.send_multipart([b"not an envelope", b"{}"])        # bad magic
-        raw.send_multipart([vw.envelope(9, 1, "x"), b"{}"])    # unknown type
+        raw.send_multipart([vw.envelope(42, 1, "x"), b"{}"])   # unknown type
         raw.send_multipart([vw.envelope(vw.RECORD, 1, "bad id!"), b"{}"])
         rogue = vw.FakeSensor(ep, "rogue")
         self.assertEqual(rogue.hello(), 0)

@@ -7,9 +7,9 @@ import time
 
 import zmq
 
-HELLO, RECORD, GAP, HEARTBEAT, WELCOME, ACK, RESYNC = range(1, 8)
+HELLO, RECORD, GAP, HEARTBEAT, WELCOME, ACK, RESYNC, CONTROL, REPLY = range(1, 10)
 NAMES = {HELLO: "hello", RECORD: "record", GAP: "gap", HEARTBEAT: "heartbeat",
-         WELCOME: "welcome", ACK: "ack", RESYNC: "resync"}
+         WELCOME: "welcome", ACK: "ack", RESYNC: "resync", CONTROL: "control", REPLY: "reply"}
 
 
 def envelope(mtype, seq, sensor_id, magic=b"VGW1", flags=0):
