@@ -28,7 +28,7 @@ echo "== rule set: $nrules rule lines in $(ls $work/rules | wc -l) files =="
 # check: cold, then the cache filled, then from the cache
 tcheck() {
     local t0; t0=$(date +%s.%N)
-    "$sensor" check --rules $work/rules "$@" 2>&1 | grep -E "^rules: [0-9]|hyperscan cache|^time:" | sed 's/^/   /'
+    "$sensor" check --rules $work/rules --allow-rejected 1000000 "$@" 2>&1 | grep -E "^rules: [0-9]|hyperscan cache|^time:" | sed 's/^/   /' || true
     awk -v a=$t0 -v b=$(date +%s.%N) 'BEGIN { printf "   %.2f s in all\n", b - a }'
 }
 echo "-- check, no cache:"; tcheck
