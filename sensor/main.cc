@@ -693,13 +693,14 @@ int cmd_run(const RunArgs& a) {
     if (!eve) {
         return fail(kExitFailure, eve.error().message);
     }
+    // Before any thread exists (the link to mgmtd and the EAL start their own): signals are
+    // taken by the control loop only. A thread started earlier would take a SIGUSR1 or SIGHUP
+    // itself, and its default action ends the process.
+    sensor::block_control_signals();
     auto mgmt = attach_mgmt(cfg, cfg.sensor_id, "run", **eve, beat);
     if (!mgmt) {
         return fail(exit_code_for(mgmt.error()), mgmt.error().message);
     }
-    // Before any thread exists (the EAL starts its own): signals are taken by the control
-    // loop, never delivered to a worker.
-    sensor::block_control_signals();
     sensor::LiveOptions opts;
     opts.config = &cfg;
     opts.handle_signals = true;
