@@ -1001,6 +1001,17 @@ Result<State> Client::inspect(bool& table_exists) {
         return os_error("reading table inet " + table_, err);
     }
     table_exists = true;
+    // An object found missing after the table was read: the table may have been deleted in
+    // between (`nft delete table` while this runs). Said as what it is, the table missing,
+    // so that the cause reported is the one the operator acted on.
+    auto missing = [&](std::string what) -> Result<State> {
+        auto again = own(nftnl_table_alloc());
+        if (get_table(again.get()) == ENOENT) {
+            table_exists = false;
+            return problem("table inet " + table_ + " missing");
+        }
+        return problem(std::move(what));
+    };
     if ((nftnl_table_get_u32(t.get(), NFTNL_TABLE_FLAGS) & NFT_TABLE_F_DORMANT) != 0) {
         return problem("table inet " + table_ + " changed (dormant)");
     }
@@ -1013,7 +1024,7 @@ Result<State> Client::inspect(bool& table_exists) {
             [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, key.get()); },
             [&](const nlmsghdr* nlh) { return nftnl_set_nlmsg_parse(nlh, s.get()) >= 0; });
         if (err == ENOENT) {
-            return problem(std::string("set ") + f.set + " missing");
+            return missing(std::string("set ") + f.set + " missing");
         }
         if (err != 0) {
             return os_error(std::string("reading set ") + f.set, err);
@@ -1030,7 +1041,7 @@ Result<State> Client::inspect(bool& table_exists) {
         [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, ckey.get()); },
         [&](const nlmsghdr* nlh) { return nftnl_chain_nlmsg_parse(nlh, c.get()) >= 0; });
     if (err == ENOENT) {
-        return problem(std::string("chain ") + kChain + " missing");
+        return missing(std::string("chain ") + kChain + " missing");
     }
     if (err != 0) {
         return os_error(std::string("reading chain ") + kChain, err);
