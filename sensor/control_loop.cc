@@ -113,39 +113,32 @@ void ControlLoop::poll_reload() {
                          static_cast<unsigned long long>(reload_failures_));
             std::fflush(log_);
             answer(r.requests, r.loaded.error().message, r.seconds);
-            reload_.reset();
-        } else {
-            const LoadedRules& l = *r.loaded;
-            // Each worker's mailbox gets its matcher; it switches at its next burst boundary.
-            for (size_t i = 0; i < ctxs_.size(); ++i) {
-                ctxs_[i]->next_matcher.store(r.matchers[i].release(), std::memory_order_release);
-            }
-            r.matchers.clear();
-            r.published = true;
-            r.switched.assign(ctxs_.size(), false);
-            r.old_id = cur;
-            output_.swap_rules(l.rules, l.vars);
-            beat_.ruleset_id = l.rules->id();
-            beat_.rules_loaded = l.loaded;
-            beat_.rules_rejected = l.rejected;
-            beat_.rules_version = l.pack_version;
-            beat_.rules_digest = l.pack_digest;
-            ++reloads_;
-            last_reload_sec_ = static_cast<int64_t>(std::time(nullptr));
-            std::fprintf(log_,
-                         "vigil-sensor: reload: rule set %u -> %u (%llu rules loaded, %llu "
-                         "rejected; loaded and compiled in %.2f s); workers switching\n",
-                         cur, l.rules->id(), static_cast<unsigned long long>(l.loaded),
-                         static_cast<unsigned long long>(l.rejected), r.seconds);
-            std::fflush(log_);
-        }
-        if (!reload_) {
-            if (reload_again_) {
-                reload_again_ = false;
-                start_reload();
-            }
+            end_reload();
             return;
         }
+        const LoadedRules& l = *r.loaded;
+        // Each worker's mailbox gets its matcher; it switches at its next burst boundary.
+        for (size_t i = 0; i < ctxs_.size(); ++i) {
+            ctxs_[i]->next_matcher.store(r.matchers[i].release(), std::memory_order_release);
+        }
+        r.matchers.clear();
+        r.published = true;
+        r.switched.assign(ctxs_.size(), false);
+        r.old_id = cur;
+        output_.swap_rules(l.rules, l.vars);
+        beat_.ruleset_id = l.rules->id();
+        beat_.rules_loaded = l.loaded;
+        beat_.rules_rejected = l.rejected;
+        beat_.rules_version = l.pack_version;
+        beat_.rules_digest = l.pack_digest;
+        ++reloads_;
+        last_reload_sec_ = static_cast<int64_t>(std::time(nullptr));
+        std::fprintf(log_,
+                     "vigil-sensor: reload: rule set %u -> %u (%llu rules loaded, %llu "
+                     "rejected; loaded and compiled in %.2f s); workers switching\n",
+                     cur, l.rules->id(), static_cast<unsigned long long>(l.loaded),
+                     static_cast<unsigned long long>(l.rejected), r.seconds);
+        std::fflush(log_);
     }
     // Each worker hands its old matcher back once it switched: freed here, with the packets
     // the old set inspected on that worker counted.
@@ -182,11 +175,25 @@ void ControlLoop::poll_reload() {
                  output_.rules()->id(), static_cast<double>(max_switch_ns_) / 1e3, r.old_id);
     std::fflush(log_);
     answer(r.requests, "", static_cast<double>(mono_ns() - r.started_ns) / 1e9);
+    end_reload();
+}
+
+// The reload in flight is over (swapped in, or refused): the one asked for meanwhile starts.
+void ControlLoop::end_reload() {
     reload_.reset();
     if (reload_again_) {
         reload_again_ = false;
         start_reload();
     }
+}
+
+bool ControlLoop::request_reload() {
+    if (reload_) {
+        reload_again_ = true;
+        return false;
+    }
+    start_reload();
+    return true;
 }
 
 void ControlLoop::answer(std::vector<uint64_t>& ids, const std::string& error, double seconds) {
@@ -224,11 +231,7 @@ void ControlLoop::take_requests() {
                      q.req.version.empty() ? "any" : q.req.version.c_str());
         std::fflush(log_);
         next_requests_.push_back(q.id);
-        if (reload_) {
-            reload_again_ = true;
-        } else {
-            start_reload();
-        }
+        request_reload();
     }
 }
 
@@ -290,14 +293,12 @@ void ControlLoop::on_signal(int sig, std::string& stop_reason) {
     } else if (sig == SIGHUP) {
         if (!opts_.reload_rules) {
             std::fprintf(log_, "vigil-sensor: SIGHUP: no rule reload in this mode; carrying on\n");
-        } else if (reload_) {
-            reload_again_ = true;
-            std::fprintf(log_,
-                         "vigil-sensor: SIGHUP: a reload is in progress; another follows it\n");
-        } else {
+        } else if (request_reload()) {
             std::fprintf(log_, "vigil-sensor: SIGHUP: reloading the rules from %s\n",
                          cfg_.path.c_str());
-            start_reload();
+        } else {
+            std::fprintf(log_,
+                         "vigil-sensor: SIGHUP: a reload is in progress; another follows it\n");
         }
         std::fflush(log_);
     } else if (sig > 0) {

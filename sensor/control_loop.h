@@ -53,7 +53,10 @@ public:
 private:
     struct Reload;
     void start_reload();
+    // Starts a reload, or queues one when a reload is in flight; whether it started now.
+    bool request_reload();
     void poll_reload();
+    void end_reload();
     void take_requests();
     // Answers the requests waiting on the reload that just ended (refused when `error`).
     void answer(std::vector<uint64_t>& ids, const std::string& error, double seconds);
