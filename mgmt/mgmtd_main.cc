@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/exit_codes.h"
+#include "common/heap_hugepages.h"
 #include "mgmt/api.h"
 #include "mgmt/config.h"
 #include "mgmt/ingest.h"
@@ -150,6 +151,7 @@ int run(const std::string& config_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    vigil::reexec_with_heap_hugepages(argv);  // before any allocation that matters
     CLI::App app{
         "vigil-mgmtd: the Vigil management daemon. Receives the sensors' alerts over "
         "ZeroMQ into a durable store (each record exactly once) and serves them over "

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/exit_codes.h"
+#include "common/heap_hugepages.h"
 #include "mgmt/api.h"
 #include "mgmt/config.h"
 #include "mgmt/keys.h"
@@ -807,6 +808,7 @@ int with_api(const ApiOptions& ao, F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    vigil::reexec_with_heap_hugepages(argv);  // before any allocation that matters
     CLI::App app{
         "vigilctl: the Vigil operator's command line. Talks to vigil-mgmtd's HTTP API "
         "with a bearer token; `tokens ... --config`, `keys gen` and `rules ...` work on local "

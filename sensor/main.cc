@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/exit_codes.h"
+#include "common/heap_hugepages.h"
 #include "common/text.h"
 #include "dataplane/dpdk.h"
 #include "dataplane/pcap_source.h"
@@ -965,6 +966,7 @@ static int run(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+    vigil::reexec_with_heap_hugepages(argv);  // before any allocation that matters
     // Library code returns errors; this only catches what a third-party library throws
     // unexpectedly (std::bad_alloc, yaml-cpp), so the user gets a message, not an abort.
     try {

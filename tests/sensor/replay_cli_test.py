@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 SENSOR = os.environ.get("VIGIL_SENSOR", "build/sensor/vigil-sensor")
@@ -481,6 +482,70 @@ class ConfigPathsTest(unittest.TestCase):
                       if e["event_type"] == "alert")
         self.assertGreater(len(want), 0)
         self.assertEqual(got, want)
+
+
+class HeapHugepagesTest(unittest.TestCase):
+    """The sensor re-executes itself once so that malloc backs its heap with transparent huge
+    pages (common/heap_hugepages.h): a rule set builds in far fewer page faults."""
+
+    def setUp(self):
+        try:
+            with open("/sys/kernel/mm/transparent_hugepage/enabled") as fh:
+                mode = fh.read()
+        except OSError:
+            self.skipTest("no transparent huge pages on this kernel")
+        if "[never]" in mode:
+            self.skipTest("transparent huge pages are off on this host")
+        ldd = subprocess.run(["ldd", SENSOR], capture_output=True, text=True).stdout
+        if "libasan" in ldd or "libtsan" in ldd:
+            self.skipTest("sanitizer build: its allocator ignores glibc's tunables")
+        self.tmp = tempfile.mkdtemp(prefix="vigil-thp-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def environ_of_running_sensor(self, extra_env):
+        """Starts a replay that blocks on a FIFO (so the process is past main()), returns
+        its environment as the kernel shows it (raw: glibc's loader splits GLIBC_TUNABLES at
+        its colons in place), then ends it."""
+        fifo = os.path.join(self.tmp, "in.pcap")
+        os.mkfifo(fifo)
+        env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES",
+                                                               "VIGIL_HEAP_HUGEPAGES")}
+        env.update(extra_env)
+        p = subprocess.Popen([SENSOR, "replay", "--rules", RULES, "--pcap", fifo, "--eve",
+                              os.devnull], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            fd = None
+            deadline = time.time() + 30
+            while fd is None and time.time() < deadline:
+                try:
+                    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once read
+                except OSError:
+                    time.sleep(0.05)
+            self.assertIsNotNone(fd, "the sensor never opened its input")
+            with open(f"/proc/{p.pid}/environ", "rb") as fh:
+                environ = fh.read()
+            os.close(fd)
+        finally:
+            p.kill()
+            p.wait()
+        return environ
+
+    def test_heap_on_huge_pages_keeping_the_operators_tunables(self):
+        env = self.environ_of_running_sensor({"GLIBC_TUNABLES": "glibc.malloc.check=0"})
+        self.assertIn(b"GLIBC_TUNABLES=glibc.malloc.check=0", env)
+        self.assertIn(b"glibc.malloc.hugetlb=1", env)
+
+    def test_vigil_heap_hugepages_0_turns_it_off(self):
+        env = self.environ_of_running_sensor({"VIGIL_HEAP_HUGEPAGES": "0"})
+        self.assertNotIn(b"glibc.malloc.hugetlb", env)
+
+    def test_an_operators_own_choice_is_kept(self):
+        env = self.environ_of_running_sensor({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})
+        self.assertIn(b"GLIBC_TUNABLES=glibc.malloc.hugetlb=0", env)
+        self.assertNotIn(b"glibc.malloc.hugetlb=1", env)
 
 
 if __name__ == "__main__":
