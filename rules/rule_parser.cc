@@ -4,12 +4,16 @@
 
 #include "rules/rule_parser.h"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <fstream>
 #include <istream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -408,35 +412,171 @@ Result<Rule> parse_rule(std::string_view text, const Vars& vars, const std::stri
 }
 
 Result<ParseResult> parse_rules_file(const std::string& path, const Vars& vars) {
-    std::ifstream in(path);
-    if (!in) {
-        return make_error(ErrorCode::Io, "cannot open rules file " + quote(path));
+    auto all = parse_rules_files({path}, vars);
+    if (!all) {
+        return all.error();
     }
-    ParseResult result;
-    std::map<std::pair<uint32_t, uint32_t>, uint32_t> first_line;  // (gid, sid) -> line
-    const bool read_ok =
-        for_each_logical_rule(in, [&](const std::string& logical, uint32_t start_line) {
-            Rule rule;
-            RuleError err;
-            if (!parse_rule_impl(logical, vars, path, start_line, rule, err)) {
-                result.rejected.push_back(std::move(err));
+    return std::move(all->front());
+}
+
+namespace {
+
+// Parses the logical rules of `paths` in parallel; keeps in `rules`, compacted in place and in
+// order, those that parse and are not duplicates. `on_reject(file, error)` is called in order.
+// `cross_file`: also refuse a (gid, sid) loaded from an earlier file.
+template <typename OnReject>
+Status parse_files_impl(const std::vector<std::string>& paths, const Vars& vars, unsigned threads,
+                        bool cross_file, std::vector<Rule>& rules, std::vector<uint32_t>& rule_file,
+                        OnReject&& on_reject) {
+    // Read every logical rule first (cheap), parse them in parallel, then apply the duplicate
+    // checks in order, so the result does not depend on the thread count.
+    struct Job {
+        uint32_t file = 0;
+        uint32_t line = 0;
+        std::string text;
+    };
+    std::vector<Job> jobs;
+    for (size_t fi = 0; fi < paths.size(); ++fi) {
+        std::ifstream in(paths[fi]);
+        if (!in) {
+            return make_error(ErrorCode::Io, "cannot open rules file " + quote(paths[fi]));
+        }
+        const bool read_ok =
+            for_each_logical_rule(in, [&](const std::string& logical, uint32_t start_line) {
+                jobs.push_back(Job{static_cast<uint32_t>(fi), start_line, logical});
+            });
+        if (!read_ok) {
+            return make_error(ErrorCode::Io, "cannot read rules file " + quote(paths[fi]));
+        }
+    }
+
+    rules.clear();
+    rules.resize(jobs.size());
+    std::vector<RuleError> errors(jobs.size());
+    std::vector<uint8_t> ok(jobs.size(), 0);
+    constexpr size_t kChunk = 256;
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        for (;;) {
+            const size_t from = next.fetch_add(kChunk, std::memory_order_relaxed);
+            if (from >= jobs.size()) {
                 return;
             }
-            const auto [it, fresh] =
-                first_line.emplace(std::make_pair(rule.gid, rule.sid), start_line);
-            if (!fresh) {
-                err.sid = rule.sid;
-                err.reason = "duplicate sid (gid " + std::to_string(rule.gid) +
-                             "), first defined at line " + std::to_string(it->second);
-                result.rejected.push_back(std::move(err));
-                return;
+            const size_t to = std::min(jobs.size(), from + kChunk);
+            for (size_t i = from; i < to; ++i) {
+                Job& j = jobs[i];
+                ok[i] = parse_rule_impl(j.text, vars, paths[j.file], j.line, rules[i], errors[i])
+                            ? 1
+                            : 0;
+                std::string().swap(j.text);  // the Rule keeps its own copy
             }
-            result.rules.push_back(std::move(rule));
-        });
-    if (!read_ok) {
-        return make_error(ErrorCode::Io, "cannot read rules file " + quote(path));
+        }
+    };
+    if (threads == 0) {
+        threads = std::clamp(std::thread::hardware_concurrency(), 1U, 8U);
     }
-    return result;
+    // A thread is worth starting for a few thousand rules, not for a test's handful.
+    const size_t useful = jobs.size() / 2048 + 1;
+    const auto n = static_cast<unsigned>(std::min<size_t>(threads, useful));
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < n; ++t) {
+        pool.emplace_back(work);
+    }
+    work();
+    for (auto& t : pool) {
+        t.join();
+    }
+
+    std::map<std::pair<uint32_t, uint32_t>, uint32_t> first_line;  // in this file: -> line
+    std::set<std::pair<uint32_t, uint32_t>> earlier;               // loaded from earlier files
+    std::vector<RuleError> cross_dups;  // this file's rules refused as loaded before
+    rule_file.clear();
+    size_t kept = 0;
+    uint32_t cur_file = UINT32_MAX;
+    size_t file_start = 0;  // first kept rule of the current file
+    auto end_file = [&] {
+        for (auto& e : cross_dups) {
+            on_reject(cur_file, std::move(e));
+        }
+        cross_dups.clear();
+        if (cross_file) {
+            for (size_t k = file_start; k < kept; ++k) {
+                earlier.emplace(rules[k].gid, rules[k].sid);
+            }
+        }
+    };
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        if (jobs[i].file != cur_file) {
+            if (cur_file != UINT32_MAX) {
+                end_file();
+            }
+            cur_file = jobs[i].file;
+            first_line.clear();
+            file_start = kept;
+        }
+        if (ok[i] == 0) {
+            on_reject(cur_file, std::move(errors[i]));
+            continue;
+        }
+        Rule& rule = rules[i];
+        const auto key = std::make_pair(rule.gid, rule.sid);
+        const auto [it, fresh] = first_line.emplace(key, jobs[i].line);
+        if (!fresh) {
+            RuleError err = std::move(errors[i]);
+            err.sid = rule.sid;
+            err.reason = "duplicate sid (gid " + std::to_string(rule.gid) +
+                         "), first defined at line " + std::to_string(it->second);
+            on_reject(cur_file, std::move(err));
+            continue;
+        }
+        if (cross_file && earlier.count(key) != 0) {
+            cross_dups.push_back(
+                RuleError{rule.file, rule.line, rule.sid, "duplicate sid (already loaded)"});
+            continue;
+        }
+        if (kept != i) {
+            rules[kept] = std::move(rule);
+        }
+        rule_file.push_back(cur_file);
+        ++kept;
+    }
+    if (cur_file != UINT32_MAX) {
+        end_file();
+    }
+    rules.resize(kept);
+    return Ok{};
+}
+
+}  // namespace
+
+Result<std::vector<ParseResult>> parse_rules_files(const std::vector<std::string>& paths,
+                                                   const Vars& vars, unsigned threads) {
+    std::vector<ParseResult> out(paths.size());
+    std::vector<Rule> rules;
+    std::vector<uint32_t> rule_file;
+    auto st = parse_files_impl(
+        paths, vars, threads, false, rules, rule_file,
+        [&](uint32_t f, RuleError&& e) { out[f].rejected.push_back(std::move(e)); });
+    if (!st) {
+        return st.error();
+    }
+    for (size_t i = 0; i < rules.size(); ++i) {
+        out[rule_file[i]].rules.push_back(std::move(rules[i]));
+    }
+    return out;
+}
+
+Result<ParsedFiles> parse_rules_flat(const std::vector<std::string>& paths, const Vars& vars,
+                                     unsigned threads) {
+    ParsedFiles out;
+    std::vector<uint32_t> rule_file;
+    auto st =
+        parse_files_impl(paths, vars, threads, true, out.rules, rule_file,
+                         [&](uint32_t, RuleError&& e) { out.rejected.push_back(std::move(e)); });
+    if (!st) {
+        return st.error();
+    }
+    return out;
 }
 
 std::vector<RuleLine> scan_rule_lines(std::string_view content) {

@@ -77,6 +77,23 @@ Result<Rule> parse_rule(std::string_view text, const Vars& vars, const std::stri
 // Error (not a rejection) only when the file cannot be read.
 Result<ParseResult> parse_rules_file(const std::string& path, const Vars& vars);
 
+// Parses several rules files, the rules spread over up to `threads` threads (0: one per core,
+// at most 8; small inputs use one). The same results as parse_rules_file on each file, in the
+// order of `paths`. Error when a file cannot be read (the first such file).
+Result<std::vector<ParseResult>> parse_rules_files(const std::vector<std::string>& paths,
+                                                   const Vars& vars, unsigned threads = 0);
+
+// The rules of several files as one list (what a rule set loads), parsed as parse_rules_files
+// does. A sid (with its gid) already loaded from an earlier file is rejected as "duplicate sid
+// (already loaded)". `rejected` holds, file by file, that file's rejections in line order and
+// then its rules refused as duplicates of earlier files.
+struct ParsedFiles {
+    std::vector<Rule> rules;
+    std::vector<RuleError> rejected;
+};
+Result<ParsedFiles> parse_rules_flat(const std::vector<std::string>& paths, const Vars& vars,
+                                     unsigned threads = 0);
+
 // One rule of a rules file as written, read without parsing it (`vigilctl rules diff`): its
 // identity and its text, whether or not Vigil accepts it.
 struct RuleLine {

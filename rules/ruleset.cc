@@ -653,29 +653,17 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::stri
             return make_error(ErrorCode::BadInput, p + ": no such file or directory");
         }
     }
-    std::vector<Rule> all;
-    std::set<std::pair<uint32_t, uint32_t>> seen;  // (gid, sid) across files
-    for (const auto& f : files) {
-        auto parsed = parse_rules_file(f, vars);
-        if (!parsed) {
-            return parsed.error();
-        }
-        report.file_names.push_back(f);
-        for (auto& e : parsed->rejected) {
-            report.rejected.push_back(std::move(e));
-        }
-        for (auto& r : parsed->rules) {
-            if (!seen.insert({r.gid, r.sid}).second) {
-                report.rejected.push_back(
-                    RuleError{r.file, r.line, r.sid, "duplicate sid (already loaded)"});
-                continue;
-            }
-            all.push_back(std::move(r));
-        }
+    auto parsed = parse_rules_flat(files, vars);
+    if (!parsed) {
+        return parsed.error();
+    }
+    report.file_names.insert(report.file_names.end(), files.begin(), files.end());
+    for (auto& e : parsed->rejected) {
+        report.rejected.push_back(std::move(e));
     }
     const double parse_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return RuleSetBuilder::build(std::move(all), report, opts, parse_seconds);
+    return RuleSetBuilder::build(std::move(parsed->rules), report, opts, parse_seconds);
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> rules,

@@ -1534,6 +1534,78 @@ TEST(RulesFile, CommentsContinuationsErrorsAndDuplicates) {
     EXPECT_EQ(r->rejected[2].to_string(), path + ":11: sid 1: " + r->rejected[2].reason);
 }
 
+// Large files are parsed on several threads: the result (rules, their order, every rejection
+// in its place, duplicates refused after the first) must not depend on the thread count.
+TEST(RulesFile, ParallelParseGivesTheSameResultAsOneThread) {
+    TempDir dir;
+    std::string a;
+    std::string b;
+    for (uint32_t i = 1; i <= 6000; ++i) {
+        a += "alert tcp any any -> any any (msg:\"a" + std::to_string(i) + "\"; content:\"x" +
+             std::to_string(i) + "\"; sid:" + std::to_string(i) + ";)\n";
+        if (i % 997 == 0) {
+            a += "alert tcp any any -> any any (msg:\"bad\"; depth:3; sid:" +
+                 std::to_string(100000 + i) + ";)\n";
+        }
+        if (i % 1499 == 0) {  // a duplicate far from its first definition
+            a += "alert tcp any any -> any any (msg:\"dup\"; sid:" + std::to_string(i / 2) + ";)\n";
+        }
+    }
+    for (uint32_t i = 5990; i <= 9000; ++i) {  // sids 5990..6000 were loaded from a.rules
+        b += "alert udp any any -> any any (msg:\"b" + std::to_string(i) +
+             "\"; sid:" + std::to_string(i) + ";)\n";
+    }
+    const std::vector<std::string> paths{dir.write("a.rules", a), dir.write("b.rules", b)};
+
+    auto one = parse_rules_files(paths, vars(), 1);
+    auto four = parse_rules_files(paths, vars(), 4);
+    ASSERT_TRUE(one.ok());
+    ASSERT_TRUE(four.ok());
+    ASSERT_EQ(one->size(), 2U);
+    ASSERT_EQ(four->size(), 2U);
+    EXPECT_EQ((*one)[0].rules.size(), 6000U);
+    EXPECT_EQ((*one)[0].rejected.size(), 6U + 4U);  // 6 bad depth, 4 duplicates
+    EXPECT_EQ((*one)[1].rules.size(), 3011U);       // each file checks its own duplicates
+    for (size_t f = 0; f < 2; ++f) {
+        const auto& x = (*one)[f];
+        const auto& y = (*four)[f];
+        ASSERT_EQ(x.rules.size(), y.rules.size());
+        for (size_t i = 0; i < x.rules.size(); ++i) {
+            ASSERT_EQ(x.rules[i].sid, y.rules[i].sid) << i;
+            ASSERT_EQ(x.rules[i].line, y.rules[i].line) << i;
+            ASSERT_EQ(x.rules[i].text, y.rules[i].text) << i;
+        }
+        ASSERT_EQ(x.rejected.size(), y.rejected.size());
+        for (size_t i = 0; i < x.rejected.size(); ++i) {
+            EXPECT_EQ(x.rejected[i].to_string(), y.rejected[i].to_string());
+        }
+    }
+    const auto& rej = (*one)[0].rejected;
+    EXPECT_HAS(rej[0].reason, "depth needs a preceding content");
+    EXPECT_EQ(rej[0].sid, 100997U);
+    EXPECT_HAS(rej[1].reason, "duplicate sid (gid 1), first defined at line 749");
+    EXPECT_EQ(rej[1].line, 1501U);  // after rule 1499 (line 1500: a bad rule came before it)
+
+    // As one list: b.rules' sids 5990..6000 are refused as loaded before, after b's own
+    // rejections (none), and in the same order with any thread count.
+    auto flat1 = parse_rules_flat(paths, vars(), 1);
+    auto flat3 = parse_rules_flat(paths, vars(), 3);
+    ASSERT_TRUE(flat1.ok());
+    ASSERT_TRUE(flat3.ok());
+    EXPECT_EQ(flat1->rules.size(), 6000U + 3000U);
+    ASSERT_EQ(flat1->rejected.size(), 10U + 11U);
+    EXPECT_EQ(flat1->rejected[10].sid, 5990U);
+    EXPECT_EQ(flat1->rejected[10].file, paths[1]);
+    EXPECT_EQ(flat1->rejected[10].reason, "duplicate sid (already loaded)");
+    ASSERT_EQ(flat3->rejected.size(), flat1->rejected.size());
+    for (size_t i = 0; i < flat1->rejected.size(); ++i) {
+        EXPECT_EQ(flat1->rejected[i].to_string(), flat3->rejected[i].to_string());
+    }
+    ASSERT_EQ(flat3->rules.size(), flat1->rules.size());
+    EXPECT_EQ(flat3->rules.back().sid, 9000U);
+    EXPECT_EQ(flat3->rules[6000].sid, 6001U);
+}
+
 TEST(RulesFile, UnreadableFileIsAnError) {
     auto r = parse_rules_file("/nonexistent/dir/x.rules", vars());
     ASSERT_FALSE(r.ok());
