@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
     std::map<std::pair<std::string, unsigned>, bool> seen;
     std::vector<std::string> exprs;
     std::vector<unsigned> flags;
-    for (const auto& cr : (*rs)->compiled()) {
+    for (const auto& crp : (*rs)->compiled()) {
+        const rules::CompiledRule& cr = *crp;
         if (cr.app_rule) {
             continue;
         }

@@ -56,14 +56,16 @@ struct CFlowbit {
 struct CBuffer {
     dataplane::app::BufferId buffer{};
     std::vector<Transform> transforms;
-    uint16_t view = 0;  // index of (buffer, transforms) in RuleSet's buffer views
+    uint16_t view = 0;  // process-wide id of (buffer, transforms): RuleSet::views()[view]
     std::vector<COp> ops;
     std::optional<IntMatch> bsize;
 };
 
+// Everything here follows from the rule alone (flowbit and buffer-view ids are process-wide),
+// never from the rule set it sits in: a reload shares an unchanged rule's CompiledRule with
+// the set it replaces. Its position in RuleSet::compiled() is its evaluation order.
 struct CompiledRule {
     Rule rule;
-    uint32_t index = 0;  // evaluation order
     std::vector<COp> ops;
     std::vector<CBuffer> bufs;  // application-layer buffer programs
     // Application-layer rules (buffers or urilen) run on transaction events of their

@@ -645,7 +645,7 @@ Result<std::unique_ptr<Matcher>> Matcher::create(RuleSetPtr rules_in) {
     s.seen.assign(rules->size(), 0);
     size_t max_vars = 0;
     for (const auto& cr : rules->compiled()) {
-        max_vars = std::max(max_vars, cr.rule.byte_vars.size());
+        max_vars = std::max(max_vars, cr->rule.byte_vars.size());
     }
     s.vars.assign(max_vars, 0);
     s.views.assign(rules->views().size(), {});
@@ -742,7 +742,7 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
                                   pv.stream_base == 0 && pkt_payload &&
                                   pv.stream_len == pkt.payload_len;
     for (uint32_t ri : s.candidates) {
-        const CompiledRule& cr = compiled[ri];
+        const CompiledRule& cr = *compiled[ri];
         const Rule& r = cr.rule;
         if ((cr.needs_payload && !pkt_payload && !stream) ||
             (pv.stream_only && !cr.needs_payload)) {
@@ -897,7 +897,7 @@ std::span<const uint32_t> Matcher::inspect_app(const Packet& pkt, Flow* flow,
     const auto& compiled = rules_->compiled();
     const Buf pbuf{pkt.payload, pkt.payload_len};
     for (uint32_t ri : s.candidates) {
-        const CompiledRule& cr = compiled[ri];
+        const CompiledRule& cr = *compiled[ri];
         const Rule& r = cr.rule;
         if (!header_match(r, pkt, flow) || !flowbit_checks_match(cr, flow)) {
             continue;

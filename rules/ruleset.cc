@@ -449,6 +449,34 @@ uint32_t port_count(const PortSet& ps) {
 // Flowbit ids are process-wide, not per rule set: flows outlive a rule reload, and the bits
 // they carry must keep their names when a new RuleSet (compiled off the hot path) replaces
 // the old one. Compile time only; the mutex never meets a packet.
+// Buffer views, (buffer, transforms), are process-wide for the same reason as flowbits: a
+// CompiledRule names its views by id and is shared by the rule sets of successive reloads.
+std::mutex view_registry_mu;
+std::vector<BufferView>& view_registry() {
+    static std::vector<BufferView> views;
+    return views;
+}
+
+Result<uint16_t> view_registry_id(dataplane::app::BufferId b, const std::vector<Transform>& t) {
+    std::lock_guard lock(view_registry_mu);
+    auto& views = view_registry();
+    for (size_t i = 0; i < views.size(); ++i) {
+        if (views[i].buffer == b && views[i].transforms == t) {
+            return static_cast<uint16_t>(i);
+        }
+    }
+    if (views.size() >= 65535) {
+        return make_error(ErrorCode::RuleCompile, "too many distinct buffer views (65535)");
+    }
+    views.push_back(BufferView{b, t});
+    return static_cast<uint16_t>(views.size() - 1);
+}
+
+std::vector<BufferView> view_registry_snapshot() {
+    std::lock_guard lock(view_registry_mu);
+    return view_registry();
+}
+
 Result<uint16_t> flowbit_registry_id(const std::string& name) {
     static std::mutex mu;
     static std::unordered_map<std::string, uint16_t> ids;
@@ -559,17 +587,16 @@ public:
 };
 
 RuleSet::RuleSet()
-    : compiled_(std::make_unique<std::vector<CompiledRule>>()),
-      groups_(std::make_unique<std::vector<RuleGroup>>()),
+    : groups_(std::make_unique<std::vector<RuleGroup>>()),
       app_groups_(std::make_unique<std::vector<AppGroup>>()),
       views_(std::make_unique<std::vector<BufferView>>()) {}
 RuleSet::~RuleSet() = default;
 
 size_t RuleSet::size() const {
-    return compiled_->size();
+    return compiled_.size();
 }
 const Rule& RuleSet::rule(uint32_t index) const {
-    return (*compiled_)[index].rule;
+    return compiled_[index]->rule;
 }
 
 std::optional<uint32_t> RuleSet::index_of(uint32_t gid, uint32_t sid) const {
@@ -581,8 +608,8 @@ std::optional<uint32_t> RuleSet::index_of(uint32_t gid, uint32_t sid) const {
 }
 
 bool RuleSet::uses_buffer(dataplane::app::BufferId b) const {
-    return std::any_of(views_->begin(), views_->end(),
-                       [b](const BufferView& v) { return v.buffer == b; });
+    const auto i = static_cast<size_t>(b);
+    return i < buffer_used_.size() && buffer_used_[i] != 0;
 }
 
 const AppGroup& RuleSet::app_group(dataplane::app::AppProto p, uint8_t stage) const {
@@ -684,7 +711,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         hs_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - h0).count();
         return db;
     };
-    auto& compiled = *rs->compiled_;
+    auto& compiled = rs->compiled_;
 
     // Evaluation order: Suricata's signature ordering (action, flowbits, priority), stable.
     std::vector<size_t> order(rules.size());
@@ -711,21 +738,11 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         return flowbit_registry_id(name);
     };
 
-    auto& views = *rs->views_;
-    auto intern_view = [&](dataplane::app::BufferId b, const std::vector<Transform>& t) {
-        for (size_t i = 0; i < views.size(); ++i) {
-            if (views[i].buffer == b && views[i].transforms == t) {
-                return static_cast<uint16_t>(i);
-            }
-        }
-        views.push_back(BufferView{b, t});
-        return static_cast<uint16_t>(views.size() - 1);
-    };
-
     compiled.reserve(rules.size());
     for (size_t oi : order) {
         Rule& r = rules[oi];
-        CompiledRule cr;
+        auto crp = std::make_shared<CompiledRule>();
+        CompiledRule& cr = *crp;
         std::string err = compile_ops(r.payload, cr.ops, cr.needs_payload);
         bool buf_payload = false;
         for (size_t bi = 0; bi < r.buffers.size() && err.empty(); ++bi) {
@@ -735,7 +752,11 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             cb.transforms = bm.transforms;
             cb.bsize = bm.bsize;
             err = compile_ops(bm.ops, cb.ops, buf_payload);
-            cb.view = intern_view(bm.buffer, bm.transforms);
+            if (auto v = view_registry_id(bm.buffer, bm.transforms); v) {
+                cb.view = *v;
+            } else if (err.empty()) {
+                err = v.error().message;
+            }
             cr.stage = std::max(cr.stage, dataplane::app::buffer_stage(bm.buffer));
             cr.bufs.push_back(std::move(cb));
         }
@@ -780,16 +801,15 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             continue;
         }
         cr.alerts = r.action != Action::Pass && !r.noalert;
-        cr.index = static_cast<uint32_t>(compiled.size());
         cr.rule = std::move(r);
-        compiled.push_back(std::move(cr));
+        compiled.push_back(std::move(crp));
     }
     report.loaded = compiled.size();
     static std::atomic<uint32_t> next_id{1};
     rs->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
     rs->by_gid_sid_.reserve(compiled.size());
-    for (const auto& c : compiled) {
-        rs->by_gid_sid_.emplace(uint64_t{c.rule.gid} << 32 | c.rule.sid, c.index);
+    for (uint32_t i = 0; i < compiled.size(); ++i) {
+        rs->by_gid_sid_.emplace(uint64_t{compiled[i]->rule.gid} << 32 | compiled[i]->rule.sid, i);
     }
     rs->stats_.rules = compiled.size();
     rs->stats_.flowbits = flowbit_names.size();
@@ -797,8 +817,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
     // Prefilter choice per rule.
     std::vector<Prefilter> pfs(compiled.size());
     for (size_t i = 0; i < compiled.size(); ++i) {
-        if (!compiled[i].app_rule) {
-            pfs[i] = choose_prefilter(compiled[i].ops);
+        if (!compiled[i]->app_rule) {
+            pfs[i] = choose_prefilter(compiled[i]->ops);
         }
     }
 
@@ -825,7 +845,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         for (size_t d = 0; d < kDirs; ++d) {
             std::vector<uint32_t> any_port;
             std::map<uint16_t, std::vector<uint32_t>> by_port;
-            for (const auto& cr : compiled) {
+            for (uint32_t ci = 0; ci < compiled.size(); ++ci) {
+                const CompiledRule& cr = *compiled[ci];
                 const Rule& r = cr.rule;
                 if (cr.app_rule) {
                     continue;  // run on transaction events (app groups below)
@@ -847,12 +868,12 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
                                        !key_ports.is_any() &&
                                        port_count(key_ports) <= kMaxGroupedPorts;
                 if (!groupable) {
-                    any_port.push_back(cr.index);
+                    any_port.push_back(ci);
                     continue;
                 }
                 for (const auto& pr : key_ports.ranges) {
                     for (uint32_t p = pr.lo; p <= pr.hi; ++p) {
-                        by_port[static_cast<uint16_t>(p)].push_back(cr.index);
+                        by_port[static_cast<uint16_t>(p)].push_back(ci);
                     }
                 }
             }
@@ -945,7 +966,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         std::vector<std::pair<uint32_t, const IpSet*>> by_dst;
         std::vector<uint32_t> always;
         for (uint32_t ri : g.always) {
-            const Rule& r = compiled[ri].rule;
+            const Rule& r = compiled[ri]->rule;
             if (!r.bidirectional && small_set(r.src)) {
                 by_src.emplace_back(ri, &r.src);
             } else if (!r.bidirectional && small_set(r.dst)) {
@@ -981,7 +1002,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         std::map<uint16_t, std::vector<std::string>> exprs;
         std::map<uint16_t, std::vector<unsigned>> flags;
         std::map<uint16_t, std::vector<std::vector<uint32_t>>> prules;
-        for (const auto& cr : compiled) {
+        for (uint32_t ci = 0; ci < compiled.size(); ++ci) {
+            const CompiledRule& cr = *compiled[ci];
             if (!cr.app_rule ||
                 static_cast<size_t>(cr.app_proto) * RuleSet::kAppStages + cr.stage != gi) {
                 continue;
@@ -991,7 +1013,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
             uint16_t view = 0;
             const Prefilter pf = choose_app_prefilter(cr, view);
             if (pf.kind == Prefilter::Kind::None) {
-                ag.always.push_back(cr.index);
+                ag.always.push_back(ci);
                 continue;
             }
             auto key = std::make_pair(pf.expr, pf.flags);
@@ -1003,8 +1025,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
                 flags[view].push_back(pf.flags);
                 prules[view].emplace_back();
             }
-            prules[view][it->second].push_back(cr.index);
-            (pf.flags & HS_FLAG_PREFILTER ? regex_prefiltered : prefiltered).insert(cr.index);
+            prules[view][it->second].push_back(ci);
+            (pf.flags & HS_FLAG_PREFILTER ? regex_prefiltered : prefiltered).insert(ci);
         }
         for (auto& [view, ex] : exprs) {
             AppGroup::ViewDb vd;
@@ -1037,6 +1059,16 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
     rs->stats_.pcre_prefilter = regex_prefiltered.size();
     rs->stats_.address_indexed_rules = indexed.size();
     rs->stats_.always_check = compiled.size() - prefiltered.size() - regex_prefiltered.size();
+    *rs->views_ = view_registry_snapshot();
+    for (const auto& c : compiled) {
+        for (const auto& b : c->bufs) {
+            const auto bi = static_cast<size_t>(b.buffer);
+            if (rs->buffer_used_.size() <= bi) {
+                rs->buffer_used_.resize(bi + 1, 0);
+            }
+            rs->buffer_used_[bi] = 1;
+        }
+    }
     rs->stats_.compile_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rs->stats_.hyperscan_seconds = hs_seconds;

@@ -112,23 +112,27 @@ public:
     std::optional<uint32_t> index_of(uint32_t gid, uint32_t sid) const;
 
     // Internal, for Matcher and benchmarks.
-    const std::vector<CompiledRule>& compiled() const { return *compiled_; }
+    using CompiledRulePtr = std::shared_ptr<const CompiledRule>;
+    const std::vector<CompiledRulePtr>& compiled() const { return compiled_; }
     const RuleGroup& group_for(const dataplane::Packet& pkt) const;
     const std::vector<RuleGroup>& groups() const { return *groups_; }
     static constexpr size_t kAppProtos = static_cast<size_t>(dataplane::app::AppProto::Count);
     static constexpr size_t kAppStages = 5;  // stages 0..4 (buffers.h)
     const AppGroup& app_group(dataplane::app::AppProto p, uint8_t stage) const;
     const std::vector<AppGroup>& app_groups() const { return *app_groups_; }
+    // Buffer views by their process-wide id (CBuffer::view); every view registered so far,
+    // including some this set does not use.
     const std::vector<BufferView>& views() const { return *views_; }
     // Some rule inspects this application-layer buffer.
     bool uses_buffer(dataplane::app::BufferId b) const;
 
 private:
     RuleSet();
-    std::unique_ptr<std::vector<CompiledRule>> compiled_;
+    std::vector<CompiledRulePtr> compiled_;
     std::unique_ptr<std::vector<RuleGroup>> groups_;
     std::unique_ptr<std::vector<AppGroup>> app_groups_;
     std::unique_ptr<std::vector<BufferView>> views_;
+    std::vector<uint8_t> buffer_used_;  // by BufferId: some rule of this set inspects it
     // group index lookup: [transport][dir] -> port -> group (for TCP/UDP), else single group
     std::vector<std::vector<uint16_t>> port_maps_;
     std::vector<uint16_t> default_group_;
