@@ -433,7 +433,13 @@ class SpoolTest(Base):
         self.assertGreater(dropped, 10000)
         m = self.mgmtd().start()
         write_pcap(self.path("one.pcap"), 1)
-        self.replay(cfg, self.path("one.pcap"), self.path("eve2.json"))
+        # The next run sends what was spooled; it may take its time (a loaded CI machine):
+        # a drain timeout of 1 s would leave part of the spool for a later run.
+        cfg2 = self.sensor_config(name="sensor2.yaml", rules=self.every_packet_rules(),
+                                  zmq_extra=", spool-max-mb: 1, spool-full: drop-newest, "
+                                            "drain-timeout-s: 30")
+        r2 = self.replay(cfg2, self.path("one.pcap"), self.path("eve2.json"))
+        self.assertEqual(r2.returncode, 0, r2.stderr)
         self.wait_for(lambda: m.count("edge-01") >= 20001 - dropped, what="spool drained")
         seqs = m.seqs("edge-01")
         self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
