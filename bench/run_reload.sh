@@ -5,7 +5,9 @@
 #   - `vigil-sensor run` on a DPDK net_pcap port that replays a small capture in a loop
 #     (infinite_rx), one worker; then SIGHUP: packets/s before, during and after the reload,
 #     resident memory steady and at its peak (sampled every 100 ms), the longest time a worker
-#     was held by the switch (the sensor's own measure), once without and once with the cache.
+#     was held by the switch (the sensor's own measure): without and with the cache, the rules
+#     unchanged (a rollback, a re-sent pack), 1% of them changed (a daily update) and every
+#     one changed (nothing can be shared with the running set: the worst case).
 # The machines are shared and noisy: compare the ratios of one run.
 #
 #   bench/run_reload.sh [BUILD_DIR]      (default build-bench; needs vigil-sensor)
@@ -45,7 +47,7 @@ capture:
   eal: ["--no-huge", "-m", "1024", "--no-pci", "--no-shconf", "--no-telemetry", "--log-level=*:error", "--lcores=0@0,(1,2)@1", "--vdev=net_pcap0,rx_pcap=$pcap,infinite_rx=1"]
   ports: [net_pcap0]
   workers: 1
-rules: [$work/rules]
+rules: [$work/rules-run]
 $1
 outputs:
   eve: {path: /dev/null}
@@ -54,9 +56,20 @@ EOF
 rss() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 count_pkts() { kill -USR1 $1; sleep 0.3; grep "worker 0" $work/err | tail -1 | awk '{print $4}'; }
 
+# Changes the msg of every Nth rule of the running copy (N=1: all of them).
+change_rules() {
+    local every=$1
+    for f in $work/rules-run/*.rules; do
+        awk -v n=$every '/^(alert|drop|pass|reject) / { k++; if (k % n == 0) sub(/msg:"/, "msg:\"v2 ") } { print }' "$f" > "$f.new"
+        mv "$f.new" "$f"
+    done
+}
+
 run_one() {
     local label=$1
+    local change=${3:-0}
     config "$2"
+    rm -rf $work/rules-run; cp -r $work/rules $work/rules-run
     : > $work/err
     "$sensor" run --config $work/sensor.yaml --no-progress 2>$work/err >/dev/null &
     local pid=$!; echo $pid > $work/pid
@@ -64,6 +77,7 @@ run_one() {
     sleep 3
     local steady; steady=$(rss $pid)
     local a t0 b t1; a=$(count_pkts $pid); t0=$(date +%s.%N); sleep 3; b=$(count_pkts $pid); t1=$(date +%s.%N)
+    [ "$change" -gt 0 ] && change_rules "$change"
     kill -HUP $pid
     local peak=$steady
     local n=0
@@ -84,5 +98,7 @@ run_one() {
         printf "   packets/s: before %.0f, during the reload %.0f (%.2f x), after %.0f\n", before, during, during / before, after;
         printf "   RSS: steady %d MB, peak %d MB (%.2f x steady), after %d MB\n", s / 1024, p / 1024, p / s, f / 1024 }'
 }
-run_one "no cache" ""
-run_one "compile cache filled" "engine: {rules-cache: $work/cache}"
+run_one "no cache, rules unchanged" ""
+run_one "compile cache filled, rules unchanged" "engine: {rules-cache: $work/cache}"
+run_one "compile cache filled, 1% of the rules changed" "engine: {rules-cache: $work/cache}" 100
+run_one "compile cache filled, every rule changed (nothing shared)" "engine: {rules-cache: $work/cache}" 1

@@ -422,11 +422,13 @@ Result<ParseResult> parse_rules_file(const std::string& path, const Vars& vars) 
 namespace {
 
 // Parses the logical rules of `paths` in parallel; keeps in `rules`, compacted in place and in
-// order, those that parse and are not duplicates. `on_reject(file, error)` is called in order.
-// `cross_file`: also refuse a (gid, sid) loaded from an earlier file.
+// order, those that parse and are not duplicates, and in `order` every rule kept (parsed or
+// `known`). `on_reject(file, error)` is called in order. `cross_file`: also refuse a (gid, sid)
+// loaded from an earlier file. `known` (may be null): rules not to parse again.
 template <typename OnReject>
 Status parse_files_impl(const std::vector<std::string>& paths, const Vars& vars, unsigned threads,
-                        bool cross_file, std::vector<Rule>& rules, std::vector<uint32_t>& rule_file,
+                        bool cross_file, const KnownRules* known, std::vector<Rule>& rules,
+                        std::vector<uint32_t>& rule_file, std::vector<ParsedFiles::Entry>& order,
                         OnReject&& on_reject) {
     // Read every logical rule first (cheap), parse them in parallel, then apply the duplicate
     // checks in order, so the result does not depend on the thread count.
@@ -434,6 +436,8 @@ Status parse_files_impl(const std::vector<std::string>& paths, const Vars& vars,
         uint32_t file = 0;
         uint32_t line = 0;
         std::string text;
+        const Rule* known = nullptr;  // the same text, parsed before
+        uint32_t index = 0;           // in `known`, or in the parsed rules
     };
     std::vector<Job> jobs;
     for (size_t fi = 0; fi < paths.size(); ++fi) {
@@ -443,29 +447,42 @@ Status parse_files_impl(const std::vector<std::string>& paths, const Vars& vars,
         }
         const bool read_ok =
             for_each_logical_rule(in, [&](const std::string& logical, uint32_t start_line) {
-                jobs.push_back(Job{static_cast<uint32_t>(fi), start_line, logical});
+                Job j{static_cast<uint32_t>(fi), start_line, logical};
+                if (known != nullptr) {
+                    j.known = known->find(trim(logical), j.index);
+                }
+                jobs.push_back(std::move(j));
             });
         if (!read_ok) {
             return make_error(ErrorCode::Io, "cannot read rules file " + quote(paths[fi]));
         }
     }
+    std::vector<uint32_t> to_parse;  // job indexes
+    for (uint32_t i = 0; i < jobs.size(); ++i) {
+        if (jobs[i].known == nullptr) {
+            jobs[i].index = static_cast<uint32_t>(to_parse.size());
+            to_parse.push_back(i);
+        } else {
+            std::string().swap(jobs[i].text);
+        }
+    }
 
     rules.clear();
-    rules.resize(jobs.size());
-    std::vector<RuleError> errors(jobs.size());
-    std::vector<uint8_t> ok(jobs.size(), 0);
+    rules.resize(to_parse.size());
+    std::vector<RuleError> errors(to_parse.size());
+    std::vector<uint8_t> ok(to_parse.size(), 0);
     constexpr size_t kChunk = 256;
     std::atomic<size_t> next{0};
     auto work = [&] {
         for (;;) {
             const size_t from = next.fetch_add(kChunk, std::memory_order_relaxed);
-            if (from >= jobs.size()) {
+            if (from >= to_parse.size()) {
                 return;
             }
-            const size_t to = std::min(jobs.size(), from + kChunk);
-            for (size_t i = from; i < to; ++i) {
-                Job& j = jobs[i];
-                ok[i] = parse_rule_impl(j.text, vars, paths[j.file], j.line, rules[i], errors[i])
+            const size_t to = std::min(to_parse.size(), from + kChunk);
+            for (size_t k = from; k < to; ++k) {
+                Job& j = jobs[to_parse[k]];
+                ok[k] = parse_rule_impl(j.text, vars, paths[j.file], j.line, rules[k], errors[k])
                             ? 1
                             : 0;
                 std::string().swap(j.text);  // the Rule keeps its own copy
@@ -476,7 +493,7 @@ Status parse_files_impl(const std::vector<std::string>& paths, const Vars& vars,
         threads = std::clamp(std::thread::hardware_concurrency(), 1U, 8U);
     }
     // A thread is worth starting for a few thousand rules, not for a test's handful.
-    const size_t useful = jobs.size() / 2048 + 1;
+    const size_t useful = to_parse.size() / 2048 + 1;
     const auto n = static_cast<unsigned>(std::min<size_t>(threads, useful));
     std::vector<std::thread> pool;
     for (unsigned t = 1; t < n; ++t) {
@@ -487,56 +504,61 @@ Status parse_files_impl(const std::vector<std::string>& paths, const Vars& vars,
         t.join();
     }
 
-    std::map<std::pair<uint32_t, uint32_t>, uint32_t> first_line;  // in this file: -> line
-    std::set<std::pair<uint32_t, uint32_t>> earlier;               // loaded from earlier files
-    std::vector<RuleError> cross_dups;  // this file's rules refused as loaded before
+    using Key = std::pair<uint32_t, uint32_t>;
+    std::map<Key, uint32_t> first_line;  // in this file: -> line
+    std::set<Key> earlier;               // loaded from earlier files
+    std::vector<Key> file_keys;          // kept from this file
+    std::vector<RuleError> cross_dups;   // this file's rules refused as loaded before
     rule_file.clear();
-    size_t kept = 0;
+    order.clear();
+    size_t kept = 0;  // parsed rules kept
     uint32_t cur_file = UINT32_MAX;
-    size_t file_start = 0;  // first kept rule of the current file
     auto end_file = [&] {
         for (auto& e : cross_dups) {
             on_reject(cur_file, std::move(e));
         }
         cross_dups.clear();
         if (cross_file) {
-            for (size_t k = file_start; k < kept; ++k) {
-                earlier.emplace(rules[k].gid, rules[k].sid);
-            }
+            earlier.insert(file_keys.begin(), file_keys.end());
         }
+        file_keys.clear();
     };
-    for (size_t i = 0; i < jobs.size(); ++i) {
-        if (jobs[i].file != cur_file) {
+    for (const Job& job : jobs) {
+        if (job.file != cur_file) {
             if (cur_file != UINT32_MAX) {
                 end_file();
             }
-            cur_file = jobs[i].file;
+            cur_file = job.file;
             first_line.clear();
-            file_start = kept;
         }
-        if (ok[i] == 0) {
-            on_reject(cur_file, std::move(errors[i]));
+        if (job.known == nullptr && ok[job.index] == 0) {
+            on_reject(cur_file, std::move(errors[job.index]));
             continue;
         }
-        Rule& rule = rules[i];
-        const auto key = std::make_pair(rule.gid, rule.sid);
-        const auto [it, fresh] = first_line.emplace(key, jobs[i].line);
+        const Rule& rule = job.known != nullptr ? *job.known : rules[job.index];
+        const Key key{rule.gid, rule.sid};
+        const auto [it, fresh] = first_line.emplace(key, job.line);
         if (!fresh) {
-            RuleError err = std::move(errors[i]);
-            err.sid = rule.sid;
-            err.reason = "duplicate sid (gid " + std::to_string(rule.gid) +
-                         "), first defined at line " + std::to_string(it->second);
+            RuleError err{paths[cur_file], job.line, rule.sid,
+                          "duplicate sid (gid " + std::to_string(rule.gid) +
+                              "), first defined at line " + std::to_string(it->second)};
             on_reject(cur_file, std::move(err));
             continue;
         }
         if (cross_file && earlier.count(key) != 0) {
             cross_dups.push_back(
-                RuleError{rule.file, rule.line, rule.sid, "duplicate sid (already loaded)"});
+                RuleError{paths[cur_file], job.line, rule.sid, "duplicate sid (already loaded)"});
             continue;
         }
-        if (kept != i) {
-            rules[kept] = std::move(rule);
+        file_keys.push_back(key);
+        if (job.known != nullptr) {
+            order.push_back(ParsedFiles::Entry{job.index, true});
+            continue;
         }
+        if (kept != job.index) {
+            rules[kept] = std::move(rules[job.index]);
+        }
+        order.push_back(ParsedFiles::Entry{static_cast<uint32_t>(kept), false});
         rule_file.push_back(cur_file);
         ++kept;
     }
@@ -554,8 +576,9 @@ Result<std::vector<ParseResult>> parse_rules_files(const std::vector<std::string
     std::vector<ParseResult> out(paths.size());
     std::vector<Rule> rules;
     std::vector<uint32_t> rule_file;
+    std::vector<ParsedFiles::Entry> order;
     auto st = parse_files_impl(
-        paths, vars, threads, false, rules, rule_file,
+        paths, vars, threads, false, nullptr, rules, rule_file, order,
         [&](uint32_t f, RuleError&& e) { out[f].rejected.push_back(std::move(e)); });
     if (!st) {
         return st.error();
@@ -567,16 +590,29 @@ Result<std::vector<ParseResult>> parse_rules_files(const std::vector<std::string
 }
 
 Result<ParsedFiles> parse_rules_flat(const std::vector<std::string>& paths, const Vars& vars,
-                                     unsigned threads) {
+                                     unsigned threads, const KnownRules* known) {
     ParsedFiles out;
     std::vector<uint32_t> rule_file;
     auto st =
-        parse_files_impl(paths, vars, threads, true, out.rules, rule_file,
+        parse_files_impl(paths, vars, threads, true, known, out.rules, rule_file, out.order,
                          [&](uint32_t, RuleError&& e) { out.rejected.push_back(std::move(e)); });
     if (!st) {
         return st.error();
     }
     return out;
+}
+
+bool same_parse_vars(const Vars& a, const Vars& b) {
+    if (a.address_groups != b.address_groups || a.port_groups != b.port_groups ||
+        a.classifications.size() != b.classifications.size()) {
+        return false;
+    }
+    return std::equal(a.classifications.begin(), a.classifications.end(), b.classifications.begin(),
+                      [](const auto& x, const auto& y) {
+                          return x.first == y.first &&
+                                 x.second.description == y.second.description &&
+                                 x.second.priority == y.second.priority;
+                      });
 }
 
 std::vector<RuleLine> scan_rule_lines(std::string_view content) {

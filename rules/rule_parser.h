@@ -83,16 +83,37 @@ Result<ParseResult> parse_rules_file(const std::string& path, const Vars& vars);
 Result<std::vector<ParseResult>> parse_rules_files(const std::vector<std::string>& paths,
                                                    const Vars& vars, unsigned threads = 0);
 
+// Rules parsed before (the set a reload replaces): a logical rule whose text is known is not
+// parsed again. find() returns the known rule whose Rule::text is exactly `text` (a logical
+// rule, trimmed) and sets `index` to its index among the known rules; null when none.
+class KnownRules {
+public:
+    virtual ~KnownRules() = default;
+    virtual const Rule* find(std::string_view text, uint32_t& index) const = 0;
+};
+
 // The rules of several files as one list (what a rule set loads), parsed as parse_rules_files
 // does. A sid (with its gid) already loaded from an earlier file is rejected as "duplicate sid
 // (already loaded)". `rejected` holds, file by file, that file's rejections in line order and
 // then its rules refused as duplicates of earlier files.
 struct ParsedFiles {
-    std::vector<Rule> rules;
+    std::vector<Rule> rules;  // parsed now
     std::vector<RuleError> rejected;
+    // Every rule kept, in load order: rules[index], or (known) the known rule of that index.
+    struct Entry {
+        uint32_t index = 0;
+        bool known = false;
+    };
+    std::vector<Entry> order;
 };
+// `known` (may be null): rules to take as they are instead of parsing them; only valid when
+// they were parsed with variables for which same_parse_vars() holds.
 Result<ParsedFiles> parse_rules_flat(const std::vector<std::string>& paths, const Vars& vars,
-                                     unsigned threads = 0);
+                                     unsigned threads = 0, const KnownRules* known = nullptr);
+
+// Whether a rule parses the same with `a` as with `b`: the address and port groups and the
+// classifications are equal (the rest of Vars is applied to alerts, not to rules).
+bool same_parse_vars(const Vars& a, const Vars& b);
 
 // One rule of a rules file as written, read without parsing it (`vigilctl rules diff`): its
 // identity and its text, whether or not Vigil accepts it.

@@ -581,9 +581,11 @@ std::vector<std::pair<std::string, size_t>> LoadReport::rejected_by_reason() con
 
 class RuleSetBuilder {
 public:
-    static Result<std::shared_ptr<const RuleSet>> build(std::vector<Rule> rules, LoadReport& report,
-                                                        const CompileOptions& opts,
-                                                        double parse_seconds);
+    // `order` (empty: `rules` in order) lists the rules to build: rules[index], or the rule of
+    // that index in opts.previous, whose CompiledRule is shared.
+    static Result<std::shared_ptr<const RuleSet>> build(
+        std::vector<Rule> rules, const std::vector<ParsedFiles::Entry>& order, LoadReport& report,
+        const CompileOptions& opts, double parse_seconds);
 };
 
 RuleSet::RuleSet()
@@ -648,8 +650,35 @@ const RuleGroup& RuleSet::group_for(const dataplane::Packet& pkt) const {
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::vector<Rule> rules, LoadReport& report,
                                                         const CompileOptions& opts) {
-    return RuleSetBuilder::build(std::move(rules), report, opts, 0);
+    return RuleSetBuilder::build(std::move(rules), {}, report, opts, 0);
 }
+
+namespace {
+
+// The rules of the set a reload replaces, by their text.
+class PreviousRules final : public KnownRules {
+public:
+    explicit PreviousRules(const RuleSet& rs) : rs_(rs) {
+        by_text_.reserve(rs.size());
+        for (uint32_t i = 0; i < rs.size(); ++i) {
+            by_text_.emplace(rs.rule(i).text, i);
+        }
+    }
+    const Rule* find(std::string_view text, uint32_t& index) const override {
+        const auto it = by_text_.find(text);
+        if (it == by_text_.end()) {
+            return nullptr;
+        }
+        index = it->second;
+        return &rs_.rule(index);
+    }
+
+private:
+    const RuleSet& rs_;
+    std::unordered_map<std::string_view, uint32_t> by_text_;
+};
+
+}  // namespace
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::string>& paths,
                                                      const Vars& vars, LoadReport& report,
@@ -680,7 +709,14 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::stri
             return make_error(ErrorCode::BadInput, p + ": no such file or directory");
         }
     }
-    auto parsed = parse_rules_flat(files, vars);
+    // A reload with the same variables: the running set's rules are not parsed or compiled
+    // again where their text is unchanged.
+    std::optional<PreviousRules> known;
+    if (opts.previous && opts.previous->parse_vars_ &&
+        same_parse_vars(*opts.previous->parse_vars_, vars)) {
+        known.emplace(*opts.previous);
+    }
+    auto parsed = parse_rules_flat(files, vars, 0, known ? &*known : nullptr);
     if (!parsed) {
         return parsed.error();
     }
@@ -690,13 +726,21 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::stri
     }
     const double parse_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return RuleSetBuilder::build(std::move(parsed->rules), report, opts, parse_seconds);
+    CompileOptions build_opts = opts;
+    if (!known) {
+        build_opts.previous.reset();
+    }
+    auto rs = RuleSetBuilder::build(std::move(parsed->rules), parsed->order, report, build_opts,
+                                    parse_seconds);
+    if (rs) {
+        std::const_pointer_cast<RuleSet>(*rs)->parse_vars_ = vars;
+    }
+    return rs;
 }
 
-Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> rules,
-                                                             LoadReport& report,
-                                                             const CompileOptions& opts,
-                                                             double parse_seconds) {
+Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(
+    std::vector<Rule> rules, const std::vector<ParsedFiles::Entry>& entries, LoadReport& report,
+    const CompileOptions& opts, double parse_seconds) {
     const auto t0 = std::chrono::steady_clock::now();
     std::shared_ptr<RuleSet> rs(new RuleSet());
     rs->stats_.parse_seconds = parse_seconds;
@@ -713,14 +757,30 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
     };
     auto& compiled = rs->compiled_;
 
+    const RuleSet* prev = opts.previous.get();
+    const size_t nin = entries.empty() ? rules.size() : entries.size();
+    // Input i: a rule parsed now, or one of the previous set (null: parsed now).
+    auto shared_at = [&](size_t i) -> const RuleSet::CompiledRulePtr* {
+        if (entries.empty() || !entries[i].known || prev == nullptr) {
+            return nullptr;
+        }
+        return &prev->compiled_[entries[i].index];
+    };
+    auto rule_at = [&](size_t i) -> const Rule& {
+        if (const auto* sp = shared_at(i)) {
+            return (*sp)->rule;
+        }
+        return rules[entries.empty() ? i : entries[i].index];
+    };
+
     // Evaluation order: Suricata's signature ordering (action, flowbits, priority), stable.
-    std::vector<size_t> order(rules.size());
+    std::vector<size_t> order(nin);
     for (size_t i = 0; i < order.size(); ++i) {
         order[i] = i;
     }
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-        const Rule& ra = rules[a];
-        const Rule& rb = rules[b];
+        const Rule& ra = rule_at(a);
+        const Rule& rb = rule_at(b);
         if (action_rank(ra.action) != action_rank(rb.action)) {
             return action_rank(ra.action) < action_rank(rb.action);
         }
@@ -738,9 +798,17 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(std::vector<Rule> r
         return flowbit_registry_id(name);
     };
 
-    compiled.reserve(rules.size());
+    compiled.reserve(nin);
     for (size_t oi : order) {
-        Rule& r = rules[oi];
+        if (const auto* sp = shared_at(oi)) {
+            for (const auto& fb : (*sp)->rule.flowbits) {
+                flowbit_names.insert(fb.names.begin(), fb.names.end());
+            }
+            compiled.push_back(*sp);  // unchanged: its program is shared, not rebuilt
+            ++rs->stats_.shared;
+            continue;
+        }
+        Rule& r = rules[entries.empty() ? oi : entries[oi].index];
         auto crp = std::make_shared<CompiledRule>();
         CompiledRule& cr = *crp;
         std::string err = compile_ops(r.payload, cr.ops, cr.needs_payload);

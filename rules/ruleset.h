@@ -65,12 +65,20 @@ struct RuleSetStats {
     uint64_t cache_bytes_read = 0;
     uint64_t cache_bytes_written = 0;
     double cache_seconds_saved = 0;
+    // Rules shared with CompileOptions::previous (not parsed or compiled again).
+    size_t shared = 0;
     // "rules: hyperscan cache: 12 hits, 0 misses, 0 rebuilt, 2.1 MiB read, 14.20 s saved"
     std::string cache_line() const;
 };
 
 // How RuleSet::compile builds. The defaults are what every caller had before options.
+class RuleSet;
+
 struct CompileOptions {
+    // The set a reload replaces (RuleSet::load only): a rule whose text is unchanged, loaded
+    // with the same variables (same_parse_vars), shares that set's CompiledRule instead of
+    // being parsed and compiled again; two sets then hold one copy of it. Null: no sharing.
+    std::shared_ptr<const RuleSet> previous;
     // Directory of serialized Hyperscan databases (rules/hs_cache.h): a database whose
     // inputs, Hyperscan version and platform match an entry is loaded instead of compiled.
     // Empty: no cache. A directory that cannot be used is a warning, never an error.
@@ -139,6 +147,7 @@ private:
     std::unordered_map<uint64_t, uint32_t> by_gid_sid_;  // (gid << 32 | sid) -> index
     uint32_t id_ = 0;
     RuleSetStats stats_{};
+    std::optional<Vars> parse_vars_;  // what RuleSet::load parsed with (for sharing)
     friend class RuleSetBuilder;
 };
 using RuleSetPtr = std::shared_ptr<const RuleSet>;

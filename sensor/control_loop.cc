@@ -75,8 +75,8 @@ void ControlLoop::start_reload() {
     r->requests.swap(next_requests_);
     r->started_ns = mono_ns();
     const size_t nworkers = ctxs_.size();
-    r->thread = std::thread([this, r, nworkers] {
-        r->loaded = opts_.reload_rules();
+    r->thread = std::thread([this, r, nworkers, running = output_.rules()] {
+        r->loaded = opts_.reload_rules(running);
         if (r->loaded) {
             for (size_t i = 0; i < nworkers; ++i) {
                 auto m = rules::Matcher::create(r->loaded->rules);
@@ -135,9 +135,11 @@ void ControlLoop::poll_reload() {
         last_reload_sec_ = static_cast<int64_t>(std::time(nullptr));
         std::fprintf(log_,
                      "vigil-sensor: reload: rule set %u -> %u (%llu rules loaded, %llu "
-                     "rejected; loaded and compiled in %.2f s); workers switching\n",
+                     "rejected, %zu unchanged and shared with rule set %u; loaded and compiled "
+                     "in %.2f s); workers switching\n",
                      cur, l.rules->id(), static_cast<unsigned long long>(l.loaded),
-                     static_cast<unsigned long long>(l.rejected), r.seconds);
+                     static_cast<unsigned long long>(l.rejected), l.rules->stats().shared, cur,
+                     r.seconds);
         std::fflush(log_);
     }
     // Each worker hands its old matcher back once it switched: freed here, with the packets

@@ -49,8 +49,10 @@ struct LiveOptions {
     ZmqOutput* mgmt = nullptr;
     wire::Heartbeat beat{};
     // SIGHUP: loads the rules (and vars) again from the configured paths, on a helper thread
-    // of the control loop, and prints the load report. Empty: SIGHUP is logged, nothing more.
-    std::function<Result<LoadedRules>()> reload_rules;
+    // of the control loop, and prints the load report. `running`: the set in use, whose
+    // unchanged rules the new set shares (CompileOptions::previous). Empty: SIGHUP is logged,
+    // nothing more.
+    std::function<Result<LoadedRules>(const rules::RuleSetPtr& running)> reload_rules;
 };
 
 struct LiveResult {

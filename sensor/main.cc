@@ -75,9 +75,11 @@ void print_load_report(const rules::LoadReport& report) {
 // report, and with a compile cache (`cache_dir`, "" for none) what the cache did. A path that
 // cannot be read is only its error: nothing was loaded to report.
 Result<rules::RuleSetPtr> load_rules(const std::vector<std::string>& paths, const rules::Vars& vars,
-                                     rules::LoadReport& report, const std::string& cache_dir) {
+                                     rules::LoadReport& report, const std::string& cache_dir,
+                                     const rules::RuleSetPtr& previous = nullptr) {
     rules::CompileOptions opts;
     opts.cache_dir = cache_dir;
+    opts.previous = previous;
     auto rs = rules::RuleSet::load(paths, vars, report, opts);
     if (rs) {
         print_load_report(report);
@@ -714,13 +716,14 @@ int cmd_run(const RunArgs& a) {
     // SIGHUP: the rule files and vars of the config, loaded again with the same checks as at
     // start; a set that would not start the sensor is refused and the running one stays.
     const bool fatal = a.init_errors_fatal || cfg.init_failure_fatal;
-    opts.reload_rules = [&cfg, fatal]() -> Result<sensor::LoadedRules> {
+    opts.reload_rules = [&cfg,
+                         fatal](const rules::RuleSetPtr& running) -> Result<sensor::LoadedRules> {
         auto in = resolve_rule_inputs(cfg.rules, cfg.vars);
         if (!in) {
             return in.error();
         }
         rules::LoadReport report;
-        auto set = load_rules(in->paths, in->vars, report, cfg.rules_cache);
+        auto set = load_rules(in->paths, in->vars, report, cfg.rules_cache, running);
         if (!set) {
             return set.error();
         }
