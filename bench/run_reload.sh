@@ -71,9 +71,11 @@ run_one() {
     config "$2"
     rm -rf $work/rules-run; cp -r $work/rules $work/rules-run
     : > $work/err
+    local ts; ts=$(date +%s.%N)
     "$sensor" run --config $work/sensor.yaml --no-progress 2>$work/err >/dev/null &
     local pid=$!; echo $pid > $work/pid
-    for _ in $(seq 1 300); do grep -q "running:" $work/err && break; sleep 0.2; done
+    for _ in $(seq 1 1200); do grep -q "running:" $work/err && break; sleep 0.05; done
+    local started; started=$(awk -v a=$ts -v b=$(date +%s.%N) 'BEGIN { printf "%.2f", b - a }')
     sleep 3
     local steady; steady=$(rss $pid)
     local a t0 b t1; a=$(count_pkts $pid); t0=$(date +%s.%N); sleep 3; b=$(count_pkts $pid); t1=$(date +%s.%N)
@@ -91,6 +93,7 @@ run_one() {
     local after; after=$(rss $pid)
     kill -TERM $pid; wait $pid || true
     echo "-- run + SIGHUP, $label:"
+    echo "   start: rules loaded and the port running $started s after exec"
     grep -E "reload: rule set|reload complete|reload refused" $work/err | sed 's/^/   /'
     awk -v a=$a -v b=$b -v c=$c -v d=$d -v t0=$t0 -v t1=$t1 -v t2=$t2 -v t3=$t3 \
         -v s=$steady -v p=$peak -v f=$after 'BEGIN {

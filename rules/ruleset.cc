@@ -872,6 +872,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(
         cr.rule = std::move(r);
         compiled.push_back(std::move(crp));
     }
+    // Every rule was moved into its CompiledRule: the husks go now, before the databases are
+    // built (a reload's peak memory).
+    std::vector<Rule>().swap(rules);
     report.loaded = compiled.size();
     static std::atomic<uint32_t> next_id{1};
     rs->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
