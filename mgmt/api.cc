@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/text.h"
 #include "common/wire.h"
+#include "mgmt/health.h"
 #include "mgmt/packs.h"
 #include "mgmt/tokens.h"
 
@@ -642,7 +643,10 @@ enum class Endpoint {
     Metrics,
     RulePacks,
     RulePackActivate,
-    RulePackRollback
+    RulePackRollback,
+    Controls,
+    Incidents,
+    IncidentOne
 };
 
 struct Route {
@@ -671,6 +675,12 @@ std::optional<Route> match_route(const std::string& path) {
     if (path == "/api/v1/rulepacks") {
         return Route{Endpoint::RulePacks, {}};
     }
+    if (path == "/api/v1/controls") {
+        return Route{Endpoint::Controls, {}};
+    }
+    if (path == "/api/v1/incidents") {
+        return Route{Endpoint::Incidents, {}};
+    }
     if (path == "/api/v1/rulepacks/rollback") {
         return Route{Endpoint::RulePackRollback, {}};
     }
@@ -683,8 +693,10 @@ std::optional<Route> match_route(const std::string& path) {
             return Route{Endpoint::RulePackActivate, std::move(v)};
         }
     }
+    static constexpr std::string_view kIncidents = "/api/v1/incidents/";
     for (const auto& [prefix, ep] :
-         {std::pair{kAlerts, Endpoint::Alert}, std::pair{kTokens, Endpoint::Token}}) {
+         {std::pair{kAlerts, Endpoint::Alert}, std::pair{kTokens, Endpoint::Token},
+          std::pair{kIncidents, Endpoint::IncidentOne}}) {
         if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
             path.find('/', prefix.size()) == std::string::npos) {
             return Route{ep, path.substr(prefix.size())};
@@ -706,6 +718,9 @@ std::vector<MethodRule> methods_of(Endpoint ep) {
         case Endpoint::Alerts:
         case Endpoint::Alert:
         case Endpoint::Metrics:
+        case Endpoint::Controls:
+        case Endpoint::Incidents:
+        case Endpoint::IncidentOne:
             return {{"GET", Role::Viewer}};
         case Endpoint::Tokens:
             return {{"GET", Role::Admin}, {"POST", Role::Admin}};
@@ -768,6 +783,9 @@ private:
 
     Reply get_status();
     Reply get_sensors();
+    Reply get_controls();
+    Reply get_incidents();
+    Reply get_incident(const std::string& id);
     Reply get_alerts(const httplib::Request& req);
     Reply get_alert(const std::string& id);
     Reply get_tokens();
@@ -1002,6 +1020,12 @@ Reply Api::dispatch(const httplib::Request& req) {
             return activate_pack(route->arg, false);
         case Endpoint::RulePackRollback:
             return activate_pack("", true);
+        case Endpoint::Controls:
+            return get_controls();
+        case Endpoint::Incidents:
+            return get_incidents();
+        case Endpoint::IncidentOne:
+            return get_incident(route->arg);
         default:
             break;
     }
@@ -1100,6 +1124,85 @@ Reply Api::get_sensors() {
     Reply r;
     r.body = std::move(out);
     return r;
+}
+
+namespace {
+
+json incident_json(const Incident& i) {
+    auto parse_or = [](const std::string& s, json fallback) {
+        json j = json::parse(s, nullptr, false);
+        return j.is_discarded() ? fallback : j;
+    };
+    return json{{"id", i.id},
+                {"control", i.control},
+                {"owner", i.owner},
+                {"state", i.restored_at_us == 0 ? "open" : "restored"},
+                {"detected_at", iso_or_null(i.detected_at_us)},
+                {"cause", i.cause},
+                {"restore_action", i.restore_action},
+                {"restore_attempts", i.restore_attempts},
+                {"escalated", i.escalated},
+                {"restored_at", iso_or_null(i.restored_at_us)},
+                {"gap", parse_or(i.gap, json::object())},
+                {"mitigation", i.mitigation},
+                {"enhanced_until", iso_or_null(i.enhanced_until_us)},
+                {"notified", parse_or(i.notified, json::array())}};
+}
+
+}  // namespace
+
+Reply Api::get_controls() {
+    json arr = json::array();
+    if (ctx_.health != nullptr) {
+        for (const auto& c : ctx_.health->controls()) {
+            arr.push_back(
+                {{"name", c.name},
+                 {"sensor", c.sensor},
+                 {"owner", c.owner},
+                 {"state", c.state},
+                 {"detail", c.detail},
+                 {"interval_s", c.interval_s},
+                 {"enhanced_until", iso_or_null(c.enhanced_until_us)},
+                 {"open_incident", c.open_incident == 0 ? json(nullptr) : json(c.open_incident)},
+                 {"last_check", iso_or_null(c.last_check_us)},
+                 {"pid", c.pid == 0 ? json(nullptr) : json(c.pid)}});
+        }
+    }
+    return json_reply(arr);
+}
+
+Reply Api::get_incidents() {
+    if (ctx_.health == nullptr) {
+        return json_reply(json::array());
+    }
+    auto list = ctx_.health->incidents().list(1000);
+    if (!list) {
+        return from_error(list.error(), "incidents");
+    }
+    json arr = json::array();
+    for (const auto& i : *list) {
+        arr.push_back(incident_json(i));
+    }
+    return json_reply(arr);
+}
+
+Reply Api::get_incident(const std::string& id) {
+    uint64_t n = 0;
+    const auto r = std::from_chars(id.data(), id.data() + id.size(), n);
+    if (id.empty() || r.ec != std::errc{} || r.ptr != id.data() + id.size() || n == 0) {
+        return error_reply(400, "incident id: expected a positive whole number, got " + echo(id));
+    }
+    if (ctx_.health == nullptr) {
+        return error_reply(404, "no incident " + id);
+    }
+    auto inc = ctx_.health->incidents().get(n);
+    if (!inc) {
+        return from_error(inc.error(), "incidents");
+    }
+    if (!*inc) {
+        return error_reply(404, "no incident " + id);
+    }
+    return json_reply(incident_json(**inc));
 }
 
 Reply Api::get_alerts(const httplib::Request& req) {

@@ -19,6 +19,7 @@
 namespace vigil::mgmt {
 
 class PackStore;
+class Health;
 
 // One sensor's answer to a reload order (answered false: none within the timeout).
 struct SensorReload {
@@ -32,6 +33,7 @@ struct ApiContext {
     Store* store = nullptr;
     std::function<IngestSnapshot()> ingest;  // thread-safe snapshot of the ingest's counters
     PackStore* packs = nullptr;              // rule packs
+    const Health* health = nullptr;          // controls and incidents (null: none)
     // Orders every connected sensor to reload (expecting pack `version`), waits for them.
     std::function<std::vector<SensorReload>(const std::string& version)> reload_sensors;
     std::string version;

@@ -34,6 +34,19 @@ struct Ctx : ConfigCheck {
         }
         return v;
     }
+    double dbl(const YAML::Node& n, const std::string& key, double min, double max) {
+        const std::string s = n.IsScalar() ? n.as<std::string>() : "";
+        double v = 0;
+        const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (s.empty() || r.ec != std::errc{} || r.ptr != s.data() + s.size() || !(v >= min) ||
+            !(v <= max)) {
+            char range[64];
+            std::snprintf(range, sizeof(range), "%g to %g", min, max);
+            fail(n, key + ": expected a number from " + range + ", got '" + s + "'");
+            return min;
+        }
+        return v;
+    }
 };
 
 std::string resolve(const std::string& dir, const std::string& p) {
@@ -91,9 +104,10 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
     if (!root || root.IsNull()) {
         return cfg;  // an empty file: the defaults
     }
-    // Sections later issues fill (health controls, notifications, sensors' owners, rule
-    // packs) are not known yet: naming them is an error, not silently ignored.
-    if (!c.check_keys(root, "", {"listen", "curve", "store", "api", "rulepacks"})) {
+    // Sections later issues fill (notifications, more health controls) are not known yet:
+    // naming them is an error, not silently ignored.
+    if (!c.check_keys(root, "",
+                      {"listen", "curve", "store", "api", "rulepacks", "sensors", "health"})) {
         return make_error(ErrorCode::BadInput, c.err);
     }
     if (root["listen"]) {
@@ -193,8 +207,103 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
             cfg.api_max_body = c.num(api["max-body"], "api.max-body", 64ull << 20);
         }
     }
+    if (const auto ss = root["sensors"]; ss && c.err.empty()) {
+        if (!ss.IsMap()) {
+            c.fail(ss, "sensors: expected a map of sensor ids");
+        }
+        for (auto it = ss.begin(); c.err.empty() && ss.IsMap() && it != ss.end(); ++it) {
+            SensorEntry e;
+            e.id = it->first.as<std::string>();
+            const std::string key = "sensors." + e.id;
+            const YAML::Node n = it->second;
+            if (!n.IsMap()) {
+                c.fail(n, key + ": expected a map (owner, supervise)");
+                break;
+            }
+            if (!c.check_keys(n, key, {"owner", "supervise"})) {
+                break;
+            }
+            if (!n["owner"]) {
+                c.fail(n, key + ".owner: required (the person or function responsible)");
+                break;
+            }
+            e.owner = c.str(n["owner"], key + ".owner");
+            if (const auto sv = n["supervise"];
+                sv && c.check_keys(sv, key + ".supervise", {"command", "systemd-unit", "log"})) {
+                if (sv["command"]) {
+                    if (!sv["command"].IsSequence() || sv["command"].size() == 0) {
+                        c.fail(sv["command"], key +
+                                                  ".supervise.command: expected a list "
+                                                  "[program, arguments...]");
+                        break;
+                    }
+                    for (const auto& a : sv["command"]) {
+                        e.command.push_back(c.str(a, key + ".supervise.command"));
+                    }
+                    if (c.err.empty() && e.command[0].find('/') != std::string::npos) {
+                        e.command[0] = resolve(dir, e.command[0]);
+                    }
+                    if (c.err.empty() && (e.command[0].empty() || e.command[0][0] != '/')) {
+                        c.fail(sv["command"], key +
+                                                  ".supervise.command: the program needs a "
+                                                  "path ('" +
+                                                  e.command[0] + "')");
+                    }
+                }
+                if (sv["systemd-unit"]) {
+                    e.systemd_unit = c.str(sv["systemd-unit"], key + ".supervise.systemd-unit");
+                }
+                if (sv["log"]) {
+                    e.log = resolve(dir, c.str(sv["log"], key + ".supervise.log"));
+                }
+                if (c.err.empty() && !e.command.empty() && !e.systemd_unit.empty()) {
+                    c.fail(sv, key + ".supervise: give command or systemd-unit, not both");
+                }
+            }
+            cfg.sensors.push_back(std::move(e));
+        }
+    }
+    if (const auto h = root["health"];
+        h && c.err.empty() &&
+        c.check_keys(
+            h, "health",
+            {"interval-s", "enhanced", "heartbeat-timeout-s", "start-grace-s", "incidents"})) {
+        if (h["interval-s"]) {
+            cfg.health_interval_s = c.dbl(h["interval-s"], "health.interval-s", 0.05, 3600);
+        }
+        if (const auto en = h["enhanced"];
+            en && c.check_keys(en, "health.enhanced", {"interval-s", "for-s"})) {
+            if (en["interval-s"]) {
+                cfg.health_enhanced_interval_s =
+                    c.dbl(en["interval-s"], "health.enhanced.interval-s", 0.05, 3600);
+            }
+            if (en["for-s"]) {
+                cfg.health_enhanced_for_s =
+                    c.dbl(en["for-s"], "health.enhanced.for-s", 0, 30 * 86400);
+            }
+        }
+        if (h["heartbeat-timeout-s"]) {
+            cfg.health_heartbeat_timeout_s =
+                c.dbl(h["heartbeat-timeout-s"], "health.heartbeat-timeout-s", 2, 3600);
+        }
+        if (h["start-grace-s"]) {
+            cfg.health_start_grace_s = c.dbl(h["start-grace-s"], "health.start-grace-s", 1, 3600);
+        }
+        if (h["incidents"]) {
+            cfg.health_incidents = resolve(dir, c.str(h["incidents"], "health.incidents"));
+        }
+    }
     if (!c.err.empty()) {
         return make_error(ErrorCode::BadInput, c.err);
+    }
+    const auto store_dir = std::filesystem::path(cfg.store_path).parent_path();
+    if (cfg.health_incidents.empty()) {
+        cfg.health_incidents = (store_dir / "incidents.db").string();
+    }
+    for (auto& e : cfg.sensors) {
+        if (e.log.empty() && !e.command.empty()) {
+            e.log = (store_dir / ("sensor-" + e.id + ".log")).string();
+        }
     }
     if (!root["rulepacks"] || !root["rulepacks"]["dir"]) {
         cfg.rulepacks_dir =

@@ -5,11 +5,22 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/endpoint.h"  // host_is_loopback, endpoint_is_local
 #include "common/result.h"
 
 namespace vigil::mgmt {
+
+// sensors.<id> (DESIGN.md §7): the named responsible and how mgmtd restarts the sensor.
+struct SensorEntry {
+    std::string id;
+    std::string owner;                 // required: the policy names a responsible per control
+    std::vector<std::string> command;  // supervise.command: mgmtd starts and restarts it
+    std::string systemd_unit;          // supervise.systemd-unit: `systemctl restart UNIT`
+    std::string log;                   // supervise.log: the command's output (default beside
+                                       // the store: sensor-<id>.log)
+};
 
 struct MgmtConfig {
     std::string path;  // where it was loaded from ("" = defaults)
@@ -37,6 +48,14 @@ struct MgmtConfig {
     std::string rulepacks_trusted_keys;  // FILE of signing.pub lines, or DIR of *.pub; "" = none
     uint64_t rulepacks_max_upload = 256ull << 20;  // POST /api/v1/rulepacks body, bytes
     uint32_t rulepacks_reload_timeout_s = 300;     // how long activate waits for the sensors
+    // health controls (mgmt/health.h)
+    std::vector<SensorEntry> sensors;
+    double health_interval_s = 1;
+    double health_enhanced_interval_s = 0.2;
+    double health_enhanced_for_s = 3600;
+    double health_heartbeat_timeout_s = 5;
+    double health_start_grace_s = 60;
+    std::string health_incidents;  // default: incidents.db beside the store
 };
 
 Result<MgmtConfig> load_mgmt_config(const std::string& path);

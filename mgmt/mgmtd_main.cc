@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "common/clock.h"
@@ -15,6 +16,7 @@
 #include "common/heap_hugepages.h"
 #include "mgmt/api.h"
 #include "mgmt/config.h"
+#include "mgmt/health.h"
 #include "mgmt/ingest.h"
 #include "mgmt/packs.h"
 #include "mgmt/store.h"
@@ -83,12 +85,35 @@ int run(const std::string& config_path) {
     if (!ingest) {
         return fail(kExitFailure, ingest.error().message);
     }
+    // Health controls: the supervised sensors start here.
+    mgmt::HealthOptions hopts;
+    for (const auto& e : cfg.sensors) {
+        hopts.sensors.push_back(
+            mgmt::SupervisedSensor{e.id, e.owner, e.command, e.systemd_unit, e.log});
+    }
+    hopts.interval_s = cfg.health_interval_s;
+    hopts.enhanced_interval_s = cfg.health_enhanced_interval_s;
+    hopts.enhanced_for_s = cfg.health_enhanced_for_s;
+    hopts.heartbeat_timeout_s = cfg.health_heartbeat_timeout_s;
+    hopts.start_grace_s = cfg.health_start_grace_s;
+    hopts.incidents_path =
+        !cfg.health_incidents.empty()
+            ? cfg.health_incidents
+            : (std::filesystem::path(cfg.store_path).parent_path() / "incidents.db").string();
+    hopts.store = store->get();
+    hopts.log = stderr;
+    auto health = mgmt::Health::start(std::move(hopts));
+    if (!health) {
+        (*ingest)->stop();
+        return fail(kExitFailure, health.error().message);
+    }
     mgmt::ApiContext actx;
     actx.config = &cfg;
     actx.store = store->get();
     mgmt::Ingest* in = ingest->get();
     actx.ingest = [in] { return in->snapshot(); };
     actx.packs = packs->get();
+    actx.health = health->get();
     const auto reload_timeout = std::chrono::seconds(cfg.rulepacks_reload_timeout_s);
     actx.reload_sensors = [in, reload_timeout](const std::string& version) {
         std::vector<mgmt::SensorReload> out;
@@ -108,6 +133,7 @@ int run(const std::string& config_path) {
     actx.started_us = wall_us();
     auto api = mgmt::ApiServer::start(actx);
     if (!api) {
+        (*health)->stop();
         (*ingest)->stop();
         return fail(exit_code_for(api.error()), "api: " + api.error().message);
     }
@@ -132,6 +158,7 @@ int run(const std::string& config_path) {
         }
     }
     (*api)->stop();
+    (*health)->stop();  // stops the supervised sensors, which drain into the ingest first
     (*ingest)->stop();
     const auto snap = (*ingest)->snapshot();
     uint64_t rejected = 0;

@@ -554,6 +554,78 @@ int cmd_sensors(ApiClient& api, bool json) {
     return kExitOk;
 }
 
+// ---- controls | incidents | incident show N ----
+
+int cmd_controls(ApiClient& api, bool json) {
+    Json j;
+    if (auto f = api.request("GET", "/api/v1/controls", {}, "", j)) {
+        return report(*f);
+    }
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+        return kExitOk;
+    }
+    Table t({"CONTROL", "STATE", "OWNER", "EVERY", "INCIDENT", "DETAIL"});
+    for (const auto& c : j) {
+        const bool enhanced = c.contains("enhanced_until") && !c["enhanced_until"].is_null();
+        char every[32];
+        std::snprintf(every, sizeof(every), "%gs%s", c.value("interval_s", 0.0),
+                      enhanced ? " (enhanced)" : "");
+        t.add({str(c, "name"), str(c, "state"), str(c, "owner"), every,
+               c["open_incident"].is_null() ? "-" : str(c, "open_incident"), str(c, "detail")});
+    }
+    t.print(stdout);
+    return kExitOk;
+}
+
+int cmd_incidents(ApiClient& api, bool json) {
+    Json j;
+    if (auto f = api.request("GET", "/api/v1/incidents", {}, "", j)) {
+        return report(*f);
+    }
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+        return kExitOk;
+    }
+    Table t({"ID", "CONTROL", "STATE", "DETECTED", "RESTORED", "OWNER", "CAUSE"});
+    for (const auto& i : j) {
+        t.add({str(i, "id"), str(i, "control"), str(i, "state"), str(i, "detected_at"),
+               i["restored_at"].is_null() ? "-" : str(i, "restored_at"), str(i, "owner"),
+               str(i, "cause")});
+    }
+    t.print(stdout);
+    return kExitOk;
+}
+
+int cmd_incident_show(ApiClient& api, const std::string& id, bool json) {
+    Json j;
+    if (auto f = api.request("GET", "/api/v1/incidents/" + id, {}, "", j)) {
+        return report(*f);
+    }
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+        return kExitOk;
+    }
+    std::printf("incident %s: %s (%s)\n", str(j, "id").c_str(), str(j, "control").c_str(),
+                str(j, "state").c_str());
+    std::printf("  owner:          %s\n", str(j, "owner").c_str());
+    std::printf("  detected at:    %s\n", str(j, "detected_at").c_str());
+    std::printf("  cause:          %s\n", str(j, "cause").c_str());
+    std::printf("  restored at:    %s\n",
+                j["restored_at"].is_null() ? "- (open)" : str(j, "restored_at").c_str());
+    std::printf("  restore action:%s\n", j.value("escalated", false) ? " (ESCALATED)" : "");
+    std::string actions = str(j, "restore_action");
+    size_t pos = 0;
+    while (pos < actions.size()) {
+        const size_t nl = actions.find('\n', pos);
+        std::printf("    %s\n", actions.substr(pos, nl - pos).c_str());
+        pos = nl == std::string::npos ? actions.size() : nl + 1;
+    }
+    std::printf("  during the gap: %s\n", j.value("gap", Json::object()).dump().c_str());
+    std::printf("  mitigation:     %s\n", str(j, "mitigation").c_str());
+    return kExitOk;
+}
+
 // ---- rules list | activate | rollback (through the API; pack files: rules_cmd.cc) ----
 
 int cmd_rules_list(ApiClient& api, bool json) {
@@ -836,6 +908,20 @@ int main(int argc, char** argv) {
     auto* sensors = app.add_subcommand("sensors", "the sensors known to mgmtd (table)");
     sensors->add_flag("--json", json, "print one JSON array");
 
+    auto* controls = app.add_subcommand(
+        "controls", "the health controls mgmtd runs: state, owner, check interval, open incident");
+    controls->add_flag("--json", json, "print one JSON array");
+    auto* incidents =
+        app.add_subcommand("incidents", "the incidents of failed controls, newest first (table)");
+    incidents->add_flag("--json", json, "print one JSON array");
+    auto* incident = app.add_subcommand("incident", "one incident");
+    incident->require_subcommand(1);
+    std::string incident_id;
+    auto* ishow = incident->add_subcommand(
+        "show", "an incident in full: cause, each restore action, the gap, the mitigation");
+    ishow->add_option("N", incident_id, "the incident's id")->required();
+    ishow->add_flag("--json", json, "print the API's JSON object");
+
     AlertArgs aa;
     auto* alerts = app.add_subcommand(
         "alerts", "stored alerts, newest first (table; --json for the EVE records)");
@@ -916,8 +1002,8 @@ int main(int argc, char** argv) {
         "rollback", "activate the pack that was active before the current one; sensors reload");
     rrollback->add_flag("--json", json, "print the API's JSON object");
 
-    for (auto* sub : {status, sensors, alerts, tokens, tadd, tlist, trevoke, keys, kgen, rlist,
-                      ractivate, rrollback}) {
+    for (auto* sub : {status, sensors, controls, incidents, ishow, alerts, tokens, tadd, tlist,
+                      trevoke, keys, kgen, rlist, ractivate, rrollback}) {
         sub->footer(kFooter);
     }
     try {
@@ -936,6 +1022,16 @@ int main(int argc, char** argv) {
     }
     if (*alerts) {
         return with_api(ao, [&](ApiClient& api) { return cmd_alerts(api, aa); });
+    }
+    if (*controls) {
+        return with_api(ao, [&](ApiClient& api) { return cmd_controls(api, json); });
+    }
+    if (*incidents) {
+        return with_api(ao, [&](ApiClient& api) { return cmd_incidents(api, json); });
+    }
+    if (*ishow) {
+        return with_api(ao,
+                        [&](ApiClient& api) { return cmd_incident_show(api, incident_id, json); });
     }
     if (*tadd) {
         return cmd_tokens_add(ao, ta);

@@ -1,0 +1,123 @@
+#pragma once
+// Health controls (DESIGN.md §7): vigil-mgmtd watches the sensor as a security control. This
+// first control is "sensor alive": mgmtd supervises each configured sensor (starts it, sees it
+// exit, restarts it: `supervise: {command: [...]}`, or `systemctl restart UNIT` for
+// `supervise: {systemd-unit: ...}`) and watches its heartbeats. A failure opens an incident
+// (what failed, when, the cause found, the restore action and when the control worked again,
+// what happened during the gap, the mitigation: an enhanced-monitoring window with a shorter
+// check interval). Incidents live in their own SQLite file and survive a restart of mgmtd.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+struct sqlite3;
+
+namespace vigil::mgmt {
+
+class Store;
+
+// One incident (vigilctl incidents --json: these fields, DESIGN.md §7).
+struct Incident {
+    uint64_t id = 0;
+    std::string control;  // "sensor-alive:edge-01"
+    std::string owner;    // the named responsible (sensors.<id>.owner)
+    int64_t detected_at_us = 0;
+    std::string cause;           // "sensor exited on signal 9 (SIGKILL)"
+    std::string restore_action;  // what mgmtd did, each attempt on its own line
+    int64_t restored_at_us = 0;  // 0: still open
+    std::string gap;             // JSON object: what happened while the control was down
+    std::string mitigation;
+    int64_t enhanced_until_us = 0;
+    std::string notified;  // JSON array of delivery attempts ([] until notifications exist)
+    uint32_t restore_attempts = 0;
+    bool escalated = false;  // restores failed repeatedly: a person must look
+};
+
+// The incident file: one table, one writer (the health thread) and readers (the API).
+class IncidentLog {
+public:
+    static Result<std::unique_ptr<IncidentLog>> open(const std::string& path);
+    ~IncidentLog();
+    IncidentLog(const IncidentLog&) = delete;
+    IncidentLog& operator=(const IncidentLog&) = delete;
+
+    Result<uint64_t> add(const Incident& i);  // sets nothing in `i`; returns the new id
+    Status update(const Incident& i);         // by id
+    Result<std::vector<Incident>> list(size_t limit) const;  // newest first
+    Result<std::optional<Incident>> get(uint64_t id) const;
+    Result<std::vector<Incident>> open_incidents() const;  // restored_at = 0, oldest first
+
+private:
+    explicit IncidentLog(sqlite3* db) : db_(db) {}
+    // SELECT of every column, then `where` (may hold ?1, bound to `arg`).
+    Result<std::vector<Incident>> select(const std::string& where, int64_t arg) const;
+    sqlite3* db_ = nullptr;
+};
+
+// A sensor mgmtd supervises (mgmtd.yaml sensors.<id>).
+struct SupervisedSensor {
+    std::string id;
+    std::string owner;
+    std::vector<std::string> command;  // started and restarted by mgmtd itself
+    std::string systemd_unit;          // or restarted with `systemctl restart UNIT`
+    std::string log_path;              // the command's stdout and stderr (appended)
+};
+
+struct HealthOptions {
+    std::vector<SupervisedSensor> sensors;
+    double interval_s = 1;             // check interval
+    double enhanced_interval_s = 0.2;  // during an enhanced-monitoring window
+    double enhanced_for_s = 3600;
+    double heartbeat_timeout_s = 5;  // no heartbeat for this long: hung (sensors beat every 1 s)
+    double start_grace_s = 60;       // after a start: time to load rules before the first beat
+    std::string incidents_path;
+    Store* store = nullptr;  // heartbeats (SensorRow::last_heartbeat_us and the body)
+    std::FILE* log = nullptr;
+    // Called (on the health thread) when an incident opens ("incident.opened") or its control
+    // works again ("incident.restored"); returns what to record in Incident::notified.
+    std::function<void(const Incident&, const std::string& kind)> notify;
+};
+
+// What `vigilctl controls` shows for one control.
+struct ControlState {
+    std::string name;  // "sensor-alive:edge-01"
+    std::string sensor;
+    std::string owner;
+    std::string state;   // "ok" | "failed" | "restoring" | "starting"
+    std::string detail;  // "pid 4242, last heartbeat 0.4 s ago", the cause when failed
+    double interval_s = 0;
+    int64_t enhanced_until_us = 0;
+    uint64_t open_incident = 0;
+    int64_t last_check_us = 0;
+    int64_t pid = 0;  // the supervised process (0: none or systemd)
+};
+
+class Health {
+public:
+    // Opens the incident log, starts every supervised sensor and the check thread.
+    static Result<std::unique_ptr<Health>> start(HealthOptions opts);
+    ~Health();  // stop()
+    // Stops the checks, then the supervised sensors (SIGTERM, SIGKILL after 10 s).
+    void stop();
+    std::vector<ControlState> controls() const;
+    const IncidentLog& incidents() const;
+
+    struct Impl;
+
+private:
+    explicit Health(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// "sensor exited on signal 9 (SIGKILL)" / "sensor exited with status 2" from waitpid's status.
+std::string describe_exit(int wait_status);
+
+}  // namespace vigil::mgmt

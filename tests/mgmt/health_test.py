@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""The "sensor alive" health control with real processes and real failures: vigil-mgmtd
+supervises vigil-sensor (run on a DPDK net_pcap port replaying a capture in a loop), the test
+kills it with SIGKILL or stops it with SIGSTOP (hung: heartbeats stop), and checks the incident
+(cause, detection within 3 check intervals, restore within 10 s, the gap, the mitigation and
+its enhanced-monitoring window), the control's state, vigilctl's view, and that the incident
+survives a restart of mgmtd.
+Environment: VIGIL_SENSOR, VIGIL_MGMTD, VIGIL_VIGILCTL, VIGIL_ROOT.
+"""
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import transport_test as tt  # noqa: E402  (Mgmtd, Base, EAL)
+
+INTERVAL = 0.5
+OWNER = "NOC on-call <noc@example.org>"
+
+
+def ts(iso):
+    return datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+class SensorAlive(tt.Base):
+    def setUp(self):
+        super().setUp()
+        pcap = self.path("loop.pcap")
+        tt.write_pcap(pcap, 50)
+        capture = ("capture:\n  method: dpdk\n  eal: %s\n  ports: [net_pcap0]\n"
+                   % json.dumps(tt.EAL + ["--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap]))
+        quiet = self.path("quiet.rules")  # no alert flood: this is about liveness
+        with open(quiet, "w") as f:
+            f.write('alert udp any any -> any 1 (msg:"never here"; sid:1000002; rev:1;)\n')
+        cfg = self.sensor_config(capture=capture, rules=quiet)
+        extra = ("sensors:\n"
+                 "  edge-01:\n"
+                 "    owner: \"%s\"\n"
+                 "    supervise: {command: [%s, run, --config, %s, --no-progress]}\n"
+                 "health: {interval-s: %s, heartbeat-timeout-s: 3, start-grace-s: 60,\n"
+                 "         enhanced: {interval-s: 0.2, for-s: 600}}\n"
+                 % (OWNER, os.path.abspath(tt.SENSOR), cfg, INTERVAL))
+        self.m = self.mgmtd(extra=extra).start()
+        self.token = self.m.token("viewer")
+
+    def tearDown(self):
+        # A mgmtd killed by the base class leaves no sensor behind (PR_SET_PDEATHSIG); this
+        # makes sure of it.
+        subprocess.run(["pkill", "-9", "-f", self.path("sensor.yaml")], capture_output=True)
+        super().tearDown()
+
+    def control(self):
+        (c,) = self.m.api("/api/v1/controls", self.token)
+        return c
+
+    def wait(self, pred, what, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = pred()
+            if v:
+                return v
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for %s; controls %s; mgmtd log:\n%s"
+                             % (what, self.m.api("/api/v1/controls", self.token), self.m.text()))
+
+    def incidents(self):
+        return self.m.api("/api/v1/incidents", self.token)
+
+    def ctl(self, *args):
+        env = dict(os.environ, VIGIL_TOKEN=self.token)
+        r = subprocess.run([tt.VIGILCTL, *args, "--api", "http://127.0.0.1:%d" % self.m.api_port],
+                           capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def running(self):
+        c = self.wait(lambda: (lambda c: c if c["state"] == "ok" else None)(self.control()),
+                      "the sensor's first heartbeat")
+        self.assertEqual(c["name"], "sensor-alive:edge-01")
+        self.assertEqual(c["owner"], OWNER)
+        self.assertEqual(c["interval_s"], INTERVAL)
+        self.assertIsNone(c["open_incident"])
+        self.assertGreater(c["pid"], 0)
+        return c
+
+    def check_restored(self, inc, old_pid):
+        self.assertEqual(inc["control"], "sensor-alive:edge-01")
+        self.assertEqual(inc["owner"], OWNER)
+        self.assertEqual(inc["state"], "restored")
+        self.assertLess(ts(inc["restored_at"]) - ts(inc["detected_at"]), 10)
+        self.assertIn("restarted the sensor: pid", inc["restore_action"])
+        self.assertGreater(inc["gap"]["down_s"], 0)
+        self.assertIn("last_heartbeat_at", inc["gap"])
+        self.assertIn("enhanced monitoring: checked every 0.2 s until", inc["mitigation"])
+        self.assertIsNotNone(inc["enhanced_until"])
+        c = self.control()
+        self.assertEqual(c["state"], "ok")
+        self.assertNotEqual(c["pid"], old_pid)
+        self.assertEqual(c["interval_s"], 0.2)  # enhanced monitoring
+        # The old process is gone, not a zombie or still running.
+        self.assertFalse(os.path.exists("/proc/%d/cmdline" % old_pid)
+                         and open("/proc/%d/cmdline" % old_pid, "rb").read())
+
+    def test_kill9_detected_restored_recorded_and_kept_across_a_restart(self):
+        old = self.running()
+        os.kill(old["pid"], signal.SIGKILL)
+        killed = time.time()
+        (inc,) = self.wait(self.incidents, "the incident")
+        self.assertEqual(inc["cause"], "sensor exited on signal 9 (SIGKILL)")
+        self.assertLess(ts(inc["detected_at"]) - killed, 3 * INTERVAL + 0.2)
+        (inc,) = self.wait(lambda: [i for i in self.incidents() if i["state"] == "restored"],
+                           "the restore", timeout=15)
+        self.check_restored(inc, old["pid"])
+
+        # vigilctl shows the same.
+        self.assertEqual(json.loads(self.ctl("incidents", "--json")), [inc])
+        text = self.ctl("incident", "show", str(inc["id"]))
+        self.assertIn("cause:          sensor exited on signal 9 (SIGKILL)", text)
+        self.assertIn("owner:          " + OWNER, text)
+        table = self.ctl("controls")
+        self.assertIn("sensor-alive:edge-01", table)
+        self.assertIn("(enhanced)", table)
+
+        # The incident survives mgmtd's restart (which stops and starts the sensor).
+        self.assertEqual(self.m.stop(), 0)
+        self.assertIn("sensor edge-01: stopped with vigil-mgmtd", self.m.text())
+        self.m.start()
+        self.assertEqual(self.incidents(), [inc])
+        self.running()
+
+    def test_hung_sensor_killed_and_restarted(self):
+        old = self.running()
+        os.kill(old["pid"], signal.SIGSTOP)
+        stopped = time.time()
+        (inc,) = self.wait(self.incidents, "the incident", timeout=15)
+        self.assertIn("no heartbeat for", inc["cause"])
+        self.assertIn("process %d still running (hung)" % old["pid"], inc["cause"])
+        # Heartbeats come every second; the timeout is 3 s: detected within it plus 3 checks.
+        self.assertLess(ts(inc["detected_at"]) - stopped, 1 + 3 + 3 * INTERVAL)
+        (inc,) = self.wait(lambda: [i for i in self.incidents() if i["state"] == "restored"],
+                           "the restore", timeout=15)
+        self.assertIn("killed the hung sensor (pid %d, SIGKILL)" % old["pid"],
+                      inc["restore_action"])
+        self.check_restored(inc, old["pid"])
+
+
+class HealthConfig(tt.Base):
+    """Mistakes in sensors: and health: stop mgmtd with the file, line and what is wrong."""
+
+    def refused(self, extra):
+        m = self.mgmtd(extra=extra)
+        r = subprocess.run([tt.MGMTD, "--config", m.config], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        return r.stderr
+
+    def test_mistakes_are_named_with_file_and_line(self):
+        err = self.refused("sensors:\n  edge-01:\n    supervise: {command: [/bin/true]}\n")
+        self.assertIn("mgmtd.yaml:6", err)  # the map of edge-01 (lines 1-3: listen, store, api)
+        self.assertIn("sensors.edge-01.owner: required", err)
+        err = self.refused("sensors:\n  edge-01:\n    owner: x\n    supervise: {command: "
+                           "[vigil-sensor]}\n")
+        self.assertIn("sensors.edge-01.supervise.command: the program needs a path", err)
+        err = self.refused("sensors:\n  edge-01:\n    owner: x\n    supervise: {command: "
+                           "[/bin/true], systemd-unit: vigil-sensor.service}\n")
+        self.assertIn("give command or systemd-unit, not both", err)
+        err = self.refused("health: {interval-s: 0}\n")
+        self.assertIn("health.interval-s: expected a number from 0.05 to 3600, got '0'", err)
+        err = self.refused("health: {enhanced: {every: 1}}\n")
+        self.assertIn("every", err)
+        err = self.refused("notify: {}\n")
+        self.assertIn("notify", err)
+
+    def test_a_sensor_that_cannot_start_is_an_escalating_incident(self):
+        m = self.mgmtd(extra="sensors:\n  edge-01:\n    owner: ops\n"
+                             "    supervise: {command: [/bin/false]}\n"
+                             "health: {interval-s: 0.2, start-grace-s: 1}\n").start()
+        token = m.token("viewer")
+        deadline = time.time() + 30
+        inc = None
+        while time.time() < deadline:
+            incs = m.api("/api/v1/incidents", token)
+            if incs and incs[0]["escalated"]:
+                inc = incs[0]
+                break
+            time.sleep(0.1)
+        self.assertIsNotNone(inc, m.text())
+        self.assertEqual(inc["state"], "open")
+        self.assertEqual(inc["cause"], "sensor exited with status 1")
+        self.assertGreaterEqual(inc["restore_attempts"], 4)
+        self.assertIn("escalated", inc["restore_action"])
+        (c,) = m.api("/api/v1/controls", token)
+        self.assertIn(c["state"], ("failed", "restoring"))
+        self.assertEqual(c["open_incident"], inc["id"])
+        self.assertEqual(m.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
