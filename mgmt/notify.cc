@@ -474,6 +474,10 @@ struct Notifier::State {
             std::fflush(opts.log);
         }
     }
+    bool stopping() {
+        std::lock_guard<std::mutex> lock(mu);
+        return stop;
+    }
     // Sleeps until `deadline_ns` (mono), a wake or stop; false on stop.
     bool wait(int64_t deadline_ns);
 };
@@ -964,6 +968,9 @@ void Notifier::State::run() {
             }
             if (mono_ns() >= next_try_ns) {
                 const DeliveryAttempt a = post(*head);
+                if (!a.delivered && stopping()) {
+                    return;  // aborted by shutdown: no attempt; still pending for the next start
+                }
                 const Status s = record(head->id, "webhook", a,
                                         a.delivered ? SinkState::Delivered : SinkState::Pending);
                 if (!s) {

@@ -78,9 +78,13 @@ public:
         int port = 0, std::function<int(int)> status = [](int) { return 200; })
         : status_(std::move(status)) {
         srv_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+            int n = 0;
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                n = static_cast<int>(calls_++);
+            }
+            res.status = status_(n);  // unlocked: it may sleep
             std::lock_guard<std::mutex> lock(mu_);
-            const int n = static_cast<int>(calls_++);
-            res.status = status_(n);
             if (res.status >= 200 && res.status < 300) {
                 got_.push_back({req.body, req.get_header_value("X-Vigil-Signature"),
                                 req.get_header_value("X-Vigil-Delivery"),
@@ -422,6 +426,35 @@ TEST(Notify, DestructionDuringLongBackoffIsPrompt) {
     n->reset();
     const auto took = std::chrono::steady_clock::now() - t0;
     EXPECT_LT(took, 100ms) << std::chrono::duration<double>(took).count() << " s";
+}
+
+TEST(Notify, DestructionAbortsPostInFlightWithoutAnAttempt) {
+    TempDir dir;
+    // Answers after 2 s; the Notifier waits up to 5 s for it.
+    Receiver rx(0, [](int) {
+        std::this_thread::sleep_for(2s);
+        return 200;
+    });
+    NotifyOptions o = options(dir, rx.url());
+    o.timeout_s = 5;
+    {
+        auto n = Notifier::open(o);
+        ASSERT_TRUE(n.ok()) << n.error().message;
+        ASSERT_TRUE((*n)->enqueue(6, "incident.opened", kBody).ok());
+        ASSERT_TRUE(eventually([&] { return rx.calls() == 1; }, 1000ms));
+        const auto t0 = std::chrono::steady_clock::now();
+        n->reset();
+        const auto took = std::chrono::steady_clock::now() - t0;
+        EXPECT_LT(took, 500ms) << std::chrono::duration<double>(took).count() << " s";
+    }
+    NotifyOptions quiet = options(dir, "");  // reopen without sending, to read the outbox
+    auto n = Notifier::open(quiet);
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    const auto d = (*n)->deliveries(6);
+    ASSERT_TRUE(d.ok());
+    ASSERT_EQ(d->size(), 1u);
+    EXPECT_EQ(d->at(0).webhook, SinkState::Pending);
+    EXPECT_TRUE(d->at(0).attempts.empty());
 }
 
 }  // namespace
