@@ -340,17 +340,6 @@ std::optional<int64_t> parse_iso(std::string_view s) {
 
 }  // namespace
 
-std::string iso8601_utc(int64_t us) {
-    const time_t secs = static_cast<time_t>(us / 1'000'000);
-    tm t{};
-    gmtime_r(&secs, &t);
-    char buf[48];
-    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", t.tm_year + 1900,
-                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
-                  static_cast<int>(us % 1'000'000));
-    return buf;
-}
-
 namespace {
 
 json iso_or_null(int64_t us) {
@@ -1128,25 +1117,9 @@ Reply Api::get_sensors() {
 
 namespace {
 
-json incident_json(const Incident& i) {
-    auto parse_or = [](const std::string& s, json fallback) {
-        json j = json::parse(s, nullptr, false);
-        return j.is_discarded() ? fallback : j;
-    };
-    return json{{"id", i.id},
-                {"control", i.control},
-                {"owner", i.owner},
-                {"state", i.restored_at_us == 0 ? "open" : "restored"},
-                {"detected_at", iso_or_null(i.detected_at_us)},
-                {"cause", i.cause},
-                {"restore_action", i.restore_action},
-                {"restore_attempts", i.restore_attempts},
-                {"escalated", i.escalated},
-                {"restored_at", iso_or_null(i.restored_at_us)},
-                {"gap", parse_or(i.gap, json::object())},
-                {"mitigation", i.mitigation},
-                {"enhanced_until", iso_or_null(i.enhanced_until_us)},
-                {"notified", parse_or(i.notified, json::array())}};
+json incident_object(const Incident& i, const ApiContext& ctx) {
+    const std::string notified = ctx.deliveries ? ctx.deliveries(i.id) : std::string("[]");
+    return json::parse(incident_json(i, notified));
 }
 
 }  // namespace
@@ -1181,7 +1154,7 @@ Reply Api::get_incidents() {
     }
     json arr = json::array();
     for (const auto& i : *list) {
-        arr.push_back(incident_json(i));
+        arr.push_back(incident_object(i, ctx_));
     }
     return json_reply(arr);
 }
@@ -1202,7 +1175,7 @@ Reply Api::get_incident(const std::string& id) {
     if (!*inc) {
         return error_reply(404, "no incident " + id);
     }
-    return json_reply(incident_json(**inc));
+    return json_reply(incident_object(**inc, ctx_));
 }
 
 Reply Api::get_alerts(const httplib::Request& req) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"  // iso8601_utc, the API's time format
 #include "common/result.h"
 #include "common/wire.h"
 #include "mgmt/config.h"
@@ -34,6 +35,8 @@ struct ApiContext {
     std::function<IngestSnapshot()> ingest;  // thread-safe snapshot of the ingest's counters
     PackStore* packs = nullptr;              // rule packs
     const Health* health = nullptr;          // controls and incidents (null: none)
+    // An incident's notification attempts, a JSON array ("[]" without notifications).
+    std::function<std::string(uint64_t incident_id)> deliveries;
     // Orders every connected sensor to reload (expecting pack `version`), waits for them.
     std::function<std::vector<SensorReload>(const std::string& version)> reload_sensors;
     std::string version;
@@ -72,8 +75,5 @@ std::string encode_alert_cursor(bool ascending, int64_t id);
 // + as an unencoded query string gives it), a date alone (UTC midnight), or epoch seconds
 // (with an optional fraction). Returns µs since the epoch.
 Result<int64_t> parse_api_time(std::string_view s);
-
-// µs since the epoch as the API writes times: 2024-01-01T00:00:00.000000Z.
-std::string iso8601_utc(int64_t us);
 
 }  // namespace vigil::mgmt

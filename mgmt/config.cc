@@ -6,6 +6,7 @@
 
 #include "common/config_check.h"
 #include "common/endpoint.h"
+#include "mgmt/notify.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -104,10 +105,11 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
     if (!root || root.IsNull()) {
         return cfg;  // an empty file: the defaults
     }
-    // Sections later issues fill (notifications, more health controls) are not known yet:
-    // naming them is an error, not silently ignored.
-    if (!c.check_keys(root, "",
-                      {"listen", "curve", "store", "api", "rulepacks", "sensors", "health"})) {
+    // Sections later issues fill are not known yet: naming one is an error, not silently
+    // ignored.
+    if (!c.check_keys(
+            root, "",
+            {"listen", "curve", "store", "api", "rulepacks", "sensors", "health", "notify"})) {
         return make_error(ErrorCode::BadInput, c.err);
     }
     if (root["listen"]) {
@@ -293,12 +295,45 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
             cfg.health_incidents = resolve(dir, c.str(h["incidents"], "health.incidents"));
         }
     }
+    if (const auto nt = root["notify"];
+        nt && c.err.empty() && c.check_keys(nt, "notify", {"webhook", "syslog", "outbox"})) {
+        if (const auto wh = nt["webhook"];
+            wh && c.check_keys(wh, "notify.webhook", {"url", "secret-file", "ca-file"})) {
+            if (!wh["url"] || !wh["secret-file"]) {
+                c.fail(wh, "notify.webhook: give url and secret-file (the HMAC key)");
+            } else {
+                cfg.notify_webhook_url = c.str(wh["url"], "notify.webhook.url");
+                if (auto u = parse_webhook_url(cfg.notify_webhook_url); c.err.empty() && !u) {
+                    c.fail(wh["url"], "notify.webhook.url: " + u.error().message);
+                }
+                cfg.notify_webhook_secret_file =
+                    resolve(dir, c.str(wh["secret-file"], "notify.webhook.secret-file"));
+            }
+            if (wh["ca-file"]) {
+                cfg.notify_webhook_ca_file =
+                    resolve(dir, c.str(wh["ca-file"], "notify.webhook.ca-file"));
+            }
+        }
+        if (const auto sl = nt["syslog"]; sl && c.check_keys(sl, "notify.syslog", {"address"})) {
+            if (!sl["address"]) {
+                c.fail(sl, "notify.syslog: give address (udp://127.0.0.1:514)");
+            } else {
+                cfg.notify_syslog_address = c.str(sl["address"], "notify.syslog.address");
+            }
+        }
+        if (nt["outbox"]) {
+            cfg.notify_outbox = resolve(dir, c.str(nt["outbox"], "notify.outbox"));
+        }
+    }
     if (!c.err.empty()) {
         return make_error(ErrorCode::BadInput, c.err);
     }
     const auto store_dir = std::filesystem::path(cfg.store_path).parent_path();
     if (cfg.health_incidents.empty()) {
         cfg.health_incidents = (store_dir / "incidents.db").string();
+    }
+    if (cfg.notify_outbox.empty()) {
+        cfg.notify_outbox = (store_dir / "notify-outbox.db").string();
     }
     for (auto& e : cfg.sensors) {
         if (e.log.empty() && !e.command.empty()) {

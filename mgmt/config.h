@@ -56,6 +56,12 @@ struct MgmtConfig {
     double health_heartbeat_timeout_s = 5;
     double health_start_grace_s = 60;
     std::string health_incidents;  // default: incidents.db beside the store
+    // notifications of incidents (mgmt/notify.h)
+    std::string notify_webhook_url;          // https://... (http:// only to loopback)
+    std::string notify_webhook_secret_file;  // the HMAC key (required with a url)
+    std::string notify_webhook_ca_file;
+    std::string notify_syslog_address;  // udp://HOST:PORT (loopback)
+    std::string notify_outbox;          // default: notify-outbox.db beside the store
 };
 
 Result<MgmtConfig> load_mgmt_config(const std::string& path);

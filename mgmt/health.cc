@@ -87,6 +87,29 @@ std::string describe_exit(int st) {
     return "sensor stopped (wait status " + std::to_string(st) + ")";
 }
 
+std::string incident_json(const Incident& i, const std::string& notified) {
+    auto iso = [](int64_t us) -> json { return us > 0 ? json(iso8601_utc(us)) : json(nullptr); };
+    auto parse_or = [](const std::string& s, json fallback) {
+        json j = json::parse(s, nullptr, false);
+        return j.is_discarded() ? fallback : j;
+    };
+    return json{{"id", i.id},
+                {"control", i.control},
+                {"owner", i.owner},
+                {"state", i.restored_at_us == 0 ? "open" : "restored"},
+                {"detected_at", iso(i.detected_at_us)},
+                {"cause", i.cause},
+                {"restore_action", i.restore_action},
+                {"restore_attempts", i.restore_attempts},
+                {"escalated", i.escalated},
+                {"restored_at", iso(i.restored_at_us)},
+                {"gap", parse_or(i.gap, json::object())},
+                {"mitigation", i.mitigation},
+                {"enhanced_until", iso(i.enhanced_until_us)},
+                {"notified", parse_or(notified, json::array())}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // ---------------------------------------------------------------------------------------
 // IncidentLog
 

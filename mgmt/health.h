@@ -117,6 +117,11 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// The incident as the API, vigilctl and the notifications show it: a JSON object (times ISO 8601
+// UTC with microseconds, null when unset; gap an object). `notified`: the delivery attempts, a
+// JSON array (Notifier::deliveries), "[]" when none.
+std::string incident_json(const Incident& i, const std::string& notified = "[]");
+
 // "sensor exited on signal 9 (SIGKILL)" / "sensor exited with status 2" from waitpid's status.
 std::string describe_exit(int wait_status);
 

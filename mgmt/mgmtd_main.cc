@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "common/clock.h"
@@ -18,6 +20,7 @@
 #include "mgmt/config.h"
 #include "mgmt/health.h"
 #include "mgmt/ingest.h"
+#include "mgmt/notify.h"
 #include "mgmt/packs.h"
 #include "mgmt/store.h"
 
@@ -85,8 +88,46 @@ int run(const std::string& config_path) {
     if (!ingest) {
         return fail(kExitFailure, ingest.error().message);
     }
+    // Notifications of incidents: the webhook and syslog sinks, when configured.
+    mgmt::NotifierPtr notifier;
+    if (!cfg.notify_webhook_url.empty() || !cfg.notify_syslog_address.empty()) {
+        mgmt::NotifyOptions no;
+        no.webhook_url = cfg.notify_webhook_url;
+        if (!cfg.notify_webhook_secret_file.empty()) {
+            std::ifstream in(cfg.notify_webhook_secret_file, std::ios::binary);
+            if (!in) {
+                (*ingest)->stop();
+                return fail(kExitBadInput, "notify.webhook.secret-file: cannot read " +
+                                               cfg.notify_webhook_secret_file);
+            }
+            no.webhook_secret.assign(std::istreambuf_iterator<char>(in), {});
+            while (!no.webhook_secret.empty() &&
+                   (no.webhook_secret.back() == '\n' || no.webhook_secret.back() == '\r')) {
+                no.webhook_secret.pop_back();
+            }
+        }
+        no.webhook_ca_file = cfg.notify_webhook_ca_file;
+        no.syslog_address = cfg.notify_syslog_address;
+        no.outbox_path = cfg.notify_outbox;
+        no.log = stderr;
+        auto n = mgmt::Notifier::open(no);
+        if (!n) {
+            (*ingest)->stop();
+            return fail(exit_code_for(n.error()), "notify: " + n.error().message);
+        }
+        notifier = std::move(*n);
+    }
+    mgmt::Notifier* nt = notifier.get();
     // Health controls: the supervised sensors start here.
     mgmt::HealthOptions hopts;
+    if (nt != nullptr) {
+        hopts.notify = [nt](const mgmt::Incident& inc, const std::string& kind) {
+            if (auto r = nt->enqueue(inc.id, kind, mgmt::incident_json(inc)); !r) {
+                std::fprintf(stderr, "vigil-mgmtd: incident %llu: notification not queued: %s\n",
+                             static_cast<unsigned long long>(inc.id), r.error().message.c_str());
+            }
+        };
+    }
     for (const auto& e : cfg.sensors) {
         hopts.sensors.push_back(
             mgmt::SupervisedSensor{e.id, e.owner, e.command, e.systemd_unit, e.log});
@@ -114,6 +155,9 @@ int run(const std::string& config_path) {
     actx.ingest = [in] { return in->snapshot(); };
     actx.packs = packs->get();
     actx.health = health->get();
+    if (nt != nullptr) {
+        actx.deliveries = [nt](uint64_t id) { return mgmt::deliveries_json(*nt, id); };
+    }
     const auto reload_timeout = std::chrono::seconds(cfg.rulepacks_reload_timeout_s);
     actx.reload_sensors = [in, reload_timeout](const std::string& version) {
         std::vector<mgmt::SensorReload> out;

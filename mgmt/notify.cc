@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -1002,6 +1003,34 @@ void Notifier::State::run() {
             return;
         }
     }
+}
+
+std::string deliveries_json(Notifier& n, uint64_t incident_id) {
+    using nlohmann::json;
+    auto iso = [](int64_t us) -> json { return us > 0 ? json(iso8601_utc(us)) : json(nullptr); };
+    auto ds = n.deliveries(incident_id);
+    json arr = json::array();
+    if (!ds) {
+        arr.push_back({{"error", ds.error().message}});
+        return arr.dump();
+    }
+    for (const auto& d : *ds) {
+        json attempts = json::array();
+        for (const auto& a : d.attempts) {
+            attempts.push_back({{"sink", a.sink},
+                                {"at", iso(a.at_us)},
+                                {"outcome", a.outcome},
+                                {"delivered", a.delivered}});
+        }
+        arr.push_back({{"delivery_id", d.delivery_id},
+                       {"kind", d.kind},
+                       {"created", iso(d.created_us)},
+                       {"webhook", sink_state_name(d.webhook)},
+                       {"webhook_delivered", iso(d.webhook_delivered_us)},
+                       {"syslog", sink_state_name(d.syslog)},
+                       {"attempts", std::move(attempts)}});
+    }
+    return arr.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace vigil::mgmt

@@ -124,4 +124,9 @@ private:
 };
 using NotifierPtr = std::unique_ptr<Notifier>;
 
+// An incident's deliveries as a JSON array (the incident's `notified`): per message its
+// delivery_id, kind, created, webhook and syslog state, webhook_delivered and attempts (sink,
+// at, outcome, delivered); on an outbox error one object with "error".
+std::string deliveries_json(Notifier& n, uint64_t incident_id);
+
 }  // namespace vigil::mgmt

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/exit_codes.h"
 #include "common/heap_hugepages.h"
 #include "mgmt/api.h"
@@ -804,7 +805,7 @@ int cmd_tokens_list(const ApiOptions& ao, const TokenArgs& a) {
             return report({exit_code_for(list.error()), list.error().message});
         }
         Json arr = Json::array();
-        auto iso = [](int64_t us) { return us > 0 ? Json(mgmt::iso8601_utc(us)) : Json(); };
+        auto iso = [](int64_t us) { return us > 0 ? Json(iso8601_utc(us)) : Json(); };
         for (const auto& t : *list) {
             arr.push_back({{"name", t.name},
                            {"role", mgmt::role_name(t.role)},

@@ -8,11 +8,15 @@ survives a restart of mgmtd.
 Environment: VIGIL_SENSOR, VIGIL_MGMTD, VIGIL_VIGILCTL, VIGIL_ROOT.
 """
 import datetime
+import hashlib
+import hmac
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -21,6 +25,34 @@ import transport_test as tt  # noqa: E402  (Mgmtd, Base, EAL)
 
 INTERVAL = 0.5
 OWNER = "NOC on-call <noc@example.org>"
+SECRET = b"webhook-secret-0123456789"
+
+
+class Receiver:
+    """The customer's webhook endpoint, on loopback: keeps every POST with its arrival time."""
+
+    def __init__(self):
+        self.posts = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.posts.append((time.time(), dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def ts(iso):
@@ -39,13 +71,18 @@ class SensorAlive(tt.Base):
         with open(quiet, "w") as f:
             f.write('alert udp any any -> any 1 (msg:"never here"; sid:1000002; rev:1;)\n')
         cfg = self.sensor_config(capture=capture, rules=quiet)
+        self.receiver = Receiver()
+        with open(self.path("webhook.key"), "wb") as f:
+            f.write(SECRET + b"\n")
         extra = ("sensors:\n"
                  "  edge-01:\n"
                  "    owner: \"%s\"\n"
                  "    supervise: {command: [%s, run, --config, %s, --no-progress]}\n"
                  "health: {interval-s: %s, heartbeat-timeout-s: 3, start-grace-s: 60,\n"
                  "         enhanced: {interval-s: 0.2, for-s: 600}}\n"
-                 % (OWNER, os.path.abspath(tt.SENSOR), cfg, INTERVAL))
+                 "notify:\n"
+                 "  webhook: {url: \"http://127.0.0.1:%d/vigil\", secret-file: webhook.key}\n"
+                 % (OWNER, os.path.abspath(tt.SENSOR), cfg, INTERVAL, self.receiver.port))
         self.m = self.mgmtd(extra=extra).start()
         self.token = self.m.token("viewer")
 
@@ -54,6 +91,35 @@ class SensorAlive(tt.Base):
         # makes sure of it.
         subprocess.run(["pkill", "-9", "-f", self.path("sensor.yaml")], capture_output=True)
         super().tearDown()
+        self.receiver.close()
+
+    def posts(self, kind):
+        return [(t, h, json.loads(b)) for (t, h, b) in self.receiver.posts
+                if h.get("X-Vigil-Event") == kind]
+
+    def check_notified(self, inc):
+        """The customer heard of the incident within 1 s of its detection, and of its
+        restore; both signed with the shared secret; the incident records the deliveries."""
+        (opened_at, headers, body), = self.wait(lambda: self.posts("incident.opened"),
+                                                "the webhook's incident.opened", timeout=5)
+        self.assertLess(opened_at - ts(inc["detected_at"]), 1.0)
+        self.assertEqual(body["id"], inc["id"])
+        self.assertEqual(body["cause"], inc["cause"])
+        self.assertEqual(body["owner"], OWNER)
+        self.assertIsNone(body["restored_at"])
+        raw = [b for (_, h, b) in self.receiver.posts if h.get("X-Vigil-Event") ==
+               "incident.opened"][0]
+        self.assertEqual(headers["X-Vigil-Signature"],
+                         "sha256=" + hmac.new(SECRET, raw, hashlib.sha256).hexdigest())
+        (_, _, restored), = self.wait(lambda: self.posts("incident.restored"),
+                                      "the webhook's incident.restored", timeout=5)
+        self.assertEqual(restored["restored_at"], inc["restored_at"])
+        notified = self.wait(lambda: (lambda n: n if len(n) == 2 and all(
+            d["webhook"] == "delivered" for d in n) else None)(
+            self.m.api("/api/v1/incidents/%d" % inc["id"], self.token)["notified"]),
+            "the deliveries recorded on the incident", timeout=5)
+        self.assertEqual([d["kind"] for d in notified], ["incident.opened", "incident.restored"])
+        self.assertEqual(notified[0]["attempts"][0]["outcome"], "HTTP 200")
 
     def control(self):
         (c,) = self.m.api("/api/v1/controls", self.token)
@@ -117,6 +183,8 @@ class SensorAlive(tt.Base):
         (inc,) = self.wait(lambda: [i for i in self.incidents() if i["state"] == "restored"],
                            "the restore", timeout=15)
         self.check_restored(inc, old["pid"])
+        self.check_notified(inc)
+        inc = self.m.api("/api/v1/incidents/%d" % inc["id"], self.token)
 
         # vigilctl shows the same.
         self.assertEqual(json.loads(self.ctl("incidents", "--json")), [inc])
@@ -133,6 +201,7 @@ class SensorAlive(tt.Base):
         self.m.start()
         self.assertEqual(self.incidents(), [inc])
         self.running()
+        self.assertEqual(len(self.receiver.posts), 2)  # nothing sent twice after the restart
 
     def test_hung_sensor_killed_and_restarted(self):
         old = self.running()
@@ -174,8 +243,13 @@ class HealthConfig(tt.Base):
         self.assertIn("health.interval-s: expected a number from 0.05 to 3600, got '0'", err)
         err = self.refused("health: {enhanced: {every: 1}}\n")
         self.assertIn("every", err)
-        err = self.refused("notify: {}\n")
-        self.assertIn("notify", err)
+        err = self.refused("notify: {webhook: {url: \"http://192.0.2.1/x\", secret-file: k}}\n")
+        self.assertIn("notify.webhook.url:", err)
+        self.assertIn("loopback", err)
+        err = self.refused("notify: {webhook: {url: \"https://soc.example.org/v\"}}\n")
+        self.assertIn("notify.webhook: give url and secret-file", err)
+        err = self.refused("notify: {email: x}\n")
+        self.assertIn("email", err)
 
     def test_a_sensor_that_cannot_start_is_an_escalating_incident(self):
         m = self.mgmtd(extra="sensors:\n  edge-01:\n    owner: ops\n"
