@@ -1669,7 +1669,8 @@ TEST(RulesFile, EtOpenParsesQuickly) {
     EXPECT_GT(loaded + rejected, 14000U);
     EXPECT_GE(loaded * 100, (loaded + rejected) * 95) << loaded << " of " << loaded + rejected;
 #if defined(__SANITIZE_ADDRESS__)
-    const double limit = 15.0;  // ASan + Debug: several times slower, still bounded
+    // ASan + Debug: 6-9 s alone, 19 s once with both cores busy with other builds and tests.
+    const double limit = 40.0;
 #else
     const double limit = 3.0;
 #endif
