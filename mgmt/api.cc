@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/text.h"
 #include "common/wire.h"
+#include "mgmt/audit.h"
 #include "mgmt/health.h"
 #include "mgmt/packs.h"
 #include "mgmt/tokens.h"
@@ -635,7 +636,8 @@ enum class Endpoint {
     RulePackRollback,
     Controls,
     Incidents,
-    IncidentOne
+    IncidentOne,
+    IncidentAck
 };
 
 struct Route {
@@ -683,6 +685,15 @@ std::optional<Route> match_route(const std::string& path) {
         }
     }
     static constexpr std::string_view kIncidents = "/api/v1/incidents/";
+    static constexpr std::string_view kAck = "/ack";
+    if (path.size() > kIncidents.size() + kAck.size() && path.starts_with(kIncidents) &&
+        path.ends_with(kAck)) {
+        std::string v =
+            path.substr(kIncidents.size(), path.size() - kIncidents.size() - kAck.size());
+        if (v.find('/') == std::string::npos) {
+            return Route{Endpoint::IncidentAck, std::move(v)};
+        }
+    }
     for (const auto& [prefix, ep] :
          {std::pair{kAlerts, Endpoint::Alert}, std::pair{kTokens, Endpoint::Token},
           std::pair{kIncidents, Endpoint::IncidentOne}}) {
@@ -711,6 +722,8 @@ std::vector<MethodRule> methods_of(Endpoint ep) {
         case Endpoint::Incidents:
         case Endpoint::IncidentOne:
             return {{"GET", Role::Viewer}};
+        case Endpoint::IncidentAck:
+            return {{"POST", Role::Operator}};
         case Endpoint::Tokens:
             return {{"GET", Role::Admin}, {"POST", Role::Admin}};
         case Endpoint::Token:
@@ -767,6 +780,9 @@ public:
 private:
     void install_handlers();
     Reply dispatch(const httplib::Request& req);
+    Reply serve(const httplib::Request& req, const Route& route, const std::string& method,
+                const TokenInfo& who);
+    Reply ack_incident(const std::string& id, const httplib::Request& req, const TokenInfo& who);
     std::optional<Reply> authorize(const httplib::Request& req, Role need, TokenInfo& who);
     static std::optional<Reply> refuse_params(const httplib::Request& req);
 
@@ -980,6 +996,33 @@ Reply Api::dispatch(const httplib::Request& req) {
     if (auto refused = authorize(req, rule->role, who)) {
         return *refused;
     }
+    Reply r = serve(req, *route, method, who);
+    // Every action that changes something goes into the audit log, refused ones too.
+    if (method != "GET" && !ctx_.config->audit_log.empty()) {
+        AuditEntry e;
+        e.actor = who.name;
+        e.role = role_name(who.role);
+        e.action = method + " " + req.path;
+        e.target = route->arg;
+        e.ok = r.status < 400;
+        json detail{{"status", r.status}};
+        if (!e.ok) {
+            const json body = json::parse(r.body, nullptr, false);
+            if (!body.is_discarded() && body.contains("error")) {
+                detail["error"] = body["error"];
+            }
+        }
+        e.detail = detail.dump();
+        if (auto st = append_audit(ctx_.config->audit_log, e); !st) {
+            std::fprintf(stderr, "vigil-mgmtd: %s\n", st.error().message.c_str());
+        }
+    }
+    return r;
+}
+
+Reply Api::serve(const httplib::Request& req, const Route& route_, const std::string& method,
+                 const TokenInfo& who) {
+    const Route* route = &route_;
     if (ctx_.store == nullptr) {
         return error_reply(500, "store unavailable");
     }
@@ -1015,6 +1058,8 @@ Reply Api::dispatch(const httplib::Request& req) {
             return get_incidents();
         case Endpoint::IncidentOne:
             return get_incident(route->arg);
+        case Endpoint::IncidentAck:
+            return ack_incident(route->arg, req, who);
         default:
             break;
     }
@@ -1117,6 +1162,16 @@ Reply Api::get_sensors() {
 
 namespace {
 
+// "12" -> 12; nothing for 0, a sign, spaces or anything else.
+std::optional<uint64_t> incident_id(const std::string& id) {
+    uint64_t n = 0;
+    const auto r = std::from_chars(id.data(), id.data() + id.size(), n);
+    if (id.empty() || r.ec != std::errc{} || r.ptr != id.data() + id.size() || n == 0) {
+        return std::nullopt;
+    }
+    return n;
+}
+
 json incident_object(const Incident& i, const ApiContext& ctx) {
     const std::string notified = ctx.deliveries ? ctx.deliveries(i.id) : std::string("[]");
     return json::parse(incident_json(i, notified));
@@ -1160,15 +1215,14 @@ Reply Api::get_incidents() {
 }
 
 Reply Api::get_incident(const std::string& id) {
-    uint64_t n = 0;
-    const auto r = std::from_chars(id.data(), id.data() + id.size(), n);
-    if (id.empty() || r.ec != std::errc{} || r.ptr != id.data() + id.size() || n == 0) {
+    const auto n = incident_id(id);
+    if (!n) {
         return error_reply(400, "incident id: expected a positive whole number, got " + echo(id));
     }
     if (ctx_.health == nullptr) {
         return error_reply(404, "no incident " + id);
     }
-    auto inc = ctx_.health->incidents().get(n);
+    auto inc = ctx_.health->incidents().get(*n);
     if (!inc) {
         return from_error(inc.error(), "incidents");
     }
@@ -1176,6 +1230,43 @@ Reply Api::get_incident(const std::string& id) {
         return error_reply(404, "no incident " + id);
     }
     return json_reply(incident_object(**inc, ctx_));
+}
+
+Reply Api::ack_incident(const std::string& id, const httplib::Request& req, const TokenInfo& who) {
+    const auto n = incident_id(id);
+    if (!n) {
+        return error_reply(400, "incident id: expected a positive whole number, got " + echo(id));
+    }
+    if (ctx_.health == nullptr) {
+        return error_reply(404, "no incident " + id);
+    }
+    const json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        return error_reply(400, "body: expected a JSON object {\"by\": NAME, \"note\": TEXT}");
+    }
+    for (const auto& [k, v] : body.items()) {
+        if (k != "by" && k != "note") {
+            return error_reply(400, "body: unknown key " + echo(k) + " (by, note)");
+        }
+        if (!v.is_string()) {
+            return error_reply(400, "body: " + k + ": expected a string");
+        }
+    }
+    const std::string by = body.value("by", "");
+    const std::string note = body.value("note", "");
+    if (by.empty() || by.size() > 200 || note.size() > 4000) {
+        return error_reply(400,
+                           "body: by (1-200 characters, the person acknowledging) and note "
+                           "(up to 4000) are needed");
+    }
+    auto acked = ctx_.health->incidents().acknowledge(*n, by, note, who.name, wall_us());
+    if (!acked) {
+        return from_error(acked.error(), "incidents");
+    }
+    if (!*acked) {
+        return error_reply(404, "no incident " + id);
+    }
+    return json_reply(incident_object(**acked, ctx_));
 }
 
 Reply Api::get_alerts(const httplib::Request& req) {

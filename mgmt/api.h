@@ -34,7 +34,7 @@ struct ApiContext {
     Store* store = nullptr;
     std::function<IngestSnapshot()> ingest;  // thread-safe snapshot of the ingest's counters
     PackStore* packs = nullptr;              // rule packs
-    const Health* health = nullptr;          // controls and incidents (null: none)
+    Health* health = nullptr;                // controls and incidents (null: none)
     // An incident's notification attempts, a JSON array ("[]" without notifications).
     std::function<std::string(uint64_t incident_id)> deliveries;
     // Orders every connected sensor to reload (expecting pack `version`), waits for them.

@@ -107,9 +107,9 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
     }
     // Sections later issues fill are not known yet: naming one is an error, not silently
     // ignored.
-    if (!c.check_keys(
-            root, "",
-            {"listen", "curve", "store", "api", "rulepacks", "sensors", "health", "notify"})) {
+    if (!c.check_keys(root, "",
+                      {"listen", "curve", "store", "api", "rulepacks", "sensors", "health",
+                       "notify", "audit"})) {
         return make_error(ErrorCode::BadInput, c.err);
     }
     if (root["listen"]) {
@@ -325,12 +325,20 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
             cfg.notify_outbox = resolve(dir, c.str(nt["outbox"], "notify.outbox"));
         }
     }
+    if (const auto au = root["audit"]; au && c.err.empty() && c.check_keys(au, "audit", {"path"})) {
+        if (au["path"]) {
+            cfg.audit_log = resolve(dir, c.str(au["path"], "audit.path"));
+        }
+    }
     if (!c.err.empty()) {
         return make_error(ErrorCode::BadInput, c.err);
     }
     const auto store_dir = std::filesystem::path(cfg.store_path).parent_path();
     if (cfg.health_incidents.empty()) {
         cfg.health_incidents = (store_dir / "incidents.db").string();
+    }
+    if (cfg.audit_log.empty()) {
+        cfg.audit_log = (store_dir / "audit.log").string();
     }
     if (cfg.notify_outbox.empty()) {
         cfg.notify_outbox = (store_dir / "notify-outbox.db").string();

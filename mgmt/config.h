@@ -62,6 +62,9 @@ struct MgmtConfig {
     std::string notify_webhook_ca_file;
     std::string notify_syslog_address;  // udp://HOST:PORT (loopback)
     std::string notify_outbox;          // default: notify-outbox.db beside the store
+    // the audit log of operator and admin actions (mgmt/audit.h); default: audit.log beside
+    // the store
+    std::string audit_log;
 };
 
 Result<MgmtConfig> load_mgmt_config(const std::string& path);

@@ -36,7 +36,8 @@ std::string sqlite_error(sqlite3* db, const std::string& what) {
 
 constexpr const char* kColumns =
     "id, control, owner, detected_at_us, cause, restore_action, restored_at_us, gap, "
-    "mitigation, enhanced_until_us, notified, restore_attempts, escalated";
+    "mitigation, enhanced_until_us, notified, restore_attempts, escalated, acked_by, acked_at_us, "
+    "ack_note, acked_token";
 
 Incident read_incident(sqlite3_stmt* s) {
     Incident i;
@@ -53,6 +54,10 @@ Incident read_incident(sqlite3_stmt* s) {
     i.notified = col_text(s, 10);
     i.restore_attempts = static_cast<uint32_t>(sqlite3_column_int64(s, 11));
     i.escalated = sqlite3_column_int64(s, 12) != 0;
+    i.acked_by = col_text(s, 13);
+    i.acked_at_us = sqlite3_column_int64(s, 14);
+    i.ack_note = col_text(s, 15);
+    i.acked_token = col_text(s, 16);
     return i;
 }
 
@@ -106,7 +111,12 @@ std::string incident_json(const Incident& i, const std::string& notified) {
                 {"gap", parse_or(i.gap, json::object())},
                 {"mitigation", i.mitigation},
                 {"enhanced_until", iso(i.enhanced_until_us)},
-                {"notified", parse_or(notified, json::array())}}
+                {"notified", parse_or(notified, json::array())},
+                {"acknowledged", i.acked_at_us == 0 ? json(nullptr)
+                                                    : json{{"by", i.acked_by},
+                                                           {"at", iso(i.acked_at_us)},
+                                                           {"note", i.ack_note},
+                                                           {"token", i.acked_token}}}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -136,7 +146,9 @@ Result<std::unique_ptr<IncidentLog>> IncidentLog::open(const std::string& path) 
               "detected_at_us INTEGER NOT NULL, cause TEXT NOT NULL, restore_action TEXT NOT "
               "NULL, restored_at_us INTEGER NOT NULL, gap TEXT NOT NULL, mitigation TEXT NOT "
               "NULL, enhanced_until_us INTEGER NOT NULL, notified TEXT NOT NULL, "
-              "restore_attempts INTEGER NOT NULL, escalated INTEGER NOT NULL)")) {
+              "restore_attempts INTEGER NOT NULL, escalated INTEGER NOT NULL, acked_by TEXT NOT "
+              "NULL DEFAULT '', acked_at_us INTEGER NOT NULL DEFAULT 0, ack_note TEXT NOT NULL "
+              "DEFAULT '', acked_token TEXT NOT NULL DEFAULT '')")) {
         std::string msg = sqlite_error(db, path);
         sqlite3_close(db);
         return make_error(ErrorCode::Io, msg);
@@ -244,6 +256,28 @@ Result<std::optional<Incident>> IncidentLog::get(uint64_t id) const {
         return std::optional<Incident>();
     }
     return std::optional<Incident>(std::move(rows->front()));
+}
+
+Result<std::optional<Incident>> IncidentLog::acknowledge(uint64_t id, const std::string& by,
+                                                         const std::string& note,
+                                                         const std::string& token, int64_t at_us) {
+    Stmt s;
+    sqlite3_prepare_v2(db_,
+                       "UPDATE incidents SET acked_by=?2, ack_note=?3, acked_token=?4, "
+                       "acked_at_us=?5 WHERE id=?1",
+                       -1, &s.s, nullptr);
+    if (!s) {
+        return make_error(ErrorCode::Io, sqlite_error(db_, "incidents"));
+    }
+    sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(id));
+    bind_text(s.get(), 2, by);
+    bind_text(s.get(), 3, note);
+    bind_text(s.get(), 4, token);
+    sqlite3_bind_int64(s.get(), 5, at_us);
+    if (sqlite3_step(s.get()) != SQLITE_DONE) {
+        return make_error(ErrorCode::Io, sqlite_error(db_, "incidents"));
+    }
+    return get(id);
 }
 
 Result<std::vector<Incident>> IncidentLog::open_incidents() const {
@@ -711,6 +745,10 @@ std::vector<ControlState> Health::controls() const {
 }
 
 const IncidentLog& Health::incidents() const {
+    return *impl_->log;
+}
+
+IncidentLog& Health::incidents() {
     return *impl_->log;
 }
 

@@ -39,6 +39,12 @@ struct Incident {
     std::string notified;  // JSON array of delivery attempts ([] until notifications exist)
     uint32_t restore_attempts = 0;
     bool escalated = false;  // restores failed repeatedly: a person must look
+    // Acknowledged by a person (vigilctl incident ack): who, when, their note, and the API
+    // token that did it.
+    std::string acked_by;
+    int64_t acked_at_us = 0;
+    std::string ack_note;
+    std::string acked_token;
 };
 
 // The incident file: one table, one writer (the health thread) and readers (the API).
@@ -54,6 +60,11 @@ public:
     Result<std::vector<Incident>> list(size_t limit) const;  // newest first
     Result<std::optional<Incident>> get(uint64_t id) const;
     Result<std::vector<Incident>> open_incidents() const;  // restored_at = 0, oldest first
+    // Records who acknowledged incident `id` (a later ack replaces an earlier one); the
+    // incident as stored after it, or none when there is no such incident.
+    Result<std::optional<Incident>> acknowledge(uint64_t id, const std::string& by,
+                                                const std::string& note, const std::string& token,
+                                                int64_t at_us);
 
 private:
     explicit IncidentLog(sqlite3* db) : db_(db) {}
@@ -109,6 +120,7 @@ public:
     void stop();
     std::vector<ControlState> controls() const;
     const IncidentLog& incidents() const;
+    IncidentLog& incidents();
 
     struct Impl;
 

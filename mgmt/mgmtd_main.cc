@@ -51,6 +51,10 @@ int run(const std::string& config_path) {
         }
         cfg = *c;
     }
+    if (cfg.audit_log.empty()) {  // no --config: the defaults, beside the store
+        cfg.audit_log =
+            (std::filesystem::path(cfg.store_path).parent_path() / "audit.log").string();
+    }
     auto iopts = mgmt::ingest_options(cfg);
     if (!iopts) {
         return fail(exit_code_for(iopts.error()), iopts.error().message);

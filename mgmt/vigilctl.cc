@@ -3,6 +3,7 @@
 // `rules keygen|pack|validate|diff` (local files).
 
 #include <httplib.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "common/exit_codes.h"
 #include "common/heap_hugepages.h"
 #include "mgmt/api.h"
+#include "mgmt/audit.h"
 #include "mgmt/config.h"
 #include "mgmt/keys.h"
 #include "mgmt/rules_cmd.h"
@@ -598,6 +600,44 @@ int cmd_incidents(ApiClient& api, bool json) {
     return kExitOk;
 }
 
+int cmd_incident_ack(ApiClient& api, const std::string& id, const std::string& by,
+                     const std::string& note, bool json) {
+    Json j;
+    const Json body = {{"by", by}, {"note", note}};
+    if (auto f = api.request("POST", "/api/v1/incidents/" + id + "/ack", {}, body.dump(), j)) {
+        return report(*f);
+    }
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+        return kExitOk;
+    }
+    std::printf("incident %s acknowledged by %s\n", str(j, "id").c_str(), by.c_str());
+    return kExitOk;
+}
+
+int cmd_audit_verify(const std::string& config, const std::string& file) {
+    std::string path = file;
+    if (path.empty()) {
+        auto cfg = mgmt::load_mgmt_config(config);
+        if (!cfg) {
+            return report({exit_code_for(cfg.error()), cfg.error().message});
+        }
+        path = cfg->audit_log;
+    }
+    auto c = mgmt::verify_audit_log(path);
+    if (!c) {
+        return report({exit_code_for(c.error()), c.error().message});
+    }
+    if (!c->ok) {
+        std::printf("audit log %s: BROKEN at line %llu: %s\n", path.c_str(),
+                    static_cast<unsigned long long>(c->bad_line), c->reason.c_str());
+        return kExitFailure;
+    }
+    std::printf("audit log %s: %llu entries, the chain is intact\n", path.c_str(),
+                static_cast<unsigned long long>(c->lines));
+    return kExitOk;
+}
+
 int cmd_incident_show(ApiClient& api, const std::string& id, bool json) {
     Json j;
     if (auto f = api.request("GET", "/api/v1/incidents/" + id, {}, "", j)) {
@@ -624,6 +664,13 @@ int cmd_incident_show(ApiClient& api, const std::string& id, bool json) {
     }
     std::printf("  during the gap: %s\n", j.value("gap", Json::object()).dump().c_str());
     std::printf("  mitigation:     %s\n", str(j, "mitigation").c_str());
+    if (j.contains("acknowledged") && j["acknowledged"].is_object()) {
+        const Json& a = j["acknowledged"];
+        std::printf("  acknowledged:   by %s at %s (token %s): %s\n", str(a, "by").c_str(),
+                    str(a, "at").c_str(), str(a, "token").c_str(), str(a, "note").c_str());
+    } else {
+        std::printf("  acknowledged:   no\n");
+    }
     return kExitOk;
 }
 
@@ -759,6 +806,27 @@ std::optional<Failure> open_local_tokens(const std::string& config, mgmt::TokenS
     return std::nullopt;
 }
 
+// A token made or revoked on the host (--config, not through the API) is an admin action too:
+// into the audit log, as the local user.
+std::optional<Failure> audit_local(const std::string& config, const std::string& action,
+                                   const std::string& target) {
+    auto cfg = mgmt::load_mgmt_config(config);
+    if (!cfg) {
+        return Failure{exit_code_for(cfg.error()), cfg.error().message};
+    }
+    mgmt::AuditEntry e;
+    const char* sudo = std::getenv("SUDO_USER");
+    const passwd* pw = ::getpwuid(::getuid());
+    e.actor = sudo != nullptr ? sudo : pw != nullptr ? pw->pw_name : std::to_string(::getuid());
+    e.role = "local";
+    e.action = action;
+    e.target = target;
+    if (auto st = mgmt::append_audit(cfg->audit_log, e); !st) {
+        return Failure{kExitFailure, st.error().message};
+    }
+    return std::nullopt;
+}
+
 int cmd_tokens_add(const ApiOptions& ao, const TokenArgs& a) {
     if (!mgmt::valid_token_name(a.name)) {
         return report({kExitBadInput,
@@ -777,6 +845,9 @@ int cmd_tokens_add(const ApiOptions& ao, const TokenArgs& a) {
         auto tok = ts->add(a.name, *role);
         if (!tok) {
             return report({exit_code_for(tok.error()), tok.error().message});
+        }
+        if (auto f = audit_local(a.config, "local token.add " + a.role, a.name)) {
+            return report(*f);
         }
         std::printf("%s\n", tok->c_str());
         return kExitOk;
@@ -844,6 +915,9 @@ int cmd_tokens_revoke(const ApiOptions& ao, const TokenArgs& a) {
         }
         if (!*r) {
             return report({kExitBadInput, "no active token named '" + a.name + "'"});
+        }
+        if (auto f = audit_local(a.config, "local token.revoke", a.name)) {
+            return report(*f);
         }
     } else {
         std::unique_ptr<ApiClient> api;
@@ -922,6 +996,27 @@ int main(int argc, char** argv) {
         "show", "an incident in full: cause, each restore action, the gap, the mitigation");
     ishow->add_option("N", incident_id, "the incident's id")->required();
     ishow->add_flag("--json", json, "print the API's JSON object");
+    std::string ack_by;
+    std::string ack_note;
+    auto* iack = incident->add_subcommand(
+        "ack",
+        "acknowledge an incident: who looked at it and what they found (operator role; "
+        "recorded in the incident and the audit log)");
+    iack->add_option("N", incident_id, "the incident's id")->required();
+    iack->add_option("--by", ack_by, "the person acknowledging")->required();
+    iack->add_option("--note", ack_note, "what was found or done");
+    iack->add_flag("--json", json, "print the API's JSON object");
+    auto* audit = app.add_subcommand("audit", "the audit log of operator and admin actions");
+    audit->require_subcommand(1);
+    std::string audit_config = "/etc/vigil/mgmtd.yaml";
+    std::string audit_file;
+    auto* averify = audit->add_subcommand(
+        "verify",
+        "walk the log's hash chain on this host: exit 0 when intact, 1 at the first "
+        "line that does not chain (changed, inserted or removed), 2 unreadable");
+    averify->add_option("--config", audit_config, "mgmtd.yaml, for audit.path")
+        ->capture_default_str();
+    averify->add_option("--file", audit_file, "the log itself (instead of --config)");
 
     AlertArgs aa;
     auto* alerts = app.add_subcommand(
@@ -1003,8 +1098,8 @@ int main(int argc, char** argv) {
         "rollback", "activate the pack that was active before the current one; sensors reload");
     rrollback->add_flag("--json", json, "print the API's JSON object");
 
-    for (auto* sub : {status, sensors, controls, incidents, ishow, alerts, tokens, tadd, tlist,
-                      trevoke, keys, kgen, rlist, ractivate, rrollback}) {
+    for (auto* sub : {status, sensors, controls, incidents, ishow, iack, averify, alerts, tokens,
+                      tadd, tlist, trevoke, keys, kgen, rlist, ractivate, rrollback}) {
         sub->footer(kFooter);
     }
     try {
@@ -1029,6 +1124,14 @@ int main(int argc, char** argv) {
     }
     if (*incidents) {
         return with_api(ao, [&](ApiClient& api) { return cmd_incidents(api, json); });
+    }
+    if (*iack) {
+        return with_api(ao, [&](ApiClient& api) {
+            return cmd_incident_ack(api, incident_id, ack_by, ack_note, json);
+        });
+    }
+    if (*averify) {
+        return cmd_audit_verify(audit_config, audit_file);
     }
     if (*ishow) {
         return with_api(ao,

@@ -195,6 +195,33 @@ class SensorAlive(tt.Base):
         self.assertIn("sensor-alive:edge-01", table)
         self.assertIn("(enhanced)", table)
 
+        # An operator acknowledges it; a viewer may not. Both are in the audit log.
+        viewer = self.token
+        self.token = self.m.token("operator")
+        self.ctl("incident", "ack", str(inc["id"]), "--by", "Alice (NOC)", "--note",
+                 "OOM killer; memory limit raised")
+        acked = self.m.api("/api/v1/incidents/%d" % inc["id"], viewer)["acknowledged"]
+        self.assertEqual((acked["by"], acked["note"]),
+                         ("Alice (NOC)", "OOM killer; memory limit raised"))
+        self.assertIn("Alice (NOC)", self.ctl("incident", "show", str(inc["id"])))
+        env = dict(os.environ, VIGIL_TOKEN=viewer)
+        r = subprocess.run([tt.VIGILCTL, "incident", "ack", str(inc["id"]), "--by", "Eve",
+                            "--api", "http://127.0.0.1:%d" % self.m.api_port],
+                           capture_output=True, text=True, env=env)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("403", r.stderr)
+        with open(self.path("audit.log")) as f:
+            entries = [json.loads(line) for line in f]
+        acks = [e for e in entries if e["action"].endswith("/ack")]
+        self.assertEqual(len(acks), 1)
+        self.assertEqual((acks[0]["role"], acks[0]["ok"], acks[0]["target"]),
+                         ("operator", True, str(inc["id"])))
+        r = subprocess.run([tt.VIGILCTL, "audit", "verify", "--config", self.m.config],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        inc = self.m.api("/api/v1/incidents/%d" % inc["id"], viewer)
+        self.token = viewer
+
         # The incident survives mgmtd's restart (which stops and starts the sensor).
         self.assertEqual(self.m.stop(), 0)
         self.assertIn("sensor edge-01: stopped with vigil-mgmtd", self.m.text())
@@ -272,6 +299,60 @@ class HealthConfig(tt.Base):
         (c,) = m.api("/api/v1/controls", token)
         self.assertIn(c["state"], ("failed", "restoring"))
         self.assertEqual(c["open_incident"], inc["id"])
+        self.assertEqual(m.stop(), 0)
+
+
+class AuditLog(tt.Base):
+    """Every operator and admin action, local or through the API, refused ones too, in a
+    hash-chained log that `vigilctl audit verify` checks: a changed or removed line is found."""
+
+    def test_actions_are_chained_and_tampering_is_found(self):
+        m = self.mgmtd().start()
+        admin = m.token("admin")  # vigilctl tokens add --config: a local action
+        api = "http://127.0.0.1:%d" % m.api_port
+        env = dict(os.environ, VIGIL_TOKEN=admin)
+        for args in (["tokens", "add", "bob", "--role", "viewer"],
+                     ["tokens", "revoke", "bob"],
+                     ["tokens", "revoke", "nobody"],       # refused (404): recorded too
+                     ["incident", "ack", "7", "--by", "x"],  # no such incident
+                     ["rules", "rollback"]):               # nothing to roll back (409)
+            subprocess.run([tt.VIGILCTL, *args, "--api", api], capture_output=True, env=env)
+        log = self.path("audit.log")
+        with open(log) as f:
+            lines = f.read().splitlines()
+        entries = [json.loads(x) for x in lines]
+        self.assertEqual([e["seq"] for e in entries], list(range(1, 7)))
+        self.assertEqual(entries[0]["role"], "local")
+        self.assertTrue(entries[0]["action"].startswith("local token.add admin"))
+        self.assertEqual([(e["action"], e["ok"]) for e in entries[1:]],
+                         [("POST /api/v1/tokens", True),
+                          ("DELETE /api/v1/tokens/bob", True),
+                          ("DELETE /api/v1/tokens/nobody", False),
+                          ("POST /api/v1/incidents/7/ack", False),
+                          ("POST /api/v1/rulepacks/rollback", False)])
+        self.assertEqual(entries[3]["detail"]["status"], 404)
+        self.assertTrue(all(e["actor"].startswith("t-admin") for e in entries[1:]))
+
+        def verify():
+            return subprocess.run([tt.VIGILCTL, "audit", "verify", "--file", log],
+                                  capture_output=True, text=True)
+        r = verify()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("6 entries, the chain is intact", r.stdout)
+
+        # Someone rewrites line 3 (hiding which token was revoked): line 4 no longer chains.
+        tampered = lines[:2] + [lines[2].replace("bob", "ann")] + lines[3:]
+        with open(log, "w") as f:
+            f.write("\n".join(tampered) + "\n")
+        r = verify()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("BROKEN at line 4", r.stdout)
+        # Someone removes line 5 instead.
+        with open(log, "w") as f:
+            f.write("\n".join(lines[:4] + lines[5:]) + "\n")
+        r = verify()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("BROKEN at line 5", r.stdout)
         self.assertEqual(m.stop(), 0)
 
 
