@@ -1012,8 +1012,8 @@ int main(int argc, char** argv) {
     std::string audit_file;
     auto* averify = audit->add_subcommand(
         "verify",
-        "walk the log's hash chain on this host: exit 0 when intact, 1 at the first "
-        "line that does not chain (changed, inserted or removed), 2 unreadable");
+        "walk the log's hash chain on this host: exit 0 when intact; 1 at the first line "
+        "that does not chain (changed, inserted or removed) or when the log cannot be read");
     averify->add_option("--config", audit_config, "mgmtd.yaml, for audit.path")
         ->capture_default_str();
     averify->add_option("--file", audit_file, "the log itself (instead of --config)");

@@ -353,6 +353,10 @@ class AuditLog(tt.Base):
         r = verify()
         self.assertEqual(r.returncode, 1)
         self.assertIn("BROKEN at line 5", r.stdout)
+        r = subprocess.run([tt.VIGILCTL, "audit", "verify", "--file", self.path("none.log")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot read", r.stderr)
         self.assertEqual(m.stop(), 0)
 
 
