@@ -2,7 +2,9 @@
 // Small character helpers shared by the rule parser, the matcher, the app-layer parsers and
 // the sensor.
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace vigil {
@@ -38,6 +40,18 @@ constexpr bool valid_name(std::string_view s, size_t max_len) {
         }
     }
     return true;
+}
+
+// `n` bytes as lowercase hexadecimal (digests, keys, tokens, cache file names).
+inline std::string to_hex(const uint8_t* p, size_t n) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(n * 2);
+    for (size_t i = 0; i < n; ++i) {
+        s.push_back(kDigits[p[i] >> 4]);
+        s.push_back(kDigits[p[i] & 15]);
+    }
+    return s;
 }
 
 // Value of a hexadecimal digit, -1 when `c` is not one.

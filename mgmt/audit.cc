@@ -1,7 +1,6 @@
 #include "mgmt/audit.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <fstream>
 
 #include "common/clock.h"
+#include "rules/pack.h"  // sha256_hex
 
 #include <nlohmann/json.hpp>
 
@@ -18,18 +18,6 @@ namespace vigil::mgmt {
 namespace {
 
 using nlohmann::json;
-
-std::string sha256_hex(const std::string& s) {
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : h) {
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-    return out;
-}
 
 const std::string kGenesis(64, '0');
 
@@ -70,7 +58,7 @@ Status append_audit(const std::string& path, const AuditEntry& e) {
         const std::string last =
             tail.substr(start == std::string::npos ? 0 : start + 1,
                         tail.size() - 1 - (start == std::string::npos ? 0 : start + 1));
-        prev = sha256_hex(last);
+        prev = rules::sha256_hex(last);
         const json j = json::parse(last, nullptr, false);
         if (j.is_discarded() || !j.contains("seq") || !j["seq"].is_number_unsigned()) {
             return make_error(ErrorCode::Io, "audit log " + path +
@@ -125,7 +113,7 @@ Result<AuditCheck> verify_audit_log(const std::string& path) {
             return broken("prev does not match the sha256 of line " + std::to_string(c.lines - 1) +
                           " (that line or this one was changed)");
         }
-        prev = sha256_hex(line);
+        prev = rules::sha256_hex(line);
     }
     if (in.bad()) {
         return make_error(ErrorCode::Io, "audit log " + path + ": read error");

@@ -58,13 +58,6 @@ bool ends_with(const std::string& s, std::string_view suffix) {
            s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string hex(const unsigned char* p, size_t n) {
-    std::string out(n * 2 + 1, '\0');
-    sodium_bin2hex(out.data(), out.size(), p, n);
-    out.pop_back();
-    return out;
-}
-
 // The port after a ':' in an authority: 1-65535, digits only.
 std::optional<int> parse_port(std::string_view s) {
     if (s.empty() || s.size() > 5) {
@@ -289,7 +282,7 @@ std::string signature(const std::string& key, const std::string& body) {
                                   body.size());
     std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
     crypto_auth_hmacsha256_final(&st, mac.data());
-    return "sha256=" + hex(mac.data(), mac.size());
+    return "sha256=" + to_hex(mac.data(), mac.size());
 }
 
 struct SyslogTarget {
@@ -554,7 +547,7 @@ Status Notifier::State::create_schema() {
             (void)exec_sql("ROLLBACK");
             return db_error("preparing");
         }
-        bind_text(ins.get(), 1, hex(raw.data(), raw.size()));
+        bind_text(ins.get(), 1, to_hex(raw.data(), raw.size()));
         if (sqlite3_step(ins.get()) != SQLITE_DONE) {
             Error e = db_error("storing the outbox key");
             (void)exec_sql("ROLLBACK");

@@ -28,13 +28,6 @@ constexpr int64_t kLastUsedResolutionUs = 60'000'000;
 // Longer strings cannot be tokens; refusing them bounds the hashing work per request.
 constexpr size_t kMaxTokenLen = 256;
 
-std::string hex(const unsigned char* p, size_t n) {
-    std::string out(n * 2 + 1, '\0');
-    sodium_bin2hex(out.data(), out.size(), p, n);
-    out.pop_back();
-    return out;
-}
-
 }  // namespace
 
 const char* role_name(Role r) {
@@ -174,7 +167,7 @@ Result<std::string> TokenStore::add(const std::string& name, Role role) {
     }
     std::array<unsigned char, kTokenBytes> raw{};
     randombytes_buf(raw.data(), raw.size());
-    std::string token = std::string(kTokenPrefix) + hex(raw.data(), raw.size());
+    std::string token = std::string(kTokenPrefix) + to_hex(raw.data(), raw.size());
     sodium_memzero(raw.data(), raw.size());
     const auto h = token_hash(key_, token);
 

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/text.h"
+
 namespace vigil::rules {
 
 namespace {
@@ -62,18 +64,6 @@ std::array<uint8_t, 32> sha256(const uint8_t* data, size_t len) {
     std::array<uint8_t, 32> out{};
     crypto_hash_sha256(out.data(), data, len);
     return out;
-}
-
-constexpr char kDigits[] = "0123456789abcdef";
-
-std::string hex(const uint8_t* p, size_t n) {
-    std::string s;
-    s.reserve(n * 2);
-    for (size_t i = 0; i < n; ++i) {
-        s.push_back(kDigits[p[i] >> 4]);
-        s.push_back(kDigits[p[i] & 15]);
-    }
-    return s;
 }
 
 std::string errno_text(int e) {
@@ -163,7 +153,7 @@ HsCacheKey HsCache::key_for(const std::vector<std::string>& exprs,
 }
 
 std::string HsCache::entry_path(const HsCacheKey& key) const {
-    return (std::filesystem::path(dir_) / (hex(key.data(), key.size()) + ".hsdb")).string();
+    return (std::filesystem::path(dir_) / (to_hex(key.data(), key.size()) + ".hsdb")).string();
 }
 
 void HsCache::corrupt(const std::string& path, const std::string& reason) {
@@ -227,7 +217,7 @@ std::optional<HsCacheEntry> HsCache::lookup(const HsCacheKey& key, size_t n_expr
         return std::nullopt;
     }
     if (std::memcmp(h + kKeyOffset, key.data(), key.size()) != 0) {
-        corrupt(path, "written for another key (" + hex(h + kKeyOffset, 8) + "...)");
+        corrupt(path, "written for another key (" + to_hex(h + kKeyOffset, 8) + "...)");
         return std::nullopt;
     }
     const uint64_t plen = get_le(h + kLengthOffset, 8);

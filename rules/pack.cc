@@ -51,13 +51,6 @@ Status sodium_ready() {
     return Ok{};
 }
 
-std::string to_hex(const unsigned char* p, size_t n) {
-    std::string out(n * 2 + 1, '\0');
-    sodium_bin2hex(out.data(), out.size(), p, n);
-    out.pop_back();
-    return out;
-}
-
 std::string to_base64(const unsigned char* p, size_t n) {
     const size_t len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
     std::string out(len, '\0');
