@@ -128,6 +128,9 @@ std::string encode_heartbeat(const Heartbeat& h) {
         {"blocks_active", h.blocks_active},
         {"blocks_added", h.blocks_added},
         {"enforcement", h.enforcement},
+        {"enforcement_repairs", h.enforcement_repairs},
+        {"enforcement_problem", h.enforcement_problem},
+        {"blocks_reapplied", h.blocks_reapplied},
         {"ruleset_id", h.ruleset_id},
         {"rules_loaded", h.rules_loaded},
         {"rules_rejected", h.rules_rejected},
@@ -159,6 +162,9 @@ Result<Heartbeat> decode_heartbeat(std::string_view body) {
         get_to(*j, "alerts", h.alerts) && get_to(*j, "drops", h.drops) &&
         get_to(*j, "blocks_active", h.blocks_active) &&
         get_to(*j, "blocks_added", h.blocks_added) && get_to(*j, "enforcement", h.enforcement) &&
+        get_to(*j, "enforcement_repairs", h.enforcement_repairs) &&
+        get_to(*j, "enforcement_problem", h.enforcement_problem) &&
+        get_to(*j, "blocks_reapplied", h.blocks_reapplied) &&
         get_to(*j, "ruleset_id", h.ruleset_id) && get_to(*j, "rules_loaded", h.rules_loaded) &&
         get_to(*j, "rules_rejected", h.rules_rejected) &&
         get_to(*j, "rules_version", h.rules_version) &&

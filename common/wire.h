@@ -77,6 +77,12 @@ struct Heartbeat {
     uint64_t blocks_active = 0;  // nftables set elements the sensor holds
     uint64_t blocks_added = 0;
     std::string enforcement;  // "off" | "ok" | "degraded: …"
+    // The sensor's own tamper check of its nftables objects (DESIGN.md §5): how often it found
+    // them missing or changed and re-created them, what it found the last time, and how many
+    // blocks those repairs put back.
+    uint64_t enforcement_repairs = 0;
+    std::string enforcement_problem;
+    uint64_t blocks_reapplied = 0;
     uint64_t ruleset_id = 0;
     uint64_t rules_loaded = 0;
     uint64_t rules_rejected = 0;

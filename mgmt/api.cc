@@ -1193,7 +1193,11 @@ Reply Api::get_controls() {
                  {"enhanced_until", iso_or_null(c.enhanced_until_us)},
                  {"open_incident", c.open_incident == 0 ? json(nullptr) : json(c.open_incident)},
                  {"last_check", iso_or_null(c.last_check_us)},
-                 {"pid", c.pid == 0 ? json(nullptr) : json(c.pid)}});
+                 {"pid", c.pid == 0 ? json(nullptr) : json(c.pid)},
+                 {"kind", c.kind},
+                 {"checks", c.checks},
+                 {"failed_checks", c.failed_checks},
+                 {"since", iso_or_null(c.since_us)}});
         }
     }
     return json_reply(arr);

@@ -267,9 +267,57 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
     }
     if (const auto h = root["health"];
         h && c.err.empty() &&
-        c.check_keys(
-            h, "health",
-            {"interval-s", "enhanced", "heartbeat-timeout-s", "start-grace-s", "incidents"})) {
+        c.check_keys(h, "health",
+                     {"interval-s", "enhanced", "heartbeat-timeout-s", "start-grace-s", "incidents",
+                      "owner", "capture", "alert-path", "store", "file-integrity"})) {
+        if (h["owner"]) {
+            cfg.health_owner = c.str(h["owner"], "health.owner");
+        }
+        if (const auto cp = h["capture"];
+            cp && c.check_keys(cp, "health.capture", {"max-drop-ratio", "min-packets"})) {
+            if (cp["max-drop-ratio"]) {
+                cfg.health_capture_max_drop_ratio =
+                    c.dbl(cp["max-drop-ratio"], "health.capture.max-drop-ratio", 0, 1);
+            }
+            if (cp["min-packets"]) {
+                cfg.health_capture_min_packets =
+                    c.num(cp["min-packets"], "health.capture.min-packets", 1ull << 40);
+            }
+        }
+        if (const auto ap = h["alert-path"];
+            ap && c.check_keys(ap, "health.alert-path", {"max-backlog"})) {
+            if (ap["max-backlog"]) {
+                cfg.health_alert_max_backlog =
+                    c.num(ap["max-backlog"], "health.alert-path.max-backlog", 1ull << 40);
+            }
+        }
+        if (const auto st = h["store"]; st && c.check_keys(st, "health.store", {"min-free-mb"})) {
+            if (st["min-free-mb"]) {
+                cfg.health_store_min_free_mb =
+                    c.num(st["min-free-mb"], "health.store.min-free-mb", 1ull << 30);
+            }
+        }
+        if (const auto fi = h["file-integrity"];
+            fi && c.check_keys(fi, "health.file-integrity", {"paths", "baseline", "scan-s"})) {
+            if (const auto ps = fi["paths"]; ps) {
+                if (!ps.IsSequence()) {
+                    c.fail(ps, "health.file-integrity.paths: expected a list of files and folders");
+                } else {
+                    for (const auto& p : ps) {
+                        cfg.health_integrity_paths.push_back(
+                            resolve(dir, c.str(p, "health.file-integrity.paths")));
+                    }
+                }
+            }
+            if (fi["baseline"]) {
+                cfg.health_integrity_baseline =
+                    resolve(dir, c.str(fi["baseline"], "health.file-integrity.baseline"));
+            }
+            if (fi["scan-s"]) {
+                cfg.health_integrity_scan_s =
+                    c.dbl(fi["scan-s"], "health.file-integrity.scan-s", 1, 86400);
+            }
+        }
         if (h["interval-s"]) {
             cfg.health_interval_s = c.dbl(h["interval-s"], "health.interval-s", 0.05, 3600);
         }
@@ -336,6 +384,9 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
     const auto store_dir = std::filesystem::path(cfg.store_path).parent_path();
     if (cfg.health_incidents.empty()) {
         cfg.health_incidents = (store_dir / "incidents.db").string();
+    }
+    if (cfg.health_integrity_baseline.empty()) {
+        cfg.health_integrity_baseline = (store_dir / "integrity-baseline.json").string();
     }
     if (cfg.audit_log.empty()) {
         cfg.audit_log = (store_dir / "audit.log").string();

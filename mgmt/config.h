@@ -55,7 +55,15 @@ struct MgmtConfig {
     double health_enhanced_for_s = 3600;
     double health_heartbeat_timeout_s = 5;
     double health_start_grace_s = 60;
-    std::string health_incidents;  // default: incidents.db beside the store
+    std::string health_incidents;                 // default: incidents.db beside the store
+    std::string health_owner = "unassigned";      // owner of mgmtd's own controls (store, files)
+    double health_capture_max_drop_ratio = 0.01;  // capture: more lost than this fails
+    uint64_t health_capture_min_packets = 1000;   // judged once this many packets were seen
+    uint64_t health_alert_max_backlog = 100000;   // alert path: records waiting in a spool
+    uint64_t health_store_min_free_mb = 64;       // store: free disk below this fails
+    std::vector<std::string> health_integrity_paths;  // file-integrity: files and folders
+    std::string health_integrity_baseline;  // default: integrity-baseline.json beside the store
+    double health_integrity_scan_s = 60;    // full rescan; inotify triggers one in between
     // notifications of incidents (mgmt/notify.h)
     std::string notify_webhook_url;          // https://... (http:// only to loopback)
     std::string notify_webhook_secret_file;  // the HMAC key (required with a url)

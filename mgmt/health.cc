@@ -15,10 +15,13 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "common/clock.h"
+#include "mgmt/controls.h"
+#include "mgmt/ingest_stats.h"
 #include "mgmt/sqlite_util.h"
 #include "mgmt/store.h"
 
@@ -59,22 +62,6 @@ Incident read_incident(sqlite3_stmt* s) {
     i.ack_note = col_text(s, 15);
     i.acked_token = col_text(s, 16);
     return i;
-}
-
-// "2026-12-02T07:59:01Z" (UTC), for the lines of restore_action and mitigation.
-std::string utc(int64_t us) {
-    const std::time_t t = static_cast<std::time_t>(us / 1000000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-std::string seconds(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.1f", s);
-    return buf;
 }
 
 }  // namespace
@@ -285,96 +272,24 @@ Result<std::vector<Incident>> IncidentLog::open_incidents() const {
 }
 
 // ---------------------------------------------------------------------------------------
-// Health
+// Health: the incident lifecycle around the controls (mgmt/controls.h).
 
-namespace {
-
-// Starts `argv` in its own process group, stdout and stderr appended to `log_path`.
-// Returns the pid, or an error when fork fails (an exec failure shows as exit status 127).
-Result<pid_t> spawn(const std::vector<std::string>& argv, const std::string& log_path) {
-    std::vector<std::string> args = argv;
-    std::vector<char*> cargs;
-    for (auto& a : args) {
-        cargs.push_back(a.data());
-    }
-    cargs.push_back(nullptr);
-    const int log_fd = log_path.empty() ? ::open("/dev/null", O_WRONLY | O_CLOEXEC)
-                                        : ::open(log_path.c_str(),
-                                                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (log_fd < 0) {
-        return make_error(ErrorCode::Io, log_path + ": " + std::strerror(errno));
-    }
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        const int e = errno;
-        ::close(log_fd);
-        return make_error(ErrorCode::Io, std::string("fork: ") + std::strerror(e));
-    }
-    if (pid == 0) {
-        // Only async-signal-safe calls until exec. A sensor mgmtd started stops with mgmtd
-        // (the next mgmtd starts it again): SIGTERM when the thread that forked it ends.
-        ::setpgid(0, 0);
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != parent) {
-            ::_exit(127);  // mgmtd ended before the line above
-        }
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);  // mgmtd's threads block SIGTERM & co.
-        const int devnull = ::open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            ::dup2(devnull, 0);
-        }
-        ::dup2(log_fd, 1);
-        ::dup2(log_fd, 2);
-        ::close_range(3, ~0U, 0);
-        ::execv(cargs[0], cargs.data());
-        ::_exit(127);
-    }
-    ::close(log_fd);
-    return pid;
-}
-
-// Runs a short command to completion (systemctl restart), returning its wait status.
-int run_and_wait(const std::vector<std::string>& argv) {
-    auto pid = spawn(argv, "");
-    if (!pid) {
-        return -1;
-    }
-    int st = 0;
-    while (::waitpid(*pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    return st;
-}
-
-}  // namespace
+using controls::Control;
+using controls::Verdict;
 
 struct Health::Impl {
-    struct Sensor {
-        SupervisedSensor spec;
-        pid_t pid = 0;
-        int64_t started_us = 0;  // the last (re)start by mgmtd, or mgmtd's start
-        bool beat_since_start = false;
-        std::string state = "starting";
-        std::string detail;
-        int64_t last_check_us = 0;
-        int64_t next_check_us = 0;
-        int64_t enhanced_until_us = 0;
-        std::optional<Incident> incident;  // open
-        int64_t next_restore_us = 0;
-        // The last heartbeat seen (store row), for the gap.
-        int64_t last_beat_us = 0;
-        json last_beat;
-    };
-
     HealthOptions opts;
     std::unique_ptr<IncidentLog> log;
-    mutable std::mutex mu;  // sensors (the API reads them)
-    std::vector<Sensor> sensors;
+    controls::Env env;
+    mutable std::mutex mu;                    // controls (the API reads them)
+    std::vector<controls::SensorView> views;  // one per sensor; sized once (controls point in)
+    std::vector<controls::ControlPtr> list;
+    Control* integrity = nullptr;
     std::condition_variable cv;
     bool stopping = false;
     std::thread thread;
+    int64_t watchdog_us = 0;  // systemd's WATCHDOG_USEC (0: none)
+    int64_t last_ping_us = 0;
 
     void say(const std::string& line) const {
         if (opts.log != nullptr) {
@@ -383,250 +298,216 @@ struct Health::Impl {
         }
     }
 
-    double interval_for(const Sensor& s, int64_t now) const {
-        return now < s.enhanced_until_us ? opts.enhanced_interval_s : opts.interval_s;
+    double interval_for(const Control& c, int64_t now) const {
+        return now < c.enhanced_until_us ? opts.enhanced_interval_s : opts.interval_s;
     }
 
-    void start_process(Sensor& s, int64_t now) {
-        s.started_us = now;
-        s.beat_since_start = false;
-        if (s.spec.command.empty()) {
-            return;
+    // The latest heartbeat of every sensor: the ingest's (in memory, current even when the
+    // store cannot take writes) or the store's (from before this mgmtd started).
+    void refresh_views() {
+        std::map<std::string, std::pair<int64_t, std::string>> beats;
+        if (opts.store != nullptr) {
+            if (auto rows = opts.store->sensors(); rows) {
+                for (const auto& r : *rows) {
+                    beats[r.sensor_id] = {r.last_heartbeat_us, r.heartbeat};
+                }
+            }
         }
-        auto pid = spawn(s.spec.command, s.spec.log_path);
-        if (!pid) {
-            s.pid = 0;
-            s.detail = "cannot start: " + pid.error().message;
-            return;
+        if (opts.ingest) {
+            for (auto& [id, b] : opts.ingest().heartbeats_by_sensor) {
+                auto& cur = beats[id];
+                if (b.first >= cur.first) {
+                    cur = std::move(b);
+                }
+            }
         }
-        s.pid = *pid;
-        say("sensor " + s.spec.id + ": started, pid " + std::to_string(s.pid));
+        for (auto& v : views) {
+            auto it = beats.find(v.id);
+            if (it == beats.end() || it->second.first <= v.beat_us) {
+                continue;
+            }
+            v.beat_us = it->second.first;
+            v.beat = json::parse(it->second.second, nullptr, false);
+            if (v.beat.is_discarded() || !v.beat.is_object()) {
+                v.beat = json::object();
+            }
+        }
     }
 
-    void record(Sensor& s) {
-        if (!s.incident) {
+    void record(Control& c) {
+        if (!c.incident) {
             return;
         }
-        if (auto st = log->update(*s.incident); !st) {
-            say("incident " + std::to_string(s.incident->id) + ": " + st.error().message);
+        if (auto st = log->update(*c.incident); !st) {
+            say("incident " + std::to_string(c.incident->id) + ": " + st.error().message);
         }
     }
 
-    void notify(Sensor& s, const std::string& kind) {
-        if (opts.notify && s.incident) {
-            opts.notify(*s.incident, kind);
+    void notify(Control& c, const std::string& kind) {
+        if (opts.notify && c.incident) {
+            opts.notify(*c.incident, kind);
+        }
+    }
+
+    void escalate(Control& c, int64_t now, const std::string& why) {
+        Incident& inc = *c.incident;
+        if (inc.escalated) {
+            return;
+        }
+        inc.escalated = true;
+        inc.restore_action += controls::utc(now) + " escalated: " + why + "\n";
+        say("incident " + std::to_string(inc.id) + ": escalated to " + c.owner + ": " + why);
+        notify(c, "incident.escalated");
+    }
+
+    void run_check(Control& c, int64_t now) {
+        c.last_check_us = now;
+        ++c.checks;
+        const Verdict v = c.check(now);
+        switch (v.kind) {
+            case Verdict::Kind::Ok:
+                if (c.incident) {
+                    restored(c, now);
+                }
+                c.state = "ok";
+                c.detail = v.detail;
+                return;
+            case Verdict::Kind::NotApplicable:
+                c.state = "n/a";
+                c.detail = v.detail;
+                return;
+            case Verdict::Kind::Pending:
+                if (c.incident) {
+                    c.state = "restoring";
+                    c.detail = c.incident->cause + "; " + v.detail;
+                } else {
+                    c.state = "starting";
+                    c.detail = v.detail;
+                }
+                return;
+            case Verdict::Kind::Failed:
+                ++c.failed_checks;
+                fail(c, v.detail, now);
+                return;
         }
     }
 
     // The control failed with `cause`: open the incident (once) and restore.
-    void fail(Sensor& s, const std::string& cause, int64_t now) {
-        s.state = "failed";
-        s.detail = cause;
-        if (!s.incident) {
+    void fail(Control& c, const std::string& cause, int64_t now) {
+        c.state = "failed";
+        c.detail = cause;
+        if (!c.incident) {
             Incident inc;
-            inc.control = "sensor-alive:" + s.spec.id;
-            inc.owner = s.spec.owner;
+            inc.control = c.name();
+            inc.owner = c.owner;
             inc.detected_at_us = now;
             inc.cause = cause;
-            json gap = json::object();
-            if (s.last_beat_us > 0) {
-                gap["last_heartbeat_at"] = utc(s.last_beat_us);
-                const auto last_seq = s.last_beat.value("last_seq", uint64_t{0});
-                const auto acked = s.last_beat.value("acked_seq", uint64_t{0});
-                gap["alerts_unacknowledged_at_failure"] = last_seq - std::min(last_seq, acked);
-                gap["last_seq_at_failure"] = last_seq;
-                gap["rx_packets_at_failure"] = s.last_beat.value("rx_packets", uint64_t{0});
-            }
-            inc.gap = gap.dump();
+            inc.gap = c.gap_at_failure(now).dump();
             auto id = log->add(inc);
             if (!id) {
                 say("incident for " + inc.control + " not recorded: " + id.error().message);
             }
             inc.id = id ? *id : 0;
-            s.incident = std::move(inc);
-            say("incident " + std::to_string(s.incident->id) + ": " + s.incident->control +
-                " failed: " + cause + " (owner: " + s.spec.owner + ")");
-            notify(s, "incident.opened");
-            s.next_restore_us = now;
-        } else if (s.incident->cause.find(cause) == std::string::npos) {
-            s.incident->restore_action += utc(now) + " restore failed: " + cause + "\n";
-            record(s);
+            c.incident = std::move(inc);
+            c.last_failure = cause;
+            c.last_action.clear();
+            say("incident " + std::to_string(c.incident->id) + ": " + c.incident->control +
+                " failed: " + cause + " (owner: " + c.owner + ")");
+            notify(c, "incident.opened");
+            c.next_restore_us = now;
         }
-        restore(s, now);
-    }
-
-    void restore(Sensor& s, int64_t now) {
-        if (now < s.next_restore_us) {
-            s.state = "restoring";
-            s.detail = s.incident->cause + "; next restore in " +
-                       seconds(static_cast<double>(s.next_restore_us - now) / 1e6) + " s";
+        if (now < c.next_restore_us) {
+            c.state = "restoring";
+            c.detail = cause + "; next restore in " +
+                       controls::seconds(static_cast<double>(c.next_restore_us - now) / 1e6) + " s";
             return;
         }
-        Incident& inc = *s.incident;
+        restore(c, cause, now);
+    }
+
+    void restore(Control& c, const std::string& cause, int64_t now) {
+        Incident& inc = *c.incident;
+        if (cause != c.last_failure) {
+            inc.restore_action += controls::utc(now) + " still failing: " + cause + "\n";
+            c.last_failure = cause;
+        }
         ++inc.restore_attempts;
         // Back off after failed attempts: 1, 2, 4, ... 30 s; escalated after the third.
         const double backoff = std::min(30.0, std::pow(2.0, inc.restore_attempts - 1));
-        s.next_restore_us = now + static_cast<int64_t>(backoff * 1e6);
-        if (inc.restore_attempts > 3 && !inc.escalated) {
-            inc.escalated = true;
-            inc.restore_action += utc(now) +
-                                  " escalated: " + std::to_string(inc.restore_attempts - 1) +
-                                  " restores did not bring the control back; retrying\n";
-            say("incident " + std::to_string(inc.id) + ": escalated to " + s.spec.owner);
-            notify(s, "incident.escalated");
+        c.next_restore_us = now + static_cast<int64_t>(backoff * 1e6);
+        if (inc.restore_attempts > 3) {
+            escalate(c, now,
+                     std::to_string(inc.restore_attempts - 1) +
+                         " restores did not bring the control back; retrying");
         }
-        if (!s.spec.command.empty()) {
-            if (s.pid > 0) {
-                // Alive but failed (hung): end it for good first.
-                ::kill(-s.pid, SIGKILL);
-                ::kill(s.pid, SIGKILL);
-                int st = 0;
-                while (::waitpid(s.pid, &st, 0) < 0 && errno == EINTR) {
-                }
-                inc.restore_action += utc(now) + " killed the hung sensor (pid " +
-                                      std::to_string(s.pid) + ", SIGKILL)\n";
-                s.pid = 0;
-            }
-            start_process(s, now);
-            inc.restore_action += utc(now) +
-                                  (s.pid > 0 ? " restarted the sensor: pid " + std::to_string(s.pid)
-                                             : " restart failed: " + s.detail) +
-                                  "\n";
-        } else if (!s.spec.systemd_unit.empty()) {
-            s.started_us = now;
-            s.beat_since_start = false;
-            const int st = run_and_wait({"/usr/bin/systemctl", "restart", s.spec.systemd_unit});
-            inc.restore_action +=
-                utc(now) + " systemctl restart " + s.spec.systemd_unit + ": " +
-                (st == 0 ? std::string("ok") : "failed (wait status " + std::to_string(st) + ")") +
-                "\n";
-        } else {
-            if (!inc.escalated) {
-                inc.escalated = true;
-                inc.restore_action += utc(now) +
-                                      " no restore action: the sensor is not supervised "
-                                      "(sensors." +
-                                      s.spec.id + ".supervise); escalated\n";
-                notify(s, "incident.escalated");
-            }
+        const controls::RestoreStep step = c.restore(inc, now);
+        if (!step.action.empty() && step.action != c.last_action) {
+            inc.restore_action += controls::utc(now) + " " + step.action + "\n";
+            c.last_action = step.action;
         }
-        s.state = "restoring";
-        s.detail = inc.cause;
-        record(s);
+        if (!step.possible) {
+            escalate(c, now, "no automatic restore: the owner must act");
+        }
+        c.state = "restoring";
+        c.detail = inc.cause;
+        record(c);
     }
 
-    void restored(Sensor& s, int64_t now) {
-        Incident& inc = *s.incident;
+    void restored(Control& c, int64_t now) {
+        Incident& inc = *c.incident;
         inc.restored_at_us = now;
         json gap = json::parse(inc.gap.empty() ? "{}" : inc.gap, nullptr, false);
-        if (gap.is_discarded()) {
+        if (gap.is_discarded() || !gap.is_object()) {
             gap = json::object();
         }
         gap["down_s"] = static_cast<double>(now - inc.detected_at_us) / 1e6;
-        const auto at_failure = gap.value("last_seq_at_failure", uint64_t{0});
-        const auto acked = s.last_beat.value("acked_seq", uint64_t{0});
-        gap["alerts_recovered_from_spool"] =
-            gap.value("alerts_unacknowledged_at_failure", uint64_t{0}) > 0 && acked >= at_failure;
-        gap["packets_not_inspected"] =
-            "unknown: nothing captured while the sensor was down (" +
-            seconds(static_cast<double>(now - inc.detected_at_us) / 1e6) + " s)";
+        c.gap_at_restore(gap, now);
         inc.gap = gap.dump();
-        s.enhanced_until_us = now + static_cast<int64_t>(opts.enhanced_for_s * 1e6);
-        inc.enhanced_until_us = s.enhanced_until_us;
-        inc.mitigation = "enhanced monitoring: checked every " + seconds(opts.enhanced_interval_s) +
-                         " s until " + utc(s.enhanced_until_us);
-        record(s);
+        c.enhanced_until_us = now + static_cast<int64_t>(opts.enhanced_for_s * 1e6);
+        inc.enhanced_until_us = c.enhanced_until_us;
+        inc.mitigation = "enhanced monitoring: " + c.name() + " checked every " +
+                         controls::seconds(opts.enhanced_interval_s) + " s until " +
+                         controls::utc(c.enhanced_until_us);
+        record(c);
         say("incident " + std::to_string(inc.id) + ": " + inc.control + " restored after " +
-            seconds(static_cast<double>(now - inc.detected_at_us) / 1e6) + " s; " + inc.mitigation);
-        notify(s, "incident.restored");
-        s.incident.reset();
-        s.state = "ok";
+            controls::seconds(static_cast<double>(now - inc.detected_at_us) / 1e6) + " s; " +
+            inc.mitigation);
+        notify(c, "incident.restored");
+        c.incident.reset();
+        c.last_failure.clear();
+        c.last_action.clear();
     }
 
-    void check(Sensor& s, int64_t now) {
-        s.last_check_us = now;
-        // The supervised process.
-        if (!s.spec.command.empty() && s.pid > 0) {
-            int st = 0;
-            const pid_t r = ::waitpid(s.pid, &st, WNOHANG);
-            if (r == s.pid) {
-                s.pid = 0;
-                fail(s, describe_exit(st), now);
-                return;
-            }
+    void ping_watchdog(int64_t now) {
+        if (watchdog_us > 0 && now - last_ping_us >= watchdog_us / 2) {
+            controls::sd_notify("WATCHDOG=1");
+            last_ping_us = now;
         }
-        // Its heartbeats.
-        int64_t beat_us = 0;
-        if (opts.store != nullptr) {
-            if (auto rows = opts.store->sensors(); rows) {
-                for (const auto& row : *rows) {
-                    if (row.sensor_id == s.spec.id) {
-                        beat_us = row.last_heartbeat_us;
-                        if (beat_us > s.last_beat_us) {
-                            s.last_beat_us = beat_us;
-                            s.last_beat = json::parse(row.heartbeat, nullptr, false);
-                            if (s.last_beat.is_discarded()) {
-                                s.last_beat = json::object();
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if (beat_us >= s.started_us && beat_us > 0) {
-            s.beat_since_start = true;
-        }
-        const double age = beat_us > 0 ? static_cast<double>(now - beat_us) / 1e6 : -1;
-        if (s.incident) {
-            if (s.beat_since_start && age >= 0 && age <= opts.heartbeat_timeout_s) {
-                restored(s, now);
-                return;
-            }
-            if (now < s.next_restore_us) {
-                return;  // a restore is running or backing off
-            }
-            if (!s.spec.command.empty() && s.pid == 0) {
-                restore(s, now);  // the restart failed: again
-            } else if (now - s.started_us > static_cast<int64_t>(opts.start_grace_s * 1e6)) {
-                fail(s, "no heartbeat within " + seconds(opts.start_grace_s) + " s of the restart",
-                     now);
-            }
-            return;
-        }
-        const bool in_grace = !s.beat_since_start &&
-                              now - s.started_us < static_cast<int64_t>(opts.start_grace_s * 1e6);
-        if (in_grace) {
-            s.state = "starting";
-            s.detail = s.pid > 0 ? "pid " + std::to_string(s.pid) + ", no heartbeat yet"
-                                 : "no heartbeat yet";
-            return;
-        }
-        if (age < 0 || age > opts.heartbeat_timeout_s) {
-            std::string cause = age < 0 ? "no heartbeat since mgmtd started"
-                                        : "no heartbeat for " + seconds(age) + " s (timeout " +
-                                              seconds(opts.heartbeat_timeout_s) + " s)";
-            if (s.pid > 0) {
-                cause += "; process " + std::to_string(s.pid) + " still running (hung)";
-            }
-            fail(s, cause, now);
-            return;
-        }
-        s.state = "ok";
-        s.detail = (s.pid > 0 ? "pid " + std::to_string(s.pid) + ", " : std::string()) +
-                   "last heartbeat " + seconds(age) + " s ago";
     }
 
     void loop() {
         std::unique_lock lock(mu);
         while (!stopping) {
-            const int64_t now = wall_us();
+            int64_t now = wall_us();
+            bool due = false;
+            for (const auto& c : list) {
+                due = due || now >= c->next_check_us;
+            }
+            if (due) {
+                refresh_views();
+                now = wall_us();
+            }
             int64_t next = now + 1000000;
-            for (auto& s : sensors) {
-                if (now >= s.next_check_us) {
-                    check(s, now);
-                    s.next_check_us = now + static_cast<int64_t>(interval_for(s, now) * 1e6);
+            for (auto& c : list) {
+                if (now >= c->next_check_us) {
+                    run_check(*c, now);
+                    c->next_check_us = now + static_cast<int64_t>(interval_for(*c, now) * 1e6);
                 }
-                next = std::min(next, s.next_check_us);
+                next = std::min(next, c->next_check_us);
+            }
+            ping_watchdog(wall_us());
+            if (watchdog_us > 0) {
+                next = std::min(next, last_ping_us + watchdog_us / 2);
             }
             cv.wait_for(lock, std::chrono::microseconds(std::max<int64_t>(next - wall_us(), 1000)),
                         [this] { return stopping; });
@@ -644,36 +525,56 @@ Result<std::unique_ptr<Health>> Health::start(HealthOptions opts) {
     }
     impl->log = std::move(*log);
     impl->opts = std::move(opts);
+    Impl* p = impl.get();
+    impl->env.opts = &impl->opts;
+    impl->env.say = [p](const std::string& line) { p->say(line); };
     auto open = impl->log->open_incidents();
     if (!open) {
         return open.error();
     }
     const int64_t now = wall_us();
-    for (const auto& spec : impl->opts.sensors) {
-        Impl::Sensor s;
-        s.spec = spec;
+    impl->views.resize(impl->opts.sensors.size());
+    for (size_t i = 0; i < impl->opts.sensors.size(); ++i) {
+        impl->views[i].id = impl->opts.sensors[i].id;
+    }
+    impl->refresh_views();
+    // The sensors start here (sensor-alive), in config order.
+    for (size_t i = 0; i < impl->opts.sensors.size(); ++i) {
+        for (auto& c :
+             controls::sensor_controls(impl->opts.sensors[i], &impl->views[i], impl->env)) {
+            impl->list.push_back(std::move(c));
+        }
+    }
+    for (auto& c : controls::mgmtd_controls(&impl->views, impl->env)) {
+        if (c->kind == "file-integrity") {
+            impl->integrity = c.get();
+        }
+        impl->list.push_back(std::move(c));
+    }
+    if (const char* w = std::getenv("WATCHDOG_USEC");
+        w != nullptr && std::getenv("NOTIFY_SOCKET")) {
+        impl->watchdog_us = std::strtoll(w, nullptr, 10);
+    }
+    for (auto& c : impl->list) {
+        c->since_us = now;
         // An incident left open by the last mgmtd: still open, restored when the control works.
         for (const auto& inc : *open) {
-            if (inc.control == "sensor-alive:" + spec.id) {
-                s.incident = inc;
-                s.state = "restoring";
-                s.detail = inc.cause;
+            if (inc.control == c->name()) {
+                c->incident = inc;
+                c->state = "restoring";
+                c->detail = inc.cause;
+                c->last_failure = inc.cause;
                 impl->say("incident " + std::to_string(inc.id) + ": " + inc.control +
                           " still open from before mgmtd started: " + inc.cause);
+                const std::string line = c->resumed(now);
+                c->incident->restore_action += controls::utc(now) + " " +
+                                               (line.empty() ? "vigil-mgmtd restarted" : line) +
+                                               "\n";
+                impl->record(*c);
             }
         }
-        impl->start_process(s, now);
-        if (s.incident) {
-            s.incident->restore_action +=
-                utc(now) + " vigil-mgmtd restarted" +
-                (s.pid > 0 ? "; started the sensor: pid " + std::to_string(s.pid) : std::string()) +
-                "\n";
-            impl->record(s);
-        }
-        s.next_check_us = now + static_cast<int64_t>(impl->opts.interval_s * 1e6);
-        impl->sensors.push_back(std::move(s));
+        c->next_check_us = now + static_cast<int64_t>(impl->opts.interval_s * 1e6);
     }
-    Impl* p = impl.get();
     impl->thread = std::thread([p] { p->loop(); });
     return std::unique_ptr<Health>(new Health(std::move(impl)));
 }
@@ -697,29 +598,9 @@ void Health::stop() {
     if (impl_->thread.joinable()) {
         impl_->thread.join();
     }
-    // The supervised sensors stop with mgmtd: SIGTERM (they drain their output), SIGKILL
-    // after 10 s.
-    for (auto& s : impl_->sensors) {
-        if (s.pid <= 0) {
-            continue;
-        }
-        ::kill(s.pid, SIGTERM);
-        int st = 0;
-        bool gone = false;
-        for (int i = 0; i < 1000 && !gone; ++i) {
-            gone = ::waitpid(s.pid, &st, WNOHANG) == s.pid;
-            if (!gone) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-        }
-        if (!gone) {
-            ::kill(-s.pid, SIGKILL);
-            ::kill(s.pid, SIGKILL);
-            ::waitpid(s.pid, &st, 0);
-        }
-        impl_->say("sensor " + s.spec.id + ": stopped with vigil-mgmtd (" + describe_exit(st) +
-                   ")");
-        s.pid = 0;
+    // The supervised sensors stop with mgmtd.
+    for (auto& c : impl_->list) {
+        c->stop(impl_->env);
     }
 }
 
@@ -727,21 +608,39 @@ std::vector<ControlState> Health::controls() const {
     std::lock_guard lock(impl_->mu);
     std::vector<ControlState> out;
     const int64_t now = wall_us();
-    for (const auto& s : impl_->sensors) {
-        ControlState c;
-        c.name = "sensor-alive:" + s.spec.id;
-        c.sensor = s.spec.id;
-        c.owner = s.spec.owner;
-        c.state = s.state;
-        c.detail = s.detail;
-        c.interval_s = impl_->interval_for(s, now);
-        c.enhanced_until_us = s.enhanced_until_us;
-        c.open_incident = s.incident ? s.incident->id : 0;
-        c.last_check_us = s.last_check_us;
-        c.pid = s.pid;
-        out.push_back(std::move(c));
+    for (const auto& c : impl_->list) {
+        ControlState s;
+        s.name = c->name();
+        s.kind = c->kind;
+        s.sensor = c->sensor;
+        s.owner = c->owner;
+        s.state = c->state;
+        s.detail = c->detail;
+        s.interval_s = impl_->interval_for(*c, now);
+        s.enhanced_until_us = c->enhanced_until_us;
+        s.open_incident = c->incident ? c->incident->id : 0;
+        s.last_check_us = c->last_check_us;
+        s.pid = c->pid();
+        s.checks = c->checks;
+        s.failed_checks = c->failed_checks;
+        s.since_us = c->since_us;
+        out.push_back(std::move(s));
     }
     return out;
+}
+
+Result<size_t> Health::accept_integrity_baseline() {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->integrity == nullptr) {
+        return make_error(ErrorCode::BadInput, "no file-integrity control");
+    }
+    auto n = controls::accept_baseline(*impl_->integrity);
+    if (n) {
+        impl_->say("file-integrity: new baseline of " + std::to_string(*n) + " file(s) accepted");
+        impl_->integrity->next_check_us = 0;  // checked at the next pass
+    }
+    impl_->cv.notify_all();
+    return n;
 }
 
 const IncidentLog& Health::incidents() const {

@@ -23,6 +23,8 @@ struct sqlite3;
 namespace vigil::mgmt {
 
 class Store;
+class PackStore;
+struct IngestSnapshot;
 
 // One incident (vigilctl incidents --json: these fields, DESIGN.md §7).
 struct Incident {
@@ -90,7 +92,23 @@ struct HealthOptions {
     double heartbeat_timeout_s = 5;  // no heartbeat for this long: hung (sensors beat every 1 s)
     double start_grace_s = 60;       // after a start: time to load rules before the first beat
     std::string incidents_path;
-    Store* store = nullptr;  // heartbeats (SensorRow::last_heartbeat_us and the body)
+    Store* store = nullptr;            // heartbeats (SensorRow::last_heartbeat_us and the body)
+    std::string store_path;            // the store's file: its folder's disk is checked
+    std::string owner = "unassigned";  // owner of mgmtd's own controls (store, file integrity)
+    double capture_max_drop_ratio = 0.01;
+    uint64_t capture_min_packets = 1000;
+    uint64_t alert_max_backlog = 100000;
+    uint64_t store_min_free_mb = 64;
+    std::vector<std::string> integrity_paths;
+    std::string integrity_baseline;
+    double integrity_scan_s = 60;
+    PackStore* packs = nullptr;  // detection loaded: what mgmtd activated; pack file integrity
+    // Asks the sensors to reload (the detection-loaded restore); does not wait for the answer.
+    std::function<void(const std::string& version)> reload_sensors;
+    // True while `vigilctl rules activate` waits for the sensors (detection is not judged then).
+    std::function<bool()> activation_in_flight;
+    // The ingest's counters (commit errors: the store control).
+    std::function<IngestSnapshot()> ingest;
     std::FILE* log = nullptr;
     // Called (on the health thread) when an incident opens ("incident.opened") or its control
     // works again ("incident.restored"); returns what to record in Incident::notified.
@@ -108,7 +126,12 @@ struct ControlState {
     int64_t enhanced_until_us = 0;
     uint64_t open_incident = 0;
     int64_t last_check_us = 0;
-    int64_t pid = 0;  // the supervised process (0: none or systemd)
+    int64_t pid = 0;      // the supervised process (0: none or systemd)
+    std::string kind;     // "sensor-alive", "capture", "detection", "enforcement", "alert-path",
+                          // "store", "file-integrity", "watchdog"
+    uint64_t checks = 0;  // since mgmtd started
+    uint64_t failed_checks = 0;
+    int64_t since_us = 0;  // mgmtd started watching it
 };
 
 class Health {
@@ -121,6 +144,9 @@ public:
     std::vector<ControlState> controls() const;
     const IncidentLog& incidents() const;
     IncidentLog& incidents();
+    // file-integrity: takes the files as they are now as the new baseline (after a wanted
+    // change: an upgrade, an edited config). Returns how many files the baseline holds.
+    Result<size_t> accept_integrity_baseline();
 
     struct Impl;
 

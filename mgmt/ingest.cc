@@ -251,6 +251,7 @@ void IngestCore::handle(const std::vector<std::string_view>& f, const char* user
             {
                 std::lock_guard lk(mu_);
                 ++snap_.heartbeats;
+                snap_.heartbeats_by_sensor[id] = {wall_us(), std::string(f[2])};
             }
             add_to_batch(id);
             HeartbeatRow row{id, std::string(f[2]), h->version, wall_us()};

@@ -21,6 +21,9 @@ struct IngestSnapshot {
     std::map<std::string, uint64_t> rejected;  // reason → messages refused
     uint64_t sessions = 0;                     // sensors connected now
     double last_commit_ms = 0;
+    // Each sensor's latest heartbeat as received (wall-clock us, body), kept in memory so that
+    // the health checks see the sensors even while the store cannot take writes.
+    std::map<std::string, std::pair<int64_t, std::string>> heartbeats_by_sensor;
 };
 
 }  // namespace vigil::mgmt

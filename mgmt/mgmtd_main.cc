@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "common/heap_hugepages.h"
 #include "mgmt/api.h"
 #include "mgmt/config.h"
+#include "mgmt/controls.h"
 #include "mgmt/health.h"
 #include "mgmt/ingest.h"
 #include "mgmt/notify.h"
@@ -146,7 +148,25 @@ int run(const std::string& config_path) {
             ? cfg.health_incidents
             : (std::filesystem::path(cfg.store_path).parent_path() / "incidents.db").string();
     hopts.store = store->get();
+    hopts.store_path = cfg.store_path;
     hopts.log = stderr;
+    hopts.owner = cfg.health_owner;
+    hopts.capture_max_drop_ratio = cfg.health_capture_max_drop_ratio;
+    hopts.capture_min_packets = cfg.health_capture_min_packets;
+    hopts.alert_max_backlog = cfg.health_alert_max_backlog;
+    hopts.store_min_free_mb = cfg.health_store_min_free_mb;
+    hopts.integrity_paths = cfg.health_integrity_paths;
+    hopts.integrity_baseline = cfg.health_integrity_baseline;
+    hopts.integrity_scan_s = cfg.health_integrity_scan_s;
+    hopts.packs = packs->get();
+    mgmt::Ingest* in = ingest->get();
+    hopts.ingest = [in] { return in->snapshot(); };
+    // An activation waits for the sensors' answers; meanwhile detection is not judged.
+    auto activating = std::make_shared<std::atomic<int>>(0);
+    hopts.activation_in_flight = [activating] { return activating->load() > 0; };
+    hopts.reload_sensors = [in](const std::string& version) {
+        in->send_control(wire::ControlRequest{"reload", version});
+    };
     auto health = mgmt::Health::start(std::move(hopts));
     if (!health) {
         (*ingest)->stop();
@@ -155,7 +175,6 @@ int run(const std::string& config_path) {
     mgmt::ApiContext actx;
     actx.config = &cfg;
     actx.store = store->get();
-    mgmt::Ingest* in = ingest->get();
     actx.ingest = [in] { return in->snapshot(); };
     actx.packs = packs->get();
     actx.health = health->get();
@@ -163,7 +182,12 @@ int run(const std::string& config_path) {
         actx.deliveries = [nt](uint64_t id) { return mgmt::deliveries_json(*nt, id); };
     }
     const auto reload_timeout = std::chrono::seconds(cfg.rulepacks_reload_timeout_s);
-    actx.reload_sensors = [in, reload_timeout](const std::string& version) {
+    actx.reload_sensors = [in, reload_timeout, activating](const std::string& version) {
+        ++*activating;
+        struct Done {
+            std::atomic<int>& n;
+            ~Done() { --n; }
+        } done{*activating};
         std::vector<mgmt::SensorReload> out;
         const auto deadline = std::chrono::steady_clock::now() + reload_timeout;
         for (const auto& [sensor, id] : in->send_control(wire::ControlRequest{"reload", version})) {
@@ -191,6 +215,7 @@ int run(const std::string& config_path) {
                  cfg.api_tls_cert.empty() ? "http" : "https", cfg.api_listen.c_str(),
                  static_cast<unsigned>((*api)->port()), cfg.store_path.c_str());
     std::fflush(stderr);
+    mgmt::controls::sd_notify("READY=1");
 
     for (;;) {
         siginfo_t si{};
@@ -205,6 +230,7 @@ int run(const std::string& config_path) {
             break;
         }
     }
+    mgmt::controls::sd_notify("STOPPING=1");
     (*api)->stop();
     (*health)->stop();  // stops the supervised sensors, which drain into the ingest first
     (*ingest)->stop();

@@ -212,6 +212,18 @@ Result<StoredPack> PackStore::add(std::string_view archive, const std::string& o
         remove_tree(tmp);
         return make_error(ErrorCode::Io, final_dir.string() + ": " + ec.message());
     }
+    // The archive is kept (read-only) so that tampered files can be put back (repair()).
+    const fs::path archives = fs::path(dir_) / ".archives";
+    fs::create_directories(archives, ec);
+    const fs::path kept = archives / (ev.version + ".tar.zst");
+    {
+        std::ofstream out(kept, std::ios::binary | std::ios::trunc);
+        out.write(archive.data(), static_cast<std::streamsize>(archive.size()));
+        if (!out.flush()) {
+            return make_error(ErrorCode::Io, kept.string() + ": cannot write");
+        }
+    }
+    ::chmod(kept.c_str(), 0444);
     ev.event = "stored";
     if (auto st = record(ev); !st) {
         return st.error();
@@ -305,6 +317,165 @@ Result<Activation> PackStore::rollback() {
     }
     std::lock_guard lk(mu_);
     return activate_locked(previous, "rolled_back");
+}
+
+Result<std::optional<StoredPack>> PackStore::activated() const {
+    auto l = list();
+    if (!l) {
+        return l.error();
+    }
+    std::string version;
+    {
+        std::lock_guard lk(mu_);
+        auto h = history();
+        if (!h) {
+            return h.error();
+        }
+        for (const auto& e : *h) {
+            if (e.event == "activated" || e.event == "rolled_back") {
+                version = e.version;
+            }
+        }
+    }
+    for (const auto& p : l->packs) {
+        if (p.version == version) {
+            return std::optional<StoredPack>(p);
+        }
+    }
+    return std::optional<StoredPack>();
+}
+
+namespace {
+
+std::string short_hash(const std::string& h) {
+    return h.size() > 12 ? h.substr(0, 12) + "…" : h;
+}
+
+Result<std::string> slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) {
+        return make_error(ErrorCode::Io, p.string() + ": cannot read");
+    }
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return data;
+}
+
+}  // namespace
+
+Result<std::vector<PackFileProblem>> PackStore::verify() const {
+    auto l = list();
+    if (!l) {
+        return l.error();
+    }
+    std::vector<PackFileProblem> out;
+    for (const auto& p : l->packs) {
+        const fs::path root = fs::path(dir_) / p.version;
+        auto bad = [&](const fs::path& f, std::string what) {
+            out.push_back(PackFileProblem{p.version, f.string(), std::move(what)});
+        };
+        auto manifest_text = slurp(root / "manifest.yaml");
+        if (!manifest_text) {
+            bad(root / "manifest.yaml", "missing or unreadable");
+            continue;
+        }
+        const std::string digest = rules::sha256_hex(*manifest_text);
+        if (digest != p.digest) {
+            bad(root / "manifest.yaml", "sha256 changed (stored " + short_hash(p.digest) +
+                                            ", now " + short_hash(digest) + ")");
+            continue;
+        }
+        auto manifest = rules::parse_manifest(*manifest_text, (root / "manifest.yaml").string());
+        if (!manifest) {
+            bad(root / "manifest.yaml", manifest.error().message);
+            continue;
+        }
+        std::error_code ec;
+        for (const auto& [rel, sha] : manifest->files) {
+            const fs::path f = root / rel;
+            if (!fs::is_regular_file(f, ec) || fs::is_symlink(f, ec)) {
+                bad(f, "missing");
+                continue;
+            }
+            auto data = slurp(f);
+            if (!data) {
+                bad(f, "unreadable");
+                continue;
+            }
+            const std::string now = rules::sha256_hex(*data);
+            if (now != sha) {
+                bad(f, "sha256 changed (manifest " + short_hash(sha) + ", now " + short_hash(now) +
+                           ")");
+            }
+        }
+        for (auto it = fs::recursive_directory_iterator(root, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+            if (it->is_directory(ec)) {
+                continue;
+            }
+            const std::string rel = fs::relative(it->path(), root, ec).generic_string();
+            if (rel != "manifest.yaml" && rel != "manifest.sig" &&
+                manifest->files.count(rel) == 0) {
+                bad(it->path(), "not in the manifest (added)");
+            }
+        }
+    }
+    return out;
+}
+
+Result<std::string> PackStore::repair(const std::string& version) {
+    std::lock_guard lk(mu_);
+    auto h = history();
+    if (!h) {
+        return h.error();
+    }
+    std::string digest;
+    for (const auto& e : *h) {
+        if (e.event == "stored" && e.version == version) {
+            digest = e.digest;
+        }
+    }
+    if (digest.empty()) {
+        return make_error(ErrorCode::BadInput, "no stored pack has version '" + version + "'");
+    }
+    const fs::path kept = fs::path(dir_) / ".archives" / (version + ".tar.zst");
+    auto bytes = slurp(kept);
+    if (!bytes) {
+        return make_error(ErrorCode::Io, "pack " + version + ": no archive kept (" + kept.string() +
+                                             "); store the pack again");
+    }
+    auto pack = rules::read_pack_archive(*bytes, kept.string());
+    if (!pack) {
+        return make_error(ErrorCode::Io, "pack " + version + ": the kept archive is damaged: " +
+                                             pack.error().message);
+    }
+    if (pack->digest != digest) {
+        return make_error(ErrorCode::Io,
+                          "pack " + version + ": the kept archive is not the pack stored (digest " +
+                              short_hash(pack->digest) + ", stored " + short_hash(digest) + ")");
+    }
+    const fs::path final_dir = fs::path(dir_) / version;
+    const fs::path tmp = fs::path(dir_) / (".repair-" + version);
+    remove_tree(tmp);
+    if (auto st = rules::extract_pack(*pack, tmp.string()); !st) {
+        remove_tree(tmp);
+        return make_error(ErrorCode::Io, st.error().message);
+    }
+    make_read_only(tmp);
+    std::error_code ec;
+    const fs::path quarantine = fs::path(dir_) / ".quarantine";
+    fs::create_directories(quarantine, ec);
+    const fs::path aside = quarantine / (version + "-" + std::to_string(wall_us()));
+    fs::rename(final_dir, aside, ec);
+    if (ec && fs::exists(final_dir)) {
+        remove_tree(tmp);
+        return make_error(ErrorCode::Io, final_dir.string() + ": " + ec.message());
+    }
+    fs::rename(tmp, final_dir, ec);
+    if (ec) {
+        return make_error(ErrorCode::Io, final_dir.string() + ": " + ec.message());
+    }
+    return "put pack " + version + " back from its stored archive; the tampered copy is in " +
+           aside.string();
 }
 
 }  // namespace vigil::mgmt

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,14 @@ struct PackListing {
     std::vector<PackEvent> refused;  // newest last
 };
 
+// A stored pack's file that no longer matches its manifest (the file-integrity control).
+struct PackFileProblem {
+    std::string version;
+    std::string path;  // the file on disk
+    std::string
+        problem;  // "sha256 changed (manifest ab12…, now cd34…)", "missing", "not in the manifest"
+};
+
 struct Activation {
     std::string version;
     std::string replaced;  // the version active before ("" = none)
@@ -62,6 +71,16 @@ public:
     // Activates the version that was active before the current one.
     Result<Activation> rollback();
     const std::string& dir() const { return dir_; }
+    // The pack mgmtd activated last (activate or rollback in the history), whatever DIR/active
+    // points at now; none before the first activation.
+    Result<std::optional<StoredPack>> activated() const;
+    // Checks every stored pack's files against its manifest, and the manifest against the
+    // digest recorded when the pack was stored.
+    Result<std::vector<PackFileProblem>> verify() const;
+    // Puts stored pack `version` back as it was stored, from the archive kept beside it
+    // (DIR/.archives/<version>.tar.zst, checked again); the tampered folder is moved to
+    // DIR/.quarantine/ for inspection. Returns what was done.
+    Result<std::string> repair(const std::string& version);
 
 private:
     PackStore(std::string dir, std::string trusted, std::string version)

@@ -428,6 +428,9 @@ void ControlLoop::heartbeat() {
         h.blocks_added = es.added;
         h.blocks_active = enforcer_->active_blocks();
         h.enforcement = es.healthy ? "ok" : "degraded: " + es.last_error;
+        h.enforcement_repairs = es.repairs;
+        h.enforcement_problem = es.last_problem;
+        h.blocks_reapplied = es.reapplied;
     } else {
         h.enforcement = "off";
     }

@@ -208,6 +208,7 @@ void Enforcer::check_table() {
         return;
     }
     ++stats_.repairs;
+    stats_.last_problem = st->problem;
     std::fprintf(log_,
                  "vigil-sensor: enforcement tampered with: %s; re-creating table inet %s and "
                  "its %zu active block(s)\n",
@@ -228,7 +229,9 @@ void Enforcer::check_table() {
     if (!back.empty()) {
         if (auto a = client_->add(back); !a) {
             fail("re-adding blocks", a.error());
+            return;
         }
+        stats_.reapplied += back.size();
     }
 }
 

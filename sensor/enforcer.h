@@ -38,9 +38,11 @@ struct EnforcerStats {
     uint64_t allowlisted = 0;   // never blocked
     uint64_t refused_full = 0;  // the set-size cap was reached
     uint64_t batches = 0;
-    uint64_t failures = 0;  // netlink errors (connect, batch, check)
-    uint64_t repairs = 0;   // table found missing or changed and re-created
-    bool healthy = false;   // enforcement works right now
+    uint64_t failures = 0;     // netlink errors (connect, batch, check)
+    uint64_t repairs = 0;      // table found missing or changed and re-created
+    std::string last_problem;  // what the last repair found ("table inet vigil missing")
+    uint64_t reapplied = 0;    // blocks the repairs put back
+    bool healthy = false;      // enforcement works right now
     std::string last_error;
     // Verdict (worker) to kernel acknowledgement, microseconds, one sample per element.
     std::vector<uint32_t> latency_us;

@@ -121,8 +121,8 @@ class SensorAlive(tt.Base):
         self.assertEqual([d["kind"] for d in notified], ["incident.opened", "incident.restored"])
         self.assertEqual(notified[0]["attempts"][0]["outcome"], "HTTP 200")
 
-    def control(self):
-        (c,) = self.m.api("/api/v1/controls", self.token)
+    def control(self, name="sensor-alive:edge-01"):
+        (c,) = [c for c in self.m.api("/api/v1/controls", self.token) if c["name"] == name]
         return c
 
     def wait(self, pred, what, timeout=60):
@@ -163,7 +163,8 @@ class SensorAlive(tt.Base):
         self.assertIn("restarted the sensor: pid", inc["restore_action"])
         self.assertGreater(inc["gap"]["down_s"], 0)
         self.assertIn("last_heartbeat_at", inc["gap"])
-        self.assertIn("enhanced monitoring: checked every 0.2 s until", inc["mitigation"])
+        self.assertIn("enhanced monitoring: %s checked every 0.2 s until" % inc["control"],
+                      inc["mitigation"])
         self.assertIsNotNone(inc["enhanced_until"])
         c = self.control()
         self.assertEqual(c["state"], "ok")
@@ -296,7 +297,7 @@ class HealthConfig(tt.Base):
         self.assertEqual(inc["cause"], "sensor exited with status 1")
         self.assertGreaterEqual(inc["restore_attempts"], 4)
         self.assertIn("escalated", inc["restore_action"])
-        (c,) = m.api("/api/v1/controls", token)
+        (c,) = [c for c in m.api("/api/v1/controls", token) if c["kind"] == "sensor-alive"]
         self.assertIn(c["state"], ("failed", "restoring"))
         self.assertEqual(c["open_incident"], inc["id"])
         self.assertEqual(m.stop(), 0)
