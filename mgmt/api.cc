@@ -637,7 +637,8 @@ enum class Endpoint {
     Controls,
     Incidents,
     IncidentOne,
-    IncidentAck
+    IncidentAck,
+    IntegrityAccept
 };
 
 struct Route {
@@ -671,6 +672,9 @@ std::optional<Route> match_route(const std::string& path) {
     }
     if (path == "/api/v1/incidents") {
         return Route{Endpoint::Incidents, {}};
+    }
+    if (path == "/api/v1/controls/file-integrity/accept") {
+        return Route{Endpoint::IntegrityAccept, {}};
     }
     if (path == "/api/v1/rulepacks/rollback") {
         return Route{Endpoint::RulePackRollback, {}};
@@ -732,6 +736,7 @@ std::vector<MethodRule> methods_of(Endpoint ep) {
             return {{"GET", Role::Viewer}, {"POST", Role::Admin}};
         case Endpoint::RulePackActivate:
         case Endpoint::RulePackRollback:
+        case Endpoint::IntegrityAccept:
             return {{"POST", Role::Admin}};
     }
     return {};
@@ -789,6 +794,7 @@ private:
     Reply get_status();
     Reply get_sensors();
     Reply get_controls();
+    Reply accept_integrity();
     Reply get_incidents();
     Reply get_incident(const std::string& id);
     Reply get_alerts(const httplib::Request& req);
@@ -1060,6 +1066,8 @@ Reply Api::serve(const httplib::Request& req, const Route& route_, const std::st
             return get_incident(route->arg);
         case Endpoint::IncidentAck:
             return ack_incident(route->arg, req, who);
+        case Endpoint::IntegrityAccept:
+            return accept_integrity();
         default:
             break;
     }
@@ -1201,6 +1209,18 @@ Reply Api::get_controls() {
         }
     }
     return json_reply(arr);
+}
+
+// The files as they are now become the file-integrity baseline (after a wanted change).
+Reply Api::accept_integrity() {
+    if (ctx_.health == nullptr) {
+        return error_reply(404, "no health controls");
+    }
+    auto n = ctx_.health->accept_integrity_baseline();
+    if (!n) {
+        return from_error(n.error(), "file-integrity");
+    }
+    return json_reply(json{{"accepted_files", *n}});
 }
 
 Reply Api::get_incidents() {

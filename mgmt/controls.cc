@@ -731,8 +731,8 @@ public:
             packs_dir_ = fs::path(o.packs->dir()).lexically_normal().string();
         }
         ifd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        auto loaded = load_baseline();
-        if (!loaded) {
+        std::vector<std::string> covered;
+        if (!load_baseline(covered)) {
             baseline_ = scan_files();
             if (auto st = save_baseline(); !st) {
                 env.say("file-integrity: " + st.error().message);
@@ -740,6 +740,43 @@ public:
                 env.say("file-integrity: no baseline yet: took the " +
                         std::to_string(baseline_.size()) + " files as they are now (" +
                         o.integrity_baseline + ")");
+            }
+        } else if (covered != o.integrity_paths) {
+            // Paths added to the config since the baseline was taken: their files as they are
+            // now join it; files of paths no longer configured leave it.
+            const auto now = scan_files();
+            std::map<std::string, std::string> next;
+            size_t added = 0;
+            for (const auto& [path, sha] : now) {
+                auto it = baseline_.find(path);
+                if (it != baseline_.end()) {
+                    next[path] = it->second;
+                    continue;
+                }
+                bool was_covered = false;
+                for (const auto& c : covered) {
+                    was_covered = was_covered || path == c || path.rfind(c + "/", 0) == 0;
+                }
+                if (!was_covered) {
+                    next[path] = sha;
+                    ++added;
+                }
+            }
+            for (const auto& [path, sha] : baseline_) {
+                bool still = false;
+                for (const auto& c : o.integrity_paths) {
+                    still = still || path == c || path.rfind(c + "/", 0) == 0;
+                }
+                if (still && next.count(path) == 0) {
+                    next[path] = sha;  // deleted since: compare() reports it
+                }
+            }
+            baseline_ = std::move(next);
+            if (auto st = save_baseline(); !st) {
+                env.say("file-integrity: " + st.error().message);
+            } else {
+                env.say("file-integrity: the configured paths changed: " + std::to_string(added) +
+                        " file(s) of the new paths taken into the baseline as they are now");
             }
         }
         watch_all();
@@ -918,7 +955,7 @@ private:
         return out;
     }
 
-    bool load_baseline() {
+    bool load_baseline(std::vector<std::string>& covered) {
         std::ifstream in(env_.opts->integrity_baseline);
         if (!in) {
             return false;
@@ -930,6 +967,14 @@ private:
             return false;
         }
         baseline_.clear();
+        covered.clear();
+        if (j.contains("paths") && j["paths"].is_array()) {
+            for (const auto& p : j["paths"]) {
+                if (p.is_string()) {
+                    covered.push_back(p.get<std::string>());
+                }
+            }
+        }
         for (auto& [k, v] : j["files"].items()) {
             baseline_[k] = v.is_string() ? v.get<std::string>() : "";
         }
@@ -945,7 +990,11 @@ private:
         const std::string tmp = path + ".new";
         {
             std::ofstream out(tmp, std::ios::trunc);
-            out << json{{"created", utc(wall_us())}, {"files", files}}.dump(1) << "\n";
+            out << json{{"created", utc(wall_us())},
+                        {"paths", env_.opts->integrity_paths},
+                        {"files", files}}
+                       .dump(1)
+                << "\n";
             if (!out.flush()) {
                 return make_error(ErrorCode::Io, tmp + ": cannot write");
             }

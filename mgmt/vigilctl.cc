@@ -615,6 +615,20 @@ int cmd_incident_ack(ApiClient& api, const std::string& id, const std::string& b
     return kExitOk;
 }
 
+int cmd_integrity_accept(ApiClient& api, bool json) {
+    Json j;
+    if (auto f = api.request("POST", "/api/v1/controls/file-integrity/accept", {}, "{}", j)) {
+        return report(*f);
+    }
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+        return kExitOk;
+    }
+    std::printf("file-integrity: the %s file(s) as they are now are the new baseline\n",
+                str(j, "accepted_files").c_str());
+    return kExitOk;
+}
+
 int cmd_audit_verify(const std::string& config, const std::string& file) {
     std::string path = file;
     if (path.empty()) {
@@ -1006,6 +1020,14 @@ int main(int argc, char** argv) {
     iack->add_option("--by", ack_by, "the person acknowledging")->required();
     iack->add_option("--note", ack_note, "what was found or done");
     iack->add_flag("--json", json, "print the API's JSON object");
+    auto* integrity = app.add_subcommand("integrity", "the file-integrity control's baseline");
+    integrity->require_subcommand(1);
+    auto* iaccept = integrity->add_subcommand(
+        "accept",
+        "take the watched files as they are now as the new sha256 baseline, after a wanted "
+        "change (an upgrade, an edited config); closes a file-integrity incident at the next "
+        "check (admin; recorded in the audit log)");
+    iaccept->add_flag("--json", json, "print the API's JSON object");
     auto* audit = app.add_subcommand("audit", "the audit log of operator and admin actions");
     audit->require_subcommand(1);
     std::string audit_config = "/etc/vigil/mgmtd.yaml";
@@ -1098,8 +1120,8 @@ int main(int argc, char** argv) {
         "rollback", "activate the pack that was active before the current one; sensors reload");
     rrollback->add_flag("--json", json, "print the API's JSON object");
 
-    for (auto* sub : {status, sensors, controls, incidents, ishow, iack, averify, alerts, tokens,
-                      tadd, tlist, trevoke, keys, kgen, rlist, ractivate, rrollback}) {
+    for (auto* sub : {status, sensors, controls, incidents, ishow, iack, iaccept, averify, alerts,
+                      tokens, tadd, tlist, trevoke, keys, kgen, rlist, ractivate, rrollback}) {
         sub->footer(kFooter);
     }
     try {
@@ -1129,6 +1151,9 @@ int main(int argc, char** argv) {
         return with_api(ao, [&](ApiClient& api) {
             return cmd_incident_ack(api, incident_id, ack_by, ack_note, json);
         });
+    }
+    if (*iaccept) {
+        return with_api(ao, [&](ApiClient& api) { return cmd_integrity_accept(api, json); });
     }
     if (*averify) {
         return cmd_audit_verify(audit_config, audit_file);
