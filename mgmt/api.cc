@@ -27,6 +27,7 @@
 #include "mgmt/audit.h"
 #include "mgmt/health.h"
 #include "mgmt/packs.h"
+#include "mgmt/review.h"
 #include "mgmt/tokens.h"
 
 #include <nlohmann/json.hpp>
@@ -638,7 +639,8 @@ enum class Endpoint {
     Incidents,
     IncidentOne,
     IncidentAck,
-    IntegrityAccept
+    IntegrityAccept,
+    Review
 };
 
 struct Route {
@@ -675,6 +677,9 @@ std::optional<Route> match_route(const std::string& path) {
     }
     if (path == "/api/v1/controls/file-integrity/accept") {
         return Route{Endpoint::IntegrityAccept, {}};
+    }
+    if (path == "/api/v1/review") {
+        return Route{Endpoint::Review, {}};
     }
     if (path == "/api/v1/rulepacks/rollback") {
         return Route{Endpoint::RulePackRollback, {}};
@@ -728,6 +733,8 @@ std::vector<MethodRule> methods_of(Endpoint ep) {
             return {{"GET", Role::Viewer}};
         case Endpoint::IncidentAck:
             return {{"POST", Role::Operator}};
+        case Endpoint::Review:
+            return {{"GET", Role::Operator}};
         case Endpoint::Tokens:
             return {{"GET", Role::Admin}, {"POST", Role::Admin}};
         case Endpoint::Token:
@@ -1026,6 +1033,90 @@ Reply Api::dispatch(const httplib::Request& req) {
     return r;
 }
 
+// ---- GET /api/v1/review: the periodic review report (mgmt/review.h) ----
+// Gathers what build_review() needs, builds the report, and records the review in the audit log
+// (a GET is not audited otherwise) so that the next review counts the entries since this one.
+
+constexpr size_t kReviewIncidentLimit = 100000;
+
+Reply get_review(const ApiContext& ctx, const httplib::Request& req, const TokenInfo& who) {
+    const auto params = query_of(req);
+    for (const auto& [k, v] : params) {
+        if (k != "days") {
+            return error_reply(400, "unknown parameter '" + echo(k) + "' (expected days)");
+        }
+    }
+    uint32_t days = kDefaultReviewDays;
+    if (params.count("days") > 1) {
+        return error_reply(400, "days: given more than once");
+    }
+    if (const auto it = params.find("days"); it != params.end()) {
+        const auto n = parse_uint<uint32_t>(it->second);
+        if (!n || *n < 1 || *n > kMaxReviewDays) {
+            return error_reply(400, "days: '" + echo(it->second) +
+                                        "': expected a whole number from 1 to " +
+                                        std::to_string(kMaxReviewDays));
+        }
+        days = *n;
+    }
+    const MgmtConfig& cfg = *ctx.config;
+    auto record = [&](bool ok, json detail) {
+        if (cfg.audit_log.empty() || req.method == "HEAD") {
+            return;
+        }
+        AuditEntry e;
+        e.actor = who.name;
+        e.role = role_name(who.role);
+        e.action = "review.run";
+        e.ok = ok;
+        e.detail = detail.dump();
+        if (auto st = append_audit(cfg.audit_log, e); !st) {
+            std::fprintf(stderr, "vigil-mgmtd: %s\n", st.error().message.c_str());
+        }
+    };
+    ReviewInputs in;
+    in.now_us = wall_us();
+    in.to_us = in.now_us;
+    in.from_us = in.now_us - static_cast<int64_t>(days) * 86'400'000'000;
+    in.config = cfg;
+    if (ctx.health != nullptr) {
+        in.controls = ctx.health->controls();
+        auto list = ctx.health->incidents().list(kReviewIncidentLimit);
+        if (!list) {
+            record(false, json{{"days", days}, {"status", 500}});
+            return from_error(list.error(), "incidents");
+        }
+        in.incidents = std::move(*list);
+    }
+    if (ctx.packs == nullptr) {
+        in.packs_error = "rulepacks.dir is not in use";
+    } else if (auto l = ctx.packs->list(); l) {
+        in.packs = std::move(*l);
+    } else {
+        std::fprintf(stderr, "vigil-mgmtd: review: rule packs: %s\n", l.error().message.c_str());
+        in.packs_error = "the pack store cannot be read (mgmtd's log says why)";
+    }
+    if (auto c = verify_audit_log(cfg.audit_log); c) {
+        in.audit = *c;
+    } else {
+        in.audit_error = c.error().message;
+    }
+    if (auto since = audit_since_last_review(cfg.audit_log); since) {
+        in.audit_since = *since;
+    }
+    in.files = stat_review_files(cfg);
+    in.uid = ::geteuid();
+    in.versions = running_versions(ctx.version);
+    ReviewReport rep = build_review(in);
+    record(true, json{{"days", days},
+                      {"status", 200},
+                      {"needs_attention", rep.json["attention"].size()},
+                      {"audit_lines_since_previous_review", in.audit_since.lines_since}});
+    return json_reply(json{{"report", std::move(rep.json)}, {"markdown", std::move(rep.markdown)}});
+}
+
+// ---- end of GET /api/v1/review ----
+
 Reply Api::serve(const httplib::Request& req, const Route& route_, const std::string& method,
                  const TokenInfo& who) {
     const Route* route = &route_;
@@ -1034,6 +1125,9 @@ Reply Api::serve(const httplib::Request& req, const Route& route_, const std::st
     }
     if (route->ep == Endpoint::Alerts) {
         return get_alerts(req);
+    }
+    if (route->ep == Endpoint::Review) {
+        return get_review(ctx_, req, who);
     }
     // The other endpoints take no query parameters: one given is a mistake, said so.
     if (auto r = refuse_params(req)) {

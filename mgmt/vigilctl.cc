@@ -30,6 +30,7 @@
 #include "mgmt/audit.h"
 #include "mgmt/config.h"
 #include "mgmt/keys.h"
+#include "mgmt/review.h"
 #include "mgmt/rules_cmd.h"
 #include "mgmt/tokens.h"
 
@@ -688,6 +689,49 @@ int cmd_incident_show(ApiClient& api, const std::string& id, bool json) {
     return kExitOk;
 }
 
+// ---- review ----
+
+// Writes DIR/review-DATE.md and DIR/review-DATE.json (DATE: the report's, UTC), or prints the
+// report's JSON with --json.
+int cmd_review(ApiClient& api, uint32_t days, const std::string& dir, bool json) {
+    Json j;
+    if (auto f = api.request("GET", "/api/v1/review", {{"days", std::to_string(days)}}, "", j)) {
+        return report(*f);
+    }
+    if (!j.is_object() || !j.contains("report") || !j["report"].is_object() ||
+        !j.contains("markdown") || !j["markdown"].is_string()) {
+        return report({kExitFailure, "the API's review has no report and markdown"});
+    }
+    const Json& r = j["report"];
+    if (json) {
+        std::printf("%s\n", r.dump(2).c_str());
+        return kExitOk;
+    }
+    // The date names the files: only YYYY-MM-DD, whatever the server sent.
+    const std::string date = str(r, "date");
+    if (!std::regex_match(date, std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2}"))) {
+        return report({kExitFailure, "the API's review has no date (YYYY-MM-DD)"});
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        return report({kExitFailure, "--out " + dir + ": " + ec.message()});
+    }
+    const std::filesystem::path base = std::filesystem::path(dir) / ("review-" + date);
+    for (const auto& [ext, text] : {std::pair{".md", j["markdown"].get<std::string>()},
+                                    std::pair{".json", r.dump(2) + "\n"}}) {
+        const std::string path = base.string() + ext;
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << text;
+        out.close();
+        if (!out) {
+            return report({kExitFailure, path + ": cannot write"});
+        }
+        std::printf("%s\n", path.c_str());
+    }
+    return kExitOk;
+}
+
 // ---- rules list | activate | rollback (through the API; pack files: rules_cmd.cc) ----
 
 int cmd_rules_list(ApiClient& api, bool json) {
@@ -1040,6 +1084,25 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     averify->add_option("--file", audit_file, "the log itself (instead of --config)");
 
+    uint32_t review_days = mgmt::kDefaultReviewDays;
+    std::string review_dir = ".";
+    auto* review = app.add_subcommand(
+        "review",
+        "the periodic review report (operator role): each control's availability and "
+        "incidents, the incidents no one has acknowledged, mgmtd's configuration against the "
+        "hardening baseline, the versions of Vigil, DPDK, Hyperscan and the kernel with their "
+        "support status, the rule pack's age, the audit log, the owners. Writes "
+        "DIR/review-YYYY-MM-DD.md and .json (the date of the report, UTC; files of the same day "
+        "are replaced) and prints their paths. mgmtd records the review in its audit log");
+    review
+        ->add_option("--days", review_days,
+                     "the period: the last N days (1-" + std::to_string(mgmt::kMaxReviewDays) + ")")
+        ->check(CLI::Range(uint32_t{1}, mgmt::kMaxReviewDays))
+        ->capture_default_str();
+    review->add_option("--out", review_dir, "the folder for the two files (made when missing)")
+        ->capture_default_str();
+    review->add_flag("--json", json, "print the report's JSON object instead of writing files");
+
     AlertArgs aa;
     auto* alerts = app.add_subcommand(
         "alerts", "stored alerts, newest first (table; --json for the EVE records)");
@@ -1120,8 +1183,9 @@ int main(int argc, char** argv) {
         "rollback", "activate the pack that was active before the current one; sensors reload");
     rrollback->add_flag("--json", json, "print the API's JSON object");
 
-    for (auto* sub : {status, sensors, controls, incidents, ishow, iack, iaccept, averify, alerts,
-                      tokens, tadd, tlist, trevoke, keys, kgen, rlist, ractivate, rrollback}) {
+    for (auto* sub :
+         {status, sensors, controls, incidents, ishow, iack, iaccept, averify, review, alerts,
+          tokens, tadd, tlist, trevoke, keys, kgen, rlist, ractivate, rrollback}) {
         sub->footer(kFooter);
     }
     try {
@@ -1157,6 +1221,10 @@ int main(int argc, char** argv) {
     }
     if (*averify) {
         return cmd_audit_verify(audit_config, audit_file);
+    }
+    if (*review) {
+        return with_api(
+            ao, [&](ApiClient& api) { return cmd_review(api, review_days, review_dir, json); });
     }
     if (*ishow) {
         return with_api(ao,
