@@ -2,8 +2,10 @@
 // batch per transaction; readers (the API's threads) take a connection of their own from a
 // small pool, so they never wait on a commit.
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -66,6 +68,15 @@ void bind_opt_text(sqlite3_stmt* s, int i, const std::string& v) {
     }
 }
 Result<sqlite3*> open_db(const std::string& path, bool read_only) {
+    if (!read_only) {
+        // Alerts are classified: the store is the owner's alone (SQLite gives its -wal and
+        // -shm files the database file's mode).
+        const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ::fchmod(fd, 0600);
+            ::close(fd);
+        }
+    }
     sqlite3* db = nullptr;
     const int flags =
         (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
