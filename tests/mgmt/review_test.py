@@ -7,7 +7,6 @@ Environment: VIGIL_MGMTD, VIGIL_VIGILCTL (and VIGIL_SENSOR, VIGIL_ROOT for trans
 """
 import json
 import os
-import stat
 import subprocess
 import sys
 import time
