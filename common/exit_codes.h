@@ -13,7 +13,9 @@ inline constexpr int kExitBadInput = 2;
 // The exit code an error stands for: bad input (and rules that do not parse or compile) 2,
 // I/O and internal failures 1.
 inline int exit_code_for(const Error& e) {
-    return e.code == ErrorCode::Io || e.code == ErrorCode::Internal ? kExitFailure : kExitBadInput;
+    return e.code == ErrorCode::Io || e.code == ErrorCode::Internal || e.code == ErrorCode::Busy
+               ? kExitFailure
+               : kExitBadInput;
 }
 
 }  // namespace vigil

@@ -14,6 +14,7 @@ enum class ErrorCode {
     RuleParse,    // a rule does not parse
     RuleCompile,  // Hyperscan or PCRE2 refused a rule
     Internal,     // a bug (exit code 1)
+    Busy,         // refused for now: the state does not allow it (API: 409)
 };
 
 struct Error {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -540,6 +541,9 @@ Reply from_error(const Error& e, const char* what) {
     if (e.code == ErrorCode::BadInput) {
         return error_reply(400, e.message);
     }
+    if (e.code == ErrorCode::Busy) {
+        return error_reply(409, e.message);
+    }
     std::fprintf(stderr, "vigil-mgmtd: api: %s: %s\n", what, e.message.c_str());
     return error_reply(500, std::string(what) + " unavailable");
 }
@@ -554,11 +558,33 @@ std::string raw_or_string(const std::string& text) {
     return json(text).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string wrap_event(const StoredEvent& e) {
+// The EVE fields that carry packet data (classification.data.payloads).
+constexpr std::array<const char*, 3> kPayloadFields = {"payload", "payload_printable", "packet"};
+
+// The record without its packet data, when the API is not cleared for payloads.
+std::string without_payload(const std::string& eve) {
+    bool has = false;
+    for (const char* f : kPayloadFields) {
+        has = has || eve.find(std::string("\"") + f + "\"") != std::string::npos;
+    }
+    if (!has) {
+        return eve;
+    }
+    json j = json::parse(eve, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        return eve;
+    }
+    for (const char* f : kPayloadFields) {
+        j.erase(f);
+    }
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string wrap_event(const StoredEvent& e, bool strip_payloads) {
     std::string out = "{\"id\":" + std::to_string(e.id) + ",\"sensor_id\":" +
                       json(e.sensor_id).dump(-1, ' ', false, json::error_handler_t::replace) +
                       ",\"seq\":" + std::to_string(e.seq) + ",\"eve\":";
-    out += raw_or_string(e.eve);
+    out += raw_or_string(strip_payloads ? without_payload(e.eve) : e.eve);
     out += '}';
     return out;
 }
@@ -640,7 +666,8 @@ enum class Endpoint {
     IncidentOne,
     IncidentAck,
     IntegrityAccept,
-    Review
+    Review,
+    Drills
 };
 
 struct Route {
@@ -677,6 +704,9 @@ std::optional<Route> match_route(const std::string& path) {
     }
     if (path == "/api/v1/controls/file-integrity/accept") {
         return Route{Endpoint::IntegrityAccept, {}};
+    }
+    if (path == "/api/v1/drills") {
+        return Route{Endpoint::Drills, {}};
     }
     if (path == "/api/v1/review") {
         return Route{Endpoint::Review, {}};
@@ -745,6 +775,8 @@ std::vector<MethodRule> methods_of(Endpoint ep) {
         case Endpoint::RulePackRollback:
         case Endpoint::IntegrityAccept:
             return {{"POST", Role::Admin}};
+        case Endpoint::Drills:
+            return {{"GET", Role::Viewer}, {"POST", Role::Admin}};
     }
     return {};
 }
@@ -802,6 +834,8 @@ private:
     Reply get_sensors();
     Reply get_controls();
     Reply accept_integrity();
+    Reply post_drill(const httplib::Request& req, const TokenInfo& who);
+    Reply get_drills();
     Reply get_incidents();
     Reply get_incident(const std::string& id);
     Reply get_alerts(const httplib::Request& req);
@@ -1087,6 +1121,14 @@ Reply get_review(const ApiContext& ctx, const httplib::Request& req, const Token
             return from_error(list.error(), "incidents");
         }
         in.incidents = std::move(*list);
+        if (auto d = ctx.health->incidents().drills(1000); d) {
+            for (const auto& body : *d) {
+                json j = json::parse(body, nullptr, false);
+                if (j.is_object()) {
+                    in.drills.push_back(std::move(j));
+                }
+            }
+        }
     }
     if (ctx.packs == nullptr) {
         in.packs_error = "rulepacks.dir is not in use";
@@ -1122,6 +1164,13 @@ Reply Api::serve(const httplib::Request& req, const Route& route_, const std::st
     const Route* route = &route_;
     if (ctx_.store == nullptr) {
         return error_reply(500, "store unavailable");
+    }
+    if ((route->ep == Endpoint::Alerts || route->ep == Endpoint::Alert) &&
+        !ctx_.config->classification.allows("api", "alerts")) {
+        const auto& cl = ctx_.config->classification;
+        return error_reply(403, "alerts are classified " + cl.data.at("alerts") +
+                                    "; the API is cleared for " + cl.sinks.at("api") +
+                                    " (classification.sinks.api)");
     }
     if (route->ep == Endpoint::Alerts) {
         return get_alerts(req);
@@ -1162,6 +1211,8 @@ Reply Api::serve(const httplib::Request& req, const Route& route_, const std::st
             return ack_incident(route->arg, req, who);
         case Endpoint::IntegrityAccept:
             return accept_integrity();
+        case Endpoint::Drills:
+            return method == "POST" ? post_drill(req, who) : get_drills();
         default:
             break;
     }
@@ -1317,6 +1368,48 @@ Reply Api::accept_integrity() {
     return json_reply(json{{"accepted_files", *n}});
 }
 
+// A contingency drill (Health::drill): runs to its end, then answers with the result.
+Reply Api::post_drill(const httplib::Request& req, const TokenInfo& who) {
+    if (ctx_.health == nullptr) {
+        return error_reply(404, "no health controls");
+    }
+    DrillOptions o;
+    if (!req.body.empty()) {
+        const json body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object()) {
+            return error_reply(400, "body: expected a JSON object {\"sensor\": ID}");
+        }
+        for (const auto& [k, v] : body.items()) {
+            if (k != "sensor" || !v.is_string()) {
+                return error_reply(400, "body: " + echo(k) + ": expected only sensor (a string)");
+            }
+        }
+        o.sensor = body.value("sensor", "");
+    }
+    o.by = who.name;
+    o.detect_objective_s = ctx_.config->health_drill_detect_objective_s;
+    o.restore_objective_s = ctx_.config->health_drill_restore_objective_s;
+    auto r = ctx_.health->drill(o);
+    if (!r) {
+        return from_error(r.error(), "drill");
+    }
+    return json_reply(json::parse(*r));
+}
+
+Reply Api::get_drills() {
+    json arr = json::array();
+    if (ctx_.health != nullptr) {
+        auto d = ctx_.health->incidents().drills(1000);
+        if (!d) {
+            return from_error(d.error(), "drills");
+        }
+        for (const auto& body : *d) {
+            arr.push_back(json::parse(body, nullptr, false));
+        }
+    }
+    return json_reply(arr);
+}
+
 Reply Api::get_incidents() {
     if (ctx_.health == nullptr) {
         return json_reply(json::array());
@@ -1401,7 +1494,7 @@ Reply Api::get_alerts(const httplib::Request& req) {
         if (i > 0) {
             out += ',';
         }
-        out += wrap_event(page->items[i]);
+        out += wrap_event(page->items[i], !ctx_.config->classification.allows("api", "payloads"));
     }
     out += "],\"next_cursor\":";
     if (page->more && !page->items.empty()) {
@@ -1428,7 +1521,7 @@ Reply Api::get_alert(const std::string& id_text) {
         return error_reply(404, "no alert with id " + std::to_string(*id));
     }
     Reply r;
-    r.body = wrap_event(**e) + "\n";
+    r.body = wrap_event(**e, !ctx_.config->classification.allows("api", "payloads")) + "\n";
     return r;
 }
 

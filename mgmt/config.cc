@@ -109,7 +109,7 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
     // ignored.
     if (!c.check_keys(root, "",
                       {"listen", "curve", "store", "api", "rulepacks", "sensors", "health",
-                       "notify", "audit"})) {
+                       "notify", "audit", "classification"})) {
         return make_error(ErrorCode::BadInput, c.err);
     }
     if (root["listen"]) {
@@ -377,6 +377,33 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
         if (au["path"]) {
             cfg.audit_log = resolve(dir, c.str(au["path"], "audit.path"));
         }
+    }
+    if (const auto cl = root["classification"];
+        cl && c.err.empty() && c.check_keys(cl, "classification", {"data", "sinks"})) {
+        auto levels = [&](const YAML::Node& n, const std::string& key, auto names,
+                          std::map<std::string, std::string>& out) {
+            if (!n) {
+                return;
+            }
+            const std::set<std::string> allowed(names.begin(), names.end());
+            if (!c.check_keys(n, key, allowed)) {
+                return;
+            }
+            for (const auto& name : allowed) {
+                if (n[name] && c.err.empty()) {
+                    const std::string v = c.str(n[name], key + "." + name);
+                    if (class_rank(v) < 0) {
+                        c.fail(n[name], key + "." + name + ": '" + v +
+                                            "' is not a level (public, internal, confidential, "
+                                            "restricted)");
+                        return;
+                    }
+                    out[name] = v;
+                }
+            }
+        };
+        levels(cl["data"], "classification.data", kDataKinds, cfg.classification.data);
+        levels(cl["sinks"], "classification.sinks", kSinks, cfg.classification.sinks);
     }
     if (!c.err.empty()) {
         return make_error(ErrorCode::BadInput, c.err);

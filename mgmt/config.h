@@ -9,6 +9,7 @@
 
 #include "common/endpoint.h"  // host_is_loopback, endpoint_is_local
 #include "common/result.h"
+#include "mgmt/classification.h"
 
 namespace vigil::mgmt {
 
@@ -64,6 +65,8 @@ struct MgmtConfig {
     std::vector<std::string> health_integrity_paths;  // file-integrity: files and folders
     std::string health_integrity_baseline;  // default: integrity-baseline.json beside the store
     double health_integrity_scan_s = 60;    // full rescan; inotify triggers one in between
+    double health_drill_detect_objective_s = 5;    // vigilctl drill: time to detection
+    double health_drill_restore_objective_s = 30;  // and to restoration
     // notifications of incidents (mgmt/notify.h)
     std::string notify_webhook_url;          // https://... (http:// only to loopback)
     std::string notify_webhook_secret_file;  // the HMAC key (required with a url)
@@ -73,6 +76,8 @@ struct MgmtConfig {
     // the audit log of operator and admin actions (mgmt/audit.h); default: audit.log beside
     // the store
     std::string audit_log;
+    // data classification (mgmt/classification.h)
+    Classification classification;
 };
 
 Result<MgmtConfig> load_mgmt_config(const std::string& path);

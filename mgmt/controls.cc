@@ -138,6 +138,29 @@ public:
 
     pid_t pid() const override { return pid_; }
 
+    Result<std::string> stop_for_drill() override {
+        if (!spec_.command.empty() && pid_ > 0) {
+            if (::kill(pid_, SIGKILL) != 0) {
+                return make_error(ErrorCode::Io,
+                                  "kill " + std::to_string(pid_) + ": " + std::strerror(errno));
+            }
+            return "SIGKILL to the sensor (pid " + std::to_string(pid_) + ")";
+        }
+        if (!spec_.systemd_unit.empty()) {
+            const int st = run_and_wait(
+                {"/usr/bin/systemctl", "kill", "--signal=SIGKILL", spec_.systemd_unit});
+            if (st != 0) {
+                return make_error(ErrorCode::Io, "systemctl kill " + spec_.systemd_unit +
+                                                     ": wait status " + std::to_string(st));
+            }
+            return "systemctl kill --signal=SIGKILL " + spec_.systemd_unit;
+        }
+        return make_error(ErrorCode::BadInput, "sensor " + spec_.id +
+                                                   " is not supervised by mgmtd "
+                                                   "(sensors." +
+                                                   spec_.id + ".supervise): no drill");
+    }
+
     Verdict check(int64_t now) override {
         const HealthOptions& o = *env_.opts;
         if (!spec_.command.empty() && pid_ > 0) {
@@ -323,7 +346,11 @@ public:
             base_us_ = view_->beat_us;
             base_rx_ = rx;
             base_drops_ = drops;
-            if (last_.kind == Verdict::Kind::Pending) {
+            if (incident) {
+                // An open incident (from before mgmtd or the sensor restarted) closes only
+                // on a judged window.
+                last_ = Verdict::pending("judging a new window");
+            } else if (last_.kind == Verdict::Kind::Pending) {
                 last_ = Verdict::ok("watching: " + std::to_string(rx) + " packets, " +
                                     std::to_string(drops) + " lost so far");
             }
@@ -444,7 +471,7 @@ public:
         const HealthOptions& o = *env_.opts;
         std::string line;
         if (link_ != expected_.version) {
-            auto a = o.packs->activate(expected_.version);
+            auto a = o.packs->reactivate(expected_.version);
             line = a ? "re-activated pack " + expected_.version +
                            " (rulepacks/active pointed at '" + link_ + "'); "
                      : "re-activating pack " + expected_.version + " failed: " + a.error().message +

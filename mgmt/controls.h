@@ -72,6 +72,10 @@ public:
     virtual std::string resumed(int64_t /*now*/) { return ""; }
     virtual void stop(const Env& /*env*/) {}
     virtual pid_t pid() const { return 0; }
+    // A drill stops what this control watches hard (sensor-alive: SIGKILL); returns how.
+    virtual Result<std::string> stop_for_drill() {
+        return make_error(ErrorCode::BadInput, name() + " cannot be drilled");
+    }
 
     std::string name() const { return sensor.empty() ? kind : kind + ":" + sensor; }
 
@@ -84,6 +88,7 @@ public:
     std::string detail;
     std::string last_failure;  // the last cause recorded, so a repeat is not recorded again
     std::string last_action;
+    std::string cause_note;  // appended to the cause of the next incident (" (drill 3)")
     int64_t since_us = 0;
     int64_t last_check_us = 0;
     int64_t next_check_us = 0;

@@ -42,6 +42,20 @@ constexpr const char* kColumns =
     "mitigation, enhanced_until_us, notified, restore_attempts, escalated, acked_by, acked_at_us, "
     "ack_note, acked_token";
 
+// Steps a prepared INSERT; the new row's id. The id comes from the connection's last insert,
+// which the API's threads share: the connection's mutex is held over both.
+Result<uint64_t> insert(sqlite3* db, sqlite3_stmt* s, const char* what) {
+    sqlite3_mutex* mu = sqlite3_db_mutex(db);
+    sqlite3_mutex_enter(mu);
+    const int rc = sqlite3_step(s);
+    const auto id = static_cast<uint64_t>(sqlite3_last_insert_rowid(db));
+    sqlite3_mutex_leave(mu);
+    if (rc != SQLITE_DONE) {
+        return make_error(ErrorCode::Io, sqlite_error(db, what));
+    }
+    return id;
+}
+
 Incident read_incident(sqlite3_stmt* s) {
     Incident i;
     i.id = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
@@ -135,7 +149,10 @@ Result<std::unique_ptr<IncidentLog>> IncidentLog::open(const std::string& path) 
               "NULL, enhanced_until_us INTEGER NOT NULL, notified TEXT NOT NULL, "
               "restore_attempts INTEGER NOT NULL, escalated INTEGER NOT NULL, acked_by TEXT NOT "
               "NULL DEFAULT '', acked_at_us INTEGER NOT NULL DEFAULT 0, ack_note TEXT NOT NULL "
-              "DEFAULT '', acked_token TEXT NOT NULL DEFAULT '')")) {
+              "DEFAULT '', acked_token TEXT NOT NULL DEFAULT '')") ||
+        !exec(db,
+              "CREATE TABLE IF NOT EXISTS drills (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+              "at_us INTEGER NOT NULL, body TEXT NOT NULL)")) {
         std::string msg = sqlite_error(db, path);
         sqlite3_close(db);
         return make_error(ErrorCode::Io, msg);
@@ -171,16 +188,7 @@ Result<uint64_t> IncidentLog::add(const Incident& i) {
     bind_text(s.get(), 10, i.notified.empty() ? "[]" : i.notified);
     sqlite3_bind_int64(s.get(), 11, i.restore_attempts);
     sqlite3_bind_int64(s.get(), 12, i.escalated ? 1 : 0);
-    // The id comes from the same connection's last insert: take the mutex over both.
-    sqlite3_mutex* mu = sqlite3_db_mutex(db_);
-    sqlite3_mutex_enter(mu);
-    const int rc = sqlite3_step(s.get());
-    const auto id = static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
-    sqlite3_mutex_leave(mu);
-    if (rc != SQLITE_DONE) {
-        return make_error(ErrorCode::Io, sqlite_error(db_, "incidents"));
-    }
-    return id;
+    return insert(db_, s.get(), "incidents");
 }
 
 Status IncidentLog::update(const Incident& i) {
@@ -265,6 +273,45 @@ Result<std::optional<Incident>> IncidentLog::acknowledge(uint64_t id, const std:
         return make_error(ErrorCode::Io, sqlite_error(db_, "incidents"));
     }
     return get(id);
+}
+
+Result<uint64_t> IncidentLog::add_drill(int64_t at_us, const std::string& body) {
+    Stmt s;
+    sqlite3_prepare_v2(db_, "INSERT INTO drills (at_us, body) VALUES (?1, ?2)", -1, &s.s, nullptr);
+    if (!s) {
+        return make_error(ErrorCode::Io, sqlite_error(db_, "drills"));
+    }
+    sqlite3_bind_int64(s.get(), 1, at_us);
+    bind_text(s.get(), 2, body);
+    return insert(db_, s.get(), "drills");
+}
+
+Status IncidentLog::update_drill(uint64_t id, const std::string& body) {
+    Stmt s;
+    sqlite3_prepare_v2(db_, "UPDATE drills SET body = ?2 WHERE id = ?1", -1, &s.s, nullptr);
+    if (!s) {
+        return make_error(ErrorCode::Io, sqlite_error(db_, "drills"));
+    }
+    sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(id));
+    bind_text(s.get(), 2, body);
+    if (sqlite3_step(s.get()) != SQLITE_DONE) {
+        return make_error(ErrorCode::Io, sqlite_error(db_, "drills"));
+    }
+    return Ok{};
+}
+
+Result<std::vector<std::string>> IncidentLog::drills(size_t limit) const {
+    Stmt s;
+    sqlite3_prepare_v2(db_, "SELECT body FROM drills ORDER BY id DESC LIMIT ?1", -1, &s.s, nullptr);
+    if (!s) {
+        return make_error(ErrorCode::Io, sqlite_error(db_, "drills"));
+    }
+    sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(limit));
+    std::vector<std::string> out;
+    while (sqlite3_step(s.get()) == SQLITE_ROW) {
+        out.push_back(col_text(s.get(), 0));
+    }
+    return out;
 }
 
 Result<std::vector<Incident>> IncidentLog::open_incidents() const {
@@ -401,7 +448,8 @@ struct Health::Impl {
             inc.control = c.name();
             inc.owner = c.owner;
             inc.detected_at_us = now;
-            inc.cause = cause;
+            inc.cause = cause + c.cause_note;
+            c.cause_note.clear();
             inc.gap = c.gap_at_failure(now).dump();
             auto id = log->add(inc);
             if (!id) {
@@ -617,7 +665,7 @@ std::vector<ControlState> Health::controls() const {
         s.state = c->state;
         s.detail = c->detail;
         s.interval_s = impl_->interval_for(*c, now);
-        s.enhanced_until_us = c->enhanced_until_us;
+        s.enhanced_until_us = c->enhanced_until_us > now ? c->enhanced_until_us : 0;
         s.open_incident = c->incident ? c->incident->id : 0;
         s.last_check_us = c->last_check_us;
         s.pid = c->pid();
@@ -627,6 +675,174 @@ std::vector<ControlState> Health::controls() const {
         out.push_back(std::move(s));
     }
     return out;
+}
+
+Result<std::string> Health::drill(const DrillOptions& o) {
+    Impl& im = *impl_;
+    // One drill at a time.
+    static std::mutex drill_mu;
+    std::unique_lock busy(drill_mu, std::try_to_lock);
+    if (!busy.owns_lock()) {
+        return make_error(ErrorCode::Busy, "another drill is running");
+    }
+    Control* c = nullptr;
+    controls::SensorView before;
+    std::string how;
+    json r = json::object();
+    int64_t stopped_us = 0;
+    uint64_t drill_id = 0;
+    {
+        std::lock_guard lock(im.mu);
+        std::vector<Control*> alive;
+        for (auto& x : im.list) {
+            if (x->kind == "sensor-alive" && (o.sensor.empty() || x->sensor == o.sensor)) {
+                alive.push_back(x.get());
+            }
+        }
+        if (alive.empty()) {
+            return make_error(ErrorCode::BadInput,
+                              o.sensor.empty() ? "no sensor in mgmtd.yaml (sensors:) to drill"
+                                               : "no sensor '" + o.sensor + "' in mgmtd.yaml");
+        }
+        if (alive.size() > 1) {
+            return make_error(ErrorCode::BadInput, "several sensors: name the one to drill");
+        }
+        c = alive.front();
+        if (c->state != "ok" || c->incident) {
+            return make_error(ErrorCode::Busy, c->name() + " is " + c->state +
+                                                   " now: a drill starts from a working control");
+        }
+        for (const auto& v : im.views) {
+            if (v.id == c->sensor) {
+                before = v;
+            }
+        }
+        r = json{{"sensor", c->sensor},
+                 {"control", c->name()},
+                 {"by", o.by},
+                 {"started_at", iso8601_utc(wall_us())},
+                 {"objectives",
+                  {{"detect_s", o.detect_objective_s}, {"restore_s", o.restore_objective_s}}},
+                 {"state", "running"}};
+        auto id = im.log->add_drill(wall_us(), r.dump());
+        if (!id) {
+            return id.error();
+        }
+        drill_id = *id;
+        r["id"] = drill_id;
+        c->cause_note = " (drill " + std::to_string(drill_id) + ")";
+        auto stopped = c->stop_for_drill();
+        if (!stopped) {
+            c->cause_note.clear();
+            r["state"] = "refused";
+            r["error"] = stopped.error().message;
+            (void)im.log->update_drill(drill_id, r.dump());
+            return stopped.error();
+        }
+        how = *stopped;
+        stopped_us = wall_us();
+        im.say("drill " + std::to_string(drill_id) + ": " + how);
+    }
+    im.cv.notify_all();
+    r["method"] = how;
+    auto stored = [&](uint64_t SensorRow::*field) -> uint64_t {
+        if (im.opts.store == nullptr) {
+            return 0;
+        }
+        if (auto rows = im.opts.store->sensors(); rows) {
+            for (const auto& row : *rows) {
+                if (row.sensor_id == c->sensor) {
+                    return row.*field;
+                }
+            }
+        }
+        return 0;
+    };
+    // The last seq the stopped process assigned, as far as mgmtd knows: its last heartbeat or
+    // what the store holds, whichever is further.
+    const uint64_t last_seq = std::max(before.num("last_seq"), stored(&SensorRow::committed_seq));
+    r["last_seq_at_stop"] = last_seq;
+    uint64_t gaps_before = 0;
+    auto gap_records = [&] { return stored(&SensorRow::gap_records); };
+    gaps_before = gap_records();
+    const int64_t deadline = stopped_us + static_cast<int64_t>(o.timeout_s * 1e6);
+    // Wait for the incident to open and close.
+    std::optional<Incident> inc;
+    while (wall_us() < deadline) {
+        if (auto all = im.log->list(20); all) {
+            for (const auto& i : *all) {
+                if (i.control == c->name() && i.detected_at_us >= stopped_us) {
+                    inc = i;
+                }
+            }
+        }
+        if (inc && inc->restored_at_us > 0) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::string failed;
+    if (!inc) {
+        failed = "not detected within " + controls::seconds(o.timeout_s) + " s";
+    } else {
+        r["incident"] = inc->id;
+        const double detect = static_cast<double>(inc->detected_at_us - stopped_us) / 1e6;
+        r["detected_after_s"] = detect;
+        r["detect_met"] = detect <= o.detect_objective_s;
+        if (detect > o.detect_objective_s) {
+            failed = "detection took " + controls::seconds(detect) + " s (objective " +
+                     controls::seconds(o.detect_objective_s) + " s)";
+        }
+        if (inc->restored_at_us == 0) {
+            r["restored_after_s"] = nullptr;
+            r["restore_met"] = false;
+            failed += (failed.empty() ? "" : "; ") + std::string("not restored within ") +
+                      controls::seconds(o.timeout_s) + " s";
+        } else {
+            const double restore = static_cast<double>(inc->restored_at_us - stopped_us) / 1e6;
+            r["restored_after_s"] = restore;
+            r["restore_met"] = restore <= o.restore_objective_s;
+            if (restore > o.restore_objective_s) {
+                failed += (failed.empty() ? "" : "; ") + std::string("restoration took ") +
+                          controls::seconds(restore) + " s (objective " +
+                          controls::seconds(o.restore_objective_s) + " s)";
+            }
+        }
+    }
+    // No alert lost: the restarted sensor's acknowledged seq reaches the last seq assigned
+    // before the stop (its spool was resent), with no gap recorded meanwhile.
+    uint64_t acked = 0;
+    if (inc && inc->restored_at_us > 0) {
+        while (wall_us() < deadline) {
+            // The highest seq stored with every one before it (the store's committed seq).
+            acked = std::max(acked, stored(&SensorRow::committed_seq));
+            if (acked >= last_seq) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    const uint64_t gaps = gap_records() - std::min(gap_records(), gaps_before);
+    r["acked_seq_after"] = acked;
+    r["records_lost"] = gaps;
+    const bool none_lost = acked >= last_seq && gaps == 0 && inc && inc->restored_at_us > 0;
+    r["no_alert_lost"] = none_lost;
+    if (!none_lost) {
+        failed += (failed.empty() ? "" : "; ") +
+                  (gaps > 0 ? std::to_string(gaps) + " record(s) lost"
+                            : "alerts up to seq " + std::to_string(last_seq) +
+                                  " not confirmed delivered (acknowledged " +
+                                  std::to_string(acked) + ")");
+    }
+    r["ended_at"] = iso8601_utc(wall_us());
+    r["state"] = failed.empty() ? "passed" : "failed";
+    r["result"] = failed.empty() ? "every objective met, no alert lost" : failed;
+    if (auto st = im.log->update_drill(drill_id, r.dump()); !st) {
+        im.say("drill " + std::to_string(drill_id) + ": not recorded: " + st.error().message);
+    }
+    im.say("drill " + std::to_string(drill_id) + ": " + r["state"].get<std::string>() + ": " +
+           r["result"].get<std::string>());
+    return r.dump();
 }
 
 Result<size_t> Health::accept_integrity_baseline() {

@@ -68,6 +68,11 @@ public:
                                                 const std::string& note, const std::string& token,
                                                 int64_t at_us);
 
+    // Drills (vigilctl drill): each result a JSON object, kept for the periodic review.
+    Result<uint64_t> add_drill(int64_t at_us, const std::string& body_json);
+    Status update_drill(uint64_t id, const std::string& body_json);
+    Result<std::vector<std::string>> drills(size_t limit) const;  // newest first
+
 private:
     explicit IncidentLog(sqlite3* db) : db_(db) {}
     // SELECT of every column, then `where` (may hold ?1, bound to `arg`).
@@ -91,6 +96,8 @@ struct HealthOptions {
     double enhanced_for_s = 3600;
     double heartbeat_timeout_s = 5;  // no heartbeat for this long: hung (sensors beat every 1 s)
     double start_grace_s = 60;       // after a start: time to load rules before the first beat
+    double drill_detect_objective_s = 5;
+    double drill_restore_objective_s = 30;
     std::string incidents_path;
     Store* store = nullptr;            // heartbeats (SensorRow::last_heartbeat_us and the body)
     std::string store_path;            // the store's file: its folder's disk is checked
@@ -113,6 +120,16 @@ struct HealthOptions {
     // Called (on the health thread) when an incident opens ("incident.opened") or its control
     // works again ("incident.restored"); returns what to record in Incident::notified.
     std::function<void(const Incident&, const std::string& kind)> notify;
+};
+
+// A contingency drill (vigilctl drill): the sensor is stopped hard, and mgmtd measures how
+// long detection and restoration took against the objectives and whether an alert was lost.
+struct DrillOptions {
+    std::string sensor;               // "" = the only supervised sensor
+    std::string by;                   // who started it (the API token's name)
+    double detect_objective_s = 5;    // health.drill.detect-objective-s
+    double restore_objective_s = 30;  // health.drill.restore-objective-s
+    double timeout_s = 120;           // give up waiting after this long
 };
 
 // What `vigilctl controls` shows for one control.
@@ -147,6 +164,10 @@ public:
     // file-integrity: takes the files as they are now as the new baseline (after a wanted
     // change: an upgrade, an edited config). Returns how many files the baseline holds.
     Result<size_t> accept_integrity_baseline();
+    // Runs a drill to its end (blocking, up to opts.timeout_s) and records it; returns the
+    // result as a JSON object. BadInput: no such sensor, or it cannot be stopped by mgmtd;
+    // Busy: the control is not ok now or another drill runs.
+    Result<std::string> drill(const DrillOptions& opts);
 
     struct Impl;
 

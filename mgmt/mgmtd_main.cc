@@ -96,6 +96,18 @@ int run(const std::string& config_path) {
     }
     // Notifications of incidents: the webhook and syslog sinks, when configured.
     mgmt::NotifierPtr notifier;
+    // Incidents go only to sinks cleared for their classification.
+    for (auto [sink, target] : {std::pair{"webhook", &cfg.notify_webhook_url},
+                                std::pair{"syslog", &cfg.notify_syslog_address}}) {
+        if (!target->empty() && !cfg.classification.allows(sink, "incidents")) {
+            std::fprintf(stderr,
+                         "vigil-mgmtd: classification: incidents are %s, the %s sink is cleared "
+                         "for %s: incidents are not sent there\n",
+                         cfg.classification.data.at("incidents").c_str(), sink,
+                         cfg.classification.sinks.at(sink).c_str());
+            target->clear();
+        }
+    }
     if (!cfg.notify_webhook_url.empty() || !cfg.notify_syslog_address.empty()) {
         mgmt::NotifyOptions no;
         no.webhook_url = cfg.notify_webhook_url;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "common/clock.h"
 #include "rules/pack.h"
@@ -302,6 +303,11 @@ Result<Activation> PackStore::activate(const std::string& version) {
     return activate_locked(version, "activated");
 }
 
+Result<Activation> PackStore::reactivate(const std::string& version) {
+    std::lock_guard lk(mu_);
+    return activate_locked(version, "reactivated");
+}
+
 Result<Activation> PackStore::rollback() {
     std::string previous;
     {
@@ -368,6 +374,23 @@ Result<std::vector<PackFileProblem>> PackStore::verify() const {
         return l.error();
     }
     std::vector<PackFileProblem> out;
+    {
+        // A stored pack whose whole folder is gone (list() shows only those present).
+        std::lock_guard lk(mu_);
+        auto h = history();
+        if (!h) {
+            return h.error();
+        }
+        std::error_code ec;
+        std::set<std::string> seen;
+        for (const auto& e : *h) {
+            if (e.event == "stored" && seen.insert(e.version).second &&
+                !fs::is_directory(fs::path(dir_) / e.version, ec)) {
+                out.push_back(PackFileProblem{e.version, (fs::path(dir_) / e.version).string(),
+                                              "folder missing"});
+            }
+        }
+    }
     for (const auto& p : l->packs) {
         const fs::path root = fs::path(dir_) / p.version;
         auto bad = [&](const fs::path& f, std::string what) {

@@ -68,6 +68,9 @@ public:
     Result<PackListing> list() const;
     // Points DIR/active at a stored version (atomically: a new symlink renamed over it).
     Result<Activation> activate(const std::string& version);
+    // Points DIR/active back at `version` after someone changed the link (the detection
+    // control): recorded as "reactivated", which leaves what rollback goes back to unchanged.
+    Result<Activation> reactivate(const std::string& version);
     // Activates the version that was active before the current one.
     Result<Activation> rollback();
     const std::string& dir() const { return dir_; }

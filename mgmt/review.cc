@@ -725,6 +725,48 @@ std::string markdown_of(const json& r) {
         out += " (no previous review in the log)\n";
     }
 
+    out += "\n## Contingency drills\n\n";
+    out += md_table(
+        r["drills"],
+        {"drill", "sensor", "started", "state", "detected after", "restored after", "alerts",
+         "result"},
+        [](const json& d) {
+            auto secs = [&](const char* k) {
+                return d.contains(k) && d[k].is_number() ? d[k].dump() + " s" : std::string("-");
+            };
+            return Row{str_or(d, "id"),
+                       str_or(d, "sensor"),
+                       str_or(d, "started_at"),
+                       str_or(d, "state"),
+                       secs("detected_after_s"),
+                       secs("restored_after_s"),
+                       d.value("no_alert_lost", false) ? "none lost" : "not confirmed",
+                       str_or(d, "result")};
+        },
+        "No drill recorded: run `vigilctl drill`.");
+
+    out += "\n## Data classification\n\n";
+    {
+        const json& c = r["classification"];
+        out += "Levels, lowest first: public, internal, confidential, restricted.\n\n";
+        out += "| data | level |\n|---|---|\n";
+        for (const auto& [k, v] : c["data"].items()) {
+            out += "| " + md(k) + " | " + md(v.get<std::string>()) + " |\n";
+        }
+        out += "\n| sink | clearance |\n|---|---|\n";
+        for (const auto& [k, v] : c["sinks"].items()) {
+            out += "| " + md(k) + " | " + md(v.get<std::string>()) + " |\n";
+        }
+        out += "\nWithheld (data above the sink's clearance is not sent there):\n\n";
+        if (c["withheld"].empty()) {
+            out += "- nothing\n";
+        }
+        for (const auto& w : c["withheld"]) {
+            out += "- " + md(str_or(w, "data")) + " (" + md(str_or(w, "level")) + ") from " +
+                   md(str_or(w, "sink")) + " (cleared for " + md(str_or(w, "clearance")) + ")\n";
+        }
+    }
+
     out += "\n## Owners\n\n### Sensors\n\n";
     out += md_table(
         r["owners"]["sensors"], {"sensor", "owner", "supervised by"},
@@ -842,6 +884,47 @@ ReviewReport build_review(const ReviewInputs& in) {
         attention.push_back("audit log: " + r["audit"]["reason"].get<std::string>());
     }
     r["owners"] = owners_section(in);
+
+    // Data classification: each kind's level, each sink's clearance, what is withheld where.
+    json cls = {{"levels", json::array()},
+                {"data", json::object()},
+                {"sinks", json::object()},
+                {"withheld", json::array()}};
+    for (auto l : kClassLevels) {
+        cls["levels"].push_back(std::string(l));
+    }
+    for (const auto& [k, v] : in.config.classification.data) {
+        cls["data"][k] = v;
+    }
+    for (const auto& [k, v] : in.config.classification.sinks) {
+        cls["sinks"][k] = v;
+    }
+    for (const auto& [sink, clearance] : in.config.classification.sinks) {
+        for (const auto& [kind, level] : in.config.classification.data) {
+            if (!in.config.classification.allows(sink, kind)) {
+                cls["withheld"].push_back(json{
+                    {"data", kind}, {"level", level}, {"sink", sink}, {"clearance", clearance}});
+            }
+        }
+    }
+    r["classification"] = cls;
+
+    // Contingency drills in the period (vigilctl drill).
+    json drills = json::array();
+    for (const auto& d : in.drills) {
+        drills.push_back(d);
+    }
+    std::sort(drills.begin(), drills.end(), [](const json& a, const json& b) {
+        return a.value("started_at", "") > b.value("started_at", "");
+    });
+    r["drills"] = drills;
+    if (drills.empty()) {
+        attention.push_back("contingency plan: no drill recorded (vigilctl drill)");
+    } else if (drills.front().value("state", "") != "passed") {
+        attention.push_back("contingency plan: the last drill (" +
+                            drills.front().value("started_at", "") +
+                            ") did not pass: " + drills.front().value("result", ""));
+    }
     r["attention"] = attention;
 
     ReviewReport out;

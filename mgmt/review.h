@@ -69,6 +69,7 @@ struct ReviewInputs {
     std::map<std::string, FileFacts> files;  // by path (stat_review_files)
     uid_t uid = 0;                           // the user mgmtd runs as
     ComponentVersions versions;
+    std::vector<nlohmann::json> drills;  // IncidentLog::drills, any order
 };
 
 struct ReviewReport {

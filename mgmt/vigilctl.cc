@@ -630,6 +630,58 @@ int cmd_integrity_accept(ApiClient& api, bool json) {
     return kExitOk;
 }
 
+int cmd_drill(ApiClient& api, const std::string& sensor, bool json) {
+    Json j;
+    const Json body = sensor.empty() ? Json::object() : Json{{"sensor", sensor}};
+    std::fprintf(stderr,
+                 "vigilctl: drill: mgmtd stops the sensor hard and waits for detection, "
+                 "restoration and the delivery of every alert (up to 120 s)...\n");
+    if (auto f = api.request("POST", "/api/v1/drills", {}, body.dump(), j)) {
+        return report(*f);
+    }
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+    } else {
+        auto secs = [&](const char* k) {
+            return j.contains(k) && j[k].is_number() ? str(j, k) + " s" : std::string("-");
+        };
+        std::printf("drill %s on %s: %s\n", str(j, "id").c_str(), str(j, "sensor").c_str(),
+                    str(j, "state").c_str());
+        std::printf("  stopped:        %s (%s)\n", str(j, "started_at").c_str(),
+                    str(j, "method").c_str());
+        std::printf("  incident:       %s\n", str(j, "incident").c_str());
+        std::printf("  detected after: %s (objective %s s)\n", secs("detected_after_s").c_str(),
+                    str(j["objectives"], "detect_s").c_str());
+        std::printf("  restored after: %s (objective %s s)\n", secs("restored_after_s").c_str(),
+                    str(j["objectives"], "restore_s").c_str());
+        std::printf("  alerts:         %s (seq %s at the stop, %s acknowledged after)\n",
+                    j.value("no_alert_lost", false) ? "none lost" : "NOT CONFIRMED",
+                    str(j, "last_seq_at_stop").c_str(), str(j, "acked_seq_after").c_str());
+        std::printf("  result:         %s\n", str(j, "result").c_str());
+    }
+    return j.value("state", "") == "passed" ? kExitOk : kExitFailure;
+}
+
+int cmd_drills(ApiClient& api, bool json) {
+    Json j;
+    if (auto f = api.request("GET", "/api/v1/drills", {}, "", j)) {
+        return report(*f);
+    }
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+        return kExitOk;
+    }
+    Table t({"ID", "SENSOR", "STARTED", "STATE", "DETECT", "RESTORE", "BY", "RESULT"});
+    for (const auto& d : j) {
+        t.add({str(d, "id"), str(d, "sensor"), str(d, "started_at"), str(d, "state"),
+               d.contains("detected_after_s") ? str(d, "detected_after_s") : "-",
+               d.contains("restored_after_s") ? str(d, "restored_after_s") : "-", str(d, "by"),
+               str(d, "result")});
+    }
+    t.print(stdout);
+    return kExitOk;
+}
+
 int cmd_audit_verify(const std::string& config, const std::string& file) {
     std::string path = file;
     if (path.empty()) {
@@ -1044,6 +1096,16 @@ int main(int argc, char** argv) {
     auto* controls = app.add_subcommand(
         "controls", "the health controls mgmtd runs: state, owner, check interval, open incident");
     controls->add_flag("--json", json, "print one JSON array");
+    auto* drill = app.add_subcommand(
+        "drill",
+        "test the contingency plan: mgmtd stops the sensor hard (SIGKILL), measures the time to "
+        "detection and to restoration against health.drill objectives, checks that no alert "
+        "was lost, and records the result for the review (admin; exit 0 passed, 1 failed)");
+    std::string drill_sensor;
+    drill->add_option("--sensor", drill_sensor, "the sensor (needed when mgmtd has several)");
+    drill->add_flag("--json", json, "print the API's JSON object");
+    auto* drills = app.add_subcommand("drills", "the drills run so far, newest first (table)");
+    drills->add_flag("--json", json, "print one JSON array");
     auto* incidents =
         app.add_subcommand("incidents", "the incidents of failed controls, newest first (table)");
     incidents->add_flag("--json", json, "print one JSON array");
@@ -1183,9 +1245,9 @@ int main(int argc, char** argv) {
         "rollback", "activate the pack that was active before the current one; sensors reload");
     rrollback->add_flag("--json", json, "print the API's JSON object");
 
-    for (auto* sub :
-         {status, sensors, controls, incidents, ishow, iack, iaccept, averify, review, alerts,
-          tokens, tadd, tlist, trevoke, keys, kgen, rlist, ractivate, rrollback}) {
+    for (auto* sub : {status,  sensors, controls, incidents, ishow,  iack,      iaccept,
+                      averify, review,  drill,    drills,    alerts, tokens,    tadd,
+                      tlist,   trevoke, keys,     kgen,      rlist,  ractivate, rrollback}) {
         sub->footer(kFooter);
     }
     try {
@@ -1215,6 +1277,15 @@ int main(int argc, char** argv) {
         return with_api(ao, [&](ApiClient& api) {
             return cmd_incident_ack(api, incident_id, ack_by, ack_note, json);
         });
+    }
+    if (*drill) {
+        return with_api(ao, [&](ApiClient& api) {
+            api.set_read_timeout(300);
+            return cmd_drill(api, drill_sensor, json);
+        });
+    }
+    if (*drills) {
+        return with_api(ao, [&](ApiClient& api) { return cmd_drills(api, json); });
     }
     if (*iaccept) {
         return with_api(ao, [&](ApiClient& api) { return cmd_integrity_accept(api, json); });
