@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -337,6 +338,7 @@ struct Health::Impl {
     std::thread thread;
     int64_t watchdog_us = 0;  // systemd's WATCHDOG_USEC (0: none)
     int64_t last_ping_us = 0;
+    int64_t last_touch_us = 0;
 
     void say(const std::string& line) const {
         if (opts.log != nullptr) {
@@ -526,6 +528,70 @@ struct Health::Impl {
         c.last_action.clear();
     }
 
+    // The last mgmtd's marker is still there: it did not stop cleanly. Recorded as an incident
+    // of the watchdog control, restored at once (this mgmtd runs).
+    void check_last_stop(int64_t now) {
+        const std::string& marker = opts.alive_marker;
+        struct stat st {};
+        if (marker.empty() || ::stat(marker.c_str(), &st) != 0) {
+            return;
+        }
+        Control* wd = nullptr;
+        for (auto& c : list) {
+            if (c->kind == "watchdog") {
+                wd = c.get();
+            }
+        }
+        std::ifstream in(marker);
+        json m = json::parse(in, nullptr, false);
+        if (wd == nullptr || m.is_discarded() || !m.is_object()) {
+            return;
+        }
+        const int64_t last_alive_us =
+            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000 + st.st_mtim.tv_nsec / 1000;
+        Incident inc;
+        inc.control = wd->name();
+        inc.owner = wd->owner;
+        inc.detected_at_us = now;
+        inc.cause = "the previous vigil-mgmtd (pid " + std::to_string(m.value("pid", 0)) +
+                    ", started " + m.value("started", std::string("?")) +
+                    ") ended without a clean stop: crashed, killed or stopped by the systemd "
+                    "watchdog";
+        inc.restore_action = controls::utc(now) + " vigil-mgmtd started again (pid " +
+                             std::to_string(::getpid()) + ")\n";
+        inc.gap = json{{"mgmtd_last_alive_at", controls::utc(last_alive_us)},
+                       {"mgmtd_down_s", static_cast<double>(now - last_alive_us) / 1e6},
+                       {"alerts",
+                        "kept in the sensors' spools while mgmtd was down and sent "
+                        "again on reconnect"}}
+                      .dump();
+        auto id = log->add(inc);
+        inc.id = id ? *id : 0;
+        wd->incident = std::move(inc);
+        say("incident " + std::to_string(wd->incident->id) + ": " + wd->incident->cause);
+        notify(*wd, "incident.opened");
+        restored(*wd, now);
+    }
+
+    void write_marker(int64_t now) {
+        if (opts.alive_marker.empty()) {
+            return;
+        }
+        const std::string tmp = opts.alive_marker + ".new";
+        {
+            std::ofstream out(tmp, std::ios::trunc);
+            out << json{{"pid", ::getpid()}, {"started", controls::utc(now)}}.dump() << "\n";
+        }
+        std::rename(tmp.c_str(), opts.alive_marker.c_str());
+    }
+
+    void touch_marker(int64_t now) {
+        if (!opts.alive_marker.empty() && now - last_touch_us >= 1000000) {
+            ::utimensat(AT_FDCWD, opts.alive_marker.c_str(), nullptr, 0);
+            last_touch_us = now;
+        }
+    }
+
     void ping_watchdog(int64_t now) {
         if (watchdog_us > 0 && now - last_ping_us >= watchdog_us / 2) {
             controls::sd_notify("WATCHDOG=1");
@@ -554,6 +620,7 @@ struct Health::Impl {
                 next = std::min(next, c->next_check_us);
             }
             ping_watchdog(wall_us());
+            touch_marker(wall_us());
             if (watchdog_us > 0) {
                 next = std::min(next, last_ping_us + watchdog_us / 2);
             }
@@ -623,6 +690,8 @@ Result<std::unique_ptr<Health>> Health::start(HealthOptions opts) {
         }
         c->next_check_us = now + static_cast<int64_t>(impl->opts.interval_s * 1e6);
     }
+    impl->check_last_stop(now);
+    impl->write_marker(now);
     impl->thread = std::thread([p] { p->loop(); });
     return std::unique_ptr<Health>(new Health(std::move(impl)));
 }
@@ -649,6 +718,9 @@ void Health::stop() {
     // The supervised sensors stop with mgmtd.
     for (auto& c : impl_->list) {
         c->stop(impl_->env);
+    }
+    if (!impl_->opts.alive_marker.empty()) {
+        ::unlink(impl_->opts.alive_marker.c_str());  // a clean stop
     }
 }
 

@@ -99,8 +99,12 @@ struct HealthOptions {
     double drill_detect_objective_s = 5;
     double drill_restore_objective_s = 30;
     std::string incidents_path;
-    Store* store = nullptr;            // heartbeats (SensorRow::last_heartbeat_us and the body)
-    std::string store_path;            // the store's file: its folder's disk is checked
+    Store* store = nullptr;  // heartbeats (SensorRow::last_heartbeat_us and the body)
+    std::string store_path;  // the store's file: its folder's disk is checked
+    // Present while mgmtd runs (touched every second, removed at a clean stop): found at start,
+    // the last mgmtd ended without one (crash, kill -9, the systemd watchdog): an incident of
+    // the watchdog control. Default: mgmtd.alive beside the store.
+    std::string alive_marker;
     std::string owner = "unassigned";  // owner of mgmtd's own controls (store, file integrity)
     double capture_max_drop_ratio = 0.01;
     uint64_t capture_min_packets = 1000;

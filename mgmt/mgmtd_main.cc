@@ -161,6 +161,8 @@ int run(const std::string& config_path) {
             : (std::filesystem::path(cfg.store_path).parent_path() / "incidents.db").string();
     hopts.store = store->get();
     hopts.store_path = cfg.store_path;
+    hopts.alive_marker =
+        (std::filesystem::path(cfg.store_path).parent_path() / "mgmtd.alive").string();
     hopts.log = stderr;
     hopts.owner = cfg.health_owner;
     hopts.capture_max_drop_ratio = cfg.health_capture_max_drop_ratio;

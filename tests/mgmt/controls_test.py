@@ -524,6 +524,30 @@ class WatchdogControl(ControlsBase):
         self.assertIn("STOPPING=1", rest)
 
 
+    def test_mgmtd_killed_is_an_incident_at_its_next_start(self):
+        self.m = self.mgmtd(extra=self.health_yaml()).start()
+        self.viewer = self.m.token("viewer")
+        self.control_ok("store")
+        self.m.stop()  # a clean stop: nothing to report
+        self.m.start()
+        self.control_ok("store")
+        self.assertEqual(self.m.api("/api/v1/incidents", self.viewer), [])
+        pid = self.m.proc.pid
+        time.sleep(1.5)
+        self.m.kill9()
+        killed = time.time()
+        time.sleep(1)
+        self.m.start()
+        inc = self.incident("watchdog", "restored", timeout=10)
+        self.assertEqual(inc["owner"], MGMT_OWNER)
+        self.assertRegex(inc["cause"], r"^the previous vigil-mgmtd \(pid %d, started .*\) ended "
+                                       r"without a clean stop" % pid)
+        self.assertIn("vigil-mgmtd started again (pid %d)" % self.m.proc.pid,
+                      inc["restore_action"])
+        self.assertAlmostEqual(inc["gap"]["mgmtd_down_s"], time.time() - killed, delta=2.5)
+        self.check_notified_at_once(inc)
+
+
 class Classification(ControlsBase):
     """Data above a sink's clearance is not sent there."""
 
