@@ -269,7 +269,18 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
         h && c.err.empty() &&
         c.check_keys(h, "health",
                      {"interval-s", "enhanced", "heartbeat-timeout-s", "start-grace-s", "incidents",
-                      "owner", "capture", "alert-path", "store", "file-integrity"})) {
+                      "owner", "capture", "alert-path", "store", "file-integrity", "drill"})) {
+        if (const auto dr = h["drill"];
+            dr && c.check_keys(dr, "health.drill", {"detect-objective-s", "restore-objective-s"})) {
+            if (dr["detect-objective-s"]) {
+                cfg.health_drill_detect_objective_s =
+                    c.dbl(dr["detect-objective-s"], "health.drill.detect-objective-s", 0.1, 3600);
+            }
+            if (dr["restore-objective-s"]) {
+                cfg.health_drill_restore_objective_s =
+                    c.dbl(dr["restore-objective-s"], "health.drill.restore-objective-s", 0.1, 3600);
+            }
+        }
         if (h["owner"]) {
             cfg.health_owner = c.str(h["owner"], "health.owner");
         }

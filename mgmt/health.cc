@@ -906,6 +906,10 @@ Result<std::string> Health::drill(const DrillOptions& o) {
                                   " not confirmed delivered (acknowledged " +
                                   std::to_string(acked) + ")");
     }
+    {
+        std::lock_guard lock(im.mu);
+        c->cause_note.clear();  // not used when no incident opened
+    }
     r["ended_at"] = iso8601_utc(wall_us());
     r["state"] = failed.empty() ? "passed" : "failed";
     r["result"] = failed.empty() ? "every objective met, no alert lost" : failed;

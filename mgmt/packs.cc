@@ -488,6 +488,7 @@ Result<std::string> PackStore::repair(const std::string& version) {
     const fs::path quarantine = fs::path(dir_) / ".quarantine";
     fs::create_directories(quarantine, ec);
     const fs::path aside = quarantine / (version + "-" + std::to_string(wall_us()));
+    const bool present = fs::exists(final_dir, ec);
     fs::rename(final_dir, aside, ec);
     if (ec && fs::exists(final_dir)) {
         remove_tree(tmp);
@@ -497,8 +498,9 @@ Result<std::string> PackStore::repair(const std::string& version) {
     if (ec) {
         return make_error(ErrorCode::Io, final_dir.string() + ": " + ec.message());
     }
-    return "put pack " + version + " back from its stored archive; the tampered copy is in " +
-           aside.string();
+    return "put pack " + version + " back from its stored archive" +
+           (present ? "; the tampered copy is in " + aside.string()
+                    : std::string(" (its folder was gone)"));
 }
 
 }  // namespace vigil::mgmt

@@ -912,7 +912,11 @@ ReviewReport build_review(const ReviewInputs& in) {
     // Contingency drills in the period (vigilctl drill).
     json drills = json::array();
     for (const auto& d : in.drills) {
-        drills.push_back(d);
+        // The period's drills (times are ISO 8601 UTC: they compare as text).
+        const std::string at = d.value("started_at", "");
+        if (at >= iso8601_utc(in.from_us) && at <= iso8601_utc(in.to_us)) {
+            drills.push_back(d);
+        }
     }
     std::sort(drills.begin(), drills.end(), [](const json& a, const json& b) {
         return a.value("started_at", "") > b.value("started_at", "");

@@ -49,7 +49,8 @@ class DiskFullTest(tt.Base):
         cfg = self.sensor_config(rules=self.every_packet_rules(),
                                  zmq_extra=", drain-timeout-s: 120")
         p = self.replay(cfg, pcap, self.path("eve.json"), wait=False)
-        self.wait_for(lambda: "store:" in m.text(), timeout=60, what="a commit to fail")
+        self.wait_for(lambda: "vigil-mgmtd: store: " in m.text(), timeout=60,
+                      what="a commit to fail")
         self.assertRegex(m.text(), r"store: .*(full|disk)")
         stored_while_full = m.count("edge-01")
         self.assertLess(stored_while_full, 20001)

@@ -174,6 +174,29 @@ class SensorAlive(tt.Base):
         self.assertFalse(os.path.exists("/proc/%d/cmdline" % old_pid)
                          and open("/proc/%d/cmdline" % old_pid, "rb").read())
 
+    def test_drill_that_misses_its_restore_objective_fails(self):
+        # Objectives from mgmtd.yaml: restoration within 0.5 s cannot be met (a restart and
+        # the first heartbeat take longer).
+        self.running()
+        self.m.stop()
+        with open(self.m.config) as f:
+            text = f.read()
+        with open(self.m.config, "w") as f:
+            f.write(text.replace("health: {", "health: {drill: {detect-objective-s: 4, "
+                                             "restore-objective-s: 0.5}, "))
+        self.m.start()
+        self.running()
+        admin = self.m.token("admin")
+        env = dict(os.environ, VIGIL_TOKEN=admin)
+        r = subprocess.run([tt.VIGILCTL, "drill", "--api", "http://127.0.0.1:%d" % self.m.api_port],
+                           capture_output=True, text=True, timeout=300, env=env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"drill \d+ on edge-01: failed")
+        self.assertRegex(r.stdout, r"result: +restoration took [\d.]+ s \(objective 0\.5 s\)")
+        self.assertIn("(objective 4.0 s)", r.stdout)
+        (d,) = self.m.api("/api/v1/drills", self.token)
+        self.assertEqual((d["state"], d["restore_met"], d["detect_met"]), ("failed", False, True))
+
     def test_kill9_detected_restored_recorded_and_kept_across_a_restart(self):
         old = self.running()
         os.kill(old["pid"], signal.SIGKILL)
