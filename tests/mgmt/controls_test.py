@@ -329,37 +329,11 @@ class EnforcementControl(ControlsBase):
         deadline = time.time() + 10
         while True:
             try:
-                return ReceiverOn(port)
+                return Receiver(port)
             except OSError:
                 if time.time() > deadline:
                     raise
                 time.sleep(0.2)
-
-
-class ReceiverOn(Receiver):
-    """The receiver again, on the port the webhook URL names."""
-
-    def __init__(self, port):
-        import http.server
-        import threading
-        self.posts = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.posts.append((time.time(), dict(self.headers), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 CLONE_NEWNS = 0x00020000

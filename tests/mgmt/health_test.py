@@ -31,7 +31,8 @@ SECRET = b"webhook-secret-0123456789"
 class Receiver:
     """The customer's webhook endpoint, on loopback: keeps every POST with its arrival time."""
 
-    def __init__(self):
+    def __init__(self, port=0):
+        """`port` 0: a free one; or the port of an earlier receiver, to come back on it."""
         self.posts = []
         outer = self
 
@@ -46,7 +47,8 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
