@@ -4,10 +4,8 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1145,32 +1143,6 @@ Result<size_t> accept_baseline(Control& c) {
         return make_error(ErrorCode::BadInput, c.name() + " is not the file-integrity control");
     }
     return fi->accept();
-}
-
-bool sd_notify(const std::string& state) {
-    const char* path = std::getenv("NOTIFY_SOCKET");
-    if (path == nullptr || *path == '\0') {
-        return false;
-    }
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    const size_t len = std::strlen(path);
-    if (len >= sizeof(addr.sun_path)) {
-        return false;
-    }
-    std::memcpy(addr.sun_path, path, len);
-    if (path[0] == '@') {
-        addr.sun_path[0] = '\0';  // abstract namespace
-    }
-    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return false;
-    }
-    const auto alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
-    const bool ok = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
-                             reinterpret_cast<const sockaddr*>(&addr), alen) >= 0;
-    ::close(fd);
-    return ok;
 }
 
 }  // namespace vigil::mgmt::controls

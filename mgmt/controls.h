@@ -109,9 +109,6 @@ std::vector<ControlPtr> sensor_controls(const SupervisedSensor& spec, const Sens
 // failure counts what waits in their spools).
 std::vector<ControlPtr> mgmtd_controls(const std::vector<SensorView>* views, const Env& env);
 
-// Sends "READY=1" / "WATCHDOG=1" / "STOPPING=1" to systemd when $NOTIFY_SOCKET is set.
-bool sd_notify(const std::string& state);
-
 // The file-integrity control's accept: a new baseline from the files as they are now.
 Result<size_t> accept_baseline(Control& file_integrity);
 

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/sd_notify.h"
 #include "mgmt/controls.h"
 #include "mgmt/ingest_stats.h"
 #include "mgmt/sqlite_util.h"
@@ -594,7 +595,7 @@ struct Health::Impl {
 
     void ping_watchdog(int64_t now) {
         if (watchdog_us > 0 && now - last_ping_us >= watchdog_us / 2) {
-            controls::sd_notify("WATCHDOG=1");
+            systemd::notify("WATCHDOG=1");
             last_ping_us = now;
         }
     }
@@ -666,10 +667,7 @@ Result<std::unique_ptr<Health>> Health::start(HealthOptions opts) {
         }
         impl->list.push_back(std::move(c));
     }
-    if (const char* w = std::getenv("WATCHDOG_USEC");
-        w != nullptr && std::getenv("NOTIFY_SOCKET")) {
-        impl->watchdog_us = std::strtoll(w, nullptr, 10);
-    }
+    impl->watchdog_us = systemd::watchdog_usec();
     for (auto& c : impl->list) {
         c->since_us = now;
         // An incident left open by the last mgmtd: still open, restored when the control works.

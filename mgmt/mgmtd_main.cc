@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/exit_codes.h"
 #include "common/heap_hugepages.h"
+#include "common/sd_notify.h"
 #include "mgmt/api.h"
 #include "mgmt/config.h"
 #include "mgmt/controls.h"
@@ -229,7 +230,7 @@ int run(const std::string& config_path) {
                  cfg.api_tls_cert.empty() ? "http" : "https", cfg.api_listen.c_str(),
                  static_cast<unsigned>((*api)->port()), cfg.store_path.c_str());
     std::fflush(stderr);
-    mgmt::controls::sd_notify("READY=1");
+    systemd::notify("READY=1");
 
     for (;;) {
         siginfo_t si{};
@@ -244,7 +245,7 @@ int run(const std::string& config_path) {
             break;
         }
     }
-    mgmt::controls::sd_notify("STOPPING=1");
+    systemd::notify("STOPPING=1");
     (*api)->stop();
     (*health)->stop();  // stops the supervised sensors, which drain into the ingest first
     (*ingest)->stop();
