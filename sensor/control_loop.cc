@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/sd_notify.h"
 
 namespace vigil::sensor {
 
@@ -330,6 +331,18 @@ void ControlLoop::watchdog(int64_t now) {
     }
 }
 
+// Whether every worker is serving its queues: none has left its loop, none holds one burst
+// for longer than capture.watchdog-ms (or, with that check off, `limit_ns`).
+bool ControlLoop::workers_alive(int64_t now, int64_t limit_ns) const {
+    if (cfg_.watchdog_ms != 0) {
+        limit_ns = static_cast<int64_t>(cfg_.watchdog_ms) * 1000000;
+    }
+    return std::none_of(ctxs_.begin(), ctxs_.end(), [&](const auto& c) {
+        const int64_t b = c->busy_since_ns.load(std::memory_order_relaxed);
+        return c->done.load(std::memory_order_acquire) || (b != 0 && now - b > limit_ns);
+    });
+}
+
 std::string ControlLoop::run() {
     // With enforcement the control thread wakes every millisecond: a block reaches the kernel
     // within a few ms of the verdict.
@@ -342,6 +355,11 @@ std::string ControlLoop::run() {
     int64_t last_progress = 0;
     const int64_t idle_ns = static_cast<int64_t>(cfg_.exit_on_idle_ms) * 1000000;
     const bool progress = opts_.progress && isatty(fileno(log_)) != 0;
+    // Under systemd (Type=notify): ready now that the workers run; WATCHDOG=1 at half of
+    // WatchdogSec, only while every worker makes progress, so systemd restarts a hung sensor.
+    const int64_t ping_ns = systemd::watchdog_usec() * 1000 / 2;
+    int64_t last_ping = 0;
+    systemd::notify("READY=1\nSTATUS=inspecting: " + cap_.description);
     for (;;) {
         if (opts_.handle_signals) {
             timespec to{0, tick_ms * 1000000L};
@@ -366,6 +384,10 @@ std::string ControlLoop::run() {
             last_change = now;
         }
         watchdog(now);
+        if (ping_ns > 0 && now - last_ping >= ping_ns && workers_alive(now, ping_ns)) {
+            last_ping = now;
+            systemd::notify("WATCHDOG=1");
+        }
         if (now - last_flush > 1000000000) {
             last_flush = now;
             eve_.flush();
@@ -394,6 +416,7 @@ std::string ControlLoop::run() {
     if (progress) {
         std::fprintf(log_, "\n");
     }
+    systemd::notify("STOPPING=1\nSTATUS=stopping: " + stop_reason);
     return stop_reason;
 }
 

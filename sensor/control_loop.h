@@ -63,6 +63,7 @@ private:
     void drain();
     void on_signal(int sig, std::string& stop_reason);
     void watchdog(int64_t now);
+    bool workers_alive(int64_t now, int64_t limit_ns) const;
     void heartbeat();
 
     const LiveOptions& opts_;

@@ -131,10 +131,10 @@ class LiveTestBase(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.tmp, name)
 
-    def start(self, ns, config, extra=()):
+    def start(self, ns, config, extra=(), env=None):
         return subprocess.Popen(["ip", "netns", "exec", ns, SENSOR, "run", "--config", config,
                                  "--no-progress", *extra], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, env=env)
 
     def wait_running(self, proc, timeout=30):
         """Reads stderr up to the 'running' line (capture is up)."""
@@ -419,6 +419,68 @@ class Lifecycle(LiveTestBase):
         self.assertIn("watchdog   1 stall(s) reported", log)
         # nothing lost while it was stuck
         self.assertEqual(len([e for e in read_eve(eve) if e["event_type"] == "alert"]), 2)
+
+
+
+class SystemdNotify(LiveTestBase):
+    """`run` as systemd starts it (Type=notify, WatchdogSec): a notify socket of the test's."""
+
+    def test_ready_pings_only_while_workers_progress_and_stopping(self):
+        import socket
+        import threading
+        src, sen = self.one_port()
+        eve = self.path("eve.json")
+        cfg = self.path("sensor.yaml")
+        write_config(cfg, eve=eve, capture={
+            "method": "pcap", "ports": ["vsen0"], "workers": 1, "watchdog-ms": 300})
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(self.path("notify.sock"))
+        self.addCleanup(sock.close)
+        sock.settimeout(0.2)
+        got = []  # (time, message)
+        done = threading.Event()
+
+        def receive():
+            while not done.is_set():
+                try:
+                    got.append((time.time(), sock.recv(512).decode()))
+                except socket.timeout:
+                    pass
+        reader = threading.Thread(target=receive)
+        reader.start()
+        self.addCleanup(reader.join)
+        self.addCleanup(done.set)
+        # WatchdogSec=0.6 s: a ping every 0.3 s while the worker serves its queue; the test
+        # hook holds worker 0's first burst for 2 s (a hung worker).
+        env = dict(os.environ, NOTIFY_SOCKET=self.path("notify.sock"), WATCHDOG_USEC="600000")
+        proc = self.start(sen, cfg, extra=["--test-stall-ms", "2000"], env=env)
+        log = self.wait_running(proc)
+        time.sleep(1.2)
+        msgs = [m for (_, m) in got]
+        self.assertTrue(msgs and msgs[0].startswith("READY=1\nSTATUS=inspecting: "), msgs)
+        idle_pings = [t for (t, m) in got if m == "WATCHDOG=1"]
+        self.assertGreaterEqual(len(idle_pings), 3, msgs)
+        stalled_at = time.time()
+        sh("ip", "netns", "exec", src, "tcpreplay", "-q", "-i", "vsrc0",
+           os.path.join(PCAPS, "01-http-established.pcap"))
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGTERM)
+        rc, err = self.finish(proc)
+        done.set()
+        reader.join()
+        log += err
+        self.assertEqual(rc, 0, log)
+        pings = [t for (t, m) in got if m == "WATCHDOG=1"]
+        # While the worker was stuck the pings stopped for longer than WatchdogSec (systemd
+        # would have restarted the sensor); before and after, none is late.
+        gaps = [b - a for a, b in zip(pings, pings[1:]) if a >= stalled_at - 0.5]
+        self.assertTrue(gaps, pings)
+        self.assertGreater(max(gaps), 1.4, gaps)
+        self.assertLess(max(b - a for a, b in zip(idle_pings, idle_pings[1:])), 0.5)
+        self.assertGreater(pings[-1], stalled_at + 2.0, "pings resumed after the stall")
+        self.assertRegex(log, r"watchdog: worker 0 has made no progress for [0-9]+ ms")
+        self.assertEqual(got[-1][1], "STOPPING=1\nSTATUS=stopping: SIGTERM")
+
 
 
 def write_udp_pcap(path, payloads, sport=40000, dport=5353):
