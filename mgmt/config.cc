@@ -131,14 +131,18 @@ Result<MgmtConfig> load_mgmt_config(const std::string& path) {
         }
     }
     if (const auto rp = root["rulepacks"];
-        rp && c.check_keys(rp, "rulepacks",
-                           {"dir", "trusted-keys", "max-upload-mb", "reload-timeout-s"})) {
+        rp &&
+        c.check_keys(rp, "rulepacks",
+                     {"dir", "trusted-keys", "max-upload-mb", "reload-timeout-s", "initial"})) {
         if (rp["dir"]) {
             cfg.rulepacks_dir = resolve(dir, c.str(rp["dir"], "rulepacks.dir"));
         }
         if (rp["trusted-keys"]) {
             cfg.rulepacks_trusted_keys =
                 resolve(dir, c.str(rp["trusted-keys"], "rulepacks.trusted-keys"));
+        }
+        if (rp["initial"]) {
+            cfg.rulepacks_initial = resolve(dir, c.str(rp["initial"], "rulepacks.initial"));
         }
         if (rp["max-upload-mb"]) {
             cfg.rulepacks_max_upload = c.num(rp["max-upload-mb"], "rulepacks.max-upload-mb", 4096)

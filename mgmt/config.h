@@ -49,6 +49,9 @@ struct MgmtConfig {
     std::string rulepacks_trusted_keys;  // FILE of signing.pub lines, or DIR of *.pub; "" = none
     uint64_t rulepacks_max_upload = 256ull << 20;  // POST /api/v1/rulepacks body, bytes
     uint32_t rulepacks_reload_timeout_s = 300;     // how long activate waits for the sensors
+    // A pack archive stored and activated at start when no pack was ever activated (the
+    // package's starter pack); "" = none.
+    std::string rulepacks_initial;
     // health controls (mgmt/health.h)
     std::vector<SensorEntry> sensors;
     double health_interval_s = 1;

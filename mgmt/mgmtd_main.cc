@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -19,6 +21,7 @@
 #include "common/heap_hugepages.h"
 #include "common/sd_notify.h"
 #include "mgmt/api.h"
+#include "mgmt/audit.h"
 #include "mgmt/config.h"
 #include "mgmt/controls.h"
 #include "mgmt/health.h"
@@ -28,6 +31,7 @@
 #include "mgmt/store.h"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -44,6 +48,56 @@ constexpr const char* kFooter =
     "store); 2 bad input (usage, configuration, key files).\n"
     "Signals: SIGTERM/SIGINT stop; SIGHUP is logged (nothing to reload yet).\n"
     "Documentation: docs/operator-guide.md (vigil-mgmtd, HTTP API, vigilctl).";
+
+// rulepacks.initial: the pack a fresh install starts with (the package's starter pack). It is
+// stored and activated, through the same checks as an upload (signature, validation), only
+// when no pack was ever activated here; afterwards the operators' history rules.
+Status activate_initial_pack(const mgmt::MgmtConfig& cfg, mgmt::PackStore& packs) {
+    if (cfg.rulepacks_initial.empty()) {
+        return Ok{};
+    }
+    auto before = packs.activated();
+    if (!before) {
+        return before.error();
+    }
+    if (before->has_value()) {
+        return Ok{};  // a pack was activated before: the operators' history rules
+    }
+    const std::string& path = cfg.rulepacks_initial;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return make_error(ErrorCode::BadInput,
+                          "rulepacks.initial: cannot read " + path + ": " + std::strerror(errno));
+    }
+    const std::string archive((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    auto stored = packs.add(archive, path);
+    if (!stored) {
+        return make_error(ErrorCode::BadInput,
+                          "rulepacks.initial: " + path + " refused: " + stored.error().message);
+    }
+    auto act = packs.activate(stored->version);
+    const mgmt::AuditEntry entry{
+        "vigil-mgmtd",
+        "local",
+        "rulepack.activate",
+        stored->version,
+        nlohmann::json{{"initial", path}, {"digest", stored->digest}}.dump(),
+        static_cast<bool>(act)};
+    if (auto st = mgmt::append_audit(cfg.audit_log, entry); !st) {
+        return st.error();
+    }
+    if (!act) {
+        return make_error(act.error().code, "rulepacks.initial: " + path +
+                                                ": cannot activate: " + act.error().message);
+    }
+    std::fprintf(stderr,
+                 "vigil-mgmtd: rulepacks.initial: stored and activated pack %s (%llu rules) from "
+                 "%s: no pack was activated before\n",
+                 stored->version.c_str(), static_cast<unsigned long long>(stored->rules_loaded),
+                 path.c_str());
+    return Ok{};
+}
 
 int run(const std::string& config_path) {
     mgmt::MgmtConfig cfg;
@@ -90,6 +144,9 @@ int run(const std::string& config_path) {
         mgmt::PackStore::open(cfg.rulepacks_dir, cfg.rulepacks_trusted_keys, VIGIL_VERSION);
     if (!packs) {
         return fail(exit_code_for(packs.error()), packs.error().message);
+    }
+    if (auto st = activate_initial_pack(cfg, **packs); !st) {
+        return fail(exit_code_for(st.error()), st.error().message);
     }
     auto ingest = mgmt::Ingest::start(*iopts, **store, stderr);
     if (!ingest) {

@@ -76,6 +76,44 @@ class Activation(tt.Base):
         (n,), = self.m.q("SELECT COALESCE(MAX(seq), 0) FROM events WHERE sensor_id='edge-01'")
         return n
 
+    def test_initial_pack_is_activated_once_on_a_fresh_store(self):
+        """rulepacks.initial (the package's starter pack): stored and activated at the first
+        start, through the signature check; never again once packs have a history."""
+        self.local("rules", "keygen", "--out", self.path("keys"))
+        self.local("rules", "keygen", "--out", self.path("other"))
+        starter = self.make_pack("starter-1", rule(1001, "starter"), self.path("keys/signing.key"))
+        v2 = self.make_pack("2", rule(1002, "site pack"), self.path("keys/signing.key"))
+        self.m = self.mgmtd(extra="rulepacks: {dir: packs, trusted-keys: keys/signing.pub, "
+                                  "initial: %s}\n" % starter)
+        self.m.start()
+        self.assertEqual(os.readlink(self.path("packs/active")), "starter-1")
+        self.assertIn("rulepacks.initial: stored and activated pack starter-1 (1 rules)",
+                      self.m.text())
+        with open(self.path("audit.log")) as f:
+            audit = [json.loads(line) for line in f]
+        self.assertEqual([(e["actor"], e["action"], e["target"]) for e in audit],
+                         [("vigil-mgmtd", "rulepack.activate", "starter-1")])
+        # The operators activate their own pack; a restart does not bring the starter back.
+        admin = self.m.token("admin")
+        self.ctl("rules", "activate", v2, token=admin, check=0)
+        self.m.stop()
+        self.m.start()
+        self.assertEqual(os.readlink(self.path("packs/active")), "2")
+        self.assertEqual(self.m.text().count("rulepacks.initial: stored and activated"), 1)
+
+    def test_untrusted_initial_pack_stops_the_start_with_the_reason(self):
+        self.local("rules", "keygen", "--out", self.path("keys"))
+        self.local("rules", "keygen", "--out", self.path("other"))
+        rogue = self.make_pack("starter-1", rule(1001, "rogue"), self.path("other/signing.key"))
+        self.m = self.mgmtd(extra="rulepacks: {dir: packs, trusted-keys: keys/signing.pub, "
+                                  "initial: %s}\n" % rogue)
+        with self.assertRaises(AssertionError) as cm:
+            self.m.start()
+        self.assertIn("exited 2", str(cm.exception))
+        self.assertRegex(self.m.text(), r"rulepacks.initial: .*pack-starter-1.tar.zst refused: "
+                                        r".*key")
+        self.assertFalse(os.path.exists(self.path("packs/active")))
+
     def test_activate_rollback_refuse_and_tamper(self):
         self.local("rules", "keygen", "--out", self.path("keys"))
         self.local("rules", "keygen", "--out", self.path("other"))
