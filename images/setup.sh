@@ -26,6 +26,9 @@ packages=(
     libzmq3-dev cppzmq-dev libsqlite3-dev sqlite3 libcpp-httplib-dev libsodium-dev libsimdjson-dev python3-zmq
     # rule packs (.tar.zst): libarchive with its zstd filter
     libarchive-dev libzstd-dev zstd
+    # the appliance (tests/images): the Debian package (dpkg-shlibdeps, lintian), the units
+    # (systemd-analyze), the polkit rule evaluated by node
+    dpkg-dev lintian systemd nodejs
 )
 
 missing=()
