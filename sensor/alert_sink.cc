@@ -21,11 +21,11 @@ const char* record_type_name(RecordType t) {
     return "?";
 }
 
-Result<std::unique_ptr<EveFileSink>> EveFileSink::open(const std::string& path) {
+Result<std::unique_ptr<EveFileSink>> EveFileSink::open(const std::string& path, bool append) {
     if (path == "-") {
         return std::unique_ptr<EveFileSink>(new EveFileSink(stdout, false, path));
     }
-    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
     if (f == nullptr) {
         return make_error(ErrorCode::Io,
                           path + ": cannot open for writing: " + std::strerror(errno));

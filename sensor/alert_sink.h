@@ -35,7 +35,9 @@ public:
 // EVE JSON, one record a line, to a file ("-": stdout).
 class EveFileSink final : public AlertSink {
 public:
-    static Result<std::unique_ptr<EveFileSink>> open(const std::string& path);
+    // `append`: after what the file holds (a service's restarts keep the earlier records);
+    // otherwise the file starts empty (a replay's output).
+    static Result<std::unique_ptr<EveFileSink>> open(const std::string& path, bool append = false);
     ~EveFileSink() override;
     EveFileSink(const EveFileSink&) = delete;
     EveFileSink& operator=(const EveFileSink&) = delete;

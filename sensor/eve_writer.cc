@@ -189,8 +189,9 @@ EveWriter::EveWriter(std::string sensor_id) : sensor_id_(std::move(sensor_id)) {
     line_.reserve(2048);
 }
 
-Result<std::unique_ptr<EveWriter>> EveWriter::open(const std::string& path, std::string sensor_id) {
-    auto sink = EveFileSink::open(path);
+Result<std::unique_ptr<EveWriter>> EveWriter::open(const std::string& path, std::string sensor_id,
+                                                   bool append) {
+    auto sink = EveFileSink::open(path, append);
     if (!sink) {
         return sink.error();
     }

@@ -27,7 +27,8 @@ public:
     // `host` of every record. Records go to the sinks added (none yet: nowhere).
     explicit EveWriter(std::string sensor_id);
     // A writer with one sink, the EVE file at `path` ("-": stdout).
-    static Result<std::unique_ptr<EveWriter>> open(const std::string& path, std::string sensor_id);
+    static Result<std::unique_ptr<EveWriter>> open(const std::string& path, std::string sensor_id,
+                                                   bool append = false);
     EveWriter(const EveWriter&) = delete;
     EveWriter& operator=(const EveWriter&) = delete;
 

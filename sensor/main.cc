@@ -692,7 +692,8 @@ int cmd_run(const RunArgs& a) {
     if (!rs) {
         return fail(exit_code_for(rs.error()), "run: " + rs.error().message);
     }
-    auto eve = sensor::EveWriter::open(cfg.eve_path, cfg.sensor_id);
+    // A service appends: what earlier runs wrote (before a restart) stays in the file.
+    auto eve = sensor::EveWriter::open(cfg.eve_path, cfg.sensor_id, /*append=*/true);
     if (!eve) {
         return fail(kExitFailure, eve.error().message);
     }

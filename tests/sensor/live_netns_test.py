@@ -399,6 +399,24 @@ class Lifecycle(LiveTestBase):
                                 if e["event_type"] == "alert"), [9000001, 9000002])
         self.assertEqual(events[-1]["event_type"], "stats")
 
+    def test_a_restarted_run_appends_to_its_eve(self):
+        """A service restarted (by systemd or mgmtd) keeps the alerts of its earlier runs."""
+        src, sen = self.one_port()
+        eve = self.path("eve.json")
+        cfg = self.path("sensor.yaml")
+        write_config(cfg, eve=eve, capture={
+            "method": "pcap", "ports": ["vsen0"], "workers": 1, "exit-on-idle-ms": 1500})
+        for _ in range(2):
+            proc = self.start(sen, cfg)
+            log = self.wait_running(proc)
+            sh("ip", "netns", "exec", src, "tcpreplay", "-q", "-i", "vsrc0",
+               os.path.join(PCAPS, "01-http-established.pcap"))
+            rc, err = self.finish(proc)
+            self.assertEqual(rc, 0, log + err)
+        alerts = [e for e in read_eve(eve) if e["event_type"] == "alert"]
+        self.assertEqual(sorted(e["alert"]["signature_id"] for e in alerts),
+                         [9000001, 9000001, 9000002, 9000002])
+
     def test_watchdog_reports_a_stalled_worker(self):
         src, sen = self.one_port()
         eve = self.path("eve.json")
