@@ -28,6 +28,7 @@
 #include "common/heap_hugepages.h"
 #include "mgmt/api.h"
 #include "mgmt/audit.h"
+#include "mgmt/backup.h"
 #include "mgmt/config.h"
 #include "mgmt/keys.h"
 #include "mgmt/review.h"
@@ -682,6 +683,36 @@ int cmd_drills(ApiClient& api, bool json) {
     return kExitOk;
 }
 
+int cmd_backup(const std::string& config, const std::string& out) {
+    auto cfg = mgmt::load_mgmt_config(config);
+    if (!cfg) {
+        return report({exit_code_for(cfg.error()), cfg.error().message});
+    }
+    auto b = mgmt::make_backup(*cfg, out, VIGIL_VERSION, stderr);
+    if (!b) {
+        return report({exit_code_for(b.error()), "backup: " + b.error().message});
+    }
+    std::printf("backup %s: %zu entries, %llu bytes (backup.json lists each with its sha256)\n",
+                b->dir.c_str(), b->files.size(), static_cast<unsigned long long>(b->bytes));
+    return kExitOk;
+}
+
+int cmd_restore(const std::string& config, const std::string& dir, bool force) {
+    auto cfg = mgmt::load_mgmt_config(config);
+    if (!cfg) {
+        return report({exit_code_for(cfg.error()), cfg.error().message});
+    }
+    auto r = mgmt::restore_backup(*cfg, dir, force, stderr);
+    if (!r) {
+        return report({exit_code_for(r.error()), "restore: " + r.error().message});
+    }
+    std::printf(
+        "restored %s: %zu entries, %llu bytes; start vigil-mgmtd (systemctl start "
+        "vigil-mgmtd)\n",
+        r->dir.c_str(), r->files.size(), static_cast<unsigned long long>(r->bytes));
+    return kExitOk;
+}
+
 int cmd_audit_verify(const std::string& config, const std::string& file) {
     std::string path = file;
     if (path.empty()) {
@@ -1068,8 +1099,8 @@ int main(int argc, char** argv) {
     vigil::reexec_with_heap_hugepages(argv);  // before any allocation that matters
     CLI::App app{
         "vigilctl: the Vigil operator's command line. Talks to vigil-mgmtd's HTTP API "
-        "with a bearer token; `tokens ... --config`, `keys gen` and `rules ...` work on local "
-        "files.",
+        "with a bearer token; `tokens ... --config`, `keys gen`, `rules ...`, `audit verify`, "
+        "`backup` and `restore` work on local files.",
         "vigilctl"};
     app.fallthrough();  // the global options may also follow the command
     app.require_subcommand(1);
@@ -1145,6 +1176,32 @@ int main(int argc, char** argv) {
     averify->add_option("--config", audit_config, "mgmtd.yaml, for audit.path")
         ->capture_default_str();
     averify->add_option("--file", audit_file, "the log itself (instead of --config)");
+
+    std::string backup_config = "/etc/vigil/mgmtd.yaml";
+    std::string backup_out;
+    auto* backup = app.add_subcommand(
+        "backup",
+        "copy mgmtd's state on this host to a new folder, while mgmtd runs: the store, tokens, "
+        "incidents and notification outbox (SQLite online backups: each one consistent "
+        "snapshot), the audit log, the integrity baseline, every stored rule pack with the "
+        "active link, and mgmtd.yaml; DIR/backup.json lists each file with its sha256. "
+        "Recorded in the audit log. /etc/vigil's keys and certificates are not included");
+    backup->add_option("--config", backup_config, "mgmtd.yaml: where the state is")
+        ->capture_default_str();
+    backup->add_option("--out", backup_out, "the backup folder (new, or empty)")->required();
+    std::string restore_dir;
+    bool restore_force = false;
+    auto* restore = app.add_subcommand(
+        "restore",
+        "put a backup back at the paths --config names: every file is checked against "
+        "backup.json first (a damaged backup restores nothing); refused while vigil-mgmtd runs "
+        "on the store (stop it first) and when files exist (--force replaces them). The "
+        "backup's mgmtd.yaml is not written. Exit 0 restored, 1 mgmtd running or I/O error, 2 "
+        "bad backup or files in the way");
+    restore->add_option("DIR", restore_dir, "a folder `vigilctl backup` wrote")->required();
+    restore->add_option("--config", backup_config, "mgmtd.yaml: where the state goes")
+        ->capture_default_str();
+    restore->add_flag("--force", restore_force, "replace the store, packs, ... that exist");
 
     uint32_t review_days = mgmt::kDefaultReviewDays;
     std::string review_dir = ".";
@@ -1289,6 +1346,12 @@ int main(int argc, char** argv) {
     }
     if (*iaccept) {
         return with_api(ao, [&](ApiClient& api) { return cmd_integrity_accept(api, json); });
+    }
+    if (*backup) {
+        return cmd_backup(backup_config, backup_out);
+    }
+    if (*restore) {
+        return cmd_restore(backup_config, restore_dir, restore_force);
     }
     if (*averify) {
         return cmd_audit_verify(audit_config, audit_file);
