@@ -168,6 +168,27 @@ void own_like_parent(const std::string& path) {
 Result<BackupSummary> copy_state(const MgmtConfig& cfg, const std::string& out_dir,
                                  const std::string& version, std::FILE* log);
 
+// One file into the backup (SQLite's online backup for a database), readable by its owner
+// only, its size and sha256 into `f`.
+Status copy_and_hash(const std::string& src, const fs::path& copy, bool sqlite, BackupFile& f) {
+    std::error_code ec;
+    fs::create_directories(copy.parent_path(), ec);
+    if (sqlite) {
+        if (auto st = sqlite_copy(src, copy.string()); !st) {
+            return st;
+        }
+    } else if (!fs::copy_file(src, copy, fs::copy_options::overwrite_existing, ec)) {
+        return make_error(ErrorCode::Io, "cannot copy " + src + ": " + ec.message());
+    }
+    ::chmod(copy.c_str(), 0600);
+    auto sha = sha256_file(copy.string(), f.size);
+    if (!sha) {
+        return sha.error();
+    }
+    f.sha256 = *sha;
+    return Ok{};
+}
+
 }  // namespace
 
 Result<BackupSummary> make_backup(const MgmtConfig& cfg, const std::string& out_dir,
@@ -217,20 +238,9 @@ Result<BackupSummary> copy_state(const MgmtConfig& cfg, const std::string& out_d
         f.kind = pl.sqlite ? "sqlite" : "file";
         f.mode = static_cast<uint32_t>(fs::status(pl.path, ec).permissions() & fs::perms::mask);
         const fs::path copy = files / f.name;
-        fs::create_directories(copy.parent_path(), ec);
-        if (pl.sqlite) {
-            if (auto st = sqlite_copy(pl.path, copy.string()); !st) {
-                return st.error();
-            }
-        } else if (!fs::copy_file(pl.path, copy, fs::copy_options::overwrite_existing, ec)) {
-            return make_error(ErrorCode::Io, "cannot copy " + pl.path + ": " + ec.message());
+        if (auto st = copy_and_hash(pl.path, copy, pl.sqlite, f); !st) {
+            return st.error();
         }
-        ::chmod(copy.c_str(), 0600);
-        auto sha = sha256_file(copy.string(), f.size);
-        if (!sha) {
-            return sha.error();
-        }
-        f.sha256 = *sha;
         sum.bytes += f.size;
         say(log, "backup: %s (%llu bytes)\n", std::string(pl.role) + " " + pl.path, f.size);
         sum.files.push_back(std::move(f));
@@ -266,17 +276,9 @@ Result<BackupSummary> copy_state(const MgmtConfig& cfg, const std::string& out_d
                 fs::create_directories(copy, ec);
             } else if (fs::is_regular_file(st)) {
                 f.kind = "file";
-                fs::create_directories(copy.parent_path(), ec);
-                if (!fs::copy_file(p, copy, fs::copy_options::overwrite_existing, ec)) {
-                    return make_error(ErrorCode::Io,
-                                      "cannot copy " + p.string() + ": " + ec.message());
+                if (auto st = copy_and_hash(p.string(), copy, false, f); !st) {
+                    return st.error();
                 }
-                ::chmod(copy.c_str(), 0600);
-                auto sha = sha256_file(copy.string(), f.size);
-                if (!sha) {
-                    return sha.error();
-                }
-                f.sha256 = *sha;
                 sum.bytes += f.size;
                 ++n;
             } else {
