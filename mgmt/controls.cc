@@ -224,10 +224,14 @@ public:
         if (!spec_.systemd_unit.empty()) {
             started_us_ = now;
             beat_since_start_ = false;
-            const int st = run_and_wait({"/usr/bin/systemctl", "restart", spec_.systemd_unit});
-            return {
-                "systemctl restart " + spec_.systemd_unit + ": " +
-                (st == 0 ? std::string("ok") : "failed (wait status " + std::to_string(st) + ")")};
+            // --no-block: the job is queued and the health loop goes on (a sensor compiling a
+            // large rule set takes longer to start than the watchdog allows); check() waits
+            // for its first heartbeat, up to health.start-grace-s.
+            const int st =
+                run_and_wait({"/usr/bin/systemctl", "restart", "--no-block", spec_.systemd_unit});
+            return {"systemctl restart --no-block " + spec_.systemd_unit + ": " +
+                    (st == 0 ? std::string("queued")
+                             : "failed (wait status " + std::to_string(st) + ")")};
         }
         return {
             "no restore action: the sensor is not supervised (sensors." + spec_.id + ".supervise)",
