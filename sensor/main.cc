@@ -251,9 +251,10 @@ int cmd_replay(const ReplayArgs& a) {
     if (eve_path.empty()) {
         return fail(kExitBadInput, "replay: no EVE output: give --eve FILE or --eve -");
     }
-    auto vars = load_vars_arg(a.vars.empty() ? cfg.vars : a.vars);
-    if (!vars) {
-        return fail(kExitBadInput, vars.error().message);
+    // A rule pack's folder (rulepacks/active) as run reads it: checked, with its side files.
+    auto inputs = resolve_rule_inputs(rule_paths, a.vars.empty() ? cfg.vars : a.vars);
+    if (!inputs) {
+        return fail(exit_code_for(inputs.error()), "replay: " + inputs.error().message);
     }
     auto pcaps = dataplane::expand_pcap_paths(a.pcaps);
     if (!pcaps) {
@@ -280,7 +281,10 @@ int cmd_replay(const ReplayArgs& a) {
         }
     }
     wire::Heartbeat beat;
-    auto rs = load_usable_rules(rule_paths, *vars, a.init_errors_fatal || cfg.init_failure_fatal,
+    beat.rules_version = inputs->pack_version;
+    beat.rules_digest = inputs->pack_digest;
+    auto rs = load_usable_rules(inputs->paths, inputs->vars,
+                                a.init_errors_fatal || cfg.init_failure_fatal,
                                 a.rules_cache.empty() ? cfg.rules_cache : a.rules_cache, &beat);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "replay: " + rs.error().message);
@@ -314,7 +318,7 @@ int cmd_replay(const ReplayArgs& a) {
         enforcer = std::move(e.value());
         opts.enforcer = enforcer.get();
     }
-    auto res = sensor::run_replay(opts, *rs, *vars, **eve);
+    auto res = sensor::run_replay(opts, *rs, inputs->vars, **eve);
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);
     }

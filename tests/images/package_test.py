@@ -140,7 +140,7 @@ class Package(unittest.TestCase):
         deps = [d.strip().split()[0] for d in self.field("Depends").split(",")]
         for pkg in ("libhyperscan5", "libzmq5", "libnftnl11", "libmnl0", "libpcap0.8",
                     "librte-eal23", "libsqlite3-0", "libsodium23", "libyaml-cpp0.7", "python3",
-                    "systemd"):
+                    "systemd", "procps"):
             self.assertIn(pkg, deps)
         self.assertEqual(self.field("Package"), "vigil")
 
@@ -252,6 +252,15 @@ console.log(JSON.stringify(out));
                                    r"\([1-9][0-9]* rules\)")
             self.assertTrue(os.readlink(os.path.join(state, "rulepacks", "active"))
                             .startswith("starter-"))
+            # The packaged sensor replays with the active pack, as its default config names it.
+            eve = os.path.join(self.tmp, "eve.json")
+            r = run(self.p("/usr/bin/vigil-sensor"), "replay", "--pcap",
+                    os.path.join(ROOT, "pcaps", "01-http-established.pcap"), "--rules",
+                    os.path.join(state, "rulepacks", "active"), "--eve", eve, "--no-progress")
+            self.assertRegex(r.stderr, r"rules: pack vigil-starter version starter-")
+            with open(eve) as f:
+                alerts = [json.loads(line) for line in f if '"event_type":"alert"' in line]
+            self.assertGreater(len(alerts), 0)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
