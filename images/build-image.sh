@@ -342,6 +342,53 @@ else
     ok=0
 fi
 echo "VIGIL-BOOT-TEST: rule pack: $(readlink /var/lib/vigil/rulepacks/active || echo none)"
+
+# Supervision under systemd: the sensor on the loopback (libpcap) as its unit runs it
+# (Type=notify: active once READY=1), killed with SIGKILL; mgmtd (user vigil, no capabilities)
+# must restore it with `systemctl restart --no-block`, which only the polkit rule allows;
+# then a contingency drill (mgmtd's `systemctl kill`).
+sed -i 's/^  ports: \[\]/  ports: [lo]/' /etc/vigil/sensor.yaml
+admin=$(setpriv --reuid=vigil --regid=vigil --init-groups -- \
+    vigilctl tokens add "boot-admin-$(date +%s)" --role admin --config /etc/vigil/mgmtd.yaml)
+systemctl reset-failed vigil-sensor.service
+systemctl start vigil-sensor.service
+echo "VIGIL-BOOT-TEST: vigil-sensor.service after start: $(systemctl is-active vigil-sensor.service)"
+journalctl -b -u vigil-sensor.service --no-pager -o cat |
+    grep -v -e 'Scheduled restart' -e '^Stopped' -e '^Starting' | head -n 12 |
+    sed 's/^/VIGIL-BOOT-TEST: sensor journal: /'
+[ "$(systemctl is-active vigil-sensor.service)" = active ] || ok=0
+alive=
+for i in $(seq 1 60); do
+    alive=$(VIGIL_TOKEN=$admin vigilctl controls --json 2>/dev/null | python3 -c '
+import json, sys
+print(next((c["state"] for c in json.load(sys.stdin) if c["name"] == "sensor-alive:sensor-01"), "-"))')
+    [ "$alive" = ok ] && break
+    sleep 1
+done
+echo "VIGIL-BOOT-TEST: sensor-alive:sensor-01: $alive"
+[ "$alive" = ok ] || ok=0
+pid_before=$(systemctl show -p MainPID --value vigil-sensor.service)
+systemctl kill -s KILL vigil-sensor.service
+restored=
+for i in $(seq 1 90); do
+    restored=$(VIGIL_TOKEN=$admin vigilctl incidents --json 2>/dev/null | python3 -c '
+import json, sys
+inc = [i for i in json.load(sys.stdin)
+       if i["control"] == "sensor-alive:sensor-01" and i.get("restored_at")]
+print(inc[0]["restore_action"].replace(chr(10), " | ") if inc else "")')
+    [ -n "$restored" ] && break
+    sleep 1
+done
+pid_after=$(systemctl show -p MainPID --value vigil-sensor.service)
+echo "VIGIL-BOOT-TEST: after SIGKILL of pid $pid_before: pid $pid_after, restore: ${restored:-none}"
+case $restored in *"systemctl restart --no-block vigil-sensor.service: queued"*) ;; *) ok=0 ;; esac
+[ "$(systemctl is-active vigil-sensor.service)" = active ] && [ "$pid_after" != "$pid_before" ] || ok=0
+journalctl -b -u vigil-mgmtd.service --no-pager -o cat | grep -i "polkit\|denied\|incident" |
+    tail -n 6 | sed 's/^/VIGIL-BOOT-TEST: mgmtd: /'
+sleep 5
+if VIGIL_TOKEN=$admin vigilctl drill >/tmp/drill 2>&1; then drill=passed; else drill="failed"; ok=0; fi
+sed 's/^/VIGIL-BOOT-TEST: drill: /' /tmp/drill
+echo "VIGIL-BOOT-TEST: drill $drill"
 for u in vigil-mgmtd.service vigil-sensor.service; do
     [ "$(systemctl is-active "$u")" = active ] && continue
     journalctl -b -u "$u" --no-pager -o cat -n 12 | sed "s/^/VIGIL-BOOT-TEST: journal $u: /"
@@ -605,7 +652,7 @@ run_image_test() {
         step "boot in systemd-nspawn -b (vigil-boot-test.service)"
         mkdir -p "$work/upper" "$work/ovl"
         mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$work/upper,workdir=$work/ovl" "$merged"
-        nspawn -b systemd.wants=vigil-boot-test.service systemd.mask=systemd-networkd-wait-online.service \
+        nspawn -b --capability=CAP_NET_ADMIN,CAP_IPC_LOCK systemd.wants=vigil-boot-test.service systemd.mask=systemd-networkd-wait-online.service \
             >"$work/nspawn-boot.log" 2>&1 &
         nspawn_pid=$!
         local v

@@ -451,9 +451,10 @@ int cmd_check(const RulesArgs& a) {
     if (rule_paths.empty()) {
         return fail(kExitBadInput, "check: no rules: give --rules FILE|DIR or --config FILE");
     }
-    auto vars = load_vars_arg(a.vars.empty() ? cfg.vars : a.vars);
-    if (!vars) {
-        return fail(kExitBadInput, vars.error().message);
+    // A rule pack's folder (rulepacks/active) as run reads it: what run would load is checked.
+    auto inputs = resolve_rule_inputs(rule_paths, a.vars.empty() ? cfg.vars : a.vars);
+    if (!inputs) {
+        return fail(exit_code_for(inputs.error()), inputs.error().message);
     }
     // A bad list fails before minutes of compiling.
     std::set<uint32_t> known;
@@ -465,7 +466,7 @@ int cmd_check(const RulesArgs& a) {
         known = std::move(k.value());
     }
     rules::LoadReport report;
-    auto rs = load_rules(rule_paths, *vars, report,
+    auto rs = load_rules(inputs->paths, inputs->vars, report,
                          a.rules_cache.empty() ? cfg.rules_cache : a.rules_cache);
     if (!rs) {
         return fail(exit_code_for(rs.error()), rs.error().message);

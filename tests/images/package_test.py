@@ -261,6 +261,16 @@ console.log(JSON.stringify(out));
             with open(eve) as f:
                 alerts = [json.loads(line) for line in f if '"event_type":"alert"' in line]
             self.assertGreater(len(alerts), 0)
+            # And the unit's ExecStartPre (check) accepts the default config once it has a port.
+            with open(self.p("/etc/vigil/sensor.yaml")) as f:
+                text = f.read().replace("ports: []", "ports: [lo]").replace(
+                    "/var/lib/vigil/rulepacks/active", os.path.join(state, "rulepacks", "active"))
+            cfg = os.path.join(self.tmp, "sensor-pack.yaml")
+            with open(cfg, "w") as f:
+                f.write(text)
+            r = run(self.p("/usr/bin/vigil-sensor"), "check", "--config", cfg, check=False)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertRegex(r.stderr, r"rules: pack vigil-starter version starter-")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
