@@ -111,6 +111,7 @@ outputs:
 YAML
 } >out/run.yaml
 run_rc=0
+rm -f out/run-eve.json # `run` appends to its EVE file (a service keeps its earlier runs' records)
 $sensor run --config out/run.yaml --no-progress 2>out/run.log || run_rc=$?
 $sensor replay --pcap out/corpus-eth.pcap --rules rules/default --config pcaps/replay.yaml \
     --eve out/replay-eth.json --no-progress 2>out/replay-eth.log || run_rc=$?
