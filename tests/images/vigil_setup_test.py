@@ -235,9 +235,20 @@ class Base(unittest.TestCase):
         argv = [PYTHON, SETUP, *args]
         if "--root" not in args:
             argv[3:3] = ["--root", root or self.root]
+        cwd = None
         if user:
+            # The other user may not reach the source tree (a checkout under a 0700 folder):
+            # it runs a copy from a folder it can read.
+            public = tempfile.mkdtemp(prefix="vigil-setup-public-")
+            self.addCleanup(shutil.rmtree, public)
+            os.chmod(public, 0o755)
+            copy = os.path.join(public, "vigil-setup")
+            shutil.copy(SETUP, copy)
+            os.chmod(copy, 0o755)
+            argv[1] = copy
             argv = ["setpriv", "--reuid", user, "--regid", user, "--clear-groups", *argv]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            cwd = "/"
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=cwd)
 
     def ok(self, *args):
         r = self.run_setup(*args)
