@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/sd_notify.h"
 #include "mgmt/ingest_stats.h"
 #include "mgmt/packs.h"
 #include "mgmt/store.h"
@@ -1103,16 +1104,16 @@ public:
 
     Verdict check(int64_t /*now*/) override {
         const char* sock = std::getenv("NOTIFY_SOCKET");
-        const char* usec = std::getenv("WATCHDOG_USEC");
         if (sock == nullptr || *sock == '\0') {
             return Verdict::not_applicable("not started by systemd (no NOTIFY_SOCKET)");
         }
-        if (usec == nullptr) {
+        // The same reading Health pings by (common/sd_notify.h).
+        const auto usec = static_cast<double>(systemd::watchdog_usec());
+        if (usec == 0) {
             return Verdict::ok("systemd notified; the unit sets no WatchdogSec");
         }
-        return Verdict::ok("systemd watchdog: pinged every " +
-                           seconds(std::strtod(usec, nullptr) / 2e6) + " s (WatchdogSec " +
-                           seconds(std::strtod(usec, nullptr) / 1e6) + " s)");
+        return Verdict::ok("systemd watchdog: pinged every " + seconds(usec / 2e6) +
+                           " s (WatchdogSec " + seconds(usec / 1e6) + " s)");
     }
 
     RestoreStep restore(Incident& /*inc*/, int64_t /*now*/) override {
