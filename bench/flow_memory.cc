@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "dataplane/app/app_layer.h"
+#include "dataplane/app/dns/dns.h"
+#include "dataplane/app/http/http.h"
+#include "dataplane/app/tls/tls.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/stream.h"
 
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
                 static_cast<double>(table / fc.capacity + per_flow) * 100000 / 1048576.0);
     std::printf("active flows: %llu, http requests parsed: %llu\n",
                 static_cast<unsigned long long>(flows.stats().active),
-                static_cast<unsigned long long>(app.stats().http_requests));
+                static_cast<unsigned long long>(app.stats().counter(
+                    dataplane::app::AppProto::Http, dataplane::app::kHttpRequests)));
     return 0;
 }

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/app/dns/dns.h"
+#include "dataplane/app/http/http.h"
+#include "dataplane/app/tls/tls.h"
 #include "dataplane/decode.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/pcap_mmap_source.h"
@@ -196,9 +199,12 @@ int main(int argc, char** argv) {
                     static_cast<unsigned long long>(c.stream.segments),
                     static_cast<unsigned long long>(c.stream.out_of_order),
                     static_cast<double>(c.stream.memory_peak) / 1048576.0,
-                    static_cast<unsigned long long>(c.app.http_requests),
-                    static_cast<unsigned long long>(c.app.dns_queries),
-                    static_cast<unsigned long long>(c.app.tls_client_hellos));
+                    static_cast<unsigned long long>(c.app.counter(dataplane::app::AppProto::Http,
+                                                                  dataplane::app::kHttpRequests)),
+                    static_cast<unsigned long long>(
+                        c.app.counter(dataplane::app::AppProto::Dns, dataplane::app::kDnsQueries)),
+                    static_cast<unsigned long long>(c.app.counter(
+                        dataplane::app::AppProto::Tls, dataplane::app::kTlsClientHellos)));
             }
         }
         if (on_s > 0 && off_s > 0) {

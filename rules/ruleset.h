@@ -125,7 +125,7 @@ public:
     const RuleGroup& group_for(const dataplane::Packet& pkt) const;
     const std::vector<RuleGroup>& groups() const { return *groups_; }
     static constexpr size_t kAppProtos = static_cast<size_t>(dataplane::app::AppProto::Count);
-    static constexpr size_t kAppStages = 5;  // stages 0..4 (buffers.h)
+    static constexpr size_t kAppStages = dataplane::app::kAppStageMax + 1;  // stages 0..max
     const AppGroup& app_group(dataplane::app::AppProto p, uint8_t stage) const;
     const std::vector<AppGroup>& app_groups() const { return *app_groups_; }
     // Buffer views by their process-wide id (CBuffer::view); every view registered so far,

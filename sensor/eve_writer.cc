@@ -5,7 +5,9 @@
 #include <cinttypes>
 #include <ctime>
 
-#include "dataplane/app/buffers.h"
+#include "dataplane/app/parser.h"
+
+#include <nlohmann/json.hpp>
 
 namespace vigil::sensor {
 
@@ -136,6 +138,13 @@ std::string format_ip(const dataplane::IpAddr& a) {
                       a.b[9], a.b[10], a.b[11], a.b[12], a.b[13], a.b[14], a.b[15]);
     }
     return buf;
+}
+
+std::string eve_object_text(const nlohmann::ordered_json& j) {
+    if (j.is_null()) {
+        return {};
+    }
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 void json_escape(std::string& out, const std::string& s) {
@@ -484,15 +493,23 @@ void EveWriter::write_stats(const SensorCounters& c, int64_t ts_sec, uint32_t ts
     // app_layer.flow: flows per detected protocol (Suricata's names; DNS is not split by
     // transport here, so it is left out rather than misreported).
     o += "\"app_layer\":{\"flow\":{";
-    for (auto p : {dataplane::app::AppProto::Http, dataplane::app::AppProto::Tls,
-                   dataplane::app::AppProto::Ssh, dataplane::app::AppProto::Smtp,
-                   dataplane::app::AppProto::Ftp, dataplane::app::AppProto::Smb}) {
-        const std::string name(dataplane::app::app_proto_name(p));
-        add_num(o, name.c_str(), c.app.flows[static_cast<size_t>(p)]);
+    for (size_t pi = 0; pi < dataplane::app::kProtoCount; ++pi) {
+        const auto* d = dataplane::app::app_protocol(static_cast<dataplane::app::AppProto>(pi));
+        if (d != nullptr && d->eve_flow_stats) {
+            const std::string name(d->name);
+            add_num(o, name.c_str(), c.app.flows[static_cast<size_t>(d->proto)]);
+        }
     }
     close_obj(o);
     o += ",\"tx\":{";
-    add_num(o, "http", c.app.http_requests);
+    for (size_t pi = 0; pi < dataplane::app::kProtoCount; ++pi) {
+        const auto* d = dataplane::app::app_protocol(static_cast<dataplane::app::AppProto>(pi));
+        if (d != nullptr && d->eve_tx_counter >= 0) {
+            const std::string name(d->name);
+            add_num(o, name.c_str(),
+                    c.app.counter(d->proto, static_cast<size_t>(d->eve_tx_counter)));
+        }
+    }
     close_obj(o);
     o += ',';
     close_obj(o);

@@ -20,6 +20,8 @@
 #include "sensor/alert_sink.h"
 #include "sensor/counters.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace vigil::sensor {
 
 class EveWriter {
@@ -67,6 +69,9 @@ private:
 std::string format_timestamp(int64_t sec, uint32_t usec);  // 2024-01-01T00:00:00.000000+0000
 std::string format_ip(const dataplane::IpAddr& a);  // dotted quad, or IPv6 uncompressed as Suricata
 void json_escape(std::string& out, const std::string& s);
+// An application-layer EVE object (AppLayer::eve_object) as JSON text; "" for none. Bytes
+// that are not UTF-8 never throw: they were rendered by the parsers as Suricata does ("\xHH").
+std::string eve_object_text(const nlohmann::ordered_json& j);
 const char* proto_name(uint8_t ip_proto, std::string& buf);  // "TCP", "UDP", "ICMP", "17"...
 
 }  // namespace vigil::sensor

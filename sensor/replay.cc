@@ -519,17 +519,31 @@ std::string format_pipeline_summary(const SensorCounters& c,
                   std::to_string(c.app.flows[kFailed]);
     }
     if (!protos.empty()) {
-        std::snprintf(line, sizeof(line),
-                      "  app-layer  flows: %s\n"
-                      "             http %llu requests, %llu responses, %llu parse errors; dns "
-                      "%llu queries; tls %llu client hellos, %llu certificates\n",
-                      protos.c_str(), static_cast<unsigned long long>(c.app.http_requests),
-                      static_cast<unsigned long long>(c.app.http_responses),
-                      static_cast<unsigned long long>(c.app.http_parse_errors),
-                      static_cast<unsigned long long>(c.app.dns_queries),
-                      static_cast<unsigned long long>(c.app.tls_client_hellos),
-                      static_cast<unsigned long long>(c.app.tls_certificates));
-        s += line;
+        // Each parsed protocol's summary counters, as its definition names them:
+        // "http 3 requests, 3 responses, 0 parse errors; dns 2 queries; ...".
+        std::string counts;
+        for (size_t pi = 0; pi < dataplane::app::kProtoCount; ++pi) {
+            const auto* d = dataplane::app::app_protocol(static_cast<dataplane::app::AppProto>(pi));
+            if (d == nullptr || d->summary_counters == 0) {
+                continue;
+            }
+            counts += counts.empty() ? "" : "; ";
+            counts += d->name;
+            bool first = true;
+            for (size_t i = 0; i < d->counters.size(); ++i) {
+                if ((d->summary_counters & (1U << i)) == 0) {
+                    continue;
+                }
+                counts += first ? " " : ", ";
+                first = false;
+                counts += std::to_string(c.app.counter(d->proto, i)) + " ";
+                counts += d->counters[i];
+            }
+        }
+        s += "  app-layer  flows: " + protos + "\n";
+        if (!counts.empty()) {
+            s += "             " + counts + "\n";
+        }
     }
     if (!by_sid.empty()) {
         // Most frequent first.

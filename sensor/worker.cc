@@ -1,5 +1,9 @@
 #include "sensor/worker.h"
 
+#include "sensor/eve_writer.h"
+
+#include <nlohmann/json.hpp>
+
 namespace vigil::sensor {
 
 using dataplane::Flow;
@@ -36,11 +40,15 @@ Result<std::unique_ptr<Worker>> Worker::create(uint32_t id, rules::RuleSetPtr ru
     return w;
 }
 
-// HTTP bodies are copied (and decompressed) only when some rule inspects them.
+// Parsers build only the buffers some rule inspects (HTTP bodies are copied and
+// decompressed only for body rules).
 void Worker::update_body_needs() {
     const auto& rs = matcher_->rules();
-    app_.set_body_needs(rs.uses_buffer(app::BufferId::HttpRequestBody),
-                        rs.uses_buffer(app::BufferId::HttpResponseBody));
+    std::array<bool, app::kBufferCount> needed{};
+    for (size_t b = 0; b < app::kBufferCount; ++b) {
+        needed[b] = rs.uses_buffer(static_cast<app::BufferId>(b));
+    }
+    app_.set_buffer_needs(needed);
 }
 
 void Worker::reset_flows(std::vector<AlertRecord>* out) {
@@ -300,7 +308,9 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
         }
         if (ev != nullptr) {
             a.app_key = ev->eve_key;
-            a.app_json = app_.eve_json(*ev);  // built only for events that alert
+            nlohmann::ordered_json j;  // built only for events that alert
+            app_.eve_object(*ev, j);
+            a.app_json = eve_object_text(j);
         }
     }
 }

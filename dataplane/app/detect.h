@@ -1,25 +1,22 @@
 #pragma once
-// Protocol detection by content: probes the first bytes of each direction of a flow for the
-// protocols we know (ports only break ties) and buffers them until a decision, so that the
-// chosen parser can be given the stream from its start. Internal to dataplane/app.
+// Protocol detection by content: runs the probes of the protocol table (parser.h) over the
+// first bytes of each direction of a flow (ports only break ties) and buffers them until a
+// decision, so that the chosen parser can be given the stream from its start. Internal to
+// dataplane/app.
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
-#include "dataplane/app/buffers.h"
-#include "dataplane/packet.h"
+#include "dataplane/app/parser.h"
 
 namespace vigil::dataplane::app {
 
-enum class ProbeResult : uint8_t { NeedMore, NoMatch, Match };
-
-struct Probe {
-    ProbeResult result = ProbeResult::NoMatch;
-    AppProto proto = AppProto::Unknown;
-    bool banner_220 = false;  // server greeting "220": SMTP or FTP, not decided by itself
-};
+// For probes: Match when `s` starts with `prefix`, NeedMore when `s` is a shorter prefix of
+// it, else NoMatch.
+ProbeResult probe_prefix(std::string_view s, std::string_view prefix, bool nocase = false);
 
 // The first bytes of one direction of a TCP stream (`server_port`: the responder's port).
 // `limit`: the most bytes that will ever be given, so a probe that needs more gives up.
@@ -28,11 +25,11 @@ Probe probe_tcp(bool to_server, const uint8_t* data, size_t len, uint16_t server
 // One UDP datagram.
 Probe probe_udp(const uint8_t* data, size_t len);
 
-// Per-flow detection state (lives in the flow's AppSession while undecided).
-// One UDP datagram on its own: Dns when it looks like DNS, else Unknown. UDP detection needs
+// One UDP datagram on its own: the protocol it looks like, else Unknown. UDP detection needs
 // no per-flow state (the flow's packet counters say when to give up).
 AppProto detect_udp_datagram(const uint8_t* data, size_t len);
 
+// Per-flow detection state (lives in the flow's AppSession while undecided).
 class ProtoDetector {
 public:
     // New in-order bytes of one TCP direction. Returns the protocol once decided, Failed when

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/app/dns.h"
-#include "dataplane/app/tls.h"
+#include "dataplane/app/dns/dns.h"
+#include "dataplane/app/tls/tls.h"
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +18,22 @@ namespace vigil::dataplane::app {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+
+// The EVE objects as the sensor writes them: rendered to text, then read back.
+nlohmann::json as_written(const nlohmann::ordered_json& o) {
+    return nlohmann::json::parse(o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                                 nullptr, false);
+}
+nlohmann::json dns_eve_object(const DnsMessage& m, uint64_t tx_id) {
+    nlohmann::ordered_json o;
+    dns_eve(m, tx_id, o);
+    return as_written(o);
+}
+nlohmann::json tls_eve_object(const TlsParser& p) {
+    nlohmann::ordered_json o;
+    p.eve(o);
+    return as_written(o);
+}
 
 void put16(Bytes& b, uint16_t v) {
     b.push_back(static_cast<uint8_t>(v >> 8));
@@ -295,7 +311,7 @@ TEST(DnsEve, QueryJson) {
     const Bytes q = simple_query("www.suricata.io");
     DnsMessage m;
     ASSERT_TRUE(parse_dns(q.data(), q.size(), m));
-    const auto j = nlohmann::json::parse(dns_eve_json(m, 4));
+    const auto j = dns_eve_object(m, 4);
     EXPECT_EQ(j["version"], 3);
     EXPECT_EQ(j["type"], "request");
     EXPECT_EQ(j["tx_id"], 4);
@@ -316,7 +332,7 @@ TEST(DnsEve, ResponseJson) {
     b[3] = 0x83;  // NXDOMAIN
     DnsMessage m;
     ASSERT_TRUE(parse_dns(b.data(), b.size(), m));
-    const auto j = nlohmann::json::parse(dns_eve_json(m, 1));
+    const auto j = dns_eve_object(m, 1);
     EXPECT_EQ(j["type"], "response");
     EXPECT_EQ(j["flags"], "8183");
     EXPECT_EQ(j["qr"], true);
@@ -342,7 +358,7 @@ TEST(DnsEve, NonUtf8NameEscapedLikeSuricata) {
     ASSERT_TRUE(parse_dns(b.data(), b.size(), m));
     EXPECT_EQ(m.questions[0].name, std::string("a\xff"
                                                "b"));  // raw for content matching
-    const auto j = nlohmann::json::parse(dns_eve_json(m, 0));
+    const auto j = dns_eve_object(m, 0);
     EXPECT_EQ(j["queries"][0]["rrname"], "a\\xffb");
     // Valid UTF-8 is kept as is.
     EXPECT_EQ(eve_bytes_string("caf\xc3\xa9"), "caf\xc3\xa9");
@@ -664,7 +680,7 @@ TEST(TlsRecords, Tls13HasNoCertificates) {
     ASSERT_EQ(p.feed(false, s.data(), s.size()), TlsParser::Result::Ok);
     EXPECT_EQ(p.server_hello()->version, 0x0304);
     EXPECT_TRUE(p.certs().empty());
-    const auto j = nlohmann::json::parse(p.eve_json());
+    const auto j = tls_eve_object(p);
     EXPECT_EQ(j["version"], "TLS 1.3");
     EXPECT_FALSE(j.contains("subject"));
 }
@@ -737,17 +753,17 @@ TEST(TlsRecords, RandomAndMutatedInputNeverCrash) {
             off += n;
         }
         ok += off == input.size() ? 1 : 0;
-        EXPECT_FALSE(nlohmann::json::parse(p.eve_json(), nullptr, false).is_discarded());
+        EXPECT_FALSE(tls_eve_object(p).is_discarded());
     }
     EXPECT_GT(ok, 0);
 }
 
 TEST(TlsEve, JsonHasExpectedKeys) {
     TlsParser p;
-    EXPECT_EQ(p.eve_json(), "{}");
+    EXPECT_EQ(tls_eve_object(p).dump(), "{}");
     const Bytes ch = client_hello_record();
     ASSERT_EQ(p.feed(true, ch.data(), ch.size()), TlsParser::Result::Ok);
-    auto j = nlohmann::json::parse(p.eve_json());
+    auto j = tls_eve_object(p);
     EXPECT_EQ(j["sni"], "vigil.example");
     EXPECT_EQ(j["version"], "UNDETERMINED");  // Suricata logs the server's version
     EXPECT_EQ(j["ja3"]["string"], kExpectedJa3);
@@ -759,7 +775,7 @@ TEST(TlsEve, JsonHasExpectedKeys) {
     append(flight, handshake(11, certificate_body({der})));
     const Bytes rec = record(22, flight);
     ASSERT_EQ(p.feed(false, rec.data(), rec.size()), TlsParser::Result::Ok);
-    j = nlohmann::json::parse(p.eve_json());
+    j = tls_eve_object(p);
     EXPECT_EQ(j["subject"], "C=US, O=Vigil Test, CN=vigil.example");
     EXPECT_EQ(j["issuerdn"], "C=US, O=Vigil Test, CN=vigil.example");
     EXPECT_EQ(j["serial"], "0A:1B:2C");

@@ -10,10 +10,21 @@
 
 #include "dataplane/app/app_layer.h"
 #include "dataplane/app/detect.h"
-#include "dataplane/app/http.h"
+#include "dataplane/app/dns/dns.h"
+#include "dataplane/app/http/http.h"
+#include "dataplane/app/tls/tls.h"
+
+#include <nlohmann/json.hpp>
 
 namespace vigil::dataplane::app {
 namespace {
+
+// The EVE object of an event, as the sensor's EVE writer renders it.
+std::string eve_text(const AppLayer& app, const AppEvent& ev) {
+    nlohmann::ordered_json j;
+    app.eve_object(ev, j);
+    return j.is_null() ? "" : j.dump();
+}
 
 std::string buf(const TxBuffers& b, BufferId id) {
     const auto v = b.get(id);
@@ -160,9 +171,9 @@ TEST(HttpParser, SampleRequestResponseFillsEveryBuffer) {
 
     const std::vector<std::pair<uint64_t, uint8_t>> want{{0, 1}, {0, 2}, {0, 3}, {0, 4}};
     EXPECT_EQ(h.stages, want);
-    EXPECT_EQ(h.stats.http_requests, 1U);
-    EXPECT_EQ(h.stats.http_responses, 1U);
-    EXPECT_EQ(h.stats.http_parse_errors, 0U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpRequests), 1U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpResponses), 1U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpParseErrors), 0U);
 }
 
 TEST(HttpParser, EverySplitPointGivesTheSameBuffers) {
@@ -234,7 +245,7 @@ TEST(HttpParser, ChunkedRequestAndResponseWithExtensionsAndTrailers) {
     EXPECT_EQ(buf(h.txs[0], BufferId::HttpRequestBody), "Wikipedia");
     EXPECT_EQ(buf(h.txs[0], BufferId::HttpResponseBody), "0123456789");
     EXPECT_EQ(buf(h.txs[1], BufferId::HttpUri), "/after");
-    EXPECT_EQ(h.stats.http_parse_errors, 0U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpParseErrors), 0U);
 }
 
 std::string compress(const std::string& in, int window_bits) {
@@ -271,7 +282,7 @@ TEST(HttpParser, GzipAndDeflateResponsesAreDecoded) {
             ASSERT_EQ(h.txs.size(), 1U);
             EXPECT_EQ(buf(h.txs[0], BufferId::HttpResponseBody), plain)
                 << c.encoding << " " << c.window_bits << " step " << step;
-            EXPECT_EQ(h.stats.http_gzip_errors, 0U);
+            EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpGzipErrors), 0U);
         }
     }
     // Not really gzip: counted, and the raw bytes are inspected instead.
@@ -279,7 +290,7 @@ TEST(HttpParser, GzipAndDeflateResponsesAreDecoded) {
     bad.req("GET / HTTP/1.1\r\n\r\n");
     bad.resp(gz_response("gzip", "plain text, not gzip"));
     EXPECT_EQ(buf(bad.txs[0], BufferId::HttpResponseBody), "plain text, not gzip");
-    EXPECT_EQ(bad.stats.http_gzip_errors, 1U);
+    EXPECT_EQ(bad.stats.counter(AppProto::Http, kHttpGzipErrors), 1U);
 }
 
 TEST(HttpParser, GzipRequestBodyIsDecoded) {
@@ -317,7 +328,7 @@ TEST(HttpParser, InterimContinueThenRealResponse) {
     EXPECT_EQ(buf(h.txs[0], BufferId::HttpStatCode), "200");
     EXPECT_EQ(buf(h.txs[0], BufferId::HttpRequestBody), "abc");
     EXPECT_EQ(buf(h.txs[0], BufferId::HttpResponseBody), "ok");
-    EXPECT_EQ(h.stats.http_responses, 1U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpResponses), 1U);
 }
 
 TEST(HttpParser, HeadAnd204And304HaveNoBody) {
@@ -335,7 +346,7 @@ TEST(HttpParser, HeadAnd204And304HaveNoBody) {
     EXPECT_EQ(buf(h.txs[1], BufferId::HttpStatCode), "204");
     EXPECT_EQ(buf(h.txs[2], BufferId::HttpStatCode), "304");
     EXPECT_EQ(buf(h.txs[3], BufferId::HttpResponseBody), "D");
-    EXPECT_EQ(h.stats.http_parse_errors, 0U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpParseErrors), 0U);
 }
 
 TEST(HttpParser, BodyLimitTruncatesAndReportsEarly) {
@@ -348,7 +359,7 @@ TEST(HttpParser, BodyLimitTruncatesAndReportsEarly) {
     h.resp("789HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     EXPECT_EQ(buf(h.txs[0], BufferId::HttpResponseBody), "0123");
     EXPECT_EQ(buf(h.txs[1], BufferId::HttpResponseBody), "ok");
-    EXPECT_EQ(h.stats.http_body_truncated, 1U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpBodyTruncated), 1U);
     EXPECT_EQ(std::count(h.stages.begin(), h.stages.end(), std::pair<uint64_t, uint8_t>{0, 4}), 1);
 }
 
@@ -357,19 +368,19 @@ TEST(HttpParser, HeaderLimitAndGarbageAreParseErrors) {
     c.http_header_limit = 64;
     HttpHarness h(c);
     h.req("GET / HTTP/1.1\r\nX: " + std::string(100, 'a') + "\r\n\r\n");
-    EXPECT_EQ(h.stats.http_parse_errors, 1U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpParseErrors), 1U);
     EXPECT_TRUE(h.parser.stopped(FlowDir::ToServer));
     EXPECT_TRUE(h.stages.empty());
 
     HttpHarness g;
     g.resp("NOT HTTP AT ALL\r\n\r\n");
-    EXPECT_EQ(g.stats.http_parse_errors, 1U);
+    EXPECT_EQ(g.stats.counter(AppProto::Http, kHttpParseErrors), 1U);
     HttpHarness cl;
     cl.req("POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n");
-    EXPECT_EQ(cl.stats.http_parse_errors, 1U);
+    EXPECT_EQ(cl.stats.counter(AppProto::Http, kHttpParseErrors), 1U);
     HttpHarness chunk;
     chunk.req("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
-    EXPECT_EQ(chunk.stats.http_parse_errors, 1U);
+    EXPECT_EQ(chunk.stats.counter(AppProto::Http, kHttpParseErrors), 1U);
 }
 
 TEST(HttpParser, ConnectAndUpgradeStopParsing) {
@@ -378,14 +389,14 @@ TEST(HttpParser, ConnectAndUpgradeStopParsing) {
     h.resp("HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01garbage");
     h.req("\x16\x03\x01 tls bytes");
     EXPECT_EQ(buf(h.txs[0], BufferId::HttpUri), "host:443");
-    EXPECT_EQ(h.stats.http_parse_errors, 0U);
+    EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpParseErrors), 0U);
     EXPECT_TRUE(h.parser.stopped(FlowDir::ToServer));
     EXPECT_TRUE(h.parser.stopped(FlowDir::ToClient));
 
     HttpHarness u;
     u.req("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
     u.resp("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello");
-    EXPECT_EQ(u.stats.http_parse_errors, 0U);
+    EXPECT_EQ(u.stats.counter(AppProto::Http, kHttpParseErrors), 0U);
     EXPECT_EQ(u.stages.back(), (std::pair<uint64_t, uint8_t>{0, 4}));
 }
 
@@ -560,7 +571,7 @@ TEST(AppLayer, HttpOnOddPortDetectedByContentWithStagesInOrder) {
     const AppEvent& last = e.events.back();
     EXPECT_EQ(buf(*last.tx, BufferId::HttpHost), "a.example");
     EXPECT_EQ(buf(*last.tx, BufferId::HttpResponseBody), "hi");
-    EXPECT_EQ(e.app.eve_json(last),
+    EXPECT_EQ(eve_text(e.app, last),
               "{\"hostname\":\"a.example\",\"url\":\"/x\",\"http_user_agent\":\"t\","
               "\"http_content_type\":\"text/plain\",\"http_method\":\"GET\","
               "\"protocol\":\"HTTP/1.1\",\"status\":200,\"length\":2}");
@@ -584,7 +595,7 @@ TEST(AppLayer, PipelinedEventsPointAtTheirOwnTransactions) {
         EXPECT_EQ(evs[i].stage, i % 2 == 0 ? 3 : 4);
         EXPECT_EQ(buf(*evs[i].tx, BufferId::HttpUri), "/" + std::to_string(id));
         EXPECT_EQ(buf(*evs[i].tx, BufferId::HttpStatCode), std::to_string(200 + id));
-        EXPECT_NE(e.app.eve_json(evs[i]).find("\"status\":" + std::to_string(200 + id)),
+        EXPECT_NE(eve_text(e.app, evs[i]).find("\"status\":" + std::to_string(200 + id)),
                   std::string::npos);
     }
 }
@@ -648,7 +659,7 @@ TEST(AppLayer, DnsOverUdpOnOddPortAndOverTcp) {
     const auto qs = evs[0].tx->get(BufferId::DnsQuery);
     EXPECT_EQ(std::vector<std::string>(qs.begin(), qs.end()),
               std::vector<std::string>{"www.example.com"});
-    EXPECT_EQ(e.app.stats().dns_queries, 1U);
+    EXPECT_EQ(e.app.stats().counter(AppProto::Dns, kDnsQueries), 1U);
 
     Engine t;
     const std::string framed = std::string(1, '\0') + char(q.size()) + q;
@@ -696,7 +707,7 @@ TEST(AppLayer, GapStopsHttpDirection) {
     const auto evs =
         e.app.on_tcp_data(*e.flow, FlowDir::ToServer, p.payload, p.payload_len, true, p);
     EXPECT_TRUE(evs.empty());
-    EXPECT_EQ(e.app.stats().http_requests, 1U);
+    EXPECT_EQ(e.app.stats().counter(AppProto::Http, kHttpRequests), 1U);
 }
 
 }  // namespace

@@ -19,6 +19,9 @@
 #include <memory>
 
 #include "dataplane/app/app_layer.h"
+#include "dataplane/app/dns/dns.h"
+#include "dataplane/app/http/http.h"
+#include "dataplane/app/tls/tls.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/stream.h"
 
@@ -165,9 +168,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     g_reached.out_of_order += st.out_of_order;
     g_reached.overlap_diff += st.overlap_diff;
     g_reached.gaps += st.gaps;
-    g_reached.http += e->app.stats().http_requests;
-    g_reached.tls += e->app.stats().tls_client_hellos;
-    g_reached.dns += e->app.stats().dns_queries;
+    g_reached.http += e->app.stats().counter(vigil::dataplane::app::AppProto::Http,
+                                             vigil::dataplane::app::kHttpRequests);
+    g_reached.tls += e->app.stats().counter(vigil::dataplane::app::AppProto::Tls,
+                                            vigil::dataplane::app::kTlsClientHellos);
+    g_reached.dns += e->app.stats().counter(vigil::dataplane::app::AppProto::Dns,
+                                            vigil::dataplane::app::kDnsQueries);
     return 0;
 }
 

@@ -1,4 +1,4 @@
-#include "dataplane/app/http.h"
+#include "dataplane/app/http/http.h"
 
 #include <zlib.h>
 
@@ -312,7 +312,7 @@ void HttpParser::stop(Dir& d, bool error) {
         return;
     }
     if (error) {
-        ++stats_.http_parse_errors;
+        ++stats_.counter(AppProto::Http, kHttpParseErrors);
     }
     d.state = State::Stopped;
     d.tx = nullptr;
@@ -450,7 +450,7 @@ bool HttpParser::on_start_line(Dir& d, bool to_server, std::vector<HttpEvent>& o
     }
     // HTTP/0.9: the request is the line alone.
     d.tx->req_headers_done = true;
-    ++stats_.http_requests;
+    ++stats_.counter(AppProto::Http, kHttpRequests);
     out.push_back({d.tx, 1});
     report_body_stage(d, true, out);
     d.tx->req_end = true;
@@ -693,7 +693,7 @@ void HttpParser::on_headers_done(Dir& d, bool to_server, std::vector<HttpEvent>&
         // http-post-data-decompression).
         start_decoding(d);
         tx.req_headers_done = true;
-        ++stats_.http_requests;
+        ++stats_.counter(AppProto::Http, kHttpRequests);
         out.push_back({&tx, 1});
         d.hdr.clear();
         d.line_start = 0;
@@ -749,7 +749,7 @@ void HttpParser::on_headers_done(Dir& d, bool to_server, std::vector<HttpEvent>&
     set_header(BufferId::HttpContentLenResp, "content-length");
     set_header(BufferId::HttpConnectionResp, "connection");
     tx.resp_headers_done = true;
-    ++stats_.http_responses;
+    ++stats_.counter(AppProto::Http, kHttpResponses);
     out.push_back({&tx, 3});
     d.hdr.clear();
     d.line_start = 0;
@@ -901,7 +901,7 @@ void HttpParser::body_bytes(Dir& d, bool to_server, const uint8_t* p, size_t n,
     if (!to_server) {
         d.tx->resp_length += n;
     }
-    if (!(to_server ? config_.store_request_body : config_.store_response_body)) {
+    if (!config_.needs(to_server ? BufferId::HttpRequestBody : BufferId::HttpResponseBody)) {
         return;  // no rule inspects this body: not copied, not decompressed
     }
     if (d.decoding) {
@@ -929,7 +929,7 @@ void HttpParser::store_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
     body.append(reinterpret_cast<const char*>(p), take);
     if (full) {
         d.body_stored_full = true;
-        ++stats_.http_body_truncated;
+        ++stats_.counter(AppProto::Http, kHttpBodyTruncated);
         report_body_stage(d, to_server, out);
     }
 }
@@ -993,7 +993,7 @@ void HttpParser::decode_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
             }
         }
     }
-    ++stats_.http_gzip_errors;
+    ++stats_.counter(AppProto::Http, kHttpGzipErrors);
     z.passthrough = true;
     if (!z.produced && z.head_complete) {
         const std::string head = std::move(z.head);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace vigil::dataplane::app {
 
 struct TlsClientHello {
@@ -37,6 +39,14 @@ struct TlsCertInfo {
     std::string der;  // the certificate as received
 };
 
+// AppStats counters of TLS (AppProtoDef::counters).
+enum TlsCounter : uint8_t {
+    kTlsClientHellos,
+    kTlsServerHellos,
+    kTlsCertificates,
+    kTlsParseErrors,
+};
+
 inline constexpr uint32_t kTlsNewClientHello = 1;
 inline constexpr uint32_t kTlsNewServerHello = 2;
 inline constexpr uint32_t kTlsNewCertificate = 4;
@@ -61,11 +71,11 @@ public:
     const std::vector<TlsCertInfo>& certs() const { return certs_; }  // server chain, leaf first
     uint32_t take_new();  // kTlsNew* bits completed since the last call
 
-    // Suricata's alert "tls" object as JSON text, schema-valid: subject, issuerdn, serial,
+    // Suricata's alert "tls" object, schema-valid: subject, issuerdn, serial,
     // fingerprint, sni, version ("TLS 1.2", "TLS 1.3", ...), notbefore, notafter,
     // ja3 {hash, string}, ja3s {hash, string}: only the fields known. "version" is the
     // server's (Suricata logs server_connp.version): "UNDETERMINED" before a ServerHello.
-    std::string eve_json() const;
+    void eve(nlohmann::ordered_json& out) const;
 
     // Largest handshake message accepted (a certificate chain): bounds memory per direction.
     static constexpr size_t kMaxHandshakeMessage = 128 * 1024;

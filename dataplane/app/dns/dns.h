@@ -8,7 +8,16 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace vigil::dataplane::app {
+
+// AppStats counters of DNS (AppProtoDef::counters).
+enum DnsCounter : uint8_t {
+    kDnsQueries,
+    kDnsResponses,
+    kDnsParseErrors,
+};
 
 struct DnsQuestion {
     std::string name;  // raw label bytes joined with '.', no trailing dot ("" = root)
@@ -50,12 +59,12 @@ std::string dns_rrtype_name(uint16_t type);  // "A", "AAAA", "MX", ... else the 
 std::string dns_rcode_name(uint8_t rcode);
 
 // Suricata's EVE "dns" object (version 3, the only form Suricata 8 logs on alerts and the one
-// eve-schema.json requires) for this message as JSON text:
+// eve-schema.json requires) for this message, into `out`:
 // {"version":3,"type":"request"|"response","tx_id":..,"id":..,"flags":"100","rd":true,
 //  "opcode":0,"rcode":"NOERROR","queries":[{"rrname":..,"rrtype":..}],
 //  "answers":[{"rrname":..,"rrtype":..,"ttl":..,"rdata":..}]}
 // Names are printed as Suricata does: as-is when valid UTF-8, else bytes >= 0x80 as "\xHH".
-std::string dns_eve_json(const DnsMessage& m, uint64_t tx_id);
+void dns_eve(const DnsMessage& m, uint64_t tx_id, nlohmann::ordered_json& out);
 
 // Suricata's rendering of protocol bytes in EVE strings (its JsonBuilder
 // set_string_from_bytes): unchanged when valid UTF-8, else each byte >= 0x80 becomes the

@@ -1,4 +1,4 @@
-#include "dataplane/app/dns.h"
+#include "dataplane/app/dns/dns.h"
 
 #include <array>
 #include <cstdio>
@@ -357,8 +357,8 @@ std::string eve_bytes_string(std::string_view bytes) {
     return out;
 }
 
-std::string dns_eve_json(const DnsMessage& m, uint64_t tx_id) {
-    nlohmann::ordered_json j;
+void dns_eve(const DnsMessage& m, uint64_t tx_id, nlohmann::ordered_json& j) {
+    j = nlohmann::ordered_json::object();
     j["version"] = 3;
     j["type"] = m.response ? "response" : "request";
     j["tx_id"] = tx_id;
@@ -402,8 +402,6 @@ std::string dns_eve_json(const DnsMessage& m, uint64_t tx_id) {
             as.push_back(std::move(e));
         }
     }
-    // replace: never throw on bytes that slipped through (no exceptions in dataplane/).
-    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace vigil::dataplane::app

@@ -1,4 +1,4 @@
-#include "dataplane/app/tls.h"
+#include "dataplane/app/tls/tls.h"
 
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "common/bytes.h"
-#include "dataplane/app/dns.h"
+#include "dataplane/app/dns/dns.h"
 
 #include <nlohmann/json.hpp>
 
@@ -564,8 +564,8 @@ uint32_t TlsParser::take_new() {
     return bits;
 }
 
-std::string TlsParser::eve_json() const {
-    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+void TlsParser::eve(nlohmann::ordered_json& j) const {
+    j = nlohmann::ordered_json::object();
     if (!certs_.empty()) {
         const TlsCertInfo& leaf = certs_.front();
         const std::pair<const char*, const std::string*> fields[] = {
@@ -600,7 +600,6 @@ std::string TlsParser::eve_json() const {
     if (server_hello_) {
         j["ja3s"] = {{"hash", server_hello_->ja3s_hash}, {"string", server_hello_->ja3s_string}};
     }
-    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace vigil::dataplane::app

@@ -12,10 +12,24 @@
 #include <utility>
 #include <vector>
 
-#include "dataplane/app/app_layer.h"
 #include "dataplane/app/buffers.h"
+#include "dataplane/app/parser.h"
 
 namespace vigil::dataplane::app {
+
+// AppStats counters of HTTP (AppProtoDef::counters).
+enum HttpCounter : uint8_t {
+    kHttpRequests,
+    kHttpResponses,
+    kHttpParseErrors,
+    kHttpBodyTruncated,
+    kHttpGzipErrors,
+};
+
+// The protocol's definition (registry.cc).
+const AppProtoDef& http_protocol();
+// Detection: an HTTP/1 request line (a known method) or status line.
+void probe_http(const ProbeInput& in, Probe& acc);
 
 // One request/response pair.
 struct HttpTx {
