@@ -1,8 +1,9 @@
 #pragma once
-// Internal to rules/: the rule option keywords (msg, content, pcre, flow, byte_test, ...).
-// rule_parser.cc splits a rule into its header and raw options; this applies each option to
-// the Rule in order and keeps the per-rule state that options depend on (the last content
-// for modifiers, byte_extract names, whether priority was explicit).
+// Internal to rules/: applying rule options (msg, content, pcre, flow, byte_test, ...) to a Rule.
+// rule_parser.cc splits a rule into its header and raw options; OptionParser looks each option
+// up in the keyword table (rules/options/registry.h), runs its handler, and keeps the per-rule
+// state that options depend on (the last content for modifiers, the active sticky buffer,
+// byte_extract names, which once-per-rule keywords were seen).
 
 #include <cstddef>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "rules/options/registry.h"
 #include "rules/rule.h"
 #include "rules/rule_parser.h"
 
@@ -33,12 +35,50 @@ public:
     // the rule to the application protocol its header, app-layer-protocol and buffers name.
     Status finish();
 
-    // How a buffer keyword's BufferId depends on the rule's direction (resolved in finish()).
-    enum class BufDir : uint8_t {
-        Fixed,     // as given
-        Flow,      // request variant; the response variant under flow:to_client
-        FileData,  // response body; the request body under flow:to_server
+    using BufDir = detail::BufDir;
+
+    // --- The per-rule state keyword handlers (rules/options/*.cc) work on. ---
+
+    // Once-per-rule keywords already seen.
+    struct Seen {
+        bool msg = false;
+        bool sid = false;
+        bool rev = false;
+        bool gid = false;
+        bool classtype = false;
+        bool priority = false;  // explicit: a later classtype keeps it
+        bool fast_pattern = false;
+        bool app_layer_protocol = false;
     };
+
+    Rule& rule() { return rule_; }
+    const Vars& vars() const { return vars_; }
+    Seen& seen() { return seen_; }
+
+    // The active sticky buffer section (-1: the packet payload) and its BufferMatch.
+    int current_list() const { return cur_list_; }
+    BufferMatch* current_buffer();
+    // pkt_data: what follows inspects the packet payload again.
+    void end_sticky() { cur_list_ = -1; }
+
+    // Appends an op to a list (-1: Rule::payload, else Rule::buffers[list]) and remembers it
+    // for modifiers and relative keywords.
+    void push_op(int list, PayloadOp op);
+    // Where a relative isdataat / byte_* goes when no sticky buffer is active: the list of
+    // the previous match (Suricata's rule), else the payload.
+    int relative_target(bool content_pcre_only) const;
+    // The target of content modifiers: the most recent content, wherever it moved since.
+    Content* last_content();
+
+    // A sticky buffer keyword opens a section (`written`: the keyword as written).
+    void open_sticky(std::string_view written, const BufferSpec& buf);
+    // A legacy modifier (http_uri, uricontent) moves the preceding payload content.
+    Status move_last_content(std::string_view keyword, const BufferSpec& buf);
+    // A pcre goes to the active sticky buffer, or to the buffer its flag names (`flag`,
+    // nullptr for none); /R outside a sticky buffer needs an earlier match in that buffer.
+    Status place_pcre(Pcre p, const PcreBufferFlag* flag);
+    // app-layer-protocol:[!]proto, checked against the header and buffers in finish().
+    void set_app_layer_protocol(dataplane::app::AppProto p, bool negated);
 
 private:
     // A place in the rule's programs: list -1 is Rule::payload, else Rule::buffers[list].
@@ -54,51 +94,25 @@ private:
         bool sticky = false;  // opened by a sticky buffer keyword (not a legacy modifier)
     };
 
-    Status apply_content(std::string_view v);
-    Status apply_modifier(std::string_view name, const std::optional<std::string_view>& v);
-    Status apply_pcre(std::string_view v);
-    Status apply_sticky(std::string_view name, dataplane::app::BufferId id, BufDir dir);
-    Status apply_legacy_buffer(std::string_view name, dataplane::app::BufferId id, BufDir dir);
-    Status apply_transform(std::string_view name, Transform t);
-    Status apply_bsize(std::string_view v);
-    Status apply_urilen(std::string_view v);
-    Status apply_app_layer_protocol(std::string_view v);
     Status resolve_buffers();
     Status bind_app_proto();
 
     std::vector<PayloadOp>& ops(int list);
-    // Appends an op to a list and remembers it for modifiers and relative keywords.
-    void push_op(int list, PayloadOp op);
     // The last section for a legacy modifier / pcre flag target, created when needed.
     int legacy_section(std::string_view keyword, dataplane::app::BufferId id, BufDir dir);
-    // Where a relative isdataat / byte_* goes when no sticky buffer is active: the list of
-    // the previous match (Suricata's rule), else the payload.
-    int relative_target(bool content_pcre_only) const;
 
     Rule& rule_;
     const Vars& vars_;
-    bool explicit_priority_ = false;
-    bool have_sid_ = false;
-    bool have_rev_ = false;
-    bool have_gid_ = false;
-    bool have_msg_ = false;
-    bool have_classtype_ = false;
-    bool have_fast_pattern_ = false;
+    Seen seen_;
 
     std::vector<Section> sections_;  // parallel to rule_.buffers until finish()
     int cur_list_ = -1;              // active sticky buffer section, -1 = payload
     OpRef last_content_;             // target of content modifiers
     OpRef last_match_;               // last content / pcre (relative isdataat)
     OpRef last_any_;                 // last content / pcre / byte_* / isdataat (byte_*)
-    bool have_app_layer_protocol_ = false;
     dataplane::app::AppProto alp_ = dataplane::app::AppProto::Unknown;
     bool alp_negated_ = false;
 };
-
-// Why a keyword the parser does not implement is rejected, or nullopt when it is supported.
-// App-layer keywords that are not modelled (other protocols' buffers, app-layer-event, ...)
-// are marked "(app-layer)" so coverage reports can bucket them.
-std::optional<std::string> unsupported_keyword(std::string_view name);
 
 // Application protocols the sensor detects, by their rule names (header protocol and
 // app-layer-protocol): http, dns, tls, ssh, smtp, ftp, smb, failed, and Suricata's aliases

@@ -579,6 +579,9 @@ std::vector<std::pair<std::string, size_t>> LoadReport::rejected_by_reason() con
     return out;
 }
 
+// Compiles parsed rules into a RuleSet, one named step after the other (build() reads top to
+// bottom); the builder holds what the steps share: the set being built, the report, the
+// Hyperscan cache and timers, and the group and prefilter bookkeeping.
 class RuleSetBuilder {
 public:
     // `order` (empty: `rules` in order) lists the rules to build: rules[index], or the rule of
@@ -586,6 +589,42 @@ public:
     static Result<std::shared_ptr<const RuleSet>> build(
         std::vector<Rule> rules, const std::vector<ParsedFiles::Entry>& order, LoadReport& report,
         const CompileOptions& opts, double parse_seconds);
+
+private:
+    RuleSetBuilder(std::vector<Rule>& rules, const std::vector<ParsedFiles::Entry>& entries,
+                   LoadReport& report, const CompileOptions& opts);
+
+    const RuleSet::CompiledRulePtr* shared_at(size_t i) const;
+    const Rule& rule_at(size_t i) const;
+    std::vector<size_t> evaluation_order() const;
+    void compile_rules(const std::vector<size_t>& order);
+    std::string compile_rule(const Rule& r, CompiledRule& cr);
+    std::string compile_flowbits(const Rule& r, CompiledRule& cr);
+    void index_rules();
+    uint16_t intern_group(std::vector<uint32_t> members);
+    void group_packet_rules();
+    void group_slot(size_t t, size_t d);
+    Status build_packet_databases();
+    Status build_app_databases();
+    Status build_app_group(size_t gi);
+    void index_addresses(RuleGroup& g);
+    void count_database(const hs_database_t* db);
+    void finish_stats();
+
+    std::vector<Rule>& rules_;
+    const std::vector<ParsedFiles::Entry>& entries_;
+    LoadReport& report_;
+    const RuleSet* prev_;
+    const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+    std::shared_ptr<RuleSet> rs_;
+    HsCache cache_;
+    double hs_seconds_ = 0;                // the Hyperscan share of compile_seconds
+    std::set<std::string> flowbit_names_;  // used by this rule set
+    std::map<std::vector<uint32_t>, uint16_t> group_by_members_;  // dedupe identical groups
+    std::vector<std::vector<uint32_t>> group_members_;
+    std::set<uint32_t> prefiltered_;
+    std::set<uint32_t> regex_prefiltered_;
+    std::set<uint32_t> indexed_;
 };
 
 RuleSet::RuleSet()
@@ -738,43 +777,91 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::stri
     return rs;
 }
 
+namespace {
+
+// The ports of a slot that get their own group: the busiest, with enough rules to pay off.
+std::set<uint16_t> busiest_ports(const std::map<uint16_t, std::vector<uint32_t>>& by_port) {
+    std::vector<std::pair<size_t, uint16_t>> busiest;
+    for (const auto& [port, v] : by_port) {
+        if (v.size() >= kMinRulesPerPortGroup) {
+            busiest.emplace_back(v.size(), port);
+        }
+    }
+    std::sort(busiest.rbegin(), busiest.rend());
+    if (busiest.size() > kMaxPortGroups) {
+        busiest.resize(kMaxPortGroups);
+    }
+    std::set<uint16_t> own;
+    for (const auto& b : busiest) {
+        own.insert(b.second);
+    }
+    return own;
+}
+
+// compile_db with the cache, timed: adds to `seconds`.
+Result<HsDatabasePtr> timed_compile_db(std::vector<std::string>& exprs,
+                                       std::vector<unsigned>& flags,
+                                       std::vector<std::vector<uint32_t>>& pattern_rules,
+                                       std::vector<uint32_t>& refused, HsCache& cache,
+                                       double& seconds) {
+    const auto h0 = std::chrono::steady_clock::now();
+    auto db = compile_db(exprs, flags, pattern_rules, refused, cache);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - h0).count();
+    return db;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(
     std::vector<Rule> rules, const std::vector<ParsedFiles::Entry>& entries, LoadReport& report,
     const CompileOptions& opts, double parse_seconds) {
-    const auto t0 = std::chrono::steady_clock::now();
-    std::shared_ptr<RuleSet> rs(new RuleSet());
-    rs->stats_.parse_seconds = parse_seconds;
-    HsCache cache(opts.cache_dir);
-    double hs_seconds = 0;
-    // compile_db with the cache, timed: the Hyperscan share of compile_seconds.
-    auto timed_compile_db = [&](std::vector<std::string>& exprs, std::vector<unsigned>& flags,
-                                std::vector<std::vector<uint32_t>>& pattern_rules,
-                                std::vector<uint32_t>& refused) {
-        const auto h0 = std::chrono::steady_clock::now();
-        auto db = compile_db(exprs, flags, pattern_rules, refused, cache);
-        hs_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - h0).count();
-        return db;
-    };
-    auto& compiled = rs->compiled_;
+    RuleSetBuilder b(rules, entries, report, opts);
+    b.rs_->stats_.parse_seconds = parse_seconds;
+    b.compile_rules(b.evaluation_order());  // per rule: programs, buffers, flowbits
+    // Every rule was moved into its CompiledRule: the husks go now, before the databases are
+    // built (a reload's peak memory).
+    std::vector<Rule>().swap(rules);
+    b.index_rules();
+    b.group_packet_rules();
+    if (auto st = b.build_packet_databases(); !st) {
+        return st.error();
+    }
+    if (auto st = b.build_app_databases(); !st) {
+        return st.error();
+    }
+    b.finish_stats();
+    return std::shared_ptr<const RuleSet>(std::move(b.rs_));
+}
 
-    const RuleSet* prev = opts.previous.get();
-    const size_t nin = entries.empty() ? rules.size() : entries.size();
-    // Input i: a rule parsed now, or one of the previous set (null: parsed now).
-    auto shared_at = [&](size_t i) -> const RuleSet::CompiledRulePtr* {
-        if (entries.empty() || !entries[i].known || prev == nullptr) {
-            return nullptr;
-        }
-        return &prev->compiled_[entries[i].index];
-    };
-    auto rule_at = [&](size_t i) -> const Rule& {
-        if (const auto* sp = shared_at(i)) {
-            return (*sp)->rule;
-        }
-        return rules[entries.empty() ? i : entries[i].index];
-    };
+RuleSetBuilder::RuleSetBuilder(std::vector<Rule>& rules,
+                               const std::vector<ParsedFiles::Entry>& entries, LoadReport& report,
+                               const CompileOptions& opts)
+    : rules_(rules),
+      entries_(entries),
+      report_(report),
+      prev_(opts.previous.get()),
+      rs_(new RuleSet()),
+      cache_(opts.cache_dir) {}
 
-    // Evaluation order: Suricata's signature ordering (action, flowbits, priority), stable.
-    std::vector<size_t> order(nin);
+// Input i: a rule of the previous set whose program is shared, or null (parsed now).
+const RuleSet::CompiledRulePtr* RuleSetBuilder::shared_at(size_t i) const {
+    if (entries_.empty() || !entries_[i].known || prev_ == nullptr) {
+        return nullptr;
+    }
+    return &prev_->compiled_[entries_[i].index];
+}
+
+// The rule of input i, shared or parsed now.
+const Rule& RuleSetBuilder::rule_at(size_t i) const {
+    if (const auto* sp = shared_at(i)) {
+        return (*sp)->rule;
+    }
+    return rules_[entries_.empty() ? i : entries_[i].index];
+}
+
+// Evaluation order: Suricata's signature ordering (action, flowbits, priority), stable.
+std::vector<size_t> RuleSetBuilder::evaluation_order() const {
+    std::vector<size_t> order(entries_.empty() ? rules_.size() : entries_.size());
     for (size_t i = 0; i < order.size(); ++i) {
         order[i] = i;
     }
@@ -791,215 +878,220 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(
         }
         return ra.priority < rb.priority;
     });
+    return order;
+}
 
-    std::set<std::string> flowbit_names;  // used by this rule set
-    auto flowbit_id = [&](const std::string& name) -> Result<uint16_t> {
-        flowbit_names.insert(name);
-        return flowbit_registry_id(name);
-    };
-
-    compiled.reserve(nin);
+// Compiles the rules in evaluation order (sharing a reload's unchanged ones); a rule that
+// does not compile goes to the report's rejections, in that order.
+void RuleSetBuilder::compile_rules(const std::vector<size_t>& order) {
+    auto& compiled = rs_->compiled_;
+    compiled.reserve(order.size());
     for (size_t oi : order) {
         if (const auto* sp = shared_at(oi)) {
             for (const auto& fb : (*sp)->rule.flowbits) {
-                flowbit_names.insert(fb.names.begin(), fb.names.end());
+                flowbit_names_.insert(fb.names.begin(), fb.names.end());
             }
             compiled.push_back(*sp);  // unchanged: its program is shared, not rebuilt
-            ++rs->stats_.shared;
+            ++rs_->stats_.shared;
             continue;
         }
-        Rule& r = rules[entries.empty() ? oi : entries[oi].index];
+        Rule& r = rules_[entries_.empty() ? oi : entries_[oi].index];
         auto crp = std::make_shared<CompiledRule>();
-        CompiledRule& cr = *crp;
-        std::string err = compile_ops(r.payload, cr.ops, cr.needs_payload);
-        bool buf_payload = false;
-        for (size_t bi = 0; bi < r.buffers.size() && err.empty(); ++bi) {
-            const BufferMatch& bm = r.buffers[bi];
-            CBuffer cb;
-            cb.buffer = bm.buffer;
-            cb.transforms = bm.transforms;
-            cb.bsize = bm.bsize;
-            err = compile_ops(bm.ops, cb.ops, buf_payload);
-            if (auto v = view_registry_id(bm.buffer, bm.transforms); v) {
-                cb.view = *v;
-            } else if (err.empty()) {
-                err = v.error().message;
-            }
-            cr.stage = std::max(cr.stage, dataplane::app::buffer_stage(bm.buffer));
-            cr.bufs.push_back(std::move(cb));
-        }
-        if (r.urilen) {
-            cr.stage = std::max<uint8_t>(cr.stage, 1);
-        }
-        cr.app_rule = !cr.bufs.empty() || r.urilen.has_value();
-        cr.app_proto = r.app_bind;
-        if (cr.app_rule &&
-            (r.app_bind == dataplane::app::AppProto::Unknown || r.app_bind_negated)) {
-            err = "application-layer buffers without an application protocol";
-        }
-        if (r.flow && r.flow->only_stream) {
-            cr.packet_ok = false;
-        }
-        if ((r.flow && r.flow->no_stream) || r.packet_only || r.dsize) {
-            cr.stream_ok = false;  // dsize describes one packet, as in Suricata
-        }
-        for (const auto& fb : r.flowbits) {
-            if (fb.op == FlowbitCmd::Op::NoAlert) {
-                continue;
-            }
-            CFlowbit c;
-            c.op = fb.op;
-            c.any_of = fb.any_of;
-            for (const auto& n : fb.names) {
-                auto id = flowbit_id(n);
-                if (!id) {
-                    err = id.error().message;
-                    break;
-                }
-                c.ids.push_back(*id);
-            }
-            if (fb.op == FlowbitCmd::Op::IsSet || fb.op == FlowbitCmd::Op::IsNotSet) {
-                cr.flowbit_checks.push_back(std::move(c));
-            } else {
-                cr.flowbit_actions.push_back(std::move(c));
-            }
-        }
-        if (!err.empty()) {
-            report.rejected.push_back(RuleError{r.file, r.line, r.sid, err});
+        if (std::string err = compile_rule(r, *crp); !err.empty()) {
+            report_.rejected.push_back(RuleError{r.file, r.line, r.sid, err});
             continue;
         }
-        cr.alerts = r.action != Action::Pass && !r.noalert;
-        cr.rule = std::move(r);
+        crp->alerts = r.action != Action::Pass && !r.noalert;
+        crp->rule = std::move(r);
         compiled.push_back(std::move(crp));
     }
-    // Every rule was moved into its CompiledRule: the husks go now, before the databases are
-    // built (a reload's peak memory).
-    std::vector<Rule>().swap(rules);
-    report.loaded = compiled.size();
-    static std::atomic<uint32_t> next_id{1};
-    rs->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
-    rs->by_gid_sid_.reserve(compiled.size());
-    for (uint32_t i = 0; i < compiled.size(); ++i) {
-        rs->by_gid_sid_.emplace(uint64_t{compiled[i]->rule.gid} << 32 | compiled[i]->rule.sid, i);
-    }
-    rs->stats_.rules = compiled.size();
-    rs->stats_.flowbits = flowbit_names.size();
+}
 
-    // Prefilter choice per rule.
+// One rule's confirm programs (payload, then each buffer with its view), its app binding and
+// packet/stream scope, then its flowbits. The error that rejects it, or empty.
+std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
+    std::string err = compile_ops(r.payload, cr.ops, cr.needs_payload);
+    bool buf_payload = false;
+    for (size_t bi = 0; bi < r.buffers.size() && err.empty(); ++bi) {
+        const BufferMatch& bm = r.buffers[bi];
+        CBuffer cb;
+        cb.buffer = bm.buffer;
+        cb.transforms = bm.transforms;
+        cb.bsize = bm.bsize;
+        err = compile_ops(bm.ops, cb.ops, buf_payload);
+        if (auto v = view_registry_id(bm.buffer, bm.transforms); v) {
+            cb.view = *v;
+        } else if (err.empty()) {
+            err = v.error().message;
+        }
+        cr.stage = std::max(cr.stage, dataplane::app::buffer_stage(bm.buffer));
+        cr.bufs.push_back(std::move(cb));
+    }
+    if (r.urilen) {
+        cr.stage = std::max<uint8_t>(cr.stage, 1);
+    }
+    cr.app_rule = !cr.bufs.empty() || r.urilen.has_value();
+    cr.app_proto = r.app_bind;
+    if (cr.app_rule && (r.app_bind == dataplane::app::AppProto::Unknown || r.app_bind_negated)) {
+        err = "application-layer buffers without an application protocol";
+    }
+    if (r.flow && r.flow->only_stream) {
+        cr.packet_ok = false;
+    }
+    if ((r.flow && r.flow->no_stream) || r.packet_only || r.dsize) {
+        cr.stream_ok = false;  // dsize describes one packet, as in Suricata
+    }
+    // Flowbits get their ids even when the rule is already rejected (as before the split: the
+    // process-wide ids and the set's flowbit count depend on it).
+    if (std::string fb_err = compile_flowbits(r, cr); !fb_err.empty()) {
+        err = std::move(fb_err);
+    }
+    return err;
+}
+
+// A rule's flowbit checks and actions with their process-wide ids; the last id error, or empty.
+std::string RuleSetBuilder::compile_flowbits(const Rule& r, CompiledRule& cr) {
+    std::string err;
+    for (const auto& fb : r.flowbits) {
+        if (fb.op == FlowbitCmd::Op::NoAlert) {
+            continue;
+        }
+        CFlowbit c;
+        c.op = fb.op;
+        c.any_of = fb.any_of;
+        for (const auto& n : fb.names) {
+            flowbit_names_.insert(n);
+            auto id = flowbit_registry_id(n);
+            if (!id) {
+                err = id.error().message;
+                break;
+            }
+            c.ids.push_back(*id);
+        }
+        if (fb.op == FlowbitCmd::Op::IsSet || fb.op == FlowbitCmd::Op::IsNotSet) {
+            cr.flowbit_checks.push_back(std::move(c));
+        } else {
+            cr.flowbit_actions.push_back(std::move(c));
+        }
+    }
+    return err;
+}
+
+// The loaded count, the set's id, the (gid, sid) index and the rule / flowbit counts.
+void RuleSetBuilder::index_rules() {
+    const auto& compiled = rs_->compiled_;
+    report_.loaded = compiled.size();
+    static std::atomic<uint32_t> next_id{1};
+    rs_->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+    rs_->by_gid_sid_.reserve(compiled.size());
+    for (uint32_t i = 0; i < compiled.size(); ++i) {
+        rs_->by_gid_sid_.emplace(uint64_t{compiled[i]->rule.gid} << 32 | compiled[i]->rule.sid, i);
+    }
+    rs_->stats_.rules = compiled.size();
+    rs_->stats_.flowbits = flowbit_names_.size();
+}
+
+// The index of the group with these members, added when new (identical groups share one).
+uint16_t RuleSetBuilder::intern_group(std::vector<uint32_t> members) {
+    std::sort(members.begin(), members.end());
+    auto it = group_by_members_.find(members);
+    if (it != group_by_members_.end()) {
+        return it->second;
+    }
+    const auto gi = static_cast<uint16_t>(group_members_.size());
+    group_by_members_.emplace(members, gi);
+    group_members_.push_back(std::move(members));
+    return gi;
+}
+
+// Membership: for each (transport, dir) slot, which packet rules apply, and under which port.
+void RuleSetBuilder::group_packet_rules() {
+    const size_t nslots = kTransports * kDirs;
+    rs_->port_maps_.assign(nslots, {});
+    rs_->default_group_.assign(nslots, 0);
+    for (size_t t = 0; t < kTransports; ++t) {
+        for (size_t d = 0; d < kDirs; ++d) {
+            group_slot(t, d);
+        }
+    }
+}
+
+// One (transport, dir) slot: rules on any port in the base group; the busiest ports get their
+// own groups (base plus that port's rules), the others fold into the base group.
+void RuleSetBuilder::group_slot(size_t t, size_t d) {
+    const auto& compiled = rs_->compiled_;
+    std::vector<uint32_t> any_port;
+    std::map<uint16_t, std::vector<uint32_t>> by_port;
+    for (uint32_t ci = 0; ci < compiled.size(); ++ci) {
+        const CompiledRule& cr = *compiled[ci];
+        const Rule& r = cr.rule;
+        if (cr.app_rule) {
+            continue;  // run on transaction events (app groups)
+        }
+        const auto ts = transports_of(r.proto);
+        if (std::find(ts.begin(), ts.end(), static_cast<Transport>(t)) == ts.end()) {
+            continue;
+        }
+        if (r.flow && ((r.flow->to_server && d != 0) || (r.flow->to_client && d != 1))) {
+            continue;
+        }
+        const PortSet& key_ports = d == 0 ? r.dport : r.sport;
+        const bool groupable = (t == kTcp || t == kUdp) && !r.bidirectional &&
+                               !key_ports.is_any() && port_count(key_ports) <= kMaxGroupedPorts;
+        if (!groupable) {
+            any_port.push_back(ci);
+            continue;
+        }
+        for (const auto& pr : key_ports.ranges) {
+            for (uint32_t p = pr.lo; p <= pr.hi; ++p) {
+                by_port[static_cast<uint16_t>(p)].push_back(ci);
+            }
+        }
+    }
+    const std::set<uint16_t> own = busiest_ports(by_port);
+    std::vector<uint32_t> base = any_port;
+    std::set<uint32_t> in_base(any_port.begin(), any_port.end());
+    for (const auto& [port, v] : by_port) {
+        if (own.count(port) != 0) {
+            continue;
+        }
+        for (uint32_t ri : v) {
+            if (in_base.insert(ri).second) {
+                base.push_back(ri);
+            }
+        }
+    }
+    const size_t slot = t * kDirs + d;
+    const uint16_t base_group = intern_group(base);
+    rs_->default_group_[slot] = base_group;
+    if (own.empty()) {
+        return;
+    }
+    auto& pm = rs_->port_maps_[slot];
+    pm.assign(65536, base_group);
+    for (uint16_t port : own) {
+        std::vector<uint32_t> members = any_port;
+        members.insert(members.end(), by_port[port].begin(), by_port[port].end());
+        pm[port] = intern_group(std::move(members));
+    }
+    rs_->stats_.port_groups += own.size();
+}
+
+// One Hyperscan database per distinct packet group, from each member's fast pattern; rules
+// without one are checked always or through the address index.
+Status RuleSetBuilder::build_packet_databases() {
+    const auto& compiled = rs_->compiled_;
     std::vector<Prefilter> pfs(compiled.size());
     for (size_t i = 0; i < compiled.size(); ++i) {
         if (!compiled[i]->app_rule) {
             pfs[i] = choose_prefilter(compiled[i]->ops);
         }
     }
-
-    // Membership: for each (transport, dir) slot, which rules apply, and under which port.
-    const size_t nslots = kTransports * kDirs;
-    rs->port_maps_.assign(nslots, {});
-    rs->default_group_.assign(nslots, 0);
-    std::map<std::vector<uint32_t>, uint16_t> group_by_members;  // dedupe identical groups
-    std::vector<std::vector<uint32_t>> group_members;
-
-    auto intern_group = [&](std::vector<uint32_t> members) -> uint16_t {
-        std::sort(members.begin(), members.end());
-        auto it = group_by_members.find(members);
-        if (it != group_by_members.end()) {
-            return it->second;
-        }
-        const auto gi = static_cast<uint16_t>(group_members.size());
-        group_by_members.emplace(members, gi);
-        group_members.push_back(std::move(members));
-        return gi;
-    };
-
-    for (size_t t = 0; t < kTransports; ++t) {
-        for (size_t d = 0; d < kDirs; ++d) {
-            std::vector<uint32_t> any_port;
-            std::map<uint16_t, std::vector<uint32_t>> by_port;
-            for (uint32_t ci = 0; ci < compiled.size(); ++ci) {
-                const CompiledRule& cr = *compiled[ci];
-                const Rule& r = cr.rule;
-                if (cr.app_rule) {
-                    continue;  // run on transaction events (app groups below)
-                }
-                const auto ts = transports_of(r.proto);
-                if (std::find(ts.begin(), ts.end(), static_cast<Transport>(t)) == ts.end()) {
-                    continue;
-                }
-                if (r.flow) {
-                    if (r.flow->to_server && d != 0) {
-                        continue;
-                    }
-                    if (r.flow->to_client && d != 1) {
-                        continue;
-                    }
-                }
-                const PortSet& key_ports = d == 0 ? r.dport : r.sport;
-                const bool groupable = (t == kTcp || t == kUdp) && !r.bidirectional &&
-                                       !key_ports.is_any() &&
-                                       port_count(key_ports) <= kMaxGroupedPorts;
-                if (!groupable) {
-                    any_port.push_back(ci);
-                    continue;
-                }
-                for (const auto& pr : key_ports.ranges) {
-                    for (uint32_t p = pr.lo; p <= pr.hi; ++p) {
-                        by_port[static_cast<uint16_t>(p)].push_back(ci);
-                    }
-                }
-            }
-            // The busiest ports get their own groups; the others fold into the any group.
-            std::vector<std::pair<size_t, uint16_t>> busiest;
-            for (const auto& [port, v] : by_port) {
-                if (v.size() >= kMinRulesPerPortGroup) {
-                    busiest.emplace_back(v.size(), port);
-                }
-            }
-            std::sort(busiest.rbegin(), busiest.rend());
-            if (busiest.size() > kMaxPortGroups) {
-                busiest.resize(kMaxPortGroups);
-            }
-            std::set<uint16_t> own;
-            for (const auto& b : busiest) {
-                own.insert(b.second);
-            }
-            std::vector<uint32_t> base = any_port;
-            std::set<uint32_t> in_base(any_port.begin(), any_port.end());
-            for (const auto& [port, v] : by_port) {
-                if (own.count(port) != 0) {
-                    continue;
-                }
-                for (uint32_t ri : v) {
-                    if (in_base.insert(ri).second) {
-                        base.push_back(ri);
-                    }
-                }
-            }
-            const size_t slot = t * kDirs + d;
-            const uint16_t base_group = intern_group(base);
-            rs->default_group_[slot] = base_group;
-            if (!own.empty()) {
-                auto& pm = rs->port_maps_[slot];
-                pm.assign(65536, base_group);
-                for (uint16_t port : own) {
-                    std::vector<uint32_t> members = any_port;
-                    members.insert(members.end(), by_port[port].begin(), by_port[port].end());
-                    pm[port] = intern_group(std::move(members));
-                }
-                rs->stats_.port_groups += own.size();
-            }
-        }
-    }
-
-    // One Hyperscan database per distinct group.
-    auto& groups = *rs->groups_;
-    groups.resize(group_members.size());
-    std::set<uint32_t> prefiltered;
-    std::set<uint32_t> regex_prefiltered;
-    std::set<uint32_t> indexed;
-    for (size_t gi = 0; gi < group_members.size(); ++gi) {
+    auto& groups = *rs_->groups_;
+    groups.resize(group_members_.size());
+    for (size_t gi = 0; gi < group_members_.size(); ++gi) {
         RuleGroup& g = groups[gi];
-        const auto& members = group_members[gi];
+        const auto& members = group_members_[gi];
         g.rule_count = members.size();
         std::map<std::pair<std::string, unsigned>, uint32_t> pattern_ids;
         std::vector<std::string> exprs;
@@ -1021,143 +1113,168 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::build(
             }
             pattern_rules[it->second].push_back(ri);
         }
-        auto db = timed_compile_db(exprs, flags, pattern_rules, g.always);
+        auto db = timed_compile_db(exprs, flags, pattern_rules, g.always, cache_, hs_seconds_);
         if (!db) {
             return db.error();
         }
         g.db = std::move(db.value());
         for (size_t i = 0; i < pattern_rules.size(); ++i) {
             for (uint32_t ri : pattern_rules[i]) {
-                (flags[i] & HS_FLAG_PREFILTER ? regex_prefiltered : prefiltered).insert(ri);
+                (flags[i] & HS_FLAG_PREFILTER ? regex_prefiltered_ : prefiltered_).insert(ri);
             }
         }
         g.pattern_rules = std::move(pattern_rules);
-        // Rules without a pattern: index the small-address ones by source or destination.
-        std::vector<std::pair<uint32_t, const IpSet*>> by_src;
-        std::vector<std::pair<uint32_t, const IpSet*>> by_dst;
-        std::vector<uint32_t> always;
-        for (uint32_t ri : g.always) {
-            const Rule& r = compiled[ri]->rule;
-            if (!r.bidirectional && small_set(r.src)) {
-                by_src.emplace_back(ri, &r.src);
-            } else if (!r.bidirectional && small_set(r.dst)) {
-                by_dst.emplace_back(ri, &r.dst);
-            } else {
-                always.push_back(ri);
-            }
-        }
-        g.by_src = build_index(by_src);
-        g.by_dst = build_index(by_dst);
-        for (const auto& e : by_src) {
-            indexed.insert(e.first);
-        }
-        for (const auto& e : by_dst) {
-            indexed.insert(e.first);
-        }
-        g.always = std::move(always);
-        std::sort(g.always.begin(), g.always.end());
-        if (g.db) {
-            size_t sz = 0;
-            if (hs_database_size(g.db.get(), &sz) == HS_SUCCESS) {
-                rs->stats_.database_bytes += sz;
-            }
-            ++rs->stats_.databases;
+        index_addresses(g);
+        count_database(g.db.get());
+    }
+    return Ok{};
+}
+
+// Rules of a group without a pattern: the small-address ones indexed by source or destination,
+// the rest checked always.
+void RuleSetBuilder::index_addresses(RuleGroup& g) {
+    std::vector<std::pair<uint32_t, const IpSet*>> by_src;
+    std::vector<std::pair<uint32_t, const IpSet*>> by_dst;
+    std::vector<uint32_t> always;
+    for (uint32_t ri : g.always) {
+        const Rule& r = rs_->compiled_[ri]->rule;
+        if (!r.bidirectional && small_set(r.src)) {
+            by_src.emplace_back(ri, &r.src);
+        } else if (!r.bidirectional && small_set(r.dst)) {
+            by_dst.emplace_back(ri, &r.dst);
+        } else {
+            always.push_back(ri);
         }
     }
-    // Application-layer rules: one group per (protocol, stage), one database per buffer view.
-    auto& app_groups = *rs->app_groups_;
+    g.by_src = build_index(by_src);
+    g.by_dst = build_index(by_dst);
+    for (const auto& e : by_src) {
+        indexed_.insert(e.first);
+    }
+    for (const auto& e : by_dst) {
+        indexed_.insert(e.first);
+    }
+    g.always = std::move(always);
+    std::sort(g.always.begin(), g.always.end());
+}
+
+// A built database in the stats (none: a group without patterns).
+void RuleSetBuilder::count_database(const hs_database_t* db) {
+    if (db == nullptr) {
+        return;
+    }
+    size_t sz = 0;
+    if (hs_database_size(db, &sz) == HS_SUCCESS) {
+        rs_->stats_.database_bytes += sz;
+    }
+    ++rs_->stats_.databases;
+}
+
+// Application-layer rules: one group per (protocol, stage), one database per buffer view.
+Status RuleSetBuilder::build_app_databases() {
+    auto& app_groups = *rs_->app_groups_;
     app_groups.resize(RuleSet::kAppProtos * RuleSet::kAppStages);
     for (size_t gi = 0; gi < app_groups.size(); ++gi) {
-        AppGroup& ag = app_groups[gi];
-        std::map<uint16_t, std::map<std::pair<std::string, unsigned>, uint32_t>> ids;
-        std::map<uint16_t, std::vector<std::string>> exprs;
-        std::map<uint16_t, std::vector<unsigned>> flags;
-        std::map<uint16_t, std::vector<std::vector<uint32_t>>> prules;
-        for (uint32_t ci = 0; ci < compiled.size(); ++ci) {
-            const CompiledRule& cr = *compiled[ci];
-            if (!cr.app_rule ||
-                static_cast<size_t>(cr.app_proto) * RuleSet::kAppStages + cr.stage != gi) {
-                continue;
-            }
-            ++ag.rule_count;
-            ++rs->stats_.app_rules;
-            uint16_t view = 0;
-            const Prefilter pf = choose_app_prefilter(cr, view);
-            if (pf.kind == Prefilter::Kind::None) {
-                ag.always.push_back(ci);
-                continue;
-            }
-            auto key = std::make_pair(pf.expr, pf.flags);
-            auto& vid = ids[view];
-            auto it = vid.find(key);
-            if (it == vid.end()) {
-                it = vid.emplace(key, static_cast<uint32_t>(exprs[view].size())).first;
-                exprs[view].push_back(pf.expr);
-                flags[view].push_back(pf.flags);
-                prules[view].emplace_back();
-            }
-            prules[view][it->second].push_back(ci);
-            (pf.flags & HS_FLAG_PREFILTER ? regex_prefiltered : prefiltered).insert(ci);
+        if (auto st = build_app_group(gi); !st) {
+            return st;
         }
-        for (auto& [view, ex] : exprs) {
-            AppGroup::ViewDb vd;
-            vd.view = view;
-            std::vector<uint32_t> refused;
-            auto db = timed_compile_db(ex, flags[view], prules[view], refused);
-            if (!db) {
-                return db.error();
-            }
-            for (uint32_t ri : refused) {
-                prefiltered.erase(ri);
-                regex_prefiltered.erase(ri);
-                ag.always.push_back(ri);
-            }
-            vd.db = std::move(db.value());
-            vd.pattern_rules = std::move(prules[view]);
-            if (vd.db) {
-                size_t sz = 0;
-                if (hs_database_size(vd.db.get(), &sz) == HS_SUCCESS) {
-                    rs->stats_.database_bytes += sz;
-                }
-                ++rs->stats_.databases;
-                ag.dbs.push_back(std::move(vd));
-            }
-        }
-        std::sort(ag.always.begin(), ag.always.end());
     }
+    return Ok{};
+}
 
-    rs->stats_.prefiltered = prefiltered.size();
-    rs->stats_.pcre_prefilter = regex_prefiltered.size();
-    rs->stats_.address_indexed_rules = indexed.size();
-    rs->stats_.always_check = compiled.size() - prefiltered.size() - regex_prefiltered.size();
-    *rs->views_ = view_registry_snapshot();
+// One (protocol, stage) group: its rules' prefilters by buffer view, a database per view.
+Status RuleSetBuilder::build_app_group(size_t gi) {
+    const auto& compiled = rs_->compiled_;
+    AppGroup& ag = (*rs_->app_groups_)[gi];
+    std::map<uint16_t, std::map<std::pair<std::string, unsigned>, uint32_t>> ids;
+    std::map<uint16_t, std::vector<std::string>> exprs;
+    std::map<uint16_t, std::vector<unsigned>> flags;
+    std::map<uint16_t, std::vector<std::vector<uint32_t>>> prules;
+    for (uint32_t ci = 0; ci < compiled.size(); ++ci) {
+        const CompiledRule& cr = *compiled[ci];
+        if (!cr.app_rule ||
+            static_cast<size_t>(cr.app_proto) * RuleSet::kAppStages + cr.stage != gi) {
+            continue;
+        }
+        ++ag.rule_count;
+        ++rs_->stats_.app_rules;
+        uint16_t view = 0;
+        const Prefilter pf = choose_app_prefilter(cr, view);
+        if (pf.kind == Prefilter::Kind::None) {
+            ag.always.push_back(ci);
+            continue;
+        }
+        auto key = std::make_pair(pf.expr, pf.flags);
+        auto& vid = ids[view];
+        auto it = vid.find(key);
+        if (it == vid.end()) {
+            it = vid.emplace(key, static_cast<uint32_t>(exprs[view].size())).first;
+            exprs[view].push_back(pf.expr);
+            flags[view].push_back(pf.flags);
+            prules[view].emplace_back();
+        }
+        prules[view][it->second].push_back(ci);
+        (pf.flags & HS_FLAG_PREFILTER ? regex_prefiltered_ : prefiltered_).insert(ci);
+    }
+    for (auto& [view, ex] : exprs) {
+        AppGroup::ViewDb vd;
+        vd.view = view;
+        std::vector<uint32_t> refused;
+        auto db = timed_compile_db(ex, flags[view], prules[view], refused, cache_, hs_seconds_);
+        if (!db) {
+            return db.error();
+        }
+        for (uint32_t ri : refused) {
+            prefiltered_.erase(ri);
+            regex_prefiltered_.erase(ri);
+            ag.always.push_back(ri);
+        }
+        vd.db = std::move(db.value());
+        vd.pattern_rules = std::move(prules[view]);
+        if (vd.db) {
+            count_database(vd.db.get());
+            ag.dbs.push_back(std::move(vd));
+        }
+    }
+    std::sort(ag.always.begin(), ag.always.end());
+    return Ok{};
+}
+
+// Prefilter counts, buffer views and buffer-usage flags, timings, cache stats and warnings.
+void RuleSetBuilder::finish_stats() {
+    const auto& compiled = rs_->compiled_;
+    RuleSetStats& st = rs_->stats_;
+    st.prefiltered = prefiltered_.size();
+    st.pcre_prefilter = regex_prefiltered_.size();
+    st.address_indexed_rules = indexed_.size();
+    st.always_check = compiled.size() - prefiltered_.size() - regex_prefiltered_.size();
+    *rs_->views_ = view_registry_snapshot();
     for (const auto& c : compiled) {
         for (const auto& b : c->bufs) {
             const auto bi = static_cast<size_t>(b.buffer);
-            if (rs->buffer_used_.size() <= bi) {
-                rs->buffer_used_.resize(bi + 1, 0);
+            if (rs_->buffer_used_.size() <= bi) {
+                rs_->buffer_used_.resize(bi + 1, 0);
             }
-            rs->buffer_used_[bi] = 1;
+            rs_->buffer_used_[bi] = 1;
         }
     }
-    rs->stats_.compile_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rs->stats_.hyperscan_seconds = hs_seconds;
-    rs->stats_.cache_enabled = cache.enabled();
-    const HsCacheStats& cs = cache.stats();
-    rs->stats_.cache_hits = cs.hits;
-    rs->stats_.cache_misses = cs.misses;
-    rs->stats_.cache_rebuilt = cs.rebuilt;
-    rs->stats_.cache_bytes_read = cs.bytes_read;
-    rs->stats_.cache_bytes_written = cs.bytes_written;
-    rs->stats_.cache_seconds_saved = cs.seconds_saved;
-    for (const auto& e : cache.events()) {
-        report.warnings.push_back(e);
+    st.compile_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    st.hyperscan_seconds = hs_seconds_;
+    st.cache_enabled = cache_.enabled();
+    const HsCacheStats& cs = cache_.stats();
+    st.cache_hits = cs.hits;
+    st.cache_misses = cs.misses;
+    st.cache_rebuilt = cs.rebuilt;
+    st.cache_bytes_read = cs.bytes_read;
+    st.cache_bytes_written = cs.bytes_written;
+    st.cache_seconds_saved = cs.seconds_saved;
+    for (const auto& e : cache_.events()) {
+        report_.warnings.push_back(e);
     }
-    if (!cache.warning().empty()) {
-        report.warnings.push_back(cache.warning());
+    if (!cache_.warning().empty()) {
+        report_.warnings.push_back(cache_.warning());
     }
-    return std::shared_ptr<const RuleSet>(std::move(rs));
 }
 
 }  // namespace vigil::rules

@@ -1,0 +1,178 @@
+// Buffer keywords: Suricata 7 sticky buffers (with their pre-6 names as aliases), the legacy
+// content modifiers that move the content before them into a buffer, the buffer transforms,
+// and the pcre flags that stand for a legacy modifier.
+
+#include <array>
+#include <string>
+
+#include "rules/options/parse.h"
+#include "rules/options/registry.h"
+#include "rules/rule_options.h"
+
+namespace vigil::rules::detail {
+
+namespace {
+
+using dataplane::app::BufferId;
+
+Status apply_sticky(OptionParser& p, const KeywordUse& u) {
+    p.open_sticky(u.written, u.kw.buffer);
+    return Ok{};
+}
+
+Status apply_legacy(OptionParser& p, const KeywordUse& u) {
+    return p.move_last_content(u.kw.name, u.kw.buffer);
+}
+
+Status apply_transform(OptionParser& p, const KeywordUse& u) {
+    const std::string n(u.kw.name);
+    BufferMatch* b = p.current_buffer();
+    if (b == nullptr) {
+        return reject(n + ": transforms need a sticky buffer before them");
+    }
+    if (!b->ops.empty()) {
+        return reject(n + ": transforms must directly follow the sticky buffer " +
+                      quote(b->keyword) + " (before its content)");
+    }
+    b->transforms.push_back(u.kw.transform);
+    return Ok{};
+}
+
+constexpr KeywordDef sticky(std::string_view name, BufferId id, BufDir dir = BufDir::Fixed) {
+    return {name, KeywordFamily::StickyBuffer, ValueRule::None, apply_sticky, {id, dir}};
+}
+
+constexpr KeywordDef legacy(std::string_view name, BufferId id, BufDir dir = BufDir::Fixed) {
+    return {name, KeywordFamily::LegacyBuffer, ValueRule::None, apply_legacy, {id, dir}};
+}
+
+constexpr KeywordDef transform(std::string_view name, Transform t) {
+    return {name, KeywordFamily::Transform, ValueRule::None, apply_transform, {}, t};
+}
+
+constexpr std::array kKeywords{
+    // Sticky buffers. Buffers that exist on both sides of an HTTP transaction are named by
+    // their request variant here and resolved from the rule's flow direction in finish().
+    sticky("http.uri", BufferId::HttpUri),
+    sticky("http.uri.raw", BufferId::HttpUriRaw),
+    sticky("http.method", BufferId::HttpMethod),
+    sticky("http.protocol", BufferId::HttpProtocol),
+    sticky("http_protocol", BufferId::HttpProtocol),
+    sticky("http.request_line", BufferId::HttpRequestLine),
+    sticky("http_request_line", BufferId::HttpRequestLine),
+    sticky("http.host", BufferId::HttpHost),
+    sticky("http.host.raw", BufferId::HttpHostRaw),
+    sticky("http.user_agent", BufferId::HttpUserAgent),
+    sticky("http.referer", BufferId::HttpReferer),
+    sticky("http_referer", BufferId::HttpReferer),
+    sticky("http.cookie", BufferId::HttpCookie, BufDir::Flow),
+    sticky("http.accept", BufferId::HttpAccept),
+    sticky("http_accept", BufferId::HttpAccept),
+    sticky("http.accept_enc", BufferId::HttpAcceptEnc),
+    sticky("http_accept_enc", BufferId::HttpAcceptEnc),
+    sticky("http.accept_lang", BufferId::HttpAcceptLang),
+    sticky("http_accept_lang", BufferId::HttpAcceptLang),
+    sticky("http.content_type", BufferId::HttpContentTypeReq, BufDir::Flow),
+    sticky("http_content_type", BufferId::HttpContentTypeReq, BufDir::Flow),
+    sticky("http.content_len", BufferId::HttpContentLenReq, BufDir::Flow),
+    sticky("http_content_len", BufferId::HttpContentLenReq, BufDir::Flow),
+    sticky("http.connection", BufferId::HttpConnectionReq, BufDir::Flow),
+    sticky("http_connection", BufferId::HttpConnectionReq, BufDir::Flow),
+    sticky("http.header", BufferId::HttpHeaderReq, BufDir::Flow),
+    sticky("http.header.raw", BufferId::HttpHeaderRawReq, BufDir::Flow),
+    sticky("http.header_names", BufferId::HttpHeaderNamesReq, BufDir::Flow),
+    sticky("http_header_names", BufferId::HttpHeaderNamesReq, BufDir::Flow),
+    sticky("http.start", BufferId::HttpStartReq, BufDir::Flow),
+    sticky("http_start", BufferId::HttpStartReq, BufDir::Flow),
+    // Suricata inspects these one header ("Name: value") at a time; here they see the whole
+    // normalised header block of their side, which finds the same contents but differs for
+    // startswith / endswith / bsize / depth.
+    sticky("http.request_header", BufferId::HttpHeaderReq),
+    sticky("http.response_header", BufferId::HttpHeaderResp),
+    sticky("http.request_body", BufferId::HttpRequestBody),
+    sticky("http.stat_code", BufferId::HttpStatCode),
+    sticky("http.stat_msg", BufferId::HttpStatMsg),
+    sticky("http.response_line", BufferId::HttpResponseLine),
+    sticky("http_response_line", BufferId::HttpResponseLine),
+    sticky("http.server", BufferId::HttpServer),
+    sticky("http.location", BufferId::HttpLocation),
+    // Suricata inspects http.response_body / http_server_body in the file_data list, so they
+    // follow file.data's direction rule.
+    sticky("http.response_body", BufferId::HttpResponseBody, BufDir::FileData),
+    sticky("file.data", BufferId::HttpResponseBody, BufDir::FileData),
+    sticky("file_data", BufferId::HttpResponseBody, BufDir::FileData),
+    sticky("dns.query", BufferId::DnsQuery),
+    sticky("dns_query", BufferId::DnsQuery),
+    sticky("tls.sni", BufferId::TlsSni),
+    sticky("tls_sni", BufferId::TlsSni),
+    sticky("tls.cert_subject", BufferId::TlsCertSubject),
+    sticky("tls_cert_subject", BufferId::TlsCertSubject),
+    sticky("tls.cert_issuer", BufferId::TlsCertIssuer),
+    sticky("tls_cert_issuer", BufferId::TlsCertIssuer),
+    sticky("tls.cert_serial", BufferId::TlsCertSerial),
+    sticky("tls_cert_serial", BufferId::TlsCertSerial),
+    sticky("tls.certs", BufferId::TlsCerts),
+    sticky("ja3.hash", BufferId::Ja3Hash),
+    sticky("ja3_hash", BufferId::Ja3Hash),
+    sticky("ja3.string", BufferId::Ja3String),
+    sticky("ja3_string", BufferId::Ja3String),
+    sticky("ja3s.hash", BufferId::Ja3sHash),
+    sticky("ja3s_hash", BufferId::Ja3sHash),
+    sticky("ja3s.string", BufferId::Ja3sString),
+    sticky("ja3s_string", BufferId::Ja3sString),
+    // Legacy content modifiers: they move the content before them into a buffer.
+    legacy("http_uri", BufferId::HttpUri),
+    legacy("http_raw_uri", BufferId::HttpUriRaw),
+    legacy("http_method", BufferId::HttpMethod),
+    legacy("http_header", BufferId::HttpHeaderReq, BufDir::Flow),
+    legacy("http_raw_header", BufferId::HttpHeaderRawReq, BufDir::Flow),
+    legacy("http_cookie", BufferId::HttpCookie, BufDir::Flow),
+    legacy("http_user_agent", BufferId::HttpUserAgent),
+    legacy("http_host", BufferId::HttpHost),
+    legacy("http_raw_host", BufferId::HttpHostRaw),
+    legacy("http_client_body", BufferId::HttpRequestBody),
+    legacy("http_server_body", BufferId::HttpResponseBody, BufDir::FileData),
+    legacy("http_stat_code", BufferId::HttpStatCode),
+    legacy("http_stat_msg", BufferId::HttpStatMsg),
+    // Transforms: they follow a sticky buffer directly, before its first match.
+    transform("dotprefix", Transform::DotPrefix),
+    transform("to_lowercase", Transform::ToLowercase),
+    transform("to_uppercase", Transform::ToUppercase),
+    transform("strip_whitespace", Transform::StripWhitespace),
+    transform("compress_whitespace", Transform::CompressWhitespace),
+    transform("url_decode", Transform::UrlDecode),
+};
+
+// pcre buffer flags, by the legacy modifier they stand for (Q is file_data in Suricata).
+constexpr std::array<PcreBufferFlag, 13> kPcreBufferFlags{{
+    {'U', "http_uri", {BufferId::HttpUri, BufDir::Fixed}},
+    {'I', "http_raw_uri", {BufferId::HttpUriRaw, BufDir::Fixed}},
+    {'P', "http_client_body", {BufferId::HttpRequestBody, BufDir::Fixed}},
+    {'Q', "file_data", {BufferId::HttpResponseBody, BufDir::FileData}},
+    {'H', "http_header", {BufferId::HttpHeaderReq, BufDir::Flow}},
+    {'D', "http_raw_header", {BufferId::HttpHeaderRawReq, BufDir::Flow}},
+    {'M', "http_method", {BufferId::HttpMethod, BufDir::Fixed}},
+    {'C', "http_cookie", {BufferId::HttpCookie, BufDir::Flow}},
+    {'S', "http_stat_code", {BufferId::HttpStatCode, BufDir::Fixed}},
+    {'Y', "http_stat_msg", {BufferId::HttpStatMsg, BufDir::Fixed}},
+    {'V', "http_user_agent", {BufferId::HttpUserAgent, BufDir::Fixed}},
+    {'W', "http_host", {BufferId::HttpHost, BufDir::Fixed}},
+    {'Z', "http_raw_host", {BufferId::HttpHostRaw, BufDir::Fixed}},
+}};
+
+}  // namespace
+
+std::span<const KeywordDef> buffer_keywords() {
+    return kKeywords;
+}
+
+const PcreBufferFlag* find_pcre_buffer_flag(char flag) {
+    for (const PcreBufferFlag& f : kPcreBufferFlags) {
+        if (f.flag == flag) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace vigil::rules::detail

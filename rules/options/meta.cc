@@ -1,0 +1,135 @@
+// Meta keywords: what an alert says about the rule (msg, sid, rev, gid, classtype, priority,
+// metadata, reference, target) and noalert.
+
+#include <array>
+#include <string>
+
+#include "rules/options/parse.h"
+#include "rules/options/registry.h"
+#include "rules/rule_options.h"
+
+namespace vigil::rules::detail {
+
+namespace {
+
+Status apply_msg(OptionParser& p, const KeywordUse& u) {
+    if (p.seen().msg) {
+        return reject("duplicate msg");
+    }
+    p.seen().msg = true;
+    p.rule().msg = unquote(u.v());
+    return Ok{};
+}
+
+// sid, rev, gid: once each; sid starts at 1.
+Status apply_id(OptionParser& p, const KeywordUse& u) {
+    const std::string name(u.kw.name);
+    OptionParser::Seen& s = p.seen();
+    Rule& r = p.rule();
+    bool& seen = name == "sid" ? s.sid : name == "rev" ? s.rev : s.gid;
+    if (seen) {
+        return reject("duplicate " + name);
+    }
+    seen = true;
+    auto n = uint_in(name, unquote(u.v()), name == "sid" ? 1 : 0, UINT32_MAX);
+    if (!n) {
+        return n.error();
+    }
+    uint32_t& dst = name == "sid" ? r.sid : name == "rev" ? r.rev : r.gid;
+    dst = static_cast<uint32_t>(*n);
+    return Ok{};
+}
+
+Status apply_classtype(OptionParser& p, const KeywordUse& u) {
+    if (p.seen().classtype) {
+        return reject("duplicate classtype");
+    }
+    p.seen().classtype = true;
+    const std::string ct = lower(trim(u.v()));
+    const auto it = p.vars().classifications.find(ct);
+    if (it == p.vars().classifications.end()) {
+        return reject("unknown classtype " + quote(trim(u.v())));
+    }
+    Rule& r = p.rule();
+    r.classtype = ct;
+    r.category = it->second.description;
+    if (!p.seen().priority) {
+        r.priority = it->second.priority;
+    }
+    return Ok{};
+}
+
+Status apply_priority(OptionParser& p, const KeywordUse& u) {
+    if (p.seen().priority) {
+        return reject("duplicate priority");
+    }
+    auto n = uint_in("priority", u.v(), 1, 255);
+    if (!n) {
+        return n.error();
+    }
+    p.seen().priority = true;
+    p.rule().priority = static_cast<uint32_t>(*n);
+    return Ok{};
+}
+
+Status apply_metadata(OptionParser& p, const KeywordUse& u) {
+    for (std::string_view m : split_trim(u.v(), ',')) {
+        if (!m.empty()) {
+            p.rule().metadata.emplace_back(m);
+        }
+    }
+    return Ok{};
+}
+
+Status apply_reference(OptionParser& p, const KeywordUse& u) {
+    const std::string_view v = u.v();
+    const size_t comma = v.find(',');
+    if (comma == std::string_view::npos) {
+        return reject("reference: expected <type>,<value>, got " + quote(v));
+    }
+    Reference r{std::string(trim(v.substr(0, comma))), unquote(v.substr(comma + 1))};
+    if (r.type.empty() || r.value.empty()) {
+        return reject("reference: expected <type>,<value>, got " + quote(v));
+    }
+    p.rule().references.push_back(std::move(r));
+    return Ok{};
+}
+
+Status apply_target(OptionParser& p, const KeywordUse& u) {
+    const std::string t = lower(trim(u.v()));
+    if (t != "src_ip" && t != "dest_ip") {
+        return reject("target: expected src_ip or dest_ip, got " + quote(u.v()));
+    }
+    p.rule().target = t;
+    return Ok{};
+}
+
+Status apply_noalert(OptionParser& p, const KeywordUse& /*u*/) {
+    p.rule().noalert = true;
+    return Ok{};
+}
+
+constexpr KeywordFamily kMeta = KeywordFamily::Meta;
+constexpr ValueRule kNone = ValueRule::None;
+constexpr ValueRule kRequired = ValueRule::Required;
+
+constexpr std::array kKeywords{
+    KeywordDef{"msg", kMeta, kRequired, apply_msg},
+    KeywordDef{"sid", kMeta, kRequired, apply_id},
+    KeywordDef{"rev", kMeta, kRequired, apply_id},
+    KeywordDef{"gid", kMeta, kRequired, apply_id},
+    KeywordDef{"classtype", kMeta, kRequired, apply_classtype},
+    KeywordDef{"priority", kMeta, kRequired, apply_priority},
+    KeywordDef{"metadata", kMeta, kRequired, apply_metadata},
+    KeywordDef{"reference", kMeta, kRequired, apply_reference},
+    KeywordDef{"target", kMeta, kRequired, apply_target},
+    KeywordDef{"noalert", kMeta, kNone, apply_noalert},
+};
+
+}  // namespace
+
+std::span<const KeywordDef> meta_keywords() {
+    return kKeywords;
+}
+
+}  // namespace vigil::rules::detail
