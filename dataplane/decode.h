@@ -1,6 +1,8 @@
 #pragma once
 // decode(): parses one captured frame into a Packet. Never fails hard: malformed input sets
-// Packet::status to a named reason and leaves the layers decoded so far in place.
+// Packet::status to a named reason and leaves the layers decoded so far in place; Suricata's
+// decoder events go to Packet::events. Tunnels are peeled: the Packet is the inner packet and
+// Packet::tunnel describes the encapsulation.
 
 #include <array>
 #include <cstdint>

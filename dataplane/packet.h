@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "dataplane/decode_events.h"
+
 namespace vigil::dataplane {
 
 // pcap LINKTYPE_* values we decode.
@@ -105,8 +107,11 @@ struct IpAddr {
 
 // IP protocol numbers used across the code.
 inline constexpr uint8_t kProtoIcmp = 1;
+inline constexpr uint8_t kProtoIpip = 4;  // IPv4 in IP
 inline constexpr uint8_t kProtoTcp = 6;
 inline constexpr uint8_t kProtoUdp = 17;
+inline constexpr uint8_t kProtoIpv6Encap = 41;  // IPv6 in IP
+inline constexpr uint8_t kProtoGre = 47;
 inline constexpr uint8_t kProtoIcmpv6 = 58;
 
 // TCP flag bits as on the wire (byte 13), plus ECE/CWR.
@@ -130,6 +135,34 @@ inline constexpr uint16_t kIpOptLsrr = 1 << 6;   // loose source route (131)
 inline constexpr uint16_t kIpOptSsrr = 1 << 7;   // strict source route (137)
 inline constexpr uint16_t kIpOptSatid = 1 << 8;  // stream id (136)
 inline constexpr uint16_t kIpOptAny = 1 << 9;    // any option present
+
+// The encapsulation a packet was found in. When decode() finds a tunnel whose payload is an IP
+// packet, the Packet describes the INNER packet (addresses, ports, L4, payload: what flows,
+// streams and detection see) and TunnelInfo keeps what EVE's `tunnel` object needs.
+enum class TunnelKind : uint8_t {
+    None = 0,
+    Gre,     // GRE (RFC 2784/2890): IPv4, IPv6 or transparent Ethernet bridging payload
+    Erspan,  // ERSPAN type I, II or III over GRE
+    Vxlan,   // VXLAN, UDP port 4789
+    Geneve,  // Geneve, UDP port 6081
+    Teredo,  // Teredo, UDP port 3544: IPv6 in UDP
+    Ipip,    // IPv4/IPv6 in IPv4/IPv6 (IP protocols 4 and 41)
+    Nsh,     // NSH (ethertype 0x894f): decoded in place, not a new packet layer (depth unchanged)
+};
+
+struct TunnelInfo {
+    TunnelKind kind = TunnelKind::None;  // innermost encapsulation peeled
+    uint8_t depth = 0;             // tunnel layers peeled (Suricata's recursion level); 0: none
+    uint8_t outer_ip_version = 0;  // of the outermost IP packet (0 for NSH without one)
+    uint8_t outer_ip_proto = 0;    // outermost IP packet's protocol: 47 GRE, 17 UDP, 4/41 IPIP
+    uint16_t outer_sport = 0;      // outermost UDP ports (VXLAN, Geneve, Teredo), else 0
+    uint16_t outer_dport = 0;
+    uint32_t vni = 0;    // innermost VXLAN/Geneve VNI, GRE key or ERSPAN session id; 0 if none
+    IpAddr outer_src{};  // outermost IP packet's addresses
+    IpAddr outer_dst{};
+
+    bool active() const { return depth != 0; }
+};
 
 // Direction of a packet relative to its flow, set by the flow table.
 enum class FlowDir : uint8_t { ToServer = 0, ToClient = 1 };
@@ -169,6 +202,11 @@ struct Packet {
     uint16_t ip6_frag_hdr = 0;
     uint16_t ip6_frag_nh = 0;
     uint8_t ip_proto = 0;  // transport protocol after the IPv6 extension chain
+
+    // Suricata decoder events raised while decoding (read by `decode-event`), and the
+    // encapsulation the fields above were found in.
+    DecodeEvents events{};
+    TunnelInfo tunnel{};
 
     // --- transport ---
     const uint8_t* l4 = nullptr;  // null when the L4 header is absent (non-first fragment)

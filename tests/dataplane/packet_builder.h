@@ -228,6 +228,109 @@ inline Bytes null_hdr(uint32_t family, const Bytes& payload, bool big_endian = f
     return b;
 }
 
+// --- tunnels ---
+
+inline constexpr uint16_t kTypeTeb = 0x6558;     // transparent Ethernet bridging
+inline constexpr uint16_t kTypeErspan = 0x88be;  // ERSPAN type I / II
+inline constexpr uint16_t kTypeErspan3 = 0x22eb;
+inline constexpr uint16_t kTypeNsh = 0x894f;
+
+struct GreOpts {
+    bool csum = false;
+    bool key_present = false;
+    uint32_t key = 0;
+    bool seq_present = false;
+    uint32_t seq = 0;
+    uint8_t version = 0;
+    uint8_t low_flags = 0;  // bits OR-ed into the first byte (recursion, SSR, routing)
+    uint8_t ver_flags = 0;  // bits OR-ed into the second byte (reserved flags, ack)
+};
+
+inline Bytes gre(uint16_t proto, const Bytes& payload, const GreOpts& o = {}) {
+    Bytes b;
+    b.push_back(static_cast<uint8_t>((o.csum ? 0x80 : 0) | (o.key_present ? 0x20 : 0) |
+                                     (o.seq_present ? 0x10 : 0) | o.low_flags));
+    b.push_back(static_cast<uint8_t>(o.version | o.ver_flags));
+    put16(b, proto);
+    if (o.csum) {
+        put32(b, 0);  // checksum + reserved
+    }
+    if (o.key_present) {
+        put32(b, o.key);
+    }
+    if (o.seq_present) {
+        put32(b, o.seq);
+    }
+    append(b, payload);
+    return b;
+}
+
+inline Bytes vxlan(uint32_t vni, const Bytes& frame, uint8_t flags = 0x08) {
+    Bytes b{flags, 0, 0, 0};
+    put32(b, vni << 8);
+    append(b, frame);
+    return b;
+}
+
+// `options`: whole Geneve options (4-byte header each), a multiple of 4 bytes.
+inline Bytes geneve(uint16_t proto, uint32_t vni, const Bytes& payload, const Bytes& options = {},
+                    int opt_words_override = -1) {
+    Bytes b;
+    const int words =
+        opt_words_override >= 0 ? opt_words_override : static_cast<int>(options.size() / 4);
+    b.push_back(static_cast<uint8_t>(words & 0x3f));
+    b.push_back(0);
+    put16(b, proto);
+    put32(b, vni << 8);
+    append(b, options);
+    append(b, payload);
+    return b;
+}
+
+inline Bytes erspan2(uint16_t session, uint16_t vlan, const Bytes& frame, uint8_t version = 1) {
+    Bytes b;
+    put16(b, static_cast<uint16_t>((version << 12) | (vlan & 0x0fff)));
+    put16(b, session & 0x03ff);
+    put32(b, 0);  // reserved + index
+    append(b, frame);
+    return b;
+}
+
+inline Bytes erspan3(uint16_t session, uint16_t vlan, const Bytes& frame, bool subheader = false,
+                     uint8_t frame_type = 0) {
+    Bytes b;
+    put16(b, static_cast<uint16_t>((2 << 12) | (vlan & 0x0fff)));
+    put16(b, session & 0x03ff);
+    put32(b, 0x01020304);  // timestamp
+    put16(b, 0);           // security group tag
+    b.push_back(static_cast<uint8_t>(frame_type << 2));
+    b.push_back(subheader ? 1 : 0);
+    if (subheader) {
+        put32(b, 0);
+        put32(b, 0);
+    }
+    append(b, frame);
+    return b;
+}
+
+// NSH: base header (version 0, length in 4-byte words) + service path header, then metadata
+// (MD type 1: 16 bytes of context headers; type 2: `md2_words` words of TLVs).
+inline Bytes nsh(uint8_t next, const Bytes& payload, uint8_t md_type = 1, int md2_words = 0,
+                 int len_override = -1, uint8_t version = 0) {
+    const int words = len_override >= 0 ? len_override : (md_type == 1 ? 6 : 2 + md2_words);
+    Bytes b;
+    put16(b, static_cast<uint16_t>((version << 14) | (words & 0x3f)));
+    b.push_back(md_type);
+    b.push_back(next);
+    put32(b, (42U << 8) | 255U);  // service path id 42, index 255
+    const int meta = md_type == 1 ? 4 : md2_words;
+    for (int i = 0; i < meta; ++i) {
+        put32(b, 0);
+    }
+    append(b, payload);
+    return b;
+}
+
 // Decodes `frame` as captured in full; the Packet points into `frame`, which must outlive it.
 inline dataplane::Packet decode_frame(dataplane::LinkType link, const Bytes& frame) {
     dataplane::Packet pkt;

@@ -165,7 +165,34 @@ std::vector<Bytes> seed_inputs() {
                            t::tcp(2, 3, kTcpAck, t::text("x"))}));
     const Bytes icmp6 =
         t::ipv6(kProtoIcmpv6, t::kIp6A, t::kIp6B, t::icmp(128, 0, 1, 1, t::text("e")));
-    return {
+    // Tunnels: GRE with key/sequence, ERSPAN II, VXLAN, Geneve with an option, Teredo, IPv6 in
+    // IPv4, NSH; each around one of the packets above.
+    t::GreOpts gre_ks;
+    gre_ks.key_present = true;
+    gre_ks.seq_present = true;
+    const t::Ip4 outer_a{192, 0, 2, 1};
+    const t::Ip4 outer_b{192, 0, 2, 2};
+    const auto over_udp = [&](uint16_t dport, const Bytes& payload) {
+        return t::ipv4(kProtoUdp, outer_a, outer_b, t::udp(40000, dport, payload));
+    };
+    const Bytes tcp6 = t::ipv6(kProtoTcp, t::kIp6A, t::kIp6B, t::tcp(4, 80, kTcpAck, t::text("t")));
+    const Bytes tunnels[] = {
+        t::ipv4(vigil::dataplane::kProtoGre, outer_a, outer_b, t::gre(t::kTypeIpv4, tcp4, gre_ks)),
+        t::ipv4(vigil::dataplane::kProtoGre, outer_a, outer_b,
+                t::gre(t::kTypeErspan, t::erspan2(3, 4, t::ether(t::kTypeIpv6, v6chain)), gre_ks)),
+        over_udp(4789, t::vxlan(7, t::ether(t::kTypeIpv4, icmp4))),
+        over_udp(6081, t::geneve(t::kTypeTeb, 8, t::ether(t::kTypeIpv4, udp4),
+                                 Bytes{0, 1, 2, 1, 9, 9, 9, 9})),
+        over_udp(3544, t::concat({Bytes{0, 0, 1, 2, 3, 4, 5, 6}, tcp6})),
+        t::ipv4(vigil::dataplane::kProtoIpv6Encap, outer_a, outer_b, icmp6),
+    };
+    std::vector<Bytes> seeds;
+    for (const Bytes& tun : tunnels) {
+        seeds.push_back(with_link(LinkType::Ethernet, t::ether(t::kTypeIpv4, tun)));
+    }
+    seeds.push_back(with_link(LinkType::Ethernet,
+                              t::ether(t::kTypeNsh, t::nsh(3, t::ether(t::kTypeIpv4, tcp4)))));
+    std::vector<Bytes> plain = {
         with_link(LinkType::Ethernet, t::ether(t::kTypeIpv4, tcp4, {{0x88a8, 1}, {0x8100, 2}})),
         with_link(LinkType::Ethernet,
                   t::ether(0x8847,
@@ -182,6 +209,8 @@ std::vector<Bytes> seed_inputs() {
         with_link(LinkType::Ipv4, tcp4),
         with_link(LinkType::Ipv6, v6chain),
     };
+    seeds.insert(seeds.end(), plain.begin(), plain.end());
+    return seeds;
 }
 
 using vigil::fuzz::Rng;
