@@ -30,20 +30,6 @@ constexpr size_t kMaxPortGroups = 12;
 // A rule whose port set is larger than this is treated as any-port for grouping.
 constexpr uint32_t kMaxGroupedPorts = 64;
 
-int action_rank(Action a) {
-    switch (a) {
-        case Action::Pass:
-            return 0;
-        case Action::Drop:
-            return 1;
-        case Action::Reject:
-            return 2;
-        case Action::Alert:
-            return 3;
-    }
-    return 3;
-}
-
 FlowbitsKind flowbits_kind(const Rule& r) {
     bool set = false;
     bool read = false;
@@ -615,6 +601,7 @@ private:
     const std::vector<ParsedFiles::Entry>& entries_;
     LoadReport& report_;
     const RuleSet* prev_;
+    std::array<uint8_t, 4> action_rank_;  // CompileOptions::action_rank
     const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
     std::shared_ptr<RuleSet> rs_;
     HsCache cache_;
@@ -840,6 +827,7 @@ RuleSetBuilder::RuleSetBuilder(std::vector<Rule>& rules,
       entries_(entries),
       report_(report),
       prev_(opts.previous.get()),
+      action_rank_(opts.action_rank),
       rs_(new RuleSet()),
       cache_(opts.cache_dir) {}
 
@@ -868,8 +856,10 @@ std::vector<size_t> RuleSetBuilder::evaluation_order() const {
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
         const Rule& ra = rule_at(a);
         const Rule& rb = rule_at(b);
-        if (action_rank(ra.action) != action_rank(rb.action)) {
-            return action_rank(ra.action) < action_rank(rb.action);
+        const uint8_t ka = action_rank_[static_cast<size_t>(ra.action)];
+        const uint8_t kb = action_rank_[static_cast<size_t>(rb.action)];
+        if (ka != kb) {
+            return ka < kb;
         }
         const auto fa = static_cast<int>(flowbits_kind(ra));
         const auto fb = static_cast<int>(flowbits_kind(rb));

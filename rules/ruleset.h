@@ -4,6 +4,7 @@
 // per-worker object that runs it over packets. A RuleSet is shared (RuleSetPtr) and swapped
 // atomically on reload; each worker owns a Matcher bound to one RuleSet.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -83,6 +84,9 @@ struct CompileOptions {
     // inputs, Hyperscan version and platform match an entry is loaded instead of compiled.
     // Empty: no cache. A directory that cannot be used is a warning, never an error.
     std::string cache_dir;
+    // Suricata's action-order: the rank of each action in the evaluation order, indexed by
+    // Action (Alert, Drop, Reject, Pass). Default pass, drop, reject, alert.
+    std::array<uint8_t, 4> action_rank{3, 1, 2, 0};
 };
 
 struct CompiledRule;

@@ -22,6 +22,17 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
     if (!filter_.pass(a)) {
         return w;
     }
+    if (a.seq != cap_seq_ || a.ts_sec != cap_sec_ || a.ts_usec != cap_usec_) {
+        cap_seq_ = a.seq;
+        cap_sec_ = a.ts_sec;
+        cap_usec_ = a.ts_usec;
+        cap_count_ = 0;
+    }
+    if (cap_count_ >= packet_alert_max_) {
+        ++overflow_;
+        return w;
+    }
+    ++cap_count_;
     // The rule as it was in the set it matched in, when that set is still here (a record in
     // flight across a reload); else the current set's rule of the same (gid, sid).
     const rules::RuleSet* set = rules_.get();

@@ -37,6 +37,10 @@ public:
     // (in IPS mode) goes to the enforcer, when there is one, with the rule's block timeout.
     Written write(const AlertRecord& a);
     void set_enforcer(Enforcer* e) { enforcer_ = e; }
+    // Suricata's packet-alert-max: at most this many alerts of one packet are written (the
+    // first in rule evaluation order, after thresholds); the rest are counted in
+    // alert_queue_overflow(). A drop verdict stands whether or not its alert is written.
+    void set_packet_alert_max(uint32_t n) { packet_alert_max_ = n; }
     // A reload: alerts are filtered and written with `rules` (and `vars`) from now on, the
     // threshold state carrying over. Records that matched in an earlier set and are still in
     // flight find their rule in it until release_earlier_sets().
@@ -49,6 +53,7 @@ public:
     uint64_t anomalies() const { return anomalies_; }
     uint64_t drops() const { return drops_; }
     uint64_t suppressed() const { return filter_.suppressed(); }
+    uint64_t alert_queue_overflow() const { return overflow_; }
     const std::map<uint32_t, SidCount>& by_sid() const { return by_sid_; }
     // Alerts whose rule (gid, sid) the current rule set does not have (after a swap).
     uint64_t unknown_rules() const { return unknown_rules_; }
@@ -66,6 +71,13 @@ private:
     uint64_t drops_ = 0;
     uint64_t unknown_rules_ = 0;
     std::map<uint32_t, SidCount> by_sid_;
+    uint32_t packet_alert_max_ = 15;
+    uint64_t overflow_ = 0;
+    // The packet whose alerts are being written (records of one packet are consecutive).
+    uint64_t cap_seq_ = UINT64_MAX;
+    int64_t cap_sec_ = 0;
+    uint32_t cap_usec_ = 0;
+    uint32_t cap_count_ = 0;
 };
 
 }  // namespace vigil::sensor

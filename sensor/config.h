@@ -65,6 +65,10 @@ struct SensorConfig {
     uint32_t nft_check_ms = 1000;       // tamper check interval
     // flows
     uint32_t flow_capacity = 65536;
+    // detection (top-level packet-alert-max and action-order, as in suricata.yaml; replay --set)
+    uint32_t packet_alert_max = 15;         // alerts written per packet at most (Suricata's 15)
+    std::vector<std::string> action_order;  // empty: Suricata's pass, drop, reject, alert
+    std::string threshold_file;             // replay --set threshold-file: replaces the vars'
     // defrag, stream, app-layer, host-os-policy (pipeline.flows.capacity = flow_capacity)
     PipelineConfig pipeline{};
 };

@@ -257,6 +257,7 @@ ControlLoop::ControlLoop(const LiveOptions& opts, const rules::RuleSetPtr& rules
       set_start_packets_(ctxs.size(), 0) {
     eve_.set_pcap_cnt(false);
     output_.set_enforcer(enforcer_.get());
+    output_.set_packet_alert_max(cfg_.packet_alert_max);
 }
 
 void ControlLoop::drain() {
@@ -488,6 +489,7 @@ SensorCounters ControlLoop::snapshot() const {
     c.alerts = output_.alerts();
     c.anomalies = output_.anomalies();
     c.alerts_suppressed = output_.suppressed();
+    c.alert_queue_overflow = output_.alert_queue_overflow();
     c.drops = output_.drops();
     c.ruleset_id = output_.rules()->id();
     c.rules_loaded = beat_.rules_loaded;

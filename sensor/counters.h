@@ -70,9 +70,10 @@ struct SensorCounters {
     uint64_t ips_accepted = 0;
     uint64_t ips_blocked = 0;
     uint64_t alerts = 0;
-    uint64_t anomalies = 0;          // anomaly records written (stream / defrag evasion signals)
-    uint64_t drops = 0;              // drop records written (blocked alerts)
-    uint64_t alerts_suppressed = 0;  // by threshold / suppress
+    uint64_t anomalies = 0;             // anomaly records written (stream / defrag evasion signals)
+    uint64_t drops = 0;                 // drop records written (blocked alerts)
+    uint64_t alerts_suppressed = 0;     // by threshold / suppress
+    uint64_t alert_queue_overflow = 0;  // over packet-alert-max (Suricata's counter name)
     double seconds = 0;
     // Live capture: per port and per worker, and the watchdog's reports.
     std::vector<PortCounters> ports;

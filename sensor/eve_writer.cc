@@ -532,6 +532,7 @@ void EveWriter::write_stats(const SensorCounters& c, int64_t ts_sec, uint32_t ts
     o += "\"detect\":{";
     add_num(o, "alert", c.alerts);
     add_num(o, "alerts_suppressed", c.alerts_suppressed);
+    add_num(o, "alert_queue_overflow", c.alert_queue_overflow);
     if (c.rules_loaded != 0) {
         // Suricata's shape (one engine; `id` is its tenant id, 0 without multi-tenancy).
         o += "\"engines\":[{";

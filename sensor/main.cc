@@ -29,6 +29,7 @@
 #include "sensor/expect.h"
 #include "sensor/live.h"
 #include "sensor/nft.h"
+#include "sensor/overrides.h"
 #include "sensor/replay.h"
 #include "sensor/zmq_output.h"
 
@@ -74,10 +75,29 @@ void print_load_report(const rules::LoadReport& report) {
 // Loads the vars and rules named on the command line (or in the config) and prints the load
 // report, and with a compile cache (`cache_dir`, "" for none) what the cache did. A path that
 // cannot be read is only its error: nothing was loaded to report.
+// Suricata's action-order as the compiler's ranks (empty: the default order).
+std::array<uint8_t, 4> action_ranks(const std::vector<std::string>& order) {
+    rules::CompileOptions defaults;
+    if (order.empty()) {
+        return defaults.action_rank;
+    }
+    std::array<uint8_t, 4> rank{};
+    for (size_t i = 0; i < order.size() && i < 4; ++i) {
+        const rules::Action a = order[i] == "pass"     ? rules::Action::Pass
+                                : order[i] == "drop"   ? rules::Action::Drop
+                                : order[i] == "reject" ? rules::Action::Reject
+                                                       : rules::Action::Alert;
+        rank[static_cast<size_t>(a)] = static_cast<uint8_t>(i);
+    }
+    return rank;
+}
+
 Result<rules::RuleSetPtr> load_rules(const std::vector<std::string>& paths, const rules::Vars& vars,
                                      rules::LoadReport& report, const std::string& cache_dir,
-                                     const rules::RuleSetPtr& previous = nullptr) {
+                                     const rules::RuleSetPtr& previous = nullptr,
+                                     const std::vector<std::string>& action_order = {}) {
     rules::CompileOptions opts;
+    opts.action_rank = action_ranks(action_order);
     opts.cache_dir = cache_dir;
     opts.previous = previous;
     auto rs = rules::RuleSet::load(paths, vars, report, opts);
@@ -119,9 +139,10 @@ Status rules_usable(const rules::LoadReport& report, bool fatal) {
 Result<rules::RuleSetPtr> load_usable_rules(const std::vector<std::string>& paths,
                                             const rules::Vars& vars, bool fatal,
                                             const std::string& cache_dir,
-                                            wire::Heartbeat* beat = nullptr) {
+                                            wire::Heartbeat* beat = nullptr,
+                                            const std::vector<std::string>& action_order = {}) {
     rules::LoadReport report;
-    auto rs = load_rules(paths, vars, report, cache_dir);
+    auto rs = load_rules(paths, vars, report, cache_dir, nullptr, action_order);
     if (!rs) {
         return rs;
     }
@@ -234,12 +255,20 @@ struct ReplayArgs {
     bool stats = false;
     bool no_progress = false;
     bool init_errors_fatal = false;
+    std::vector<std::string> sets;  // --set key=value
 };
 
 int cmd_replay(const ReplayArgs& a) {
     auto c = config_arg(a.config);
     if (!c) {
         return fail(kExitBadInput, c.error().message);
+    }
+    std::vector<std::string> notes;
+    if (auto st = sensor::apply_overrides(a.sets, *c, notes); !st) {
+        return fail(kExitBadInput, "replay: " + st.error().message);
+    }
+    for (const std::string& n : notes) {
+        std::fprintf(stderr, "note: %s\n", n.c_str());
     }
     const sensor::SensorConfig& cfg = *c;
     const auto rule_paths = a.rules.empty() ? cfg.rules : a.rules;
@@ -255,6 +284,13 @@ int cmd_replay(const ReplayArgs& a) {
     auto inputs = resolve_rule_inputs(rule_paths, a.vars.empty() ? cfg.vars : a.vars);
     if (!inputs) {
         return fail(exit_code_for(inputs.error()), "replay: " + inputs.error().message);
+    }
+    if (!cfg.threshold_file.empty()) {  // --set threshold-file replaces the vars' file
+        inputs->vars.threshold_overrides.clear();
+        inputs->vars.suppressions.clear();
+        if (auto st = rules::load_threshold_file(cfg.threshold_file, inputs->vars); !st) {
+            return fail(kExitBadInput, "replay: --set threshold-file: " + st.error().message);
+        }
     }
     auto pcaps = dataplane::expand_pcap_paths(a.pcaps);
     if (!pcaps) {
@@ -283,9 +319,9 @@ int cmd_replay(const ReplayArgs& a) {
     wire::Heartbeat beat;
     beat.rules_version = inputs->pack_version;
     beat.rules_digest = inputs->pack_digest;
-    auto rs = load_usable_rules(inputs->paths, inputs->vars,
-                                a.init_errors_fatal || cfg.init_failure_fatal,
-                                a.rules_cache.empty() ? cfg.rules_cache : a.rules_cache, &beat);
+    auto rs = load_usable_rules(
+        inputs->paths, inputs->vars, a.init_errors_fatal || cfg.init_failure_fatal,
+        a.rules_cache.empty() ? cfg.rules_cache : a.rules_cache, &beat, cfg.action_order);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "replay: " + rs.error().message);
     }
@@ -302,6 +338,7 @@ int cmd_replay(const ReplayArgs& a) {
     opts.pcaps = *pcaps;
     opts.workers = a.workers != 0 ? a.workers : cfg.workers;
     opts.ips = a.ips || cfg.ips_enabled;
+    opts.packet_alert_max = cfg.packet_alert_max;
     opts.progress = !a.no_progress;
     opts.collect_alerts = !expects.empty();
     opts.pipeline = cfg.pipeline;
@@ -846,6 +883,14 @@ static int run(int argc, char** argv) {
                      "stop (exit 2) when any rule is rejected, as engine.init-failure-fatal in "
                      "--config; by default the other rules load and the rejections are listed");
     replay->add_flag("--no-progress", ra.no_progress, "no progress line on stderr");
+    replay
+        ->add_option("--set", ra.sets,
+                     "KEY=VALUE: a Suricata engine setting (repeatable); an unknown key is an "
+                     "error. Keys:\n" +
+                         sensor::override_keys_help())
+        ->type_name("KEY=VALUE")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     replay
         ->add_option("--rules-cache", ra.rules_cache,
                      "directory of compiled Hyperscan databases (created if missing), as "

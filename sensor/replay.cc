@@ -198,6 +198,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
 
     AlertOutput output(rules, vars, eve, opts.ips, /*only_enforced=*/false);
     output.set_enforcer(opts.enforcer);
+    output.set_packet_alert_max(opts.packet_alert_max);
     std::vector<AlertRecord> merged;
     uint64_t total_bytes = 0;
     for (const auto& p : opts.pcaps) {
@@ -371,6 +372,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     res.counters.alerts = output.alerts();
     res.counters.anomalies = output.anomalies();
     res.counters.alerts_suppressed = output.suppressed();
+    res.counters.alert_queue_overflow = output.alert_queue_overflow();
     res.counters.drops = output.drops();
     if (opts.enforcer != nullptr) {
         opts.enforcer->shutdown();  // what is pending goes out now
@@ -453,6 +455,10 @@ std::string format_pipeline_summary(const SensorCounters& c,
                   static_cast<unsigned long long>(c.alerts_suppressed),
                   static_cast<unsigned long long>(c.anomalies));
     s += line;
+    if (c.alert_queue_overflow > 0) {
+        s += "             " + std::to_string(c.alert_queue_overflow) +
+             " more not written: over packet-alert-max per packet\n";
+    }
     if (c.dropped > 0) {
         std::snprintf(line, sizeof(line),
                       "  ips        %llu packets dropped (%llu of them in flows already "

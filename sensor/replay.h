@@ -22,9 +22,10 @@ namespace vigil::sensor {
 struct ReplayOptions {
     std::vector<std::string> pcaps;  // files, in replay order
     uint32_t workers = 1;
-    bool ips = false;             // drop/reject rules report action "blocked"
-    bool progress = false;        // progress line on stderr
-    bool collect_alerts = false;  // keep ObservedAlert per file (for --expect)
+    bool ips = false;                // drop/reject rules report action "blocked"
+    uint32_t packet_alert_max = 15;  // alerts written per packet at most
+    bool progress = false;           // progress line on stderr
+    bool collect_alerts = false;     // keep ObservedAlert per file (for --expect)
     PipelineConfig pipeline{};
     Enforcer* enforcer = nullptr;  // --nft: blocked sources go to nftables
 };

@@ -76,6 +76,7 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
         last_seq_ = pkt.seq;
         flows_.expire(pkt.ts_sec);
         drop_hit_ = false;
+        drop_flow_ = false;
         reject_hit_ = false;
         handle(pkt, out);
         if (pkt.is_fragment && config_.defrag_enabled) {
@@ -110,6 +111,7 @@ void Worker::idle(int64_t now_sec, std::vector<AlertRecord>& out) {
 }
 
 void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
+    const size_t first = out.size();
     Flow* flow = flows_.lookup(pkt);  // flow (null for non-IP)
     if (flow != nullptr && flow->drop && ips_) {
         drop_hit_ = true;  // Suricata's flow drop: the rest of the flow is not inspected
@@ -164,8 +166,43 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
             end_stream(*flow, pkt.dir, pkt, out);
         }
     }
-    if (drop_hit_ && flow != nullptr) {
+    if (drop_flow_ && flow != nullptr) {
         flow->drop = true;
+    }
+    // A packet's alerts in rule evaluation order, as Suricata sorts them before it applies
+    // packet-alert-max (anomaly records keep their place).
+    if (out.size() - first > 1) {
+        sort_alerts(out, first);
+    }
+}
+
+void Worker::sort_alerts(std::vector<AlertRecord>& out, size_t first) {
+    bool sorted = true;
+    uint32_t last = 0;
+    for (size_t i = first; i < out.size(); ++i) {
+        if (!out[i].is_anomaly()) {
+            sorted = sorted && out[i].rule_order >= last;
+            last = out[i].rule_order;
+        }
+    }
+    if (sorted) {
+        return;  // the common case: one match, or matches already in order
+    }
+    std::vector<size_t>& pos = sort_pos_;
+    std::vector<AlertRecord>& alerts = sort_tmp_;
+    pos.clear();
+    alerts.clear();
+    for (size_t i = first; i < out.size(); ++i) {
+        if (!out[i].is_anomaly()) {
+            pos.push_back(i);
+            alerts.push_back(std::move(out[i]));
+        }
+    }
+    std::stable_sort(alerts.begin(), alerts.end(), [](const AlertRecord& x, const AlertRecord& y) {
+        return x.rule_order < y.rule_order;
+    });
+    for (size_t k = 0; k < pos.size(); ++k) {
+        out[pos[k]] = std::move(alerts[k]);
     }
 }
 
@@ -245,6 +282,20 @@ void Worker::on_flow_removed(Flow& flow) {
 
 namespace {
 
+// Whether a drop/reject match drops the rest of its flow. As Suricata 7 applies a rule's
+// action to the flow: a match in a transaction (app-layer), a payload match (Suricata: in the
+// TCP stream; Vigil also for UDP payloads, docs/rules.md), or an IP-only rule (addresses
+// only). A header-only match (dsize, flags, ttl, ...) drops that packet alone.
+bool drops_flow(const rules::Rule& r, bool app_match) {
+    if (app_match || !r.payload.empty()) {
+        return true;
+    }
+    return r.buffers.empty() && r.app_proto.empty() && r.sport.is_any() && r.dport.is_any() &&
+           !r.flow && !r.dsize && !r.ttl && !r.itype && !r.icode && !r.icmp_id && !r.icmp_seq &&
+           !r.tos && !r.ipopts && !r.fragbits && r.stream_size.empty() && !r.tcp_flags &&
+           !r.tcp_seq && !r.tcp_ack && !r.tcp_window && !r.ip_proto;
+}
+
 void fill_record(AlertRecord& a, const Packet& pkt, const Flow* flow) {
     a.seq = pkt.seq;
     a.ts_sec = pkt.ts_sec;
@@ -303,7 +354,10 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
         a.rule_order = ri;
         if (ips_) {
             const auto action = r.action;
-            drop_hit_ |= action == rules::Action::Drop || action == rules::Action::Reject;
+            if (action == rules::Action::Drop || action == rules::Action::Reject) {
+                drop_hit_ = true;
+                drop_flow_ = drop_flow_ || drops_flow(r, ev != nullptr);
+            }
             reject_hit_ |= action == rules::Action::Reject;
         }
         if (ev != nullptr) {

@@ -108,6 +108,8 @@ private:
                  const char* event, std::vector<AlertRecord>& out);
     void on_flow_removed(dataplane::Flow& flow);
     void update_body_needs();
+    // A packet's alerts put in rule evaluation order (anomaly records stay in place).
+    void sort_alerts(std::vector<AlertRecord>& out, size_t first);
 
     uint32_t id_;
     PipelineConfig config_;
@@ -122,9 +124,12 @@ private:
     uint64_t last_seq_ = 0;
     bool drop_hit_ = false;
     bool reject_hit_ = false;  // ... and it was a reject rule
+    bool drop_flow_ = false;   // ... and it drops the rest of the flow (drops_flow())
     bool ips_ = false;  // verdicts for the current burst  // IPS: the packet being handled matched
                         // a drop/reject rule
     std::vector<AlertRecord>* removal_out_ = nullptr;  // where flow-end alerts go
+    std::vector<size_t> sort_pos_;                     // sort_alerts() scratch
+    std::vector<AlertRecord> sort_tmp_;
 };
 using WorkerPtr = std::unique_ptr<Worker>;
 

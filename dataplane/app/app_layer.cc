@@ -139,10 +139,13 @@ std::span<const AppEvent> AppLayer::on_tcp_data(Flow& flow, FlowDir dir, const u
     if (d == AppProto::Unknown) {
         return {};
     }
+    if (d != AppProto::Failed && config_.mode(d) == ProtoMode::Off) {
+        d = AppProto::Failed;  // app-layer.protocols.X.enabled: no
+    }
     flow.app_proto = static_cast<uint8_t>(d);
     ++stats_.flows[static_cast<size_t>(d)];
     const AppProtoDef* def = app_protocol(d);
-    if (def != nullptr && def->make_tcp != nullptr) {
+    if (def != nullptr && def->make_tcp != nullptr && config_.mode(d) == ProtoMode::On) {
         auto& free = im.parsers[static_cast<size_t>(d)];
         if (!free.empty()) {
             s.parser = std::move(free.back());
@@ -185,12 +188,14 @@ std::span<const AppEvent> AppLayer::on_udp(Flow& flow, const Packet& pkt) {
                 return {};
             }
             p = AppProto::Failed;
+        } else if (config_.mode(p) == ProtoMode::Off) {
+            p = AppProto::Failed;
         }
         flow.app_proto = static_cast<uint8_t>(p);
         ++stats_.flows[static_cast<size_t>(p)];
     }
     const AppProtoDef* def = app_protocol(p);
-    if (def == nullptr || def->make_udp == nullptr) {
+    if (def == nullptr || def->make_udp == nullptr || config_.mode(p) != ProtoMode::On) {
         return {};
     }
     auto& udp = im.udp[static_cast<size_t>(p)];

@@ -29,8 +29,17 @@ inline constexpr uint8_t kAppStageMax = 4;
 // Counters per protocol (AppStats::counters); each protocol names its own (AppProtoDef).
 inline constexpr size_t kAppCounters = 6;
 
+// app-layer.protocols.X.enabled: a protocol can be off (not detected: its flows stay
+// unidentified, "failed"), detected only (no parser: no buffers, no EVE object), or on.
+enum class ProtoMode : uint8_t { Off, DetectionOnly, On };
+
 struct AppConfig {
     bool enabled = true;
+    std::array<ProtoMode, kProtoCount> proto_mode = [] {
+        std::array<ProtoMode, kProtoCount> a{};
+        a.fill(ProtoMode::On);
+        return a;
+    }();
     uint32_t http_request_body_limit = 1 << 20;   // bytes kept of a request body (dechunked)
     uint32_t http_response_body_limit = 1 << 20;  // bytes kept of a response body (decoded)
     uint32_t http_header_limit = 64 << 10;        // request/response header block
@@ -44,6 +53,7 @@ struct AppConfig {
     }();
 
     bool needs(BufferId b) const { return buffer_needed[static_cast<size_t>(b)]; }
+    ProtoMode mode(AppProto p) const { return proto_mode[static_cast<size_t>(p)]; }
 };
 
 struct AppStats {
