@@ -53,6 +53,39 @@ struct FlowBits {
     void toggle(uint16_t id);
 };
 
+// Per-flow flowint storage (Suricata's flowint): ids (assigned by the rule compiler) and their
+// unsigned 32-bit values. Fixed size like FlowBits; a set on a full store is an overflow.
+struct FlowInts {
+    static constexpr size_t kMax = 8;
+    std::array<uint16_t, kMax> ids{};
+    std::array<uint32_t, kMax> values{};
+    uint8_t count = 0;
+
+    const uint32_t* get(uint16_t id) const {
+        for (uint8_t i = 0; i < count; ++i) {
+            if (ids[i] == id) {
+                return &values[i];
+            }
+        }
+        return nullptr;
+    }
+    bool set(uint16_t id, uint32_t v) {  // false when the store is full (nothing is set)
+        for (uint8_t i = 0; i < count; ++i) {
+            if (ids[i] == id) {
+                values[i] = v;
+                return true;
+            }
+        }
+        if (count == kMax) {
+            return false;
+        }
+        ids[count] = id;
+        values[count] = v;
+        ++count;
+        return true;
+    }
+};
+
 // Per-flow state of later stages, owned by the flow and freed when it leaves the table:
 // TCP reassembly (stream.h) and the application layer (app/app_layer.h).
 struct TcpSession;
@@ -91,6 +124,8 @@ struct Flow {
     bool fin_toclient = false;
     bool reply_seen = false;
     FlowBits bits{};
+    FlowInts ints{};
+    // Flowbit and flowint sets that found their store full.
     uint32_t flowbit_overflows = 0;
     uint8_t app_proto = 0;     // app::AppProto, set by the application layer (0 = unknown)
     uint32_t app_udp_txs = 0;  // transactions of a UDP flow (its app layer keeps no session)

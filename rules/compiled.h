@@ -41,7 +41,8 @@ struct CPcre {
     bool relative_next = false;
 };
 
-using COp = std::variant<CContent, CPcre, ByteTest, ByteJump, ByteExtract, IsDataAt>;
+using COp = std::variant<CContent, CPcre, ByteTest, ByteJump, ByteExtract, IsDataAt, Base64Decode,
+                         Base64Data>;
 
 // Suricata's flowbits classification for rule ordering: set-only rules run first.
 enum class FlowbitsKind : uint8_t { Set = 4, SetRead = 3, Read = 2, None = 1 };
@@ -50,6 +51,22 @@ struct CFlowbit {
     FlowbitCmd::Op op;
     std::vector<uint16_t> ids;
     bool any_of = false;
+};
+
+// A flowint with its process-wide id (and the id of the flowint it is compared with).
+struct CFlowint {
+    FlowintCmd::Op op = FlowintCmd::Op::IsSet;
+    uint16_t id = 0;
+    uint32_t value = 0;
+    int32_t var = -1;  // id of the operand flowint; -1: `value`
+};
+
+// An xbit with its process-wide id (shared with hostbits of the same name).
+struct CXbit {
+    XbitCmd::Op op = XbitCmd::Op::Set;
+    uint16_t id = 0;
+    XbitCmd::Track track = XbitCmd::Track::IpSrc;
+    uint32_t expire = 30;
 };
 
 // One application-layer buffer program of a rule.
@@ -77,6 +94,10 @@ struct CompiledRule {
     bool packet_ok = true;                  // ... and on the packet payload
     std::vector<CFlowbit> flowbit_checks;   // isset / isnotset
     std::vector<CFlowbit> flowbit_actions;  // set / unset / toggle
+    std::vector<CFlowint> flowint_checks;   // comparisons, isset / notset
+    std::vector<CFlowint> flowint_actions;  // = + -
+    std::vector<CXbit> xbit_checks;         // isset / isnotset
+    std::vector<CXbit> xbit_actions;        // set / unset / toggle
     bool alerts = true;                     // false for pass or noalert
     bool needs_payload = false;             // has a positive content or pcre
     int fast_content = -1;                  // index in ops of the fast-pattern content

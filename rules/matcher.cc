@@ -1,6 +1,7 @@
 // Matcher: the per-packet detection path. Hyperscan finds candidate rules by fast pattern
 // (callbacks only record), then each candidate's confirm program runs in rule order with
 // Suricata's content-inspection semantics (moving cursor, relative options, backtracking).
+// Per-flow state (flowbits, flowints) lives in the flow; xbits in a per-worker store here.
 
 #include <algorithm>
 #include <cstdlib>
@@ -24,6 +25,68 @@ struct Pcre2MatchDataFree {
     void operator()(pcre2_match_data* m) const { pcre2_match_data_free(m); }
 };
 
+// xbits of one worker: (bit, host) and (bit, address pair) entries with an expiry in packet
+// seconds. Open addressing over a fixed table, sized once: a lookup probes a short window,
+// an expired entry is free, and a set on a full window replaces the entry expiring first.
+struct XbitStore {
+    struct Key {
+        AddrKey a;
+        AddrKey b;  // the pair's higher address; zero for a host
+        uint16_t id = 0;
+        bool pair = false;
+        bool operator==(const Key&) const = default;
+    };
+    struct Entry {
+        Key key;
+        int64_t expire = 0;  // valid while the packet time is below it; 0: free
+    };
+    static constexpr size_t kSlots = 8192;  // power of two
+    static constexpr size_t kProbe = 16;
+    std::vector<Entry> slots;
+    uint64_t replaced = 0;  // live entries dropped for room
+
+    static size_t hash(const Key& k) {
+        uint64_t h = k.a.hi * 0x9E3779B97F4A7C15ULL ^ k.a.lo;
+        h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL ^ k.b.hi;
+        h = (h ^ (h >> 31)) * 0x94D049BB133111EBULL ^ k.b.lo;
+        h ^= (uint64_t{k.id} << 1 | (k.pair ? 1U : 0U)) * 0xD6E8FEB86659FD93ULL;
+        return static_cast<size_t>(h ^ (h >> 32));
+    }
+    Entry* find(const Key& k, int64_t now) {
+        const size_t h = hash(k);
+        for (size_t i = 0; i < kProbe; ++i) {
+            Entry& e = slots[(h + i) & (kSlots - 1)];
+            if (e.expire > now && e.key == k) {
+                return &e;
+            }
+        }
+        return nullptr;
+    }
+    void set(const Key& k, int64_t now, int64_t expire) {
+        if (Entry* e = find(k, now)) {
+            e->expire = expire;
+            return;
+        }
+        const size_t h = hash(k);
+        Entry* victim = nullptr;
+        for (size_t i = 0; i < kProbe; ++i) {
+            Entry& e = slots[(h + i) & (kSlots - 1)];
+            if (e.expire <= now) {  // free or expired: pruned here
+                victim = &e;
+                break;
+            }
+            if (victim == nullptr || e.expire < victim->expire) {
+                victim = &e;
+            }
+        }
+        if (victim->expire > now) {
+            ++replaced;
+        }
+        victim->key = k;
+        victim->expire = expire;
+    }
+};
+
 struct MatcherScratch {
     std::unique_ptr<hs_scratch_t, HsScratchFree> hs;
     std::unique_ptr<pcre2_match_data, Pcre2MatchDataFree> md;
@@ -36,6 +99,9 @@ struct MatcherScratch {
     uint64_t generation = 0;
     std::vector<std::vector<std::string>> views;  // transformed buffer instances, per view
     std::vector<uint64_t> view_gen;               // generation each view was computed for
+    std::vector<uint8_t> b64;                     // base64_decode output (sized once)
+    uint32_t b64_len = 0;
+    XbitStore xbits;
 };
 
 namespace {
@@ -148,10 +214,66 @@ uint64_t apply_bitmask(uint64_t v, const std::optional<uint64_t>& mask) {
     return v;
 }
 
+// Suricata's base64_decode limit: characters decoded per use.
+constexpr uint32_t kBase64MaxBytes = 65535;
+
+int base64_value(uint8_t c) {
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '+') {
+        return 62;
+    }
+    if (c == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+// RFC 4648 decoding as Suricata's base64_decode does it: stops at the first character outside
+// the alphabet (padding included), and a final partial group of 2 or 3 characters still yields
+// its 1 or 2 whole bytes. Returns the bytes written to `out` (room for n * 3 / 4 + 3);
+// `used` gets the characters read.
+uint32_t base64_decode(const uint8_t* in, uint32_t n, uint8_t* out, uint32_t& used) {
+    uint32_t len = 0;
+    uint32_t acc = 0;
+    int k = 0;
+    used = n;
+    for (uint32_t i = 0; i < n; ++i) {
+        const int v = base64_value(in[i]);
+        if (v < 0) {
+            used = i;
+            break;
+        }
+        acc = acc << 6 | static_cast<uint32_t>(v);
+        if (++k == 4) {
+            out[len++] = static_cast<uint8_t>(acc >> 16);
+            out[len++] = static_cast<uint8_t>(acc >> 8);
+            out[len++] = static_cast<uint8_t>(acc);
+            acc = 0;
+            k = 0;
+        }
+    }
+    if (k >= 2) {
+        acc <<= 6 * (4 - k);
+        out[len++] = static_cast<uint8_t>(acc >> 16);
+        if (k == 3) {
+            out[len++] = static_cast<uint8_t>(acc >> 8);
+        }
+    }
+    return len;
+}
+
 class Program {
 public:
     Program(const std::vector<COp>& ops, MatcherScratch& s, MatcherStats& st, Buf b)
-        : ops_(ops), s_(s), st_(st), b_(b) {}
+        : ops_(ops), s_(s), st_(st), b_(b), origin_(b) {}
 
     bool run() { return step(0, 0, 0, 0); }
 
@@ -160,13 +282,17 @@ private:
     // furthest end of a positive match so far.
     bool step(size_t i, uint32_t cur, uint32_t hi, int depth) {
         if (i == ops_.size()) {
-            return !b_.stream || hi > b_.min_end;
+            return !origin_.stream || hi > origin_.min_end;
         }
         if (depth > kMaxRecursion) {
             return false;
         }
         return std::visit([&](const auto& op) { return eval(op, i, cur, hi, depth); }, ops_[i]);
     }
+
+    // The furthest match end so far, in the program's own buffer: positions in base64_data's
+    // decoded bytes say nothing about where the match lies in a stream window.
+    uint32_t raise(uint32_t hi, uint32_t end) const { return in_b64_ ? hi : std::max(hi, end); }
 
     // Absolute position `pos` (from the start of the buffer or stream) in this buffer.
     int64_t abs_pos(int64_t pos) const { return pos - static_cast<int64_t>(b_.base); }
@@ -228,7 +354,7 @@ private:
                 return false;
             }
             const auto match_end = static_cast<uint32_t>(pos) + n;
-            if (step(i + 1, match_end, std::max(hi, match_end), depth + 1)) {
+            if (step(i + 1, match_end, raise(hi, match_end), depth + 1)) {
                 return true;
             }
             // What follows does not depend on where this matched, unless a later match may
@@ -261,7 +387,7 @@ private:
             }
             const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s_.md.get());
             const auto end = static_cast<uint32_t>(base + ov[1]);
-            if (step(i + 1, end, std::max(hi, end), depth + 1)) {
+            if (step(i + 1, end, raise(hi, end), depth + 1)) {
                 return true;
             }
             if ((!p.relative_next && !b_.stream) || ov[0] + 1 > len) {
@@ -333,9 +459,12 @@ private:
             target = pos + j.nbytes + val;
         }
         target += j.post_offset;
-        if (target < 0 || target > static_cast<int64_t>(b_.len)) {
+        if (target > static_cast<int64_t>(b_.len)) {
             return false;
         }
+        // Suricata: a jump before the start of the buffer lands on its start (a negative
+        // post_offset may move the cursor backwards, never out of the buffer).
+        target = std::max<int64_t>(target, 0);
         return step(i + 1, static_cast<uint32_t>(target), hi, depth + 1);
     }
 
@@ -368,10 +497,45 @@ private:
         return m && step(i + 1, cur, hi, depth + 1);
     }
 
+    bool eval(const Base64Decode& d, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        int64_t from = d.relative ? cur : 0;
+        if (d.offset != 0) {
+            // Suricata: an offset at or past the end of the (remaining) buffer fails.
+            if (from + d.offset >= static_cast<int64_t>(b_.len)) {
+                return false;
+            }
+            from += d.offset;
+        }
+        if (from > static_cast<int64_t>(b_.len)) {
+            return false;
+        }
+        const uint32_t avail = b_.len - static_cast<uint32_t>(from);
+        const uint32_t n = std::min(avail, d.bytes == 0 ? kBase64MaxBytes : d.bytes);
+        uint32_t used = 0;
+        s_.b64_len = base64_decode(b_.p + from, n, s_.b64.data(), used);
+        // On a stream window the decoded text counts as matched bytes: new base64 characters
+        // make a new match.
+        const auto end = static_cast<uint32_t>(from) + used;
+        return s_.b64_len > 0 && step(i + 1, cur, raise(hi, end), depth + 1);
+    }
+
+    // What follows inspects the decoded bytes, from their start.
+    bool eval(const Base64Data& /*d*/, size_t i, uint32_t /*cur*/, uint32_t hi, int depth) {
+        const Buf saved = b_;
+        b_ = Buf{s_.b64.data(), s_.b64_len};
+        in_b64_ = true;
+        const bool m = step(i + 1, 0, hi, depth + 1);
+        in_b64_ = false;
+        b_ = saved;
+        return m;
+    }
+
     const std::vector<COp>& ops_;
     MatcherScratch& s_;
     MatcherStats& st_;
     Buf b_;
+    const Buf origin_;     // the buffer the program started on (stream end check)
+    bool in_b64_ = false;  // evaluating after base64_data, on the decoded bytes
 };
 
 bool ports_match(const Rule& r, const Packet& pkt, bool swapped) {
@@ -393,6 +557,27 @@ bool addresses_match(const Rule& r, const Packet& pkt) {
 }
 
 bool proto_match(const Rule& r, const Packet& pkt) {
+    if (!r.decode_events.empty() && pkt.l4 == nullptr) {
+        // A decoder event often means the transport header did not decode: like Suricata,
+        // `alert tcp ... decode-event:tcp.pkt_too_small` goes by the IP protocol (and
+        // `alert ip` / `pkthdr` by the packet alone, IP layer or not).
+        switch (r.proto) {
+            case Proto::Ip:
+                return true;
+            case Proto::Tcp:
+                return pkt.ip_proto == dataplane::kProtoTcp;
+            case Proto::Udp:
+                return pkt.ip_proto == dataplane::kProtoUdp;
+            case Proto::Icmp:
+                return pkt.ip_proto == dataplane::kProtoIcmp ||
+                       pkt.ip_proto == dataplane::kProtoIcmpv6;
+            case Proto::Icmpv4:
+                return pkt.ip_proto == dataplane::kProtoIcmp;
+            case Proto::Icmpv6:
+                return pkt.ip_proto == dataplane::kProtoIcmpv6;
+        }
+        return false;
+    }
     switch (r.proto) {
         case Proto::Ip:
             return pkt.ip_version != 0;
@@ -425,8 +610,23 @@ bool fragbits_match(const FragBitsMatch& f, const Packet& pkt) {
     }
 }
 
+// stream_size's value, as Suricata computes it (next_seq - isn): the bytes a direction
+// delivered, plus one for its SYN (a midstream pickup counts as one too) once that direction
+// has sent anything, plus one for its FIN.
+uint64_t stream_size_of(const Flow& flow, FlowDir dir) {
+    const bool to_server = dir == FlowDir::ToServer;
+    const uint64_t pkts = to_server ? flow.pkts_toserver : flow.pkts_toclient;
+    const bool fin = to_server ? flow.fin_toserver : flow.fin_toclient;
+    return dataplane::stream_bytes(flow, dir) + (pkts > 0 ? 1 : 0) + (fin ? 1 : 0);
+}
+
 // Everything but the payload program and flowbits: cheap checks first.
 bool header_match(const Rule& r, const Packet& pkt, const Flow* flow) {
+    for (dataplane::DecodeEvent e : r.decode_events) {
+        if (!pkt.events.has(e)) {
+            return false;
+        }
+    }
     if (!proto_match(r, pkt) || !addresses_match(r, pkt)) {
         return false;
     }
@@ -481,8 +681,8 @@ bool header_match(const Rule& r, const Packet& pkt, const Flow* flow) {
         if (flow == nullptr || !flow->tcp) {
             return false;
         }
-        const bool server = ss.cmp.matches(dataplane::stream_bytes(*flow, FlowDir::ToClient));
-        const bool client = ss.cmp.matches(dataplane::stream_bytes(*flow, FlowDir::ToServer));
+        const bool server = ss.cmp.matches(stream_size_of(*flow, FlowDir::ToClient));
+        const bool client = ss.cmp.matches(stream_size_of(*flow, FlowDir::ToServer));
         bool ok = false;
         switch (ss.side) {
             case StreamSize::Side::Server:
@@ -589,6 +789,148 @@ void apply_flowbit_actions(const CompiledRule& cr, Flow* flow) {
     }
 }
 
+// A flowint's value, or null while unset.
+const uint32_t* flowint_value(const Flow& flow, uint16_t id) {
+    return flow.ints.get(id);
+}
+
+uint32_t flowint_operand(const CFlowint& c, const Flow& flow) {
+    if (c.var < 0) {
+        return c.value;
+    }
+    const uint32_t* v = flowint_value(flow, static_cast<uint16_t>(c.var));
+    return v != nullptr ? *v : 0;  // Suricata: an unset operand counts as 0
+}
+
+bool flowint_checks_match(const CompiledRule& cr, const Flow* flow) {
+    using Op = FlowintCmd::Op;
+    for (const auto& c : cr.flowint_checks) {
+        if (flow == nullptr) {
+            return false;
+        }
+        const uint32_t* v = flowint_value(*flow, c.id);
+        if (c.op == Op::IsSet || c.op == Op::NotSet) {
+            if ((v != nullptr) != (c.op == Op::IsSet)) {
+                return false;
+            }
+            continue;
+        }
+        if (v == nullptr) {
+            return false;  // a comparison needs the variable set
+        }
+        const uint32_t t = flowint_operand(c, *flow);
+        bool m = false;
+        switch (c.op) {
+            case Op::Eq:
+                m = *v == t;
+                break;
+            case Op::Ne:
+                m = *v != t;
+                break;
+            case Op::Lt:
+                m = *v < t;
+                break;
+            case Op::Le:
+                m = *v <= t;
+                break;
+            case Op::Gt:
+                m = *v > t;
+                break;
+            case Op::Ge:
+                m = *v >= t;
+                break;
+            default:
+                break;
+        }
+        if (!m) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void apply_flowint_actions(const CompiledRule& cr, Flow* flow) {
+    using Op = FlowintCmd::Op;
+    if (flow == nullptr) {
+        return;
+    }
+    for (const auto& a : cr.flowint_actions) {
+        const uint32_t t = flowint_operand(a, *flow);
+        const uint32_t* v = flowint_value(*flow, a.id);
+        uint32_t nv = t;
+        if (a.op == Op::Add && v != nullptr) {
+            nv = *v + t;  // unsigned: wraps like Suricata's uint32
+        } else if (a.op == Op::Sub) {
+            if (v == nullptr) {
+                continue;  // Suricata: subtracting from an unset flowint does nothing
+            }
+            nv = *v - t;
+        }
+        if (!flow->ints.set(a.id, nv)) {
+            ++flow->flowbit_overflows;
+        }
+    }
+}
+
+XbitStore::Key xbit_key(const CXbit& x, const Packet& pkt) {
+    XbitStore::Key k;
+    k.id = x.id;
+    switch (x.track) {
+        case XbitCmd::Track::IpSrc:
+            k.a = AddrKey::from(pkt.src);
+            break;
+        case XbitCmd::Track::IpDst:
+            k.a = AddrKey::from(pkt.dst);
+            break;
+        case XbitCmd::Track::IpPair: {
+            // Either direction names the same pair.
+            const AddrKey s = AddrKey::from(pkt.src);
+            const AddrKey d = AddrKey::from(pkt.dst);
+            k.a = std::min(s, d);
+            k.b = std::max(s, d);
+            k.pair = true;
+            break;
+        }
+    }
+    return k;
+}
+
+bool xbit_checks_match(const CompiledRule& cr, XbitStore& store, const Packet& pkt) {
+    for (const auto& c : cr.xbit_checks) {
+        const bool set = store.find(xbit_key(c, pkt), pkt.ts_sec) != nullptr;
+        if (set != (c.op == XbitCmd::Op::IsSet)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void apply_xbit_actions(const CompiledRule& cr, XbitStore& store, const Packet& pkt) {
+    for (const auto& a : cr.xbit_actions) {
+        const XbitStore::Key k = xbit_key(a, pkt);
+        XbitStore::Entry* e = store.find(k, pkt.ts_sec);
+        switch (a.op) {
+            case XbitCmd::Op::Set:
+                store.set(k, pkt.ts_sec, pkt.ts_sec + a.expire);
+                break;
+            case XbitCmd::Op::Unset:
+                if (e != nullptr) {
+                    e->expire = 0;
+                }
+                break;
+            case XbitCmd::Op::Toggle:
+                if (e != nullptr) {
+                    e->expire = 0;
+                } else {
+                    store.set(k, pkt.ts_sec, pkt.ts_sec + a.expire);
+                }
+                break;
+            default:
+                break;
+        }
+    }
+}
+
 int on_hs_match(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
                 unsigned int /*flags*/, void* ctx) {
     static_cast<MatcherScratch*>(ctx)->hit_patterns.push_back(id);
@@ -648,6 +990,14 @@ Result<std::unique_ptr<Matcher>> Matcher::create(RuleSetPtr rules_in) {
         max_vars = std::max(max_vars, cr->rule.byte_vars.size());
     }
     s.vars.assign(max_vars, 0);
+    s.b64.assign(kBase64MaxBytes / 4 * 3 + 3, 0);
+    bool xbits = false;
+    for (const auto& cr : rules->compiled()) {
+        xbits = xbits || !cr->xbit_checks.empty() || !cr->xbit_actions.empty();
+    }
+    if (xbits) {
+        s.xbits.slots.assign(XbitStore::kSlots, {});
+    }
     s.views.assign(rules->views().size(), {});
     s.view_gen.assign(rules->views().size(), 0);
     return m;
@@ -695,7 +1045,9 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
     auto& s = *scratch_;
     s.alerts.clear();
     passed_ = false;
-    if (pkt.ip_version == 0) {
+    // Without an IP layer only decode-event rules can match (alert pkthdr/ip).
+    const bool no_ip = pkt.ip_version == 0;
+    if (no_ip && !pkt.events.any()) {
         return {};
     }
     ++stats_.packets;
@@ -745,13 +1097,17 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
         const CompiledRule& cr = *compiled[ri];
         const Rule& r = cr.rule;
         if ((cr.needs_payload && !pkt_payload && !stream) ||
-            (pv.stream_only && !cr.needs_payload)) {
+            (pv.stream_only && !cr.needs_payload) || (no_ip && r.decode_events.empty())) {
+            continue;
+        }
+        if ((r.stream_events & pv.stream_events) != r.stream_events) {
             continue;
         }
         if (!header_match(r, pkt, flow) || !app_bind_match(cr, flow)) {
             continue;
         }
-        if (!flowbit_checks_match(cr, flow)) {
+        if (!flowbit_checks_match(cr, flow) || !flowint_checks_match(cr, flow) ||
+            !xbit_checks_match(cr, s.xbits, pkt)) {
             continue;
         }
         ++stats_.candidates;
@@ -773,6 +1129,8 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
         }
         ++stats_.matches;
         apply_flowbit_actions(cr, flow);
+        apply_flowint_actions(cr, flow);
+        apply_xbit_actions(cr, s.xbits, pkt);
         if (r.action == Action::Pass) {
             passed_ = true;
             break;  // pass: no further inspection of this packet
@@ -899,7 +1257,8 @@ std::span<const uint32_t> Matcher::inspect_app(const Packet& pkt, Flow* flow,
     for (uint32_t ri : s.candidates) {
         const CompiledRule& cr = *compiled[ri];
         const Rule& r = cr.rule;
-        if (!header_match(r, pkt, flow) || !flowbit_checks_match(cr, flow)) {
+        if (!header_match(r, pkt, flow) || !flowbit_checks_match(cr, flow) ||
+            !flowint_checks_match(cr, flow) || !xbit_checks_match(cr, s.xbits, pkt)) {
             continue;
         }
         ++stats_.candidates;
@@ -934,6 +1293,8 @@ std::span<const uint32_t> Matcher::inspect_app(const Packet& pkt, Flow* flow,
         }
         ++stats_.matches;
         apply_flowbit_actions(cr, flow);
+        apply_flowint_actions(cr, flow);
+        apply_xbit_actions(cr, s.xbits, pkt);
         if (r.action == Action::Pass) {
             break;
         }

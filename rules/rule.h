@@ -146,8 +146,24 @@ struct IsDataAt {
     bool rawbytes = false;
 };
 
+// base64_decode[:bytes N][,offset N][,relative]: decodes base64 (RFC 4648, up to the first
+// character outside the alphabet) at the cursor (relative) or the buffer start, plus offset;
+// matches when at least one byte decodes. The cursor does not move.
+struct Base64Decode {
+    uint32_t bytes = 0;  // base64 characters to decode at most; 0: Suricata's 65535
+    uint32_t offset = 0;
+    bool relative = false;
+};
+
+// base64_data: the ops after it in the same program inspect the bytes the last
+// base64_decode produced (Suricata's base64 data buffer), from a cursor at 0.
+struct Base64Data {
+    bool relative = false;  // never: the decoded buffer starts a new cursor
+};
+
 // The payload program: evaluated in rule order with a moving cursor (Suricata semantics).
-using PayloadOp = std::variant<Content, Pcre, ByteTest, ByteJump, ByteExtract, IsDataAt>;
+using PayloadOp = std::variant<Content, Pcre, ByteTest, ByteJump, ByteExtract, IsDataAt,
+                               Base64Decode, Base64Data>;
 
 // Numeric comparison used by dsize, ttl, itype, icode, ip_proto.
 struct IntMatch {
@@ -210,6 +226,29 @@ struct FlowbitCmd {
     // any_of = true for "a|b" (any), false for "a&b" (all).
     std::vector<std::string> names;
     bool any_of = false;
+};
+
+// flowint:<name>,<op>[,<value>|<var>]: a per-flow unsigned 32-bit integer (Suricata's flowint).
+// Set/Add/Sub run after the rule matched; the others are conditions.
+struct FlowintCmd {
+    enum class Op : uint8_t { Set, Add, Sub, Eq, Ne, Lt, Le, Gt, Ge, IsSet, NotSet };
+    Op op = Op::IsSet;
+    std::string name;
+    uint32_t value = 0;
+    std::string var;  // the operand is this flowint (0 while unset), not `value`
+    bool is_action() const { return op == Op::Set || op == Op::Add || op == Op::Sub; }
+};
+
+// xbits:<op>,<name>,track <ip_src|ip_dst|ip_pair>[,expire <seconds>]: bits per host or per
+// address pair, expiring in packet time (Suricata's xbits; hostbits share the host store).
+struct XbitCmd {
+    enum class Op : uint8_t { Set, Unset, IsSet, IsNotSet, Toggle };
+    enum class Track : uint8_t { IpSrc, IpDst, IpPair };
+    Op op = Op::Set;
+    std::string name;
+    Track track = Track::IpSrc;
+    uint32_t expire = 30;  // seconds after the set (Suricata's default)
+    bool is_action() const { return op == Op::Set || op == Op::Unset || op == Op::Toggle; }
 };
 
 // Transforms applied to a sticky buffer before its contents are matched (in rule order).
@@ -296,7 +335,13 @@ struct Rule {
     std::optional<Threshold> threshold;
     std::optional<Threshold> detection_filter;
     std::vector<FlowbitCmd> flowbits;
+    std::vector<FlowintCmd> flowints;
+    std::vector<XbitCmd> xbits;
     bool noalert = false;  // flowbits:noalert
+    // decode-event: decoder events the packet must carry (all of them).
+    std::vector<dataplane::DecodeEvent> decode_events;
+    // stream-event: dataplane::kStreamEv* bits the packet's stream update must carry (all).
+    uint32_t stream_events = 0;
 };
 
 }  // namespace vigil::rules

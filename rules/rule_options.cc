@@ -100,8 +100,15 @@ void OptionParser::push_op(int list, PayloadOp op) {
     std::vector<PayloadOp>& v = ops(list);
     const bool is_content = std::holds_alternative<Content>(op);
     const bool is_match = is_content || std::holds_alternative<Pcre>(op);
+    const bool is_b64 = std::holds_alternative<Base64Decode>(op);
+    if (list == b64_list_ && !b64_open_) {
+        b64_misplaced_ = true;  // would run on the decoded bytes: refused in finish()
+    }
     v.push_back(std::move(op));
     const OpRef ref{list, v.size() - 1, true};
+    if (is_b64) {
+        last_b64_decode_ = ref;
+    }
     if (is_content) {
         last_content_ = ref;
     }
@@ -136,8 +143,28 @@ int OptionParser::legacy_section(std::string_view keyword, BufferId id, BufDir d
     return static_cast<int>(rule_.buffers.size() - 1);
 }
 
+Status OptionParser::open_base64_data() {
+    if (!last_b64_decode_.valid) {
+        return reject("base64_data needs a preceding base64_decode");
+    }
+    if (b64_list_ != -2) {
+        return reject("base64_data: only one per rule");
+    }
+    const int list = last_b64_decode_.list;
+    if (cur_list_ >= 0 && cur_list_ != list) {
+        return reject("base64_data: its base64_decode is in another buffer than the active " +
+                      quote(rule_.buffers[static_cast<size_t>(cur_list_)].keyword));
+    }
+    push_op(list, Base64Data{});
+    b64_list_ = list;
+    b64_open_ = true;
+    cur_list_ = list;
+    return Ok{};
+}
+
 void OptionParser::open_sticky(std::string_view written, const BufferSpec& buf) {
     // Every sticky keyword opens a section; finish() merges sections naming the same buffer.
+    b64_open_ = false;
     BufferMatch b;
     b.buffer = buf.id;
     b.keyword = std::string(written);
@@ -173,7 +200,7 @@ Status OptionParser::move_last_content(std::string_view name, const BufferSpec& 
     dst.emplace_back(std::move(c));
     const OpRef moved{list, dst.size() - 1, true};
     // Keep the other references pointing at the same ops after the erase.
-    for (OpRef* r : {&last_match_, &last_any_}) {
+    for (OpRef* r : {&last_match_, &last_any_, &last_b64_decode_}) {
         if (r->valid && r->list == -1) {
             if (r->idx == idx) {
                 *r = moved;
@@ -253,6 +280,14 @@ Status OptionParser::finish() {
             return st;
         }
     }
+    if (b64_misplaced_) {
+        return reject(
+            "base64_data: a match after leaving base64_data returns to its buffer, "
+            "which Vigil does not support (put base64_data's matches last)");
+    }
+    if (rule_.stream_events != 0 && !rule_.buffers.empty()) {
+        return reject("stream-event can't be combined with application-layer buffers");
+    }
     if (auto st = resolve_buffers(); !st) {
         return st;
     }
@@ -305,6 +340,14 @@ Status OptionParser::resolve_buffers() {
         }
         if (b.bsize) {
             it->bsize = b.bsize;
+        }
+        const bool after_b64 = std::any_of(it->ops.begin(), it->ops.end(), [](const PayloadOp& op) {
+            return std::holds_alternative<Base64Data>(op);
+        });
+        if (after_b64 && !b.ops.empty()) {
+            return reject(quote(b.keyword) +
+                          ": a later section of the buffer holding base64_data is not "
+                          "supported (put base64_data's matches last)");
         }
         for (PayloadOp& op : b.ops) {
             it->ops.push_back(std::move(op));

@@ -59,7 +59,10 @@ public:
     int current_list() const { return cur_list_; }
     BufferMatch* current_buffer();
     // pkt_data: what follows inspects the packet payload again.
-    void end_sticky() { cur_list_ = -1; }
+    void end_sticky() {
+        cur_list_ = -1;
+        b64_open_ = false;
+    }
 
     // Appends an op to a list (-1: Rule::payload, else Rule::buffers[list]) and remembers it
     // for modifiers and relative keywords.
@@ -77,6 +80,9 @@ public:
     // A pcre goes to the active sticky buffer, or to the buffer its flag names (`flag`,
     // nullptr for none); /R outside a sticky buffer needs an earlier match in that buffer.
     Status place_pcre(Pcre p, const PcreBufferFlag* flag);
+    // base64_data: what follows inspects the bytes of the last base64_decode, in its program
+    // (after a Base64Data op there). Refused without a preceding base64_decode.
+    Status open_base64_data();
     // app-layer-protocol:[!]proto, checked against the header and buffers in finish().
     void set_app_layer_protocol(dataplane::app::AppProto p, bool negated);
 
@@ -110,6 +116,10 @@ private:
     OpRef last_content_;             // target of content modifiers
     OpRef last_match_;               // last content / pcre (relative isdataat)
     OpRef last_any_;                 // last content / pcre / byte_* / isdataat (byte_*)
+    OpRef last_b64_decode_;          // the last base64_decode (where base64_data goes)
+    int b64_list_ = -2;              // the program holding a Base64Data op (-2: none)
+    bool b64_open_ = false;          // base64_data is the active buffer
+    bool b64_misplaced_ = false;     // an op joined b64_list_ after base64_data was left
     dataplane::app::AppProto alp_ = dataplane::app::AppProto::Unknown;
     bool alp_negated_ = false;
 };

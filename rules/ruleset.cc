@@ -60,6 +60,18 @@ FlowbitsKind flowbits_kind(const Rule& r) {
     return FlowbitsKind::None;
 }
 
+// Suricata orders flowint and xbits users like flowbits users, after them (flowint, then
+// xbits): setters (4) before set-and-read (3) before readers (2) before the rest (1).
+template <typename Cmds>
+int set_read_kind(const Cmds& cmds) {
+    bool set = false;
+    bool read = false;
+    for (const auto& c : cmds) {
+        (c.is_action() ? set : read) = true;
+    }
+    return set && read ? 3 : set ? 4 : read ? 2 : 1;
+}
+
 std::vector<Transport> transports_of(Proto p) {
     switch (p) {
         case Proto::Tcp:
@@ -175,7 +187,12 @@ Prefilter choose_prefilter(const std::vector<COp>& ops, bool* explicit_fp = null
     Prefilter pf;
     int best = -1;
     size_t best_len = 0;
-    for (size_t i = 0; i < ops.size(); ++i) {
+    // Matches after base64_data inspect the decoded bytes, not the scanned ones.
+    const size_t end = static_cast<size_t>(
+        std::find_if(ops.begin(), ops.end(),
+                     [](const COp& op) { return std::holds_alternative<Base64Data>(op); }) -
+        ops.begin());
+    for (size_t i = 0; i < end; ++i) {
         const auto* c = std::get_if<CContent>(&ops[i]);
         if (c == nullptr || c->src.negated) {
             continue;
@@ -206,8 +223,8 @@ Prefilter choose_prefilter(const std::vector<COp>& ops, bool* explicit_fp = null
         }
     }
     // No content: a non-negated, non-relative pcre can prefilter in Hyperscan PREFILTER mode.
-    for (const auto& op : ops) {
-        const auto* p = std::get_if<CPcre>(&op);
+    for (size_t i = 0; i < end; ++i) {
+        const auto* p = std::get_if<CPcre>(&ops[i]);
         if (p == nullptr || p->src.negated || p->src.relative || p->src.anchored ||
             p->src.extended || p->src.ungreedy || p->src.dollar_endonly) {
             continue;
@@ -477,6 +494,58 @@ Result<uint16_t> flowbit_registry_id(const std::string& name) {
     const auto id = static_cast<uint16_t>(ids.size());
     ids.emplace(name, id);
     return id;
+}
+
+// Flowint and xbit ids are process-wide like flowbit ids (flows keep their flowints across
+// a reload); each keyword has its own names (xbits and hostbits share theirs in Suricata).
+Result<uint16_t> var_registry_id(std::unordered_map<std::string, uint16_t>& ids,
+                                 const std::string& name, const char* what) {
+    static std::mutex mu;
+    std::lock_guard lock(mu);
+    auto it = ids.find(name);
+    if (it != ids.end()) {
+        return it->second;
+    }
+    if (ids.size() >= 65535) {
+        return make_error(ErrorCode::RuleCompile,
+                          std::string("too many distinct ") + what + " names (65535)");
+    }
+    const auto id = static_cast<uint16_t>(ids.size());
+    ids.emplace(name, id);
+    return id;
+}
+
+// A rule's flowints and xbits with their process-wide ids; the id error, or empty.
+std::string compile_flowints_xbits(const Rule& r, CompiledRule& cr) {
+    static std::unordered_map<std::string, uint16_t> flowint_ids;
+    static std::unordered_map<std::string, uint16_t> xbit_ids;
+    for (const auto& f : r.flowints) {
+        CFlowint c;
+        c.op = f.op;
+        c.value = f.value;
+        auto id = var_registry_id(flowint_ids, f.name, "flowint");
+        if (!id) {
+            return id.error().message;
+        }
+        c.id = *id;
+        if (!f.var.empty()) {
+            auto var = var_registry_id(flowint_ids, f.var, "flowint");
+            if (!var) {
+                return var.error().message;
+            }
+            c.var = *var;
+        }
+        (f.is_action() ? cr.flowint_actions : cr.flowint_checks).push_back(c);
+    }
+    for (const auto& x : r.xbits) {
+        auto id = var_registry_id(xbit_ids, x.name, "xbits");
+        if (!id) {
+            return id.error().message;
+        }
+        const CXbit c{x.op, *id, x.track, x.expire};
+        (x.is_action() ? cr.xbit_actions : cr.xbit_checks).push_back(c);
+    }
+    return {};
 }
 
 }  // namespace
@@ -866,6 +935,11 @@ std::vector<size_t> RuleSetBuilder::evaluation_order() const {
         if (fa != fb) {
             return fa > fb;
         }
+        const int ia = set_read_kind(ra.flowints) * 8 + set_read_kind(ra.xbits);
+        const int ib = set_read_kind(rb.flowints) * 8 + set_read_kind(rb.xbits);
+        if (ia != ib) {
+            return ia > ib;
+        }
         return ra.priority < rb.priority;
     });
     return order;
@@ -935,6 +1009,9 @@ std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
     // process-wide ids and the set's flowbit count depend on it).
     if (std::string fb_err = compile_flowbits(r, cr); !fb_err.empty()) {
         err = std::move(fb_err);
+    }
+    if (std::string var_err = compile_flowints_xbits(r, cr); !var_err.empty()) {
+        err = std::move(var_err);
     }
     return err;
 }
@@ -1018,7 +1095,12 @@ void RuleSetBuilder::group_slot(size_t t, size_t d) {
         if (cr.app_rule) {
             continue;  // run on transaction events (app groups)
         }
-        const auto ts = transports_of(r.proto);
+        auto ts = transports_of(r.proto);
+        if (!r.decode_events.empty() && r.proto != Proto::Ip) {
+            // Its event may come with a transport header that did not decode (no l4): such
+            // packets go to the "other" slot.
+            ts.push_back(kOther);
+        }
         if (std::find(ts.begin(), ts.end(), static_cast<Transport>(t)) == ts.end()) {
             continue;
         }

@@ -190,6 +190,8 @@ struct PayloadView {
     // Only the stream window, for data released at the end of a stream (the packet itself
     // was inspected already): rules without payload matches are skipped.
     bool stream_only = false;
+    // What the packet did to its TCP stream (dataplane::kStreamEv* bits, for stream-event).
+    uint32_t stream_events = 0;
 };
 
 // One per worker: Hyperscan scratch, PCRE2 match data, candidate buffers. Not thread safe.

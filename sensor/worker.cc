@@ -124,6 +124,7 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
         flow != nullptr && config_.stream_enabled && pkt.has_tcp() && !pkt.is_fragment;
     if (tcp_stream) {
         sv = stream_.process(*flow, pkt);
+        pv.stream_events = sv.events;
         if (config_.anomalies && (sv.events & dataplane::kStreamEvOverlapDiff) != 0) {
             anomaly(pkt, flow, "stream", "stream.reassembly_overlap_different_data", out);
         }

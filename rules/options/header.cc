@@ -1,9 +1,12 @@
 // Header keywords: IP, TCP and ICMP header fields (ttl, tos, ipopts, fragbits, flags, seq,
 // ack, window, ip_proto, itype, icode, icmp_id, icmp_seq). Each may appear once per rule.
+// decode-event: the decoder events of the packet.
 
+#include <algorithm>
 #include <array>
 #include <string>
 
+#include "dataplane/decode_events.h"
 #include "rules/options/parse.h"
 #include "rules/options/registry.h"
 #include "rules/rule_options.h"
@@ -361,7 +364,32 @@ Status apply_ip_proto(OptionParser& p, const KeywordUse& u) {
 constexpr KeywordFamily kHeader = KeywordFamily::Header;
 constexpr ValueRule kRequired = ValueRule::Required;
 
+// decode-event:<name>: Suricata's decoder event names without their "decoder." prefix
+// (Suricata adds it), compared case-insensitively. Several in one rule must all be raised.
+Status apply_decode_event(OptionParser& p, const KeywordUse& u) {
+    const std::string_view name = trim(u.v());
+    const std::string n = lower(name);
+    if (n.starts_with("decoder.")) {
+        return reject("decode-event " + quote(name) +
+                      ": write the name without 'decoder.' (Suricata adds the prefix)");
+    }
+    if (const auto e = dataplane::decode_event_by_name(n)) {
+        auto& evs = p.rule().decode_events;
+        if (std::find(evs.begin(), evs.end(), *e) == evs.end()) {
+            evs.push_back(*e);
+        }
+        return Ok{};
+    }
+    for (std::string_view nr : dataplane::decode_events_not_raised()) {
+        if (nr == n) {
+            return reject("decode-event " + quote(name) + ": Vigil's decoder never raises it");
+        }
+    }
+    return reject("decode-event " + quote(name) + ": unknown decoder event");
+}
+
 constexpr std::array kKeywords{
+    KeywordDef{"decode-event", kHeader, kRequired, apply_decode_event},
     KeywordDef{"ttl", kHeader, kRequired, apply_u8_match},
     KeywordDef{"tos", kHeader, kRequired, apply_tos},
     KeywordDef{"ipopts", kHeader, kRequired, apply_ipopts},

@@ -1,9 +1,11 @@
 // Payload keywords: content and its modifiers, pcre, isdataat, byte_test / byte_jump /
-// byte_extract, bsize, dsize, urilen, uricontent, pkt_data and prefilter. They build the match
+// byte_extract, base64_decode / base64_data, bsize, dsize, urilen, uricontent, pkt_data and
+// prefilter. They build the match
 // programs of Rule::payload and Rule::buffers through the parser's per-rule state.
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -530,6 +532,66 @@ Status apply_byte_extract(OptionParser& p, const KeywordUse& u) {
     return Ok{};
 }
 
+// base64_decode[:bytes <n>][,offset <n>][,relative]   (Suricata: bytes 1-65535, offset
+// 0-4294967295, each at most once, in any order here)
+Result<Base64Decode> parse_base64_decode(const std::optional<std::string_view>& value) {
+    Base64Decode d;
+    if (!value || trim(*value).empty()) {
+        return d;
+    }
+    bool have_bytes = false;
+    bool have_offset = false;
+    for (std::string_view item : split_trim(*value, ',')) {
+        const auto words = split_ws(item);
+        const std::string k = words.empty() ? std::string() : lower(words[0]);
+        if (k == "relative" && words.size() == 1) {
+            if (d.relative) {
+                return reject("base64_decode: duplicate relative");
+            }
+            d.relative = true;
+        } else if (k == "bytes" && words.size() == 2) {
+            if (have_bytes) {
+                return reject("base64_decode: duplicate bytes");
+            }
+            have_bytes = true;
+            auto n = uint_in("base64_decode bytes", words[1], 1, 65535);
+            if (!n) {
+                return n.error();
+            }
+            d.bytes = static_cast<uint32_t>(*n);
+        } else if (k == "offset" && words.size() == 2) {
+            if (have_offset) {
+                return reject("base64_decode: duplicate offset");
+            }
+            have_offset = true;
+            auto n = uint_in("base64_decode offset", words[1], 0, UINT32_MAX);
+            if (!n) {
+                return n.error();
+            }
+            d.offset = static_cast<uint32_t>(*n);
+        } else {
+            return reject("base64_decode: unknown option " + quote(item) +
+                          " (expected bytes <n>, offset <n> or relative)");
+        }
+    }
+    return d;
+}
+
+// Like Suricata, base64_decode joins the active sticky buffer, else the buffer of the last
+// content / pcre / byte_* / isdataat, else the payload.
+Status apply_base64_decode(OptionParser& p, const KeywordUse& u) {
+    auto d = parse_base64_decode(u.value);
+    if (!d) {
+        return d.error();
+    }
+    p.push_op(p.relative_target(false), *d);
+    return Ok{};
+}
+
+Status apply_base64_data(OptionParser& p, const KeywordUse& /*u*/) {
+    return p.open_base64_data();
+}
+
 Status apply_bsize(OptionParser& p, const KeywordUse& u) {
     BufferMatch* b = p.current_buffer();
     if (b == nullptr) {
@@ -758,6 +820,8 @@ constexpr std::array kKeywords{
     KeywordDef{"byte_test", kPayload, kRequired, apply_byte_test},
     KeywordDef{"byte_jump", kPayload, kRequired, apply_byte_jump},
     KeywordDef{"byte_extract", kPayload, kRequired, apply_byte_extract},
+    KeywordDef{"base64_decode", kPayload, kOptional, apply_base64_decode},
+    KeywordDef{"base64_data", kPayload, kNone, apply_base64_data},
     KeywordDef{"bsize", kPayload, kRequired, apply_bsize},
     KeywordDef{"dsize", kPayload, kRequired, apply_dsize},
     KeywordDef{"urilen", kPayload, kRequired, apply_urilen},

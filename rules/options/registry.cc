@@ -56,10 +56,12 @@ struct KnownUnsupported {
 
 constexpr std::string_view kAppLayer = "app-layer";
 constexpr std::string_view kTransform = "transform";
+constexpr std::string_view kLua = "lua scripts are not supported: Vigil runs no rule scripts";
 
 // App-layer keywords inspect state or buffers not modelled (other protocols, file properties,
 // events, ...); a name matching any of them is "(app-layer)" before the transform rows apply.
-constexpr std::array<KnownUnsupported, 64> kKnownUnsupported{{
+// lua, luajit and luaxform run scripts, which Vigil never does.
+constexpr std::array<KnownUnsupported, 66> kKnownUnsupported{{
     {"app-layer-event", false, kAppLayer},
     {"app-layer-state", false, kAppLayer},
     {"filestore", false, kAppLayer},
@@ -123,7 +125,9 @@ constexpr std::array<KnownUnsupported, 64> kKnownUnsupported{{
     {"header_lowercase", false, kTransform},
     {"strip_pseudo_headers", false, kTransform},
     {"from_base64", false, kTransform},
-    {"luaxform", false, kTransform},
+    {"lua", false, kLua},
+    {"luajit", false, kLua},
+    {"luaxform", false, kLua},
 }};
 
 }  // namespace

@@ -88,9 +88,10 @@ TEST(KeywordRegistry, SampleUsesOfEachFamilyParse) {
 
 TEST(KeywordRegistry, UnsupportedExactlyForNamesOutsideTheTable) {
     for (std::string_view name :
-         {"content", "CONTENT", "Http.Uri", "nocase", "app-layer-protocol", "uricontent",
-          "http_uri", "url_decode", "xbits", "base64_decode", "http2.header", "to_md5",
-          "app-layer-event", "lua", "tag", "sni", "no_such_keyword"}) {
+         {"content",         "CONTENT",  "Http.Uri",     "nocase", "app-layer-protocol",
+          "uricontent",      "http_uri", "url_decode",   "xbits",  "base64_decode",
+          "hostbits",        "dataset",  "http2.header", "to_md5", "luajit",
+          "app-layer-event", "lua",      "tag",          "sni",    "no_such_keyword"}) {
         EXPECT_EQ(unsupported_keyword(name).has_value(), find_keyword(name) == nullptr) << name;
     }
 }
@@ -105,8 +106,13 @@ TEST(KeywordRegistry, KnownUnsupportedKeepTheirFamilyReason) {
     EXPECT_EQ(unsupported_keyword("filesize"), "unsupported keyword 'filesize' (app-layer)");
     EXPECT_EQ(unsupported_keyword("to_sha256"), "unsupported keyword 'to_sha256' (transform)");
     EXPECT_EQ(unsupported_keyword("FROM_BASE64"), "unsupported keyword 'FROM_BASE64' (transform)");
-    EXPECT_EQ(unsupported_keyword("xbits"), "unsupported keyword 'xbits'");
-    EXPECT_EQ(unsupported_keyword("base64_decode"), "unsupported keyword 'base64_decode'");
+    EXPECT_EQ(unsupported_keyword("datarep"), "unsupported keyword 'datarep'");
+    EXPECT_EQ(unsupported_keyword("dataset"), "unsupported keyword 'dataset'");
+    for (std::string_view lua : {"lua", "LuaJIT", "luaxform"}) {
+        EXPECT_EQ(unsupported_keyword(lua),
+                  "unsupported keyword '" + std::string(lua) +
+                      "' (lua scripts are not supported: Vigil runs no rule scripts)");
+    }
     // The parser reports the same reason, app-layer first whatever the option order.
     EXPECT_EQ(rejection("content:\"a\"; xbits:set,a,track ip_src; dns.opcode:1;"),
               "sid 1: unsupported keyword 'dns.opcode' (app-layer)");

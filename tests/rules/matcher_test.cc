@@ -445,7 +445,8 @@ TEST_F(MatcherTest, ByteTestZeroBytesReadsTheRestOfTheBuffer) {
 TEST_F(MatcherTest, StreamSizeComparesTheBytesEachSideSent) {
     load({R"(alert tcp any any -> any any (msg:"c"; stream_size:client,>,5; sid:1;))",
           R"(alert tcp any any -> any any (msg:"e"; stream_size:either,=,0; sid:2;))",
-          R"(alert tcp any any -> any any (msg:"b"; stream_size:both,>=,1; sid:3;))"});
+          R"(alert tcp any any -> any any (msg:"b"; stream_size:both,>=,1; sid:3;))",
+          R"(alert tcp any any -> any any (msg:"s"; stream_size:client,=,9; sid:4;))"});
     dataplane::StreamEngine engine;  // before the table: sessions account in it
     dataplane::FlowTable table;
     TestPacket syn("");
@@ -458,8 +459,9 @@ TEST_F(MatcherTest, StreamSizeComparesTheBytesEachSideSent) {
     data.pkt.tcp_seq = 101;
     table.lookup(data.pkt);
     engine.process(*f, data.pkt);
-    // client sent 8 bytes, the server none yet
-    EXPECT_EQ(sids(data, f), (V{1, 2}));
+    // client sent 8 bytes (9 as Suricata counts: next_seq - isn includes the SYN), the
+    // server nothing yet (0: no SYN/ACK either)
+    EXPECT_EQ(sids(data, f), (V{1, 2, 4}));
     // without a TCP session the keyword never matches
     EXPECT_EQ(sids(data), V{});
 }
@@ -492,6 +494,216 @@ TEST_F(MatcherTest, FastPatternInAnEarlierSegmentStillCompletesOnTheWindow) {
     // Neither packet alone matches.
     EXPECT_EQ(sids(TestPacket("GET /?cmd=exec&x=")), V{});
     EXPECT_EQ(sids(TestPacket("/bin/sh HTTP/1.0")), V{});
+}
+
+// ---------------------------------------------------------------------------------------
+// decode-event, stream-event, flowint, xbits, base64, byte_jump backwards
+
+TEST_F(MatcherTest, DecodeEventMatchesThePacketsEvents) {
+    load(
+        {R"(alert tcp any any -> any any (msg:"small"; decode-event:tcp.pkt_too_small; sid:1;))",
+         R"(alert ip any any -> any any (msg:"opt"; decode-event:ipv4.opt_invalid; sid:2;))",
+         R"(alert pkthdr any any -> any any (msg:"eth"; decode-event:ethernet.pkt_too_small; sid:3;))",
+         R"(alert udp any any -> any any (msg:"udp"; decode-event:udp.hlen_too_small; sid:4;))"});
+    TestPacket plain("x");
+    EXPECT_EQ(sids(plain), V{});
+    // A TCP header too short to decode: no l4, but still a TCP packet for the rule.
+    TestPacket trunc("");
+    trunc.pkt.l4 = nullptr;
+    trunc.pkt.events.set(dataplane::DecodeEvent::TcpPktTooSmall);
+    EXPECT_EQ(sids(trunc), V({1}));
+    TestPacket opt("x");
+    opt.pkt.events.set(dataplane::DecodeEvent::Ipv4OptInvalid);
+    EXPECT_EQ(sids(opt), V({2}));
+    // No IP layer at all: only pkthdr/ip decode-event rules can match.
+    TestPacket eth("");
+    eth.pkt.ip_version = 0;
+    eth.pkt.l4 = nullptr;
+    eth.pkt.ip_proto = 0;
+    eth.pkt.events.set(dataplane::DecodeEvent::EthernetPktTooSmall);
+    EXPECT_EQ(sids(eth), V({3}));
+    // The event alone is not enough when the protocol differs.
+    TestPacket udp_ev("x");
+    udp_ev.pkt.events.set(dataplane::DecodeEvent::UdpHlenTooSmall);
+    EXPECT_EQ(sids(udp_ev), V{});
+}
+
+TEST_F(MatcherTest, StreamEventMatchesThePayloadViewsEvents) {
+    load({R"(alert tcp any any -> any any (msg:"gap"; stream-event:reassembly_seq_gap; sid:1;))",
+          R"(alert tcp any any -> any any (msg:"both"; stream-event:reassembly_seq_gap; )"
+          R"(stream-event:reassembly_overlap_different_data; sid:2;))"});
+    TestPacket tp("x");
+    Flow flow;
+    PayloadView pv;
+    EXPECT_TRUE(matcher_->inspect(tp.pkt, &flow, pv).empty());
+    pv.stream_events = dataplane::kStreamEvGap;
+    auto hits = matcher_->inspect(tp.pkt, &flow, pv);
+    ASSERT_EQ(hits.size(), 1U);
+    EXPECT_EQ(rules_->rule(hits[0]).sid, 1U);
+    pv.stream_events = dataplane::kStreamEvGap | dataplane::kStreamEvOverlapDiff;
+    EXPECT_EQ(matcher_->inspect(tp.pkt, &flow, pv).size(), 2U);
+    // A retransmission is not inspected for payload, but header rules still see its event.
+    load({R"(alert tcp any any -> any any (msg:"re"; stream-event:pkt_retransmission; sid:3;))"});
+    pv = PayloadView{};
+    pv.inspect = false;
+    pv.stream_events = dataplane::kStreamEvRetransmission;
+    EXPECT_EQ(matcher_->inspect(tp.pkt, &flow, pv).size(), 1U);
+}
+
+TEST_F(MatcherTest, FlowintCountsPerFlow) {
+    // Suricata's stream-events.rules pattern: count, then alert once past a threshold.
+    load(
+        {R"(alert tcp any any -> any any (msg:"count"; content:"R"; flowint:n,+,1; noalert; sid:1;))",
+         R"(alert tcp any any -> any any (msg:"many"; flowint:n,>=,3; flowint:alerted,notset; )"
+         R"(flowint:alerted,=,1; sid:2;))",
+         R"(alert tcp any any -> any any (msg:"eq"; content:"Q"; flowint:n,==,m; sid:3;))",
+         R"(alert tcp any any -> any any (msg:"setm"; content:"M"; flowint:m,=,2; noalert; sid:4;))",
+         R"(alert tcp any any -> any any (msg:"sub"; content:"S"; flowint:n,-,1; noalert; sid:5;))"});
+    Flow flow;
+    EXPECT_EQ(sids(TestPacket("R"), &flow), V{});
+    EXPECT_EQ(sids(TestPacket("R"), &flow), V{});
+    EXPECT_EQ(sids(TestPacket("R"), &flow), V({2}));  // n = 3
+    EXPECT_EQ(sids(TestPacket("R"), &flow), V{});     // alerted is set now
+    EXPECT_EQ(sids(TestPacket("Q"), &flow), V{});     // m unset: compared as 0
+    EXPECT_EQ(sids(TestPacket("M"), &flow), V{});
+    EXPECT_EQ(sids(TestPacket("S"), &flow), V{});  // n = 3
+    EXPECT_EQ(sids(TestPacket("S"), &flow), V{});  // n = 2
+    EXPECT_EQ(sids(TestPacket("Q"), &flow), V({3}));
+    Flow other;
+    EXPECT_EQ(sids(TestPacket("S"), &other), V{});  // no n: subtracting does not create it
+    EXPECT_EQ(sids(TestPacket("Q"), &other), V{});  // comparisons need n set
+}
+
+TEST_F(MatcherTest, FlowintAndXbitsSettersRunBeforeReaders) {
+    // As flowbits: Suricata orders setters before readers whatever the file order.
+    load(
+        {R"(alert tcp any any -> any any (msg:"r1"; flowint:x,isset; sid:2;))",
+         R"(alert tcp any any -> any any (msg:"r2"; xbits:isset,y,track ip_src; sid:4;))",
+         R"(alert tcp any any -> any any (msg:"s1"; content:"a"; flowint:x,=,1; sid:1;))",
+         R"(alert tcp any any -> any any (msg:"s2"; content:"a"; xbits:set,y,track ip_src; sid:3;))"});
+    Flow flow;
+    EXPECT_EQ(sids(TestPacket("a"), &flow), V({1, 2, 3, 4}));  // flowint order, then xbits
+}
+
+TEST_F(MatcherTest, XbitsPerHostAndPairExpireInPacketTime) {
+    load(
+        {R"(alert tcp any any -> any any (msg:"set"; content:"SET"; xbits:set,seen,track ip_src,expire 10; noalert; sid:1;))",
+         R"(alert tcp any any -> any any (msg:"chk"; content:"CHK"; xbits:isset,seen,track ip_dst; sid:2;))",
+         R"(alert tcp any any -> any any (msg:"pair"; content:"PAIR"; xbits:set,p,track ip_pair; noalert; sid:3;))",
+         R"(alert tcp any any -> any any (msg:"pchk"; content:"PCHK"; xbits:isset,p,track ip_pair; sid:4;))",
+         R"(alert tcp any any -> any any (msg:"not"; content:"NOT"; xbits:isnotset,seen,track ip_src; sid:5;))",
+         R"(alert tcp any any -> any any (msg:"tog"; content:"TOG"; xbits:toggle,seen,track ip_src; noalert; sid:6;))"});
+    auto at = [](const char* payload, int64_t ts, bool reply) {
+        TestPacket tp(payload);
+        tp.pkt.ts_sec = ts;
+        if (reply) {
+            std::swap(tp.pkt.src, tp.pkt.dst);
+        }
+        return tp;
+    };
+    Flow flow;  // xbits do not live in the flow: another flow sees them too
+    Flow other;
+    EXPECT_EQ(sids(at("NOT", 100, false), &flow), V({5}));
+    EXPECT_EQ(sids(at("SET", 100, false), &flow), V{});     // 10.0.0.1 has "seen"
+    EXPECT_EQ(sids(at("NOT", 101, false), &other), V{});    // set for the source host
+    EXPECT_EQ(sids(at("CHK", 105, true), &other), V({2}));  // reply: 10.0.0.1 is ip_dst
+    EXPECT_EQ(sids(at("CHK", 105, false), &other), V{});    // 192.0.2.10 has nothing
+    EXPECT_EQ(sids(at("CHK", 110, true), &other), V{});     // expired at 100 + 10
+    EXPECT_EQ(sids(at("TOG", 120, false), &flow), V{});     // toggle sets ...
+    EXPECT_EQ(sids(at("NOT", 121, false), &flow), V{});
+    EXPECT_EQ(sids(at("TOG", 122, false), &flow), V{});  // ... and clears
+    EXPECT_EQ(sids(at("NOT", 123, false), &flow), V({5}));
+    EXPECT_EQ(sids(at("PAIR", 200, false), &flow), V{});
+    EXPECT_EQ(sids(at("PCHK", 201, true), &other), V({4}));  // either direction, 30 s default
+    EXPECT_EQ(sids(at("PCHK", 231, true), &other), V{});
+}
+
+TEST_F(MatcherTest, HostbitsShareTheHostStoreWithXbits) {
+    load(
+        {R"(alert ip any any -> any any (msg:"set"; content:"SET"; hostbits:set,h; noalert; sid:1;))",
+         R"(alert ip any any -> any any (msg:"x"; content:"CHK"; xbits:isset,h,track ip_dst; sid:2;))",
+         R"(alert ip any any -> any any (msg:"h"; content:"CHK"; hostbits:isset,h,dst; sid:3;))"});
+    Flow flow;
+    TestPacket set("SET");
+    EXPECT_EQ(sids(set, &flow), V{});
+    TestPacket reply("CHK");
+    std::swap(reply.pkt.src, reply.pkt.dst);
+    reply.pkt.ts_sec = 299;  // hostbits expire after 300 s
+    EXPECT_EQ(sids(reply, &flow), V({2, 3}));
+    reply.pkt.ts_sec = 300;
+    EXPECT_EQ(sids(reply, &flow), V{});
+}
+
+TEST_F(MatcherTest, Base64DecodeAndData) {
+    // "SGVsbG8gV29ybGQ=" is "Hello World".
+    const std::string r =
+        R"(alert tcp any any -> any any (msg:"b"; content:"auth="; base64_decode:relative; )"
+        R"(base64_data; content:"World"; sid:1;))";
+    EXPECT_TRUE(fires(r, "x auth=SGVsbG8gV29ybGQ= y"));
+    EXPECT_TRUE(fires(r, "x auth=SGVsbG8gV29ybGQ"));  // unpadded: the last 3 characters give "ld"
+    EXPECT_FALSE(fires(r, "x auth=SGVsbG8gV29yb"));   // "Hello Wor": a lone 'b' gives nothing
+    EXPECT_FALSE(fires(r, "x auth=%%%"));
+    // Decoding stops at the first character outside the alphabet; a final group of 2 or 3
+    // characters still gives its whole bytes ("np" -> 0x9e, as in Suricata's issue 5223).
+    const std::string first =
+        R"(alert tcp any any -> any any (msg:"b"; content:"foobar="; base64_decode:relative; )"
+        R"(base64_data; content:"|9e|"; startswith; sid:1;))";
+    EXPECT_TRUE(fires(first, "foobar=np%2BA%2BbSdU3SD33cQXeLxh9gXqjV4t2Q0cOWQ20vCv74%3D"));
+    const std::string two =
+        R"(alert tcp any any -> any any (msg:"b"; content:"foobar="; base64_decode:bytes 2,relative; )"
+        R"(base64_data; content:"|9e|"; startswith; isdataat:!1,relative; sid:1;))";
+    EXPECT_TRUE(fires(two, "foobar=npA+bSdU"));
+    // offset and bytes, without relative: from the buffer start.
+    const std::string off =
+        R"(alert tcp any any -> any any (msg:"b"; content:"Hel"; base64_decode:bytes 8, offset 4; )"
+        R"(base64_data; content:"Hello"; depth:5; isdataat:!1,relative; sid:1;))";
+    EXPECT_FALSE(fires(off, "xxxxSGVsbG8gV29ybGQ="));  // "Hel" is not in the raw bytes
+    const std::string off2 =
+        R"(alert tcp any any -> any any (msg:"b"; content:"SGVs"; base64_decode:bytes 8, offset 4; )"
+        R"(base64_data; content:"Hello"; depth:5; isdataat:!2,relative; sid:1;))";
+    EXPECT_TRUE(fires(off2, "xxxxSGVsbG8gV29ybGQ="));  // 8 characters: "Hello " (6 bytes)
+    EXPECT_FALSE(fires(off2, "xxxxSGVs"));             // only "Hel" decodes
+    // Without base64_data, base64_decode only requires something to decode.
+    EXPECT_TRUE(fires(
+        R"(alert tcp any any -> any any (msg:"b"; content:"a="; base64_decode:relative; sid:1;))",
+        "a=QQ"));
+    EXPECT_FALSE(fires(
+        R"(alert tcp any any -> any any (msg:"b"; content:"a="; base64_decode:relative; sid:1;))",
+        "a=Q"));
+    // The fast pattern never comes from the decoded bytes.
+    EXPECT_TRUE(fires(
+        R"(alert tcp any any -> any any (msg:"b"; base64_decode; base64_data; content:"World"; fast_pattern; sid:1;))",
+        "SGVsbG8gV29ybGQ="));
+}
+
+TEST_F(MatcherTest, Base64OnTheStreamAlertsWhereTheBase64TextEnds) {
+    load({R"(alert tcp any any -> any any (msg:"b"; content:"auth="; base64_decode:relative; )"
+          R"(base64_data; content:"World"; sid:1;))"});
+    // The base64 text completes in the new bytes: a match.
+    EXPECT_EQ(stream_sids("auth=SGVsbG8gV29ybGQ=", 13), V{1});
+    // All of it was in the old bytes (seen by an earlier packet): no second alert.
+    EXPECT_EQ(stream_sids("auth=SGVsbG8gV29ybGQ= tail", 21), V{});
+}
+
+TEST_F(MatcherTest, ByteJumpNegativePostOffsetStopsAtTheBufferStart) {
+    // Suricata's detect-bytejump-06: "13" - bitmask 0xfe = 6 ... from_end, post_offset -26.
+    const std::string sv =
+        R"(alert tcp any any -> any any (msg:"j"; content:"Question?"; byte_jump:2,0,relative,)"
+        R"(string,from_end,post_offset -26, bitmask 0xfe; content:"ll the pandemic end";)"
+        R"(distance:0; sid:1;))";
+    EXPECT_TRUE(fires(sv, "Question?13When will the pandemic end?"));
+    // A jump to before the start lands on the start (not a failure).
+    const std::string back =
+        R"(alert tcp any any -> any any (msg:"j"; content:"XY"; byte_jump:1,0,relative,post_offset -100; )"
+        R"(content:"AB"; distance:0; within:2; sid:1;))";
+    EXPECT_TRUE(fires(back, std::string("ABXY\x01z", 6)));
+    EXPECT_FALSE(fires(back, std::string("CDXY\x01z", 6)));
+    // Backwards within the buffer: to 5 (1 byte read, 1 skipped), then 4 back.
+    const std::string mid =
+        R"(alert tcp any any -> any any (msg:"j"; content:"|ff|"; byte_jump:1,0,relative,post_offset -4; )"
+        R"(content:"K"; distance:0; within:1; sid:1;))";
+    EXPECT_TRUE(fires(mid, std::string("aK\xff\x01zz", 6)));
+    EXPECT_FALSE(fires(mid, std::string("aQ\xff\x01zz", 6)));
 }
 
 // The load report an operator reads: rejections in the order of their files and lines (a

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "dataplane/stream.h"
 #include "tests/rules/test_util.h"
 
 namespace vigil::rules {
@@ -1431,7 +1432,13 @@ TEST(AppBinding, ErrorsNameFileLineAndSid) {
 // Rejection classes
 
 TEST(Rejections, UnsupportedKeywords) {
-    EXPECT_HAS(opts_err("xbits:set,a,track ip_src;"), "unsupported keyword 'xbits'");
+    EXPECT_HAS(opts_err("dataset:isset,a,type string;"), "unsupported keyword 'dataset'");
+    EXPECT_HAS(opts_err("lua:script.lua;"),
+               "unsupported keyword 'lua' (lua scripts are not supported: Vigil runs no rule "
+               "scripts)");
+    EXPECT_HAS(opts_err("luajit:script.lua;"), "'luajit' (lua scripts are not supported");
+    EXPECT_HAS(opts_err(R"(http.uri; luaxform:x.lua; content:"a";)"),
+               "'luaxform' (lua scripts are not supported");
     EXPECT_HAS(opts_err(R"(tls.cert_fingerprint; content:"a";)"),
                "unsupported keyword 'tls.cert_fingerprint' (app-layer)");
     EXPECT_HAS(opts_err(R"(http2.header; content:"a";)"), "'http2.header' (app-layer)");
@@ -1675,6 +1682,131 @@ TEST(RulesFile, EtOpenParsesQuickly) {
     const double limit = 3.0;
 #endif
     EXPECT_LT(secs, limit);
+}
+
+// ---------------------------------------------------------------------------------------
+// decode-event, stream-event, flowint, xbits, base64_decode / base64_data
+
+TEST(EventKeywords, DecodeEvent) {
+    const Rule r = opts_ok("decode-event:ipv4.trunc_pkt; decode-event:TCP.PKT_TOO_SMALL;");
+    ASSERT_EQ(r.decode_events.size(), 2U);
+    EXPECT_EQ(r.decode_events[0], dataplane::DecodeEvent::Ipv4TruncPkt);
+    EXPECT_EQ(r.decode_events[1], dataplane::DecodeEvent::TcpPktTooSmall);
+    EXPECT_TRUE(r.payload.empty());
+    EXPECT_HAS(opts_err("decode-event:ipv4.frag_overlap;"),
+               "decode-event 'ipv4.frag_overlap': Vigil's decoder never raises it");
+    EXPECT_HAS(opts_err("decode-event:ppp.wrong_type;"), "Vigil's decoder never raises it");
+    EXPECT_HAS(opts_err("decode-event:ipv4.no_such_event;"),
+               "decode-event 'ipv4.no_such_event': unknown decoder event");
+    EXPECT_HAS(opts_err("decode-event:decoder.ipv4.trunc_pkt;"),
+               "decode-event 'decoder.ipv4.trunc_pkt': write the name without 'decoder.'");
+    EXPECT_HAS(opts_err("decode-event;"), "decode-event needs a value");
+}
+
+TEST(EventKeywords, StreamEvent) {
+    const Rule r = opts_ok("stream-event:reassembly_seq_gap; stream-event:pkt_retransmission;");
+    EXPECT_EQ(r.stream_events, dataplane::kStreamEvGap | dataplane::kStreamEvRetransmission);
+    EXPECT_EQ(opts_ok("stream-event:Reassembly_Overlap_Different_Data;").stream_events,
+              dataplane::kStreamEvOverlapDiff);
+    EXPECT_EQ(opts_ok("stream-event:est_packet_out_of_window;").stream_events,
+              dataplane::kStreamEvBadSeq);
+    EXPECT_HAS(opts_err("stream-event:3whs_async_wrong_seq;"),
+               "stream-event '3whs_async_wrong_seq': Vigil's stream engine never raises it");
+    EXPECT_HAS(opts_err("stream-event:no_such;"), "stream-event 'no_such': unknown stream event");
+    EXPECT_HAS(opts_err("stream-event:stream.reassembly_seq_gap;"),
+               "write the name without 'stream.'");
+    EXPECT_HAS(parse_err("alert http any any -> any any (stream-event:reassembly_seq_gap; "
+                         "http.uri; content:\"a\"; sid:1;)"),
+               "stream-event can't be combined with application-layer buffers");
+}
+
+TEST(FlowKeywords, Flowint) {
+    const Rule r = opts_ok(
+        "flowint:cnt,notset; flowint: ET.a.b , +, 1; flowint:cnt,>=,other; flowint:x,isnotset; "
+        "flowint:x,=,4294967295;");
+    ASSERT_EQ(r.flowints.size(), 5U);
+    EXPECT_EQ(r.flowints[0].op, FlowintCmd::Op::NotSet);
+    EXPECT_EQ(r.flowints[1].name, "ET.a.b");
+    EXPECT_EQ(r.flowints[1].op, FlowintCmd::Op::Add);
+    EXPECT_EQ(r.flowints[1].value, 1U);
+    EXPECT_EQ(r.flowints[2].op, FlowintCmd::Op::Ge);
+    EXPECT_EQ(r.flowints[2].var, "other");
+    EXPECT_EQ(r.flowints[3].op, FlowintCmd::Op::NotSet);
+    EXPECT_EQ(r.flowints[4].value, 4294967295U);
+    EXPECT_HAS(opts_err("flowint:a,*,1;"), "flowint: unknown operator '*'");
+    EXPECT_HAS(opts_err("flowint:a,+;"), "flowint: operator '+' needs a value");
+    EXPECT_HAS(opts_err("flowint:a,isset,3;"), "flowint: isset takes no value, got '3'");
+    EXPECT_HAS(opts_err("flowint:a,=,4294967296;"), "flowint: '4294967296' is out of range");
+    EXPECT_HAS(opts_err("flowint:1a,isset;"), "flowint: bad variable name '1a'");
+    EXPECT_HAS(opts_err("flowint:a;"), "flowint: expected <name>,<operator>");
+    EXPECT_HAS(opts_err("flowint:a,==,-1;"), "is neither a number");
+}
+
+TEST(FlowKeywords, Xbits) {
+    const Rule r = opts_ok(
+        "xbits:set,ET.x,track ip_pair,expire 15; xbits:isset,ET.y,track ip_src; "
+        "xbits:toggle,z,track ip_dst, expire 10;");
+    ASSERT_EQ(r.xbits.size(), 3U);
+    EXPECT_EQ(r.xbits[0].op, XbitCmd::Op::Set);
+    EXPECT_EQ(r.xbits[0].track, XbitCmd::Track::IpPair);
+    EXPECT_EQ(r.xbits[0].expire, 15U);
+    EXPECT_EQ(r.xbits[1].op, XbitCmd::Op::IsSet);
+    EXPECT_EQ(r.xbits[1].expire, 30U);  // Suricata's default
+    EXPECT_EQ(r.xbits[2].track, XbitCmd::Track::IpDst);
+    EXPECT_TRUE(opts_ok("xbits:noalert;").noalert);
+    EXPECT_HAS(opts_err("xbits:set,a;"), "xbits: expected <command>,<name>,track");
+    EXPECT_HAS(opts_err("xbits:set,a,track ip_both;"), "xbits: unknown track 'ip_both'");
+    EXPECT_HAS(opts_err("xbits:set,a,track tx;"), "xbits: track tx is not supported");
+    EXPECT_HAS(opts_err("xbits:flip,a,track ip_src;"), "xbits: unknown command 'flip'");
+    EXPECT_HAS(opts_err("xbits:set,a,track ip_src,expire 0;"), "xbits expire: '0' is out of range");
+    EXPECT_HAS(opts_err("xbits:set,a,track ip_src,ttl 5;"), "xbits: expected 'expire <seconds>'");
+}
+
+TEST(FlowKeywords, Hostbits) {
+    const Rule r = opts_ok("hostbits:set,abc; hostbits:isset, abc ,dst; hostbits:toggle,x,src;");
+    ASSERT_EQ(r.xbits.size(), 3U);
+    EXPECT_EQ(r.xbits[0].track, XbitCmd::Track::IpSrc);  // Suricata's default
+    EXPECT_EQ(r.xbits[0].expire, 300U);
+    EXPECT_EQ(r.xbits[1].op, XbitCmd::Op::IsSet);
+    EXPECT_EQ(r.xbits[1].name, "abc");
+    EXPECT_EQ(r.xbits[1].track, XbitCmd::Track::IpDst);
+    EXPECT_TRUE(opts_ok("hostbits:noalert;").noalert);
+    EXPECT_HAS(opts_err("hostbits:set,abc,both;"), "hostbits: direction 'both' is not implemented");
+    EXPECT_HAS(opts_err("hostbits:!isset,abc;"), "hostbits: unknown command '!isset'");
+    EXPECT_HAS(opts_err("hostbits:noalert,abc;"), "hostbits: noalert takes no name");
+    EXPECT_HAS(opts_err("hostbits:set,abc,up;"), "hostbits: unknown direction 'up'");
+    EXPECT_HAS(opts_err("hostbits:set,name withspace;"), "hostbits: expected <command>,<name>");
+}
+
+TEST(PayloadOps, Base64) {
+    const Rule r =
+        opts_ok(R"(content:"foo="; base64_decode:bytes 12, offset 2, relative; base64_data; )"
+                R"(content:"bar"; startswith;)");
+    ASSERT_EQ(r.payload.size(), 4U);
+    const auto& d = op_at<Base64Decode>(r, 1);
+    EXPECT_EQ(d.bytes, 12U);
+    EXPECT_EQ(d.offset, 2U);
+    EXPECT_TRUE(d.relative);
+    EXPECT_TRUE(std::holds_alternative<Base64Data>(r.payload[2]));
+    EXPECT_TRUE(content_at(r, 3).startswith);
+    const Rule plain = opts_ok("base64_decode; base64_data; content:\"x\";");
+    EXPECT_EQ(op_at<Base64Decode>(plain, 0).bytes, 0U);  // the rest of the buffer
+    // In a sticky buffer, the decode and its data stay in that buffer.
+    const Rule sticky = parse_ok(
+        R"(alert http any any -> any any (http.cookie; content:"a="; base64_decode:relative; )"
+        R"(base64_data; content:"|9e|"; sid:1;))");
+    ASSERT_EQ(sticky.buffers.size(), 1U);
+    EXPECT_EQ(sticky.buffers[0].ops.size(), 4U);
+    EXPECT_TRUE(sticky.payload.empty());
+    EXPECT_HAS(opts_err("base64_data; content:\"x\";"),
+               "base64_data needs a preceding base64_decode");
+    EXPECT_HAS(opts_err("base64_decode:bytes 0;"), "base64_decode bytes: '0' is out of range");
+    EXPECT_HAS(opts_err("base64_decode:bytes 70000;"), "base64_decode bytes: '70000' is out of");
+    EXPECT_HAS(opts_err("base64_decode:relatve;"), "base64_decode: unknown option 'relatve'");
+    EXPECT_HAS(opts_err("base64_decode:offset 1, offset 2;"), "base64_decode: duplicate offset");
+    EXPECT_HAS(opts_err("base64_data:x;"), "base64_data takes no value");
+    EXPECT_HAS(opts_err(R"(base64_decode; base64_data; content:"x"; pkt_data; content:"y";)"),
+               "base64_data: a match after leaving base64_data");
 }
 
 }  // namespace
