@@ -55,7 +55,8 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
     w.rule = &r;
     w.blocked = ips_ && (a.enforced || !only_enforced_) &&
                 (r.action == rules::Action::Drop || r.action == rules::Action::Reject);
-    eve_.write_alert(a, r, w.blocked);
+    const bool dropped = a.packet_dropped && (a.enforced || !only_enforced_);
+    eve_.write_alert(a, r, w.blocked, dropped && ips_ ? "drop" : "alert");
     ++alerts_;
     if (w.blocked) {
         eve_.write_drop(a);

@@ -65,6 +65,24 @@ struct AlertRecord {
     uint32_t tcp_seq = 0;
     uint32_t tcp_ack = 0;
     uint16_t tcp_window = 0;
+    // Where the packet came from (EVE pkt_src): the capture, a tunnel's decoder, or the
+    // stream flushed when its flow ended.
+    enum class PktSrc : uint8_t {
+        Wire,
+        Ipv4Tunnel,
+        Ipv6Tunnel,
+        GreTunnel,
+        TeredoTunnel,
+        VxlanEncap,
+        GeneveEncap,
+        FlowTimeout
+    };
+    PktSrc pkt_src = PktSrc::Wire;
+    dataplane::TunnelInfo tunnel{};  // the outer packet, when it came through a tunnel
+    // IPS: the packet got the drop verdict (from any rule), for EVE verdict.action.
+    bool packet_dropped = false;
+    bool has_tx = false;  // an alert on a transaction: its id (EVE tx_id)
+    uint64_t tx_id = 0;
     uint8_t app_proto = 0;  // dataplane::app::AppProto of the flow (0 = unknown)
     std::string app_key;    // "http" / "dns" / "tls" for alerts on a transaction, else empty
     std::string app_json;   // that object, as JSON text

@@ -178,6 +178,63 @@ void json_escape(std::string& out, const std::string& s) {
     }
 }
 
+namespace {
+
+// Suricata's pkt_src names, and its "tunnel" object for a packet that came through one.
+void add_pkt_src(std::string& o, const AlertRecord& a) {
+    using S = AlertRecord::PktSrc;
+    const char* src = "wire/pcap";
+    switch (a.pkt_src) {
+        case S::Wire:
+            break;
+        case S::Ipv4Tunnel:
+            src = "ipv4 tunnel";
+            break;
+        case S::Ipv6Tunnel:
+            src = "ipv6 tunnel";
+            break;
+        case S::GreTunnel:
+            src = "gre tunnel";
+            break;
+        case S::TeredoTunnel:
+            src = "teredo tunnel";
+            break;
+        case S::VxlanEncap:
+            src = "vxlan encapsulation";
+            break;
+        case S::GeneveEncap:
+            src = "geneve encapsulation";
+            break;
+        case S::FlowTimeout:
+            src = "stream (flow timeout)";
+            break;
+    }
+    add_kv(o, "pkt_src", src);
+    if (a.tunnel.active()) {
+        const dataplane::TunnelInfo& t = a.tunnel;
+        o += "\"tunnel\":{";
+        add_kv(o, "src_ip", format_ip(t.outer_src));
+        add_kv(o, "dest_ip", format_ip(t.outer_dst));
+        if (t.outer_ip_proto == dataplane::kProtoUdp) {
+            add_num(o, "src_port", t.outer_sport);
+            add_num(o, "dest_port", t.outer_dport);
+        }
+        // Suricata's names of the carrying protocol (its known-protocol table).
+        std::string buf;
+        const char* proto = t.outer_ip_proto == 4    ? "IP-in-IP"
+                            : t.outer_ip_proto == 41 ? "IPv6"
+                            : t.outer_ip_proto == 47 ? "GRE"
+                                                     : proto_name(t.outer_ip_proto, buf);
+        add_kv(o, "proto", proto);
+        add_num(o, "depth", t.depth);
+        add_kv(o, "pkt_src", "wire/pcap");
+        close_obj(o);
+        o += ',';
+    }
+}
+
+}  // namespace
+
 const char* proto_name(uint8_t p, std::string& buf) {
     switch (p) {
         case dataplane::kProtoTcp:
@@ -250,13 +307,14 @@ void EveWriter::begin_packet_record(const AlertRecord& a, const char* event_type
         add_num(o, "dest_port", a.dport);
     }
     add_kv(o, "proto", proto_name(a.ip_proto, pbuf));
+    add_num(o, "ip_v", a.src.is_v4() ? 4 : 6);
 }
 
 // Suricata's drop record: the dropped packet's header fields, reason "rules".
 void EveWriter::write_drop(const AlertRecord& a) {
     begin_packet_record(a, "drop");
     std::string& o = line_;
-    add_kv(o, "pkt_src", "wire/pcap");
+    add_pkt_src(o, a);
     if (!sensor_id_.empty()) {
         add_kv(o, "host", sensor_id_);
     }
@@ -291,7 +349,7 @@ void EveWriter::write_drop(const AlertRecord& a) {
 void EveWriter::write_anomaly(const AlertRecord& a) {
     begin_packet_record(a, "anomaly");
     std::string& o = line_;
-    add_kv(o, "pkt_src", "wire/pcap");
+    add_pkt_src(o, a);
     if (!sensor_id_.empty()) {
         add_kv(o, "host", sensor_id_);
     }
@@ -304,7 +362,8 @@ void EveWriter::write_anomaly(const AlertRecord& a) {
     emit(RecordType::Anomaly, o);
 }
 
-void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked) {
+void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked,
+                            const char* verdict) {
     begin_packet_record(a, "alert");
     std::string& o = line_;
     if (a.has_icmp) {
@@ -321,12 +380,21 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
         }
         o += "],";
     }
-    add_kv(o, "pkt_src", "wire/pcap");
+    add_pkt_src(o, a);
     if (a.has_flow) {
         add_kv(o, "direction", a.dir == dataplane::FlowDir::ToServer ? "to_server" : "to_client");
     }
     if (!sensor_id_.empty()) {
         add_kv(o, "host", sensor_id_);
+    }
+    if (a.has_tx) {
+        add_num(o, "tx_id", a.tx_id);
+    }
+    if (verdict != nullptr) {
+        o += "\"verdict\":{";
+        add_kv(o, "action", verdict);
+        close_obj(o);
+        o += ',';
     }
     o += "\"alert\":{";
     add_kv(o, "action", blocked ? "blocked" : "allowed");

@@ -38,7 +38,10 @@ public:
     void add_sink(std::unique_ptr<AlertSink> sink);
     void add_sink(AlertSink& sink);  // not owned: it must outlive the writer's use
 
-    void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked);
+    // `verdict`: the packet's final action, Suricata's verdict.action ("drop" in IPS mode when
+    // the packet was dropped, else "alert"); null: none written.
+    void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked,
+                     const char* verdict = nullptr);
     void write_anomaly(const AlertRecord& a);
     // event_type "drop": the packet a drop/reject rule blocked (IPS).
     void write_drop(const AlertRecord& a);

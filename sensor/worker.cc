@@ -170,6 +170,11 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
     if (drop_flow_ && flow != nullptr) {
         flow->drop = true;
     }
+    if (drop_hit_) {
+        for (size_t i = first; i < out.size(); ++i) {
+            out[i].packet_dropped = true;
+        }
+    }
     // A packet's alerts in rule evaluation order, as Suricata sorts them before it applies
     // packet-alert-max (anomaly records keep their place).
     if (out.size() - first > 1) {
@@ -277,7 +282,11 @@ void Worker::on_flow_removed(Flow& flow) {
             p.vlan_count = 1;
             p.vlan[0] = flow.key.vlan;
         }
+        const size_t before = removal_out_->size();
         end_stream(flow, dir, p, *removal_out_);
+        for (size_t i = before; i < removal_out_->size(); ++i) {
+            (*removal_out_)[i].pkt_src = AlertRecord::PktSrc::FlowTimeout;
+        }
     }
 }
 
@@ -320,6 +329,29 @@ void fill_record(AlertRecord& a, const Packet& pkt, const Flow* flow) {
     a.tcp_window = pkt.tcp_window;
     a.vlan_count = pkt.vlan_count;
     a.vlan = pkt.vlan;
+    if (pkt.tunnel.active()) {
+        a.tunnel = pkt.tunnel;
+        using K = dataplane::TunnelKind;
+        using S = AlertRecord::PktSrc;
+        switch (pkt.tunnel.kind) {
+            case K::Gre:
+            case K::Erspan:
+                a.pkt_src = S::GreTunnel;
+                break;
+            case K::Vxlan:
+                a.pkt_src = S::VxlanEncap;
+                break;
+            case K::Geneve:
+                a.pkt_src = S::GeneveEncap;
+                break;
+            case K::Teredo:
+                a.pkt_src = S::TeredoTunnel;
+                break;
+            default:  // IP-in-IP: named after the decoder of the carrying IP packet
+                a.pkt_src = pkt.tunnel.outer_ip_version == 6 ? S::Ipv6Tunnel : S::Ipv4Tunnel;
+                break;
+        }
+    }
     a.dir = pkt.dir;
     if (flow != nullptr) {
         a.has_flow = true;
@@ -362,6 +394,8 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
             reject_hit_ |= action == rules::Action::Reject;
         }
         if (ev != nullptr) {
+            a.has_tx = true;
+            a.tx_id = ev->tx_id;
             a.app_key = ev->eve_key;
             nlohmann::ordered_json j;  // built only for events that alert
             app_.eve_object(*ev, j);

@@ -129,6 +129,48 @@ AlertRecord tcp_record() {
     return a;
 }
 
+// A packet that came through an IP-in-IP tunnel: pkt_src names the decoder, the tunnel object
+// the outer packet (Suricata's fields); an alert on a transaction carries its tx_id; the
+// verdict is the packet's.
+TEST(EveTest, TunnelTxIdAndVerdict) {
+    TempDir d;
+    const auto path = d.path() + "/eve.json";
+    auto eve = EveWriter::open(path, "edge-01");
+    ASSERT_TRUE(eve.ok());
+    auto rule = rules::parse_rule(R"(alert tcp any any -> any any (content:"x"; sid:5;))",
+                                  rules::default_vars());
+    ASSERT_TRUE(rule.ok()) << rule.error().message;
+    AlertRecord a = tcp_record();
+    a.pkt_src = AlertRecord::PktSrc::Ipv4Tunnel;
+    a.tunnel.depth = 1;
+    a.tunnel.kind = dataplane::TunnelKind::Ipip;
+    a.tunnel.outer_ip_version = 4;
+    a.tunnel.outer_ip_proto = 4;
+    a.tunnel.outer_src = v4("192.0.2.1");
+    a.tunnel.outer_dst = v4("192.0.2.2");
+    a.has_tx = true;
+    a.tx_id = 3;
+    (*eve)->write_alert(a, *rule, true, "drop");
+    AlertRecord plain = tcp_record();
+    (*eve)->write_alert(plain, *rule, false);
+    ASSERT_TRUE((*eve)->close().ok());
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    for (const char* want :
+         {"\"pkt_src\":\"ipv4 tunnel\"", "\"ip_v\":4",
+          "\"tunnel\":{\"src_ip\":\"192.0.2.1\",\"dest_ip\":\"192.0.2.2\",\"proto\":\"IP-in-IP\","
+          "\"depth\":1,\"pkt_src\":\"wire/pcap\"}",
+          "\"tx_id\":3", "\"verdict\":{\"action\":\"drop\"}", "\"action\":\"blocked\""}) {
+        EXPECT_NE(line.find(want), std::string::npos) << want << " in " << line;
+    }
+    std::getline(in, line);
+    EXPECT_NE(line.find("\"pkt_src\":\"wire/pcap\""), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"tunnel\""), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"tx_id\""), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"verdict\""), std::string::npos) << line;  // none asked for
+}
+
 TEST(EveTest, AlertRecordHasSuricataFields) {
     TempDir d;
     const auto path = d.path() + "/eve.json";
