@@ -103,6 +103,9 @@ constexpr std::array kKeywords{
     sticky("file_data", BufferId::HttpResponseBody, BufDir::FileData),
     sticky("dns.query", BufferId::DnsQuery),
     sticky("dns_query", BufferId::DnsQuery),
+    // Suricata 8's name for the same per-question buffer (its request side: Vigil's DNS
+    // transactions are queries; a response's questions are not inspected).
+    sticky("dns.queries.rrname", BufferId::DnsQuery),
     sticky("tls.sni", BufferId::TlsSni),
     sticky("tls_sni", BufferId::TlsSni),
     sticky("tls.cert_subject", BufferId::TlsCertSubject),
