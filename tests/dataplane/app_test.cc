@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cstdio>
 #include <map>
 #include <random>
 #include <string>
@@ -375,12 +376,162 @@ TEST(HttpParser, HeaderLimitAndGarbageAreParseErrors) {
     HttpHarness g;
     g.resp("NOT HTTP AT ALL\r\n\r\n");
     EXPECT_EQ(g.stats.counter(AppProto::Http, kHttpParseErrors), 1U);
-    HttpHarness cl;
-    cl.req("POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n");
+    HttpHarness cl;  // no digit at all ("12x" is 12, as in libhtp)
+    cl.req("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n");
     EXPECT_EQ(cl.stats.counter(AppProto::Http, kHttpParseErrors), 1U);
     HttpHarness chunk;
     chunk.req("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
     EXPECT_EQ(chunk.stats.counter(AppProto::Http, kHttpParseErrors), 1U);
+}
+
+// --- http-evader: constructs libhtp normalises (suricata-verify http-evader-*) ---
+
+const std::string kEicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+// The response body of the first transaction after a GET and `response` (whole, then
+// byte by byte unless `whole_only`), with the server closing at the end.
+std::string evader_body(const std::string& response, size_t tx = 0, bool whole_only = false) {
+    std::string first;
+    for (size_t step : {size_t{0}, size_t{1}}) {
+        if (step == 1 && whole_only) {
+            break;
+        }
+        HttpHarness h;
+        h.req("GET /eicar.txt HTTP/1.1\r\nHost: evader.example.com\r\n\r\n");
+        h.resp(response, step);
+        h.close(FlowDir::ToClient);
+        const std::string body =
+            h.txs.count(tx) != 0 ? buf(h.txs[tx], BufferId::HttpResponseBody) : "<no tx>";
+        if (step == 0) {
+            first = body;
+        } else {
+            EXPECT_EQ(body, first) << "byte by byte differs";
+        }
+    }
+    return first;
+}
+
+std::string chunks(const std::string& prefix, const std::string& data, size_t size) {
+    std::string out;
+    for (size_t i = 0; i < data.size(); i += size) {
+        const std::string c = data.substr(i, size);
+        char len[16];
+        std::snprintf(len, sizeof(len), "%zx", c.size());
+        out += prefix + len + "\r\n" + c + "\r\n";
+    }
+    return out + "0\r\n\r\n";
+}
+
+TEST(HttpEvasion, ChunkSizeLinesAreParsedLikeLibhtp) {
+    const std::string head = "HTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // evader 021/022: VT / FF before the size; 101: an empty line before the first chunk
+    EXPECT_EQ(evader_body(head + chunks("\x0b", kEicar, 15)), kEicar);
+    EXPECT_EQ(evader_body(head + chunks("\x0c", kEicar, 15)), kEicar);
+    EXPECT_EQ(evader_body(head + "\n" + chunks("", kEicar, 5)), kEicar);
+    // junk after the size, and junk before the LF that ends the chunk data
+    EXPECT_EQ(evader_body(head + "5 junk\r\nX5O!P junk\r\n0\r\n\r\n"), "X5O!P");
+}
+
+TEST(HttpEvasion, ResponseThatIsNotChunkedAfterAllRunsToClose) {
+    // evader 052/067/073/086/089/093: Transfer-Encoding says chunked (or contains it, or its
+    // name is padded) but the body is not: libhtp falls back to a body ending at close.
+    for (const char* te :
+         {"Transfer-Encoding: chunked\r\nContent-length: 68\r\n",
+          "Transfer-Encoding: chunked x\r\n", "Transfer-Encoding: \r\n chunked\r\n",
+          "Transfer-Encoding: lalala\r\nTransfer-Encoding: chunked\r\n",
+          "Transfer-Encoding : chunked\r\n", "Transfer-Encoding:: chunked\r\n"}) {
+        EXPECT_EQ(evader_body(std::string("HTTP/1.01 200 ok\r\n") + te +
+                              "Connection: close\r\n\r\n" + kEicar),
+                  kEicar)
+            << te;
+    }
+}
+
+TEST(HttpEvasion, ResponseHeaderLinesLikeLibhtp) {
+    const std::string body = chunks("", kEicar, 4);
+    // evader 094/378/382: a lone CR ends a line (also the status line)
+    EXPECT_EQ(evader_body("HTTP/1.1 200 ok\r\nX: y\rTransfer-Encoding: chunked\r\n\r\n" + body),
+              kEicar);
+    EXPECT_EQ(evader_body("HTTP/1.1\rTransfer-Encoding:chunked\r\nX: y\r\n\r\n" + body), kEicar);
+    // 405: LF CR line ends
+    EXPECT_EQ(
+        evader_body("HTTP/1.1 200 ok\n\rX: y\n\rTransfer-Encoding: chunked\n\rZ: 1\r\n\r\n" + body),
+        kEicar);
+    // 293/294/296/299: NUL or VT in the name, the name folded away from its colon
+    for (const std::string& te :
+         {std::string("Transfer-Encoding\0:chunked", 26),
+          std::string("Transfer-Encoding\v:chunked"), std::string("Transfer-Encoding\n :chunked"),
+          std::string("Transfer-Encoding\r\n :\r\n chunked")}) {
+        EXPECT_EQ(evader_body("HTTP/1.1 200 ok\r\nConnection: close\r\n" + te +
+                              "\r\nY: foo\r\n\r\n" + body),
+                  kEicar);
+    }
+    // 425: " \n" (or "\t\n") not followed by LF ends the headers
+    EXPECT_EQ(evader_body("HTTP/1.1 200 ok\r\nContent-length: 68\n\t\n" + kEicar), kEicar);
+    // 483/487/488/491: blank lines, and a junk line followed by 'H', before the status line
+    for (const char* junk : {" \r\n\t\r\n", " foobar\r\n", " SIP/2.0 200 ok\r\n", " \r"}) {
+        EXPECT_EQ(evader_body(std::string(junk) +
+                              "HTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\n\r\n" + body),
+                  kEicar)
+            << junk;
+    }
+}
+
+TEST(HttpEvasion, ContentLengthLikeLibhtp) {
+    const std::string head = "HTTP/1.1 200 ok\r\nConnection: close\r\n";
+    const std::string junk(68, 'X');
+    // evader 240/242/246: the first Content-Length wins; 256/257/259/261/262: the first
+    // number, with junk around it
+    for (const char* cl :
+         {"Content-length: 68\r\nContent-length: 68\r\n",
+          "Content-length: 68\r\nContent-length: 34\r\n", "Content-length: 68;\r\n",
+          "Content-length: ,68\r\n", "Content-length: 68,68\r\n", "Content-length: 68 A\r\n",
+          "Content-length: 68\xa0\r\n"}) {
+        // the junk after the body, in the same data, is more body (see below)
+        EXPECT_EQ(evader_body(head + cl + "\r\n" + kEicar + junk, 0, true), kEicar + junk) << cl;
+        EXPECT_EQ(evader_body(head + cl + "\r\n" + kEicar), kEicar) << cl;
+    }
+    // 248/250: Content-Length 34; the rest, in the same data and not a status line, is
+    // more body of the same response (libhtp); arriving later, it is a body of its own
+    EXPECT_EQ(evader_body(head + "Content-length: 34\r\n 68\r\n\r\n" + kEicar.substr(0, 36) +
+                              "\r\n" + kEicar.substr(36),
+                          0, true),
+              kEicar.substr(0, 36) + "\r\n" + kEicar.substr(36));
+    HttpHarness h;
+    h.req("GET / HTTP/1.1\r\n\r\n");
+    h.resp(head + "Content-length: 34( 68)\r\n\r\n" + kEicar.substr(0, 34));
+    h.resp(kEicar.substr(34));
+    h.close(FlowDir::ToClient);
+    ASSERT_EQ(h.txs.size(), 2U);
+    EXPECT_EQ(buf(h.txs[0], BufferId::HttpResponseBody), kEicar.substr(0, 34));
+    EXPECT_EQ(buf(h.txs[1], BufferId::HttpResponseBody), kEicar.substr(34));
+}
+
+TEST(HttpEvasion, StackedAndOddContentEncodings) {
+    const std::string deflated = compress(kEicar, -15);
+    const std::string gzipped = compress(kEicar, 15 + 16);
+    // evader 126/128/134/131: two layers, each finding its own format
+    EXPECT_EQ(evader_body(gz_response("gzip,gzip", compress(gzipped, 15 + 16))), kEicar);
+    EXPECT_EQ(evader_body(gz_response("deflate,deflate", compress(deflated, -15))), kEicar);
+    EXPECT_EQ(evader_body(gz_response("deflate,gzip", compress(deflated, 15 + 16))), kEicar);
+    std::string two = gz_response("gzip", compress(gzipped, -15));
+    two.insert(two.find("\r\n\r\n"), "\r\nContent-Encoding: deflate");
+    EXPECT_EQ(evader_body(two), kEicar);
+    // 200/218/225: reserved gzip flags and a wrong header CRC are ignored (zlib refuses them)
+    for (const uint8_t flags : {uint8_t{0x20}, uint8_t{0x40}, uint8_t{0x02}}) {
+        std::string g = gzipped;
+        g[3] = static_cast<char>(flags);
+        if (flags == 0x02) {
+            g.insert(10, std::string(2, '\0'));
+        }
+        EXPECT_EQ(evader_body(gz_response("gzip", g)), kEicar) << int{flags};
+    }
+    // 129/217/335/337: folded and padded Content-Encoding
+    EXPECT_EQ(evader_body(gz_response("deflate\r\n ,\r\n deflate", compress(deflated, -15))),
+              kEicar);
+    std::string nul = gz_response("deflate", deflated);
+    nul.replace(nul.find("Content-Encoding"), 16, std::string("Content\0-encoding", 17));
+    EXPECT_EQ(evader_body(nul), kEicar);
 }
 
 TEST(HttpParser, ConnectAndUpgradeStopParsing) {

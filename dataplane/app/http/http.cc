@@ -20,6 +20,8 @@ constexpr uint32_t kMaxChunkLine = 1024;
 constexpr uint64_t kMaxChunkSize = uint64_t{1} << 40;
 // Compressed bytes kept until the first decoded byte, to retry them as raw deflate.
 constexpr size_t kMaxDecodeHead = 4096;
+// Content-Encoding layers decoded (Suricata's response-body-decompress-layer-limit default).
+constexpr size_t kMaxDecodeLayers = 2;
 
 char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
@@ -83,6 +85,116 @@ bool is_tchar(char c) {
         return true;
     }
     return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+// libhtp's htp_is_space: what it trims around header names and skips around chunk sizes.
+bool is_space(uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+// Header names compare like libhtp's table lookups: case-insensitive, NUL bytes ignored.
+bool name_equals(std::string_view name, std::string_view wanted) {
+    size_t j = 0;
+    for (char c : name) {
+        if (c == '\0') {
+            continue;
+        }
+        if (j == wanted.size() || lower(c) != lower(wanted[j])) {
+            return false;
+        }
+        ++j;
+    }
+    return j == wanted.size();
+}
+
+// The end (exclusive) of the line starting at `pos`, npos when it is not complete. Lines
+// end at LF; with `lone_cr` (response start line and headers, as in libhtp) also at a CR
+// followed by anything but LF, except a CR opening the line (the tail of an "LF CR" end).
+size_t line_end(std::string_view s, size_t pos, bool lone_cr) {
+    for (size_t k = pos; k < s.size(); ++k) {
+        if (s[k] == '\n') {
+            return k + 1;
+        }
+        if (lone_cr && s[k] == '\r' && k > pos && k + 1 < s.size() && s[k + 1] != '\n') {
+            return k + 1;
+        }
+    }
+    return std::string_view::npos;
+}
+
+// libhtp's htp_treat_response_line_as_body() inverted: after whitespace and NULs, "http"
+// in any case starts a status line; anything else is body.
+bool looks_like_status_line(std::string_view line) {
+    size_t k = 0;
+    while (k < line.size() && (is_space(static_cast<uint8_t>(line[k])) || line[k] == '\0')) {
+        ++k;
+    }
+    return istarts_with(line.substr(k), "http");
+}
+
+// Bytes following a response body in the same piece of data that cannot start a status
+// line (at least four bytes after whitespace, not "http").
+bool junk_follows(const uint8_t* p, size_t n) {
+    size_t k = 0;
+    while (k < n && (is_space(p[k]) || p[k] == 0)) {
+        ++k;
+    }
+    if (n - k < 4) {
+        return false;
+    }
+    return !looks_like_status_line(std::string_view(reinterpret_cast<const char*>(p + k), 4));
+}
+
+bool is_blank(std::string_view line) {
+    return std::all_of(line.begin(), line.end(),
+                       [](char c) { return is_space(static_cast<uint8_t>(c)); });
+}
+
+// Content-Length like libhtp's htp_parse_content_length(): junk before the number and after
+// it is ignored; false when there is no digit at all.
+bool parse_content_length(std::string_view v, uint64_t& out) {
+    size_t k = 0;
+    while (k < v.size() && (v[k] < '0' || v[k] > '9')) {
+        ++k;
+    }
+    if (k == v.size()) {
+        return false;
+    }
+    uint64_t n = 0;
+    for (size_t digits = 0; k < v.size() && v[k] >= '0' && v[k] <= '9'; ++k, ++digits) {
+        if (digits == 18) {
+            return false;
+        }
+        n = n * 10 + static_cast<uint64_t>(v[k] - '0');
+    }
+    out = n;
+    return true;
+}
+
+// A chunk-size line like libhtp's htp_parse_chunked_length(): whitespace (SP HT CR LF VT FF)
+// before the size is skipped, the hex digits are the size, anything after them (extensions,
+// junk) is ignored. -2: the line is blank (skipped, the size is on a later line); -1: invalid.
+int64_t parse_chunk_line(std::string_view line) {
+    size_t k = 0;
+    while (k < line.size() && is_space(static_cast<uint8_t>(line[k]))) {
+        ++k;
+    }
+    if (k == line.size()) {
+        return -2;
+    }
+    uint64_t v = 0;
+    size_t digits = 0;
+    for (; k < line.size(); ++k, ++digits) {
+        const int h = hex_digit(static_cast<uint8_t>(line[k]));
+        if (h < 0) {
+            break;
+        }
+        v = v * 16 + static_cast<uint64_t>(h);
+        if (v > kMaxChunkSize) {
+            return -1;
+        }
+    }
+    return digits == 0 ? -1 : static_cast<int64_t>(v);
 }
 
 // Content-Length: digits only (surrounding whitespace allowed); false when invalid.
@@ -232,38 +344,90 @@ void HttpTx::reset(uint64_t tx_id) {
     resp_length = 0;
 }
 
-// Streaming gzip/deflate decoder of one response body at a time.
-struct HttpParser::Decoder {
-    z_stream zs{};
-    bool inited = false;
-    bool raw_tried = false;
-    bool passthrough = false;  // decoding failed: raw bytes are stored
-    bool finished = false;     // end of the compressed stream: trailing bytes are ignored
-    bool produced = false;
-    bool head_complete = true;  // `head` holds every compressed byte so far
-    std::string head;
-    std::array<uint8_t, 16384> out{};
+namespace {
 
-    ~Decoder() {
-        if (inited) {
-            inflateEnd(&zs);
+// The length of the gzip header (RFC 1952) at the start of `s`: 0 when incomplete, -1 when `s`
+// does not start with one. Parsed here rather than by zlib because libhtp ignores what
+// zlib rejects: reserved flag bits and a wrong header CRC.
+int64_t gzip_header_len(std::string_view s) {
+    const auto at = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+    if ((!s.empty() && at(0) != 0x1f) || (s.size() > 1 && at(1) != 0x8b) ||
+        (s.size() > 2 && at(2) != 8)) {
+        return -1;
+    }
+    if (s.size() < 10) {
+        return 0;
+    }
+    const uint8_t flags = at(3);
+    size_t pos = 10;
+    if ((flags & 0x04) != 0) {  // FEXTRA
+        if (s.size() < pos + 2) {
+            return 0;
+        }
+        pos += 2 + (at(pos) | (size_t{at(pos + 1)} << 8));
+    }
+    for (const uint8_t f : {uint8_t{0x08}, uint8_t{0x10}}) {  // FNAME, FCOMMENT
+        if ((flags & f) != 0) {
+            const size_t nul = pos < s.size() ? s.find('\0', pos) : std::string_view::npos;
+            if (nul == std::string_view::npos) {
+                return 0;
+            }
+            pos = nul + 1;
         }
     }
-    void start() {
-        raw_tried = false;
-        passthrough = false;
-        finished = false;
-        produced = false;
-        head_complete = true;
-        head.clear();
-        // 15 + 32: zlib or gzip header, detected automatically.
-        if (!inited) {
-            inited = inflateInit2(&zs, 15 + 32) == Z_OK;
-            passthrough = !inited;
-        } else if (inflateReset2(&zs, 15 + 32) != Z_OK) {
-            passthrough = true;
-        }
+    if ((flags & 0x02) != 0) {  // FHCRC: skipped, not checked
+        pos += 2;
     }
+    return pos <= s.size() ? static_cast<int64_t>(pos) : 0;
+}
+
+bool zlib_header_ok(uint8_t cmf, uint8_t flg) {
+    return (cmf & 0x0f) == 8 && (cmf >> 4) <= 7 && ((cmf << 8) | flg) % 31 == 0;
+}
+
+}  // namespace
+
+// Streaming decoders of one body at a time: one layer per gzip/deflate Content-Encoding
+// token (at most kMaxDecodeLayers), each finding its own format (libhtp restarts a layer
+// with the other format when the declared one fails): a gzip header, a zlib header, or
+// raw deflate. A layer that cannot decode passes its bytes on as they are.
+struct HttpParser::Decoder {
+    enum class Mode : uint8_t { Detect, Inflate, Passthrough, Finished };
+    struct Layer {
+        z_stream zs{};
+        bool inited = false;
+        Mode mode = Mode::Detect;
+        bool retried = false;  // raw deflate already (tried)
+        bool produced = false;
+        bool head_ok = true;  // `head` holds every input byte so far (until the first output)
+        std::string head;
+        std::array<uint8_t, 16384> out{};
+
+        Layer() = default;
+        Layer(const Layer&) = delete;
+        Layer& operator=(const Layer&) = delete;
+        ~Layer() {
+            if (inited) {
+                inflateEnd(&zs);
+            }
+        }
+        void start() {
+            mode = Mode::Detect;
+            retried = false;
+            produced = false;
+            head_ok = true;
+            head.clear();
+        }
+        bool init(int window_bits) {
+            if (!inited) {
+                inited = inflateInit2(&zs, window_bits) == Z_OK;
+                return inited;
+            }
+            return inflateReset2(&zs, window_bits) == Z_OK;
+        }
+    };
+    std::array<Layer, kMaxDecodeLayers> layers;
+    size_t count = 0;
 };
 
 HttpParser::HttpParser(const AppConfig& config, AppStats& stats) : config_(config), stats_(stats) {}
@@ -349,6 +513,11 @@ void HttpParser::close(FlowDir dir, std::vector<HttpEvent>& out) {
         return;
     }
     const bool to_server = dir == FlowDir::ToServer;
+    if (!to_server && d.state == State::Start && !is_blank(d.hdr) &&
+        !looks_like_status_line(d.hdr)) {
+        // A last line without status line (or its LF): body, as libhtp has it.
+        unexpected_body(d, out);
+    }
     if (d.state == State::Headers) {
         // A header block cut short by the end of the connection is complete as it stands
         // (libhtp does the same), so its headers are still inspected.
@@ -360,6 +529,9 @@ void HttpParser::close(FlowDir dir, std::vector<HttpEvent>& out) {
         on_headers_done(d, to_server, out);
     }
     if (d.tx != nullptr && (to_server ? d.tx->req_headers_done : d.tx->resp_headers_done)) {
+        if (d.decoding) {
+            finish_decoding(d, to_server, out);
+        }
         report_body_stage(d, to_server, out);
     }
     stop(d, false);
@@ -384,8 +556,30 @@ size_t HttpParser::parse_start_headers(Dir& d, bool to_server, const uint8_t* p,
         }
     }
     const uint32_t limit = config_.http_header_limit;
+    const bool lone_cr = !to_server;
     size_t i = 0;
-    while (i < n) {
+    for (;;) {
+        // The complete lines buffered first (a lone CR can end several lines in one piece).
+        for (;;) {
+            const size_t end = line_end(d.hdr, d.line_start, lone_cr);
+            if (end == std::string_view::npos) {
+                break;
+            }
+            int next = -1;
+            if (end < d.hdr.size()) {
+                next = static_cast<uint8_t>(d.hdr[end]);
+            } else if (i < n) {
+                next = p[i];
+            }
+            const LineResult r = on_line(d, to_server, end, next, out);
+            if (r != LineResult::Next) {
+                return i;
+            }
+        }
+        if (i >= n) {
+            return i;
+        }
+        // Buffer up to the next LF.
         const auto* nl = static_cast<const uint8_t*>(std::memchr(p + i, '\n', n - i));
         const size_t end = nl != nullptr ? static_cast<size_t>(nl - p) + 1 : n;
         if (d.hdr.size() + (end - i) > limit) {
@@ -394,41 +588,93 @@ size_t HttpParser::parse_start_headers(Dir& d, bool to_server, const uint8_t* p,
         }
         d.hdr.append(reinterpret_cast<const char*>(p + i), end - i);
         i = end;
-        if (nl == nullptr) {
-            break;
-        }
-        const std::string_view line(d.hdr.data() + d.line_start, d.hdr.size() - d.line_start);
-        const bool empty = strip_eol(line).empty();
-        if (d.state == State::Start) {
-            if (empty) {  // blank lines between messages are tolerated (libhtp does)
-                d.hdr.clear();
-                d.line_start = 0;
-                continue;
-            }
-            d.state = State::Headers;
-            d.line_start = d.hdr.size();
-            if (!on_start_line(d, to_server, out)) {
-                return i;
-            }
-            continue;
-        }
-        if (empty) {
-            on_headers_done(d, to_server, out);
-            return i;
-        }
-        d.line_start = d.hdr.size();
     }
-    return i;
+}
+
+HttpParser::LineResult HttpParser::on_line(Dir& d, bool to_server, size_t end, int next,
+                                           std::vector<HttpEvent>& out) {
+    const std::string_view raw(d.hdr.data() + d.line_start, end - d.line_start);
+    const std::string_view line = strip_eol(raw);
+    if (d.state == State::Start) {
+        // Blank lines between messages are skipped (libhtp: empty ones before a request,
+        // whitespace-only ones before a response).
+        if (line.empty() || (!to_server && is_blank(line))) {
+            d.hdr.erase(0, end);
+            d.line_start = 0;
+            return LineResult::Next;
+        }
+        if (!to_server && !looks_like_status_line(line)) {
+            // libhtp: a junk line right before a line starting with 'H' is skipped; otherwise
+            // the response has no status line and headers, and everything is body.
+            if (next < 0) {
+                return LineResult::Wait;
+            }
+            if (next == 'H' || next == 'h') {
+                d.hdr.erase(0, end);
+                d.line_start = 0;
+                return LineResult::Next;
+            }
+            unexpected_body(d, out);
+            return LineResult::Done;
+        }
+        d.state = State::Headers;
+        d.start_len = end;
+        d.line_start = end;
+        return on_start_line(d, to_server, out) ? LineResult::Next : LineResult::Done;
+    }
+    bool terminator = line.empty();
+    if (!to_server && !terminator && raw.size() == 2 && is_ws(raw[0]) && raw[1] == '\n') {
+        // libhtp: a lone " \n" ends the headers unless another LF follows right away.
+        if (next < 0) {
+            return LineResult::Wait;
+        }
+        terminator = next != '\n';
+    }
+    if (terminator) {
+        on_headers_done(d, to_server, out);
+        return LineResult::Done;
+    }
+    d.line_start = end;
+    return LineResult::Next;
+}
+
+void HttpParser::unexpected_body(Dir& d, std::vector<HttpEvent>& out) {
+    // A response without status line (libhtp: "response line as body"): its bytes are the
+    // body, up to the end of the connection, of the oldest request waiting for a response.
+    ++stats_.counter(AppProto::Http, kHttpParseErrors);
+    if (d.tx == nullptr) {
+        for (HttpTx* tx : txs_) {
+            if (!tx->resp_headers_done && !tx->resp_end) {
+                d.tx = tx;
+                break;
+            }
+        }
+    }
+    if (d.tx == nullptr) {
+        if (txs_.size() >= kMaxActiveTxs) {
+            stop(d, true);
+            return;
+        }
+        d.tx = new_tx();
+        d.tx->req_done = true;
+        d.tx->req_end = true;
+    }
+    d.tx->resp_headers_done = true;
+    out.push_back({d.tx, 3});
+    d.state = State::BodyClose;
+    d.decoding = false;
+    d.body_stored_full = false;
+    scratch_.swap(d.hdr);
+    d.hdr.clear();
+    d.line_start = 0;
+    d.start_len = 0;
+    body_bytes(d, false, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), out);
 }
 
 bool HttpParser::on_start_line(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
-    const std::string_view line = strip_eol(std::string_view(d.hdr).substr(0, d.line_start));
+    const std::string_view line = strip_eol(std::string_view(d.hdr).substr(0, d.start_len));
     if (!to_server) {
-        if (!istarts_with(line, "HTTP/")) {
-            stop(d, true);
-            return false;
-        }
-        return true;
+        return true;  // on_line() checked that it is a status line
     }
     size_t m = 0;
     while (m < line.size() && is_tchar(line[m])) {
@@ -458,6 +704,7 @@ bool HttpParser::on_start_line(Dir& d, bool to_server, std::vector<HttpEvent>& o
     d.state = State::Start;
     d.hdr.clear();
     d.line_start = 0;
+    d.start_len = 0;
     return false;
 }
 
@@ -513,57 +760,70 @@ void HttpParser::fill_request(HttpTx& tx, std::string_view line) {
 
 void HttpParser::split_headers(const Dir& d) {
     header_count_ = 0;
-    std::string_view block(d.hdr);
-    size_t pos = block.find('\n');
-    pos = pos == std::string_view::npos ? block.size() : pos + 1;
+    const bool lone_cr = &d == &resp_;
+    const std::string_view block(d.hdr);
+    size_t pos = std::min(d.start_len, block.size());
+    bool pending = false;
     while (pos < block.size()) {
-        size_t end = block.find('\n', pos);
-        end = end == std::string_view::npos ? block.size() : end + 1;
+        size_t end = line_end(block, pos, lone_cr);
+        end = end == std::string_view::npos ? block.size() : end;
         const std::string_view line = strip_eol(block.substr(pos, end - pos));
         pos = end;
         if (line.empty()) {
             break;
         }
-        if (is_ws(line[0])) {  // obsolete line folding: continues the previous value
+        if (is_ws(line[0]) && pending) {
+            // Obsolete line folding continues the previous line, even one without a colon
+            // yet (libhtp joins the lines, then splits name and value).
             const std::string_view more = trim(line);
-            if (header_count_ > 0 && !more.empty()) {
-                std::string& v = headers_[header_count_ - 1].second;
-                if (!v.empty()) {
-                    v.push_back(' ');
-                }
-                v.append(more);
+            if (!more.empty()) {
+                line_.push_back(' ');
+                line_.append(more);
             }
             continue;
         }
-        const size_t colon = line.find(':');
-        if (colon == std::string_view::npos) {
-            continue;  // not a header: kept in the raw buffer only
+        if (pending) {
+            add_header(line_);
         }
-        std::string_view name = line.substr(0, colon);
-        while (!name.empty() && is_ws(name.back())) {
-            name.remove_suffix(1);
-        }
-        const std::string_view value = trim(line.substr(colon + 1));
-        // Repeated headers are merged into the first, ", "-separated (libhtp).
-        bool merged = false;
-        for (size_t h = 0; h < header_count_; ++h) {
-            if (iequals(headers_[h].first, name)) {
+        line_.assign(line);
+        pending = true;
+    }
+    if (pending) {
+        add_header(line_);
+    }
+}
+
+void HttpParser::add_header(std::string_view line) {
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+        return;  // not a header: kept in the raw buffer only
+    }
+    // libhtp trims any whitespace (VT and FF too) around the name.
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && is_space(static_cast<uint8_t>(name.back()))) {
+        name.remove_suffix(1);
+    }
+    while (!name.empty() && is_space(static_cast<uint8_t>(name.front()))) {
+        name.remove_prefix(1);
+    }
+    const std::string_view value = trim(line.substr(colon + 1));
+    // Repeated headers are merged into the first, ", "-separated, except Content-Length,
+    // where the first wins (libhtp).
+    for (size_t h = 0; h < header_count_; ++h) {
+        if (name_equals(headers_[h].first, name) || name_equals(name, headers_[h].first)) {
+            if (!name_equals(name, "content-length")) {
                 headers_[h].second.append(", ");
                 headers_[h].second.append(value);
-                merged = true;
-                break;
             }
+            return;
         }
-        if (merged) {
-            continue;
-        }
-        if (header_count_ == headers_.size()) {
-            headers_.emplace_back();
-        }
-        headers_[header_count_].first.assign(name);
-        headers_[header_count_].second.assign(value);
-        ++header_count_;
     }
+    if (header_count_ == headers_.size()) {
+        headers_.emplace_back();
+    }
+    headers_[header_count_].first.assign(name);
+    headers_[header_count_].second.assign(value);
+    ++header_count_;
 }
 
 namespace {
@@ -571,7 +831,7 @@ namespace {
 const std::string* find_header(const std::vector<std::pair<std::string, std::string>>& hs,
                                size_t count, std::string_view name) {
     for (size_t i = 0; i < count; ++i) {
-        if (iequals(hs[i].first, name)) {
+        if (name_equals(hs[i].first, name)) {
             return &hs[i].second;
         }
     }
@@ -642,15 +902,19 @@ void HttpParser::fill_response(HttpTx& tx, std::string_view line) {
 
 void HttpParser::on_headers_done(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
     split_headers(d);
-    const size_t first_len = d.hdr.find('\n') + 1;
-    const std::string_view line = strip_eol(std::string_view(d.hdr).substr(0, first_len));
+    const size_t first_len = std::min(d.start_len, d.hdr.size());
+    std::string_view line = strip_eol(std::string_view(d.hdr).substr(0, first_len));
+    while (!to_server && !line.empty() &&
+           (is_space(static_cast<uint8_t>(line[0])) || line[0] == '\0')) {
+        line.remove_prefix(1);  // whitespace before a status line (libhtp skips it)
+    }
     const std::string_view raw_headers = std::string_view(d.hdr).substr(first_len);
     const std::string* te = find_header(headers_, header_count_, "transfer-encoding");
     const std::string* cl = find_header(headers_, header_count_, "content-length");
     const bool chunked = te != nullptr && icontains(*te, "chunked");
     uint64_t length = 0;
     const bool has_length = !chunked && cl != nullptr;
-    if (has_length && !parse_length(*cl, length)) {
+    if (has_length && !parse_content_length(*cl, length)) {
         stop(d, true);
         return;
     }
@@ -658,8 +922,6 @@ void HttpParser::on_headers_done(Dir& d, bool to_server, std::vector<HttpEvent>&
     d.decoding = false;
     d.remaining = 0;
     d.chunk_size = 0;
-    d.chunk_digits = false;
-    d.chunk_digits_done = false;
     d.line_len = 0;
     d.line_has_data = false;
 
@@ -791,7 +1053,11 @@ size_t HttpParser::parse_body(Dir& d, bool to_server, const uint8_t* p, size_t n
             d.remaining -= take;
             i = take;
             if (d.remaining == 0) {
-                if (d.state == State::Body) {
+                if (d.state == State::Body && !to_server && junk_follows(p + take, n - take)) {
+                    // libhtp (RES_FINALIZE): bytes right after the body that do not start
+                    // a status line are more body of the same response.
+                    d.state = State::BodyClose;
+                } else if (d.state == State::Body) {
                     message_done(d, to_server, out);
                 } else {
                     d.state = State::ChunkDataEnd;
@@ -806,58 +1072,54 @@ size_t HttpParser::parse_body(Dir& d, bool to_server, const uint8_t* p, size_t n
         case State::ChunkSize:
             for (; i < n; ++i) {
                 const uint8_t c = p[i];
-                if (++d.line_len > kMaxChunkLine) {
+                if (d.hdr.size() >= kMaxChunkLine) {
                     stop(d, true);
                     return n;
                 }
-                if (c == '\n') {
-                    if (!d.chunk_digits) {
-                        stop(d, true);
-                        return n;
-                    }
-                    d.line_len = 0;
-                    d.chunk_digits = false;
-                    d.chunk_digits_done = false;
-                    if (d.chunk_size == 0) {
-                        d.state = State::Trailers;
-                        d.line_has_data = false;
-                    } else {
-                        d.state = State::ChunkData;
-                        d.remaining = d.chunk_size;
-                        d.chunk_size = 0;
-                    }
-                    ++i;
-                    break;
-                }
-                const int v = hex_digit(c);
-                if (v >= 0 && !d.chunk_digits_done) {
-                    d.chunk_size = d.chunk_size * 16 + static_cast<uint64_t>(v);
-                    d.chunk_digits = true;
-                    if (d.chunk_size > kMaxChunkSize) {
-                        stop(d, true);
-                        return n;
+                d.hdr.push_back(static_cast<char>(c));
+                if (c != '\n') {
+                    // libhtp gives up on chunking at once when the line starts (after
+                    // whitespace) with something that is not a hex digit.
+                    if (!d.line_has_data && !is_space(c)) {
+                        d.line_has_data = true;
+                        if (hex_digit(c) < 0 && d.hdr.size() <= 8) {
+                            not_chunked(d, to_server, out);
+                            return i + 1;
+                        }
                     }
                     continue;
                 }
-                if (!d.chunk_digits && is_ws(static_cast<char>(c))) {
-                    continue;  // leading whitespace
+                const int64_t size = parse_chunk_line(d.hdr);
+                if (size == -2) {  // a blank line: the size comes on a later one
+                    d.hdr.clear();
+                    d.line_has_data = false;
+                    continue;
                 }
-                if (!d.chunk_digits) {
-                    stop(d, true);
-                    return n;
+                if (size < 0) {
+                    not_chunked(d, to_server, out);
+                    return i + 1;
                 }
-                d.chunk_digits_done = true;  // extensions (";name=value") and trailing space
+                d.hdr.clear();
+                d.line_has_data = false;
+                if (size == 0) {
+                    d.state = State::Trailers;
+                    d.line_len = 0;
+                } else {
+                    d.state = State::ChunkData;
+                    d.remaining = static_cast<uint64_t>(size);
+                }
+                ++i;
+                break;
             }
             break;
         case State::ChunkDataEnd: {
-            const uint8_t c = p[0];
-            i = 1;
-            if (c == '\n') {
+            // Up to the LF: libhtp ignores whatever comes before it.
+            const auto* nl = static_cast<const uint8_t*>(std::memchr(p, '\n', n));
+            i = nl == nullptr ? n : static_cast<size_t>(nl - p) + 1;
+            if (nl != nullptr) {
                 d.state = State::ChunkSize;
-                d.line_len = 0;
-            } else if (c != '\r') {
-                stop(d, true);
-                return n;
+                d.hdr.clear();
+                d.line_has_data = false;
             }
             break;
         }
@@ -893,6 +1155,21 @@ size_t HttpParser::parse_body(Dir& d, bool to_server, const uint8_t* p, size_t n
     return i;
 }
 
+void HttpParser::not_chunked(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
+    if (to_server) {
+        stop(d, true);
+        return;
+    }
+    // libhtp: a response whose chunk size is invalid is not chunked after all; the body runs
+    // to the end of the connection, from the start of that line.
+    ++stats_.counter(AppProto::Http, kHttpParseErrors);
+    d.state = State::BodyClose;
+    scratch_.swap(d.hdr);
+    d.hdr.clear();
+    d.line_has_data = false;
+    body_bytes(d, false, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), out);
+}
+
 void HttpParser::body_bytes(Dir& d, bool to_server, const uint8_t* p, size_t n,
                             std::vector<HttpEvent>& out) {
     if (n == 0 || d.tx == nullptr) {
@@ -905,7 +1182,7 @@ void HttpParser::body_bytes(Dir& d, bool to_server, const uint8_t* p, size_t n,
         return;  // no rule inspects this body: not copied, not decompressed
     }
     if (d.decoding) {
-        decode_body(d, to_server, p, n, out);
+        decode_body(d, to_server, 0, p, n, out);
         return;
     }
     store_body(d, to_server, p, n, out);
@@ -934,40 +1211,43 @@ void HttpParser::store_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
     }
 }
 
-void HttpParser::decode_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
-                             std::vector<HttpEvent>& out) {
-    Decoder& z = *d.decoder;
-    if (z.passthrough) {
+void HttpParser::decoded_bytes(Dir& d, bool to_server, size_t layer, const uint8_t* p, size_t n,
+                               std::vector<HttpEvent>& out) {
+    if (layer + 1 < d.decoder->count) {
+        decode_body(d, to_server, layer + 1, p, n, out);
+    } else {
         store_body(d, to_server, p, n, out);
+    }
+}
+
+void HttpParser::decode_body(Dir& d, bool to_server, size_t layer, const uint8_t* p, size_t n,
+                             std::vector<HttpEvent>& out) {
+    using Mode = Decoder::Mode;
+    Decoder::Layer& z = d.decoder->layers[layer];
+    if (n == 0 || z.mode == Mode::Finished) {
         return;
     }
-    if (z.finished) {
+    if (z.mode == Mode::Passthrough) {
+        decoded_bytes(d, to_server, layer, p, n, out);
         return;
-    }
-    if (!z.produced && z.head_complete) {
-        if (z.head.size() + n <= kMaxDecodeHead) {
-            z.head.append(reinterpret_cast<const char*>(p), n);
-        } else {
-            z.head_complete = false;
-        }
     }
     // Inflates [q, q+m); false on a stream error.
     auto inflate_some = [&](const uint8_t* q, size_t m) {
         z.zs.next_in = const_cast<Bytef*>(q);
         z.zs.avail_in = static_cast<uInt>(m);
-        while (z.zs.avail_in > 0 && !d.body_stored_full) {
+        for (;;) {
             z.zs.next_out = z.out.data();
             z.zs.avail_out = static_cast<uInt>(z.out.size());
             const int rc = inflate(&z.zs, Z_NO_FLUSH);
             const size_t got = z.out.size() - z.zs.avail_out;
             if (got > 0) {
                 z.produced = true;
+                z.head_ok = false;
                 z.head.clear();
-                z.head_complete = false;
-                store_body(d, to_server, z.out.data(), got, out);
+                decoded_bytes(d, to_server, layer, z.out.data(), got, out);
             }
             if (rc == Z_STREAM_END) {
-                z.finished = true;
+                z.mode = Mode::Finished;  // trailing bytes are ignored
                 return true;
             }
             if (rc == Z_BUF_ERROR) {
@@ -976,42 +1256,121 @@ void HttpParser::decode_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
             if (rc != Z_OK) {
                 return false;
             }
+            if ((z.zs.avail_in == 0 && got < z.out.size()) || d.body_stored_full) {
+                return true;
+            }
         }
-        return true;
     };
-    if (inflate_some(p, n)) {
+    auto give_up = [&](const uint8_t* q, size_t m) {
+        ++stats_.counter(AppProto::Http, kHttpGzipErrors);
+        z.mode = Mode::Passthrough;
+        if (z.head_ok) {
+            const std::string head = std::move(z.head);
+            z.head.clear();
+            decoded_bytes(d, to_server, layer, reinterpret_cast<const uint8_t*>(head.data()),
+                          head.size(), out);
+        } else {
+            decoded_bytes(d, to_server, layer, q, m, out);
+        }
+    };
+    if (z.head_ok) {
+        if (z.head.size() + n > kMaxDecodeHead) {
+            z.head_ok = false;
+            z.head.clear();
+            if (z.mode == Mode::Detect) {  // never decided: the bytes go on as they are
+                z.mode = Mode::Passthrough;
+                ++stats_.counter(AppProto::Http, kHttpGzipErrors);
+                decoded_bytes(d, to_server, layer, p, n, out);
+                return;
+            }
+        } else {
+            z.head.append(reinterpret_cast<const char*>(p), n);
+        }
+    }
+    if (z.mode == Mode::Detect) {
+        const int64_t gz = gzip_header_len(z.head);
+        if (gz == 0 || z.head.size() < 2) {
+            return;  // wait for the whole gzip header (or two bytes)
+        }
+        size_t skip = 0;
+        int bits = -15;
+        if (gz > 0) {
+            skip = static_cast<size_t>(gz);
+            z.retried = true;
+        } else if (zlib_header_ok(static_cast<uint8_t>(z.head[0]),
+                                  static_cast<uint8_t>(z.head[1]))) {
+            bits = 15;
+        } else {
+            z.retried = true;
+        }
+        if (!z.init(bits)) {
+            give_up(p, n);
+            return;
+        }
+        z.mode = Mode::Inflate;
+        const std::string head = z.head.substr(skip);  // inflate_some clears z.head on output
+        if (inflate_some(reinterpret_cast<const uint8_t*>(head.data()), head.size())) {
+            return;
+        }
+    } else if (inflate_some(p, n)) {
         return;
     }
     // A "deflate" body is often raw deflate without the zlib header: retry once as raw.
-    const bool can_retry = !z.produced && z.head_complete && !z.raw_tried;
-    if (can_retry) {
-        z.raw_tried = true;
-        if (inflateReset2(&z.zs, -15) == Z_OK) {
+    if (!z.produced && z.head_ok && !z.retried) {
+        z.retried = true;
+        if (z.init(-15)) {
             const std::string head = z.head;  // inflate_some clears z.head on output
             if (inflate_some(reinterpret_cast<const uint8_t*>(head.data()), head.size())) {
                 return;
             }
         }
     }
-    ++stats_.counter(AppProto::Http, kHttpGzipErrors);
-    z.passthrough = true;
-    if (!z.produced && z.head_complete) {
-        const std::string head = std::move(z.head);
-        store_body(d, to_server, reinterpret_cast<const uint8_t*>(head.data()), head.size(), out);
-    } else {
-        store_body(d, to_server, p, n, out);
+    give_up(p, n);
+}
+
+void HttpParser::finish_decoding(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
+    // A layer still finding its format at the end of the body passes its bytes on.
+    for (size_t l = 0; l < d.decoder->count; ++l) {
+        Decoder::Layer& z = d.decoder->layers[l];
+        if (z.mode == Decoder::Mode::Detect) {
+            z.mode = Decoder::Mode::Passthrough;
+            const std::string head = std::move(z.head);
+            z.head.clear();
+            decoded_bytes(d, to_server, l, reinterpret_cast<const uint8_t*>(head.data()),
+                          head.size(), out);
+        }
     }
+    d.decoding = false;
 }
 
 void HttpParser::start_decoding(Dir& d) {
     const std::string* ce = find_header(headers_, header_count_, "content-encoding");
-    if (ce != nullptr && (icontains(*ce, "gzip") || icontains(*ce, "deflate"))) {
-        if (!d.decoder) {
-            d.decoder = std::make_unique<Decoder>();
-        }
-        d.decoder->start();
-        d.decoding = true;
+    if (ce == nullptr) {
+        return;
     }
+    // One layer per token naming gzip or deflate ("gzip, gzip"; libhtp splits on ',' and
+    // ' ', and takes any token containing the name).
+    size_t layers = 0;
+    std::string_view rest(*ce);
+    while (!rest.empty()) {
+        const size_t sep = rest.find_first_of(", \t");
+        const std::string_view tok = rest.substr(0, sep);
+        rest.remove_prefix(sep == std::string_view::npos ? rest.size() : sep + 1);
+        if (icontains(tok, "gzip") || icontains(tok, "deflate")) {
+            ++layers;
+        }
+    }
+    if (layers == 0) {
+        return;
+    }
+    if (!d.decoder) {
+        d.decoder = std::make_unique<Decoder>();
+    }
+    d.decoder->count = std::min(layers, kMaxDecodeLayers);
+    for (size_t l = 0; l < d.decoder->count; ++l) {
+        d.decoder->layers[l].start();
+    }
+    d.decoding = true;
 }
 
 void HttpParser::report_body_stage(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
@@ -1027,6 +1386,9 @@ void HttpParser::report_body_stage(Dir& d, bool to_server, std::vector<HttpEvent
 }
 
 void HttpParser::message_done(Dir& d, bool to_server, std::vector<HttpEvent>& out) {
+    if (d.decoding) {
+        finish_decoding(d, to_server, out);
+    }
     report_body_stage(d, to_server, out);
     if (d.tx != nullptr) {
         (to_server ? d.tx->req_end : d.tx->resp_end) = true;

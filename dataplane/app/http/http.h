@@ -91,9 +91,9 @@ private:
         Start,         // start line (leading empty lines are skipped)
         Headers,       // header lines up to the empty line
         Body,          // Content-Length body
-        ChunkSize,     // chunk-size line (extensions ignored)
+        ChunkSize,     // chunk-size line (libhtp's leniency: see parse_chunk_line())
         ChunkData,     // chunk bytes
-        ChunkDataEnd,  // CRLF after the chunk bytes
+        ChunkDataEnd,  // up to the LF after the chunk bytes (anything before it is ignored)
         Trailers,      // trailer lines after the last chunk
         BodyClose,     // response body ending with the connection
         Stopped,       // error, gap, tunnel or close: bytes are ignored
@@ -102,16 +102,16 @@ private:
     struct Dir {
         State state = State::Start;
         std::string hdr;         // start line + header lines of the current message
+                                 // (ChunkSize: the chunk-size line so far)
         size_t line_start = 0;   // offset of the current line in hdr
+        size_t start_len = 0;    // length of the start line in hdr (with its line end)
         uint64_t remaining = 0;  // Body / ChunkData bytes left
         uint64_t chunk_size = 0;
-        uint32_t line_len = 0;  // bytes of the current chunk-size / trailer line
-        bool line_has_data = false;
-        bool chunk_digits = false;
-        bool chunk_digits_done = false;
+        uint32_t line_len = 0;             // bytes of the current chunk-size / trailer line
+        bool line_has_data = false;        // ChunkSize: a byte other than whitespace seen
         bool body_stored_full = false;     // body limit reached for the current message
         bool decoding = false;             // Content-Encoding gzip / deflate (both directions)
-        std::unique_ptr<Decoder> decoder;  // this direction's inflater, made on first use
+        std::unique_ptr<Decoder> decoder;  // this direction's inflaters, made on first use
         HttpTx* tx = nullptr;              // transaction of the current message
     };
 
@@ -124,21 +124,32 @@ private:
     void stop(Dir& d, bool error);
     size_t parse_start_headers(Dir& d, bool to_server, const uint8_t* p, size_t n,
                                std::vector<HttpEvent>& out);
+    // One complete line of the start/header block, hdr[line_start, end); `next` is the byte
+    // after it (-1: not seen yet). Next: go on with the next line; Wait: the line needs the
+    // next byte (nothing consumed); Done: the block is over (or the direction stopped).
+    enum class LineResult : uint8_t { Next, Wait, Done };
+    LineResult on_line(Dir& d, bool to_server, size_t end, int next, std::vector<HttpEvent>& out);
+    void unexpected_body(Dir& d, std::vector<HttpEvent>& out);
     bool on_start_line(Dir& d, bool to_server, std::vector<HttpEvent>& out);
     void on_headers_done(Dir& d, bool to_server, std::vector<HttpEvent>& out);
     void split_headers(const Dir& d);
+    void add_header(std::string_view line);
     void fill_request(HttpTx& tx, std::string_view line);
     void fill_response(HttpTx& tx, std::string_view line);
     void fill_common(HttpTx& tx, std::string_view line, std::string_view raw_headers,
                      bool to_server);
     size_t parse_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
                       std::vector<HttpEvent>& out);
+    void not_chunked(Dir& d, bool to_server, std::vector<HttpEvent>& out);
     void body_bytes(Dir& d, bool to_server, const uint8_t* p, size_t n,
                     std::vector<HttpEvent>& out);
     void store_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
                     std::vector<HttpEvent>& out);
-    void decode_body(Dir& d, bool to_server, const uint8_t* p, size_t n,
+    void decode_body(Dir& d, bool to_server, size_t layer, const uint8_t* p, size_t n,
                      std::vector<HttpEvent>& out);
+    void decoded_bytes(Dir& d, bool to_server, size_t layer, const uint8_t* p, size_t n,
+                       std::vector<HttpEvent>& out);
+    void finish_decoding(Dir& d, bool to_server, std::vector<HttpEvent>& out);
     void start_decoding(Dir& d);
     void message_done(Dir& d, bool to_server, std::vector<HttpEvent>& out);
     void report_body_stage(Dir& d, bool to_server, std::vector<HttpEvent>& out);
@@ -156,6 +167,7 @@ private:
     std::vector<std::pair<std::string, std::string>> headers_;
     size_t header_count_ = 0;
     std::string scratch_;
+    std::string line_;  // a header line with its folded continuations (split_headers)
 };
 
 }  // namespace vigil::dataplane::app
