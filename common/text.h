@@ -13,6 +13,24 @@ constexpr bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
 
+// ASCII lower case of one character (protocol text: no locale).
+constexpr char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+// Equal ignoring ASCII case (keyword, header and event names).
+constexpr bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // `s` without leading and trailing whitespace.
 constexpr std::string_view trim(std::string_view s) {
     size_t b = 0;

@@ -1,5 +1,7 @@
 #include "dataplane/decode_events.h"
 
+#include "common/text.h"
+
 namespace vigil::dataplane {
 namespace {
 
@@ -139,26 +141,6 @@ constexpr std::array<std::string_view, 34> kNotRaised = {
     "udp.len_invalid",  // Suricata 8's name; Suricata 7 reports that case as udp.hlen_invalid
 };
 
-bool iequal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i];
-        char y = b[i];
-        if (x >= 'A' && x <= 'Z') {
-            x = static_cast<char>(x - 'A' + 'a');
-        }
-        if (y >= 'A' && y <= 'Z') {
-            y = static_cast<char>(y - 'A' + 'a');
-        }
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
-}
-
 }  // namespace
 
 std::string_view decode_event_name(DecodeEvent e) {
@@ -168,7 +150,7 @@ std::string_view decode_event_name(DecodeEvent e) {
 
 std::optional<DecodeEvent> decode_event_by_name(std::string_view name) {
     for (size_t i = 0; i < kNames.size(); ++i) {
-        if (iequal(kNames[i], name)) {
+        if (iequals(kNames[i], name)) {
             return static_cast<DecodeEvent>(i);
         }
     }

@@ -23,7 +23,7 @@ std::vector<std::string_view> split_ws(std::string_view s);
 // ASCII lower-case copy.
 std::string lower(std::string_view s);
 
-bool iequals(std::string_view a, std::string_view b);
+using vigil::iequals;  // common/text.h
 
 // Decimal, or hex with a 0x prefix when allow_hex. No sign, no spaces, no trailing junk.
 std::optional<uint64_t> parse_u64(std::string_view s, bool allow_hex = false);

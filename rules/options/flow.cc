@@ -437,10 +437,24 @@ Status apply_flowint(OptionParser& p, const KeywordUse& u) {
     return Ok{};
 }
 
+// The command of xbits and hostbits (lower case), or nullopt.
+std::optional<XbitCmd::Op> xbit_op(std::string_view cmd) {
+    using Op = XbitCmd::Op;
+    static constexpr std::pair<std::string_view, Op> kOps[] = {
+        {"set", Op::Set},           {"unset", Op::Unset},   {"isset", Op::IsSet},
+        {"isnotset", Op::IsNotSet}, {"toggle", Op::Toggle},
+    };
+    for (const auto& [name, op] : kOps) {
+        if (cmd == name) {
+            return op;
+        }
+    }
+    return std::nullopt;
+}
+
 // xbits:<set|unset|isset|isnotset|toggle>,<name>,track <ip_src|ip_dst|ip_pair>
 //       [,expire <seconds>]   (xbits:noalert as flowbits)
 Result<XbitCmd> parse_xbits(std::string_view v, bool& noalert) {
-    using Op = XbitCmd::Op;
     const auto parts = split_trim(v, ',');
     XbitCmd x;
     const std::string cmd = lower(parts[0]);
@@ -448,16 +462,8 @@ Result<XbitCmd> parse_xbits(std::string_view v, bool& noalert) {
         noalert = true;
         return x;
     }
-    if (cmd == "set") {
-        x.op = Op::Set;
-    } else if (cmd == "unset") {
-        x.op = Op::Unset;
-    } else if (cmd == "isset") {
-        x.op = Op::IsSet;
-    } else if (cmd == "isnotset") {
-        x.op = Op::IsNotSet;
-    } else if (cmd == "toggle") {
-        x.op = Op::Toggle;
+    if (auto op = xbit_op(cmd); op) {
+        x.op = *op;
     } else {
         return reject("xbits: unknown command " + quote(parts[0]) +
                       " (expected set, unset, isset, isnotset or toggle)");
@@ -520,7 +526,6 @@ Status apply_xbits(OptionParser& p, const KeywordUse& u) {
 // hostbits:<set|unset|isset|isnotset|toggle>,<name>[,<src|dst>]   (hostbits:noalert)
 // Suricata's host bits: xbits on ip_src (default) or ip_dst, same store, 300 s expiry.
 Status apply_hostbits(OptionParser& p, const KeywordUse& u) {
-    using Op = XbitCmd::Op;
     const auto parts = split_trim(u.v(), ',');
     const std::string cmd = lower(parts[0]);
     if (cmd == "noalert") {
@@ -532,16 +537,8 @@ Status apply_hostbits(OptionParser& p, const KeywordUse& u) {
     }
     XbitCmd x;
     x.expire = 300;
-    if (cmd == "set") {
-        x.op = Op::Set;
-    } else if (cmd == "unset") {
-        x.op = Op::Unset;
-    } else if (cmd == "isset") {
-        x.op = Op::IsSet;
-    } else if (cmd == "isnotset") {
-        x.op = Op::IsNotSet;
-    } else if (cmd == "toggle") {
-        x.op = Op::Toggle;
+    if (auto op = xbit_op(cmd); op) {
+        x.op = *op;
     } else {
         return reject("hostbits: unknown command " + quote(parts[0]) +
                       " (expected set, unset, isset, isnotset, toggle or noalert)");

@@ -23,22 +23,6 @@ constexpr size_t kMaxDecodeHead = 4096;
 // Content-Encoding layers decoded (Suricata's response-body-decompress-layer-limit default).
 constexpr size_t kMaxDecodeLayers = 2;
 
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool istarts_with(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
@@ -99,7 +83,7 @@ bool name_equals(std::string_view name, std::string_view wanted) {
         if (c == '\0') {
             continue;
         }
-        if (j == wanted.size() || lower(c) != lower(wanted[j])) {
+        if (j == wanted.size() || ascii_lower(c) != ascii_lower(wanted[j])) {
             return false;
         }
         ++j;
@@ -323,7 +307,7 @@ std::string http_normalize_host(std::string_view raw) {
     }
     std::string out(h);
     for (char& c : out) {
-        c = lower(c);
+        c = ascii_lower(c);
     }
     return out;
 }
