@@ -51,6 +51,7 @@ enum class BufferId : uint8_t {
     HttpHeaderRawReq,    // header block as sent
     HttpHeaderNamesReq,  // "\r\nName1\r\nName2\r\n\r\n"
     HttpStartReq,        // request line + "\r\n" + raw headers + "\r\n"
+    HttpRequestHeader,   // one instance per header line: "Name: value" (Cookie included)
     // HTTP request body (stage 2: body complete, dechunked and decoded: gzip / deflate)
     HttpRequestBody,
     // HTTP response (stage 3)
@@ -67,6 +68,7 @@ enum class BufferId : uint8_t {
     HttpHeaderRawResp,
     HttpHeaderNamesResp,
     HttpStartResp,
+    HttpResponseHeader,  // one instance per header line: "Name: value"
     // HTTP response body (stage 4: dechunked and decompressed: gzip / deflate)
     HttpResponseBody,
     // DNS (stage 1: a query message; one instance per question)
@@ -92,8 +94,8 @@ AppProto buffer_proto(BufferId b);
 uint8_t buffer_stage(BufferId b);
 std::string_view buffer_name(BufferId b);  // "http.uri", "http.header (response)", ...
 
-// The buffers of one transaction. Multi-instance buffers (DnsQuery, TlsCerts) hold one entry
-// per instance; all others at most one. A buffer that is absent (no such header) has no
+// The buffers of one transaction. Multi-instance buffers (DnsQuery, TlsCerts, Http*Header) hold one
+// entry per instance; all others at most one. A buffer that is absent (no such header) has no
 // instance, which is different from an empty one. Clearing keeps the strings' memory, so a
 // transaction object reused for the next request stops allocating (large bodies excepted).
 class TxBuffers {

@@ -84,11 +84,9 @@ constexpr std::array kKeywords{
     sticky("http_header_names", BufferId::HttpHeaderNamesReq, BufDir::Flow),
     sticky("http.start", BufferId::HttpStartReq, BufDir::Flow),
     sticky("http_start", BufferId::HttpStartReq, BufDir::Flow),
-    // Suricata inspects these one header ("Name: value") at a time; here they see the whole
-    // normalised header block of their side, which finds the same contents but differs for
-    // startswith / endswith / bsize / depth.
-    sticky("http.request_header", BufferId::HttpHeaderReq),
-    sticky("http.response_header", BufferId::HttpHeaderResp),
+    // One header line ("Name: value", the name as sent) at a time, as Suricata does.
+    sticky("http.request_header", BufferId::HttpRequestHeader),
+    sticky("http.response_header", BufferId::HttpResponseHeader),
     sticky("http.request_body", BufferId::HttpRequestBody),
     sticky("http.stat_code", BufferId::HttpStatCode),
     sticky("http.stat_msg", BufferId::HttpStatMsg),

@@ -170,6 +170,26 @@ TEST(HttpParser, SampleRequestResponseFillsEveryBuffer) {
               "Connection: close\r\n\r\n");
     EXPECT_EQ(buf(b, BufferId::HttpResponseBody), "hello");
 
+    // One instance per header line, cookies included, the name as sent.
+    const auto req_lines = b.get(BufferId::HttpRequestHeader);
+    const std::vector<std::string> want_req{"Host: Example.COM:8080",
+                                            "User-Agent: Mozilla/5.0",
+                                            "Cookie: sid=1",
+                                            "Accept: */*",
+                                            "Accept-Encoding: gzip",
+                                            "Accept-Language: en",
+                                            "Referer: http://ref/",
+                                            "X-Folded: one two",
+                                            "X-Rep: a, b",
+                                            "Connection: keep-alive"};
+    EXPECT_EQ(std::vector<std::string>(req_lines.begin(), req_lines.end()), want_req);
+    const auto resp_lines = b.get(BufferId::HttpResponseHeader);
+    const std::vector<std::string> want_resp{
+        "Server: nginx",     "Location: /next",
+        "Set-Cookie: k=v",   "Content-Type: text/html; charset=utf-8",
+        "Content-Length: 5", "Connection: close"};
+    EXPECT_EQ(std::vector<std::string>(resp_lines.begin(), resp_lines.end()), want_resp);
+
     const std::vector<std::pair<uint64_t, uint8_t>> want{{0, 1}, {0, 2}, {0, 3}, {0, 4}};
     EXPECT_EQ(h.stages, want);
     EXPECT_EQ(h.stats.counter(AppProto::Http, kHttpRequests), 1U);

@@ -1005,8 +1005,8 @@ TEST(StickyBuffers, KeywordsAndAliasesMapToBuffers) {
         {"http_header_names", BufferId::HttpHeaderNamesReq, AppProto::Http},
         {"http.start", BufferId::HttpStartReq, AppProto::Http},
         {"http_start", BufferId::HttpStartReq, AppProto::Http},
-        {"http.request_header", BufferId::HttpHeaderReq, AppProto::Http},
-        {"http.response_header", BufferId::HttpHeaderResp, AppProto::Http},
+        {"http.request_header", BufferId::HttpRequestHeader, AppProto::Http},
+        {"http.response_header", BufferId::HttpResponseHeader, AppProto::Http},
         {"http.request_body", BufferId::HttpRequestBody, AppProto::Http},
         {"http.stat_code", BufferId::HttpStatCode, AppProto::Http},
         {"http.stat_msg", BufferId::HttpStatMsg, AppProto::Http},
@@ -1109,8 +1109,8 @@ TEST(StickyBuffers, DirectionFollowsFlow) {
         {"http.connection", BufferId::HttpConnectionReq, BufferId::HttpConnectionResp},
         {"http.cookie", BufferId::HttpCookie, BufferId::HttpSetCookie},
         {"http.uri", BufferId::HttpUri, BufferId::HttpUri},
-        {"http.request_header", BufferId::HttpHeaderReq, BufferId::HttpHeaderReq},
-        {"http.response_header", BufferId::HttpHeaderResp, BufferId::HttpHeaderResp},
+        {"http.request_header", BufferId::HttpRequestHeader, BufferId::HttpRequestHeader},
+        {"http.response_header", BufferId::HttpResponseHeader, BufferId::HttpResponseHeader},
         {"file.data", BufferId::HttpRequestBody, BufferId::HttpResponseBody},
         {"file_data", BufferId::HttpRequestBody, BufferId::HttpResponseBody},
     };
@@ -1129,7 +1129,7 @@ TEST(StickyBuffers, DirectionFollowsFlow) {
               BufferId::HttpResponseBody);
     // After resolution, sections naming the same buffer merge.
     const Rule m =
-        opts_ok(R"(flow:to_client; http.header; content:"a"; http.response_header; content:"b";)");
+        opts_ok(R"(flow:to_client; http.header; content:"a"; pkt_data; content:"b"; http_header;)");
     ASSERT_EQ(m.buffers.size(), 1U);
     EXPECT_EQ(m.buffers[0].buffer, BufferId::HttpHeaderResp);
     EXPECT_EQ(m.buffers[0].ops.size(), 2U);

@@ -854,6 +854,13 @@ void HttpParser::fill_common(HttpTx& tx, std::string_view line, std::string_view
     }
     s.append("\r\n");
     tx.buf.set(start, s);
+    // http.request_header / http.response_header: one instance per header, cookies included
+    // (duplicates were joined with ", " above, as libhtp joins them).
+    const BufferId lines = to_server ? BufferId::HttpRequestHeader : BufferId::HttpResponseHeader;
+    tx.buf.clear(lines);
+    for (size_t i = 0; i < header_count_; ++i) {
+        tx.buf.add_empty(lines).append(headers_[i].first).append(": ").append(headers_[i].second);
+    }
 }
 
 void HttpParser::fill_response(HttpTx& tx, std::string_view line) {

@@ -151,6 +151,7 @@ constexpr BufferDef kBuffers[] = {
     {BufferId::HttpHeaderRawReq, "http.header.raw (request)", 1},
     {BufferId::HttpHeaderNamesReq, "http.header_names (request)", 1},
     {BufferId::HttpStartReq, "http.start (request)", 1},
+    {BufferId::HttpRequestHeader, "http.request_header", 1},
     {BufferId::HttpRequestBody, "http.request_body", 2},
     {BufferId::HttpStatCode, "http.stat_code", 3},
     {BufferId::HttpStatMsg, "http.stat_msg", 3},
@@ -165,6 +166,7 @@ constexpr BufferDef kBuffers[] = {
     {BufferId::HttpHeaderRawResp, "http.header.raw (response)", 3},
     {BufferId::HttpHeaderNamesResp, "http.header_names (response)", 3},
     {BufferId::HttpStartResp, "http.start (response)", 3},
+    {BufferId::HttpResponseHeader, "http.response_header", 3},
     {BufferId::HttpResponseBody, "http.response_body", 4},
 };
 
