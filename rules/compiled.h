@@ -78,13 +78,22 @@ struct CBuffer {
     std::optional<IntMatch> bsize;
 };
 
+// A program on one of the packet's own headers (ipv4.hdr, tcp.hdr, ...).
+struct CHeaderBuffer {
+    PacketHeader header = PacketHeader::None;
+    std::vector<Transform> transforms;
+    std::vector<COp> ops;
+    std::optional<IntMatch> bsize;
+};
+
 // Everything here follows from the rule alone (flowbit and buffer-view ids are process-wide),
 // never from the rule set it sits in: a reload shares an unchanged rule's CompiledRule with
 // the set it replaces. Its position in RuleSet::compiled() is its evaluation order.
 struct CompiledRule {
     Rule rule;
     std::vector<COp> ops;
-    std::vector<CBuffer> bufs;  // application-layer buffer programs
+    std::vector<CBuffer> bufs;           // application-layer buffer programs
+    std::vector<CHeaderBuffer> headers;  // packet-header programs: all must match the packet
     // Application-layer rules (buffers or urilen) run on transaction events of their
     // protocol at `stage` (the latest stage among their buffers), never on packets.
     bool app_rule = false;

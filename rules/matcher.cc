@@ -100,6 +100,7 @@ struct MatcherScratch {
     std::vector<std::vector<std::string>> views;  // transformed buffer instances, per view
     std::vector<uint64_t> view_gen;               // generation each view was computed for
     std::vector<uint8_t> b64;                     // base64_decode output (sized once)
+    std::string header;                           // a transformed packet header
     uint32_t b64_len = 0;
     XbitStore xbits;
 };
@@ -1111,6 +1112,9 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
             continue;
         }
         ++stats_.candidates;
+        if (!cr.headers.empty() && !headers_match(cr, pkt)) {
+            continue;
+        }
         if (!cr.ops.empty()) {
             // On the packet, then (for a match across segments) on the reassembled stream.
             bool m = false;
@@ -1210,6 +1214,57 @@ void apply_transforms(const std::vector<Transform>& ts, std::string& b) {
 
 }  // namespace
 
+namespace {
+
+// The bytes of one of the packet's headers; empty data when the packet has no such header.
+Buf packet_header(PacketHeader h, const Packet& pkt) {
+    switch (h) {
+        case PacketHeader::Ipv4:
+            return pkt.ip_version == 4 ? Buf{pkt.l3, pkt.l3_len} : Buf{nullptr, 0};
+        case PacketHeader::Ipv6:
+            return pkt.ip_version == 6 ? Buf{pkt.l3, pkt.l3_len} : Buf{nullptr, 0};
+        case PacketHeader::Tcp:
+            return pkt.has_tcp() ? Buf{pkt.l4, pkt.l4_len} : Buf{nullptr, 0};
+        case PacketHeader::Udp:
+            return pkt.has_udp() ? Buf{pkt.l4, pkt.l4_len} : Buf{nullptr, 0};
+        case PacketHeader::Icmpv4:
+            return pkt.l4 != nullptr && pkt.ip_proto == dataplane::kProtoIcmp
+                       ? Buf{pkt.l4, pkt.l4_len}
+                       : Buf{nullptr, 0};
+        case PacketHeader::Icmpv6:
+            return pkt.l4 != nullptr && pkt.ip_proto == dataplane::kProtoIcmpv6
+                       ? Buf{pkt.l4, pkt.l4_len}
+                       : Buf{nullptr, 0};
+        case PacketHeader::None:
+            break;
+    }
+    return Buf{nullptr, 0};
+}
+
+}  // namespace
+
+bool Matcher::headers_match(const CompiledRule& cr, const Packet& pkt) {
+    for (const CHeaderBuffer& h : cr.headers) {
+        Buf b = packet_header(h.header, pkt);
+        if (b.p == nullptr) {
+            return false;  // an absent header matches nothing, as in Suricata
+        }
+        if (!h.transforms.empty()) {
+            std::string& t = scratch_->header;
+            t.assign(reinterpret_cast<const char*>(b.p), b.len);
+            apply_transforms(h.transforms, t);
+            b = Buf{reinterpret_cast<const uint8_t*>(t.data()), static_cast<uint32_t>(t.size())};
+        }
+        if (h.bsize && !h.bsize->matches(b.len)) {
+            return false;
+        }
+        if (!h.ops.empty() && !Program(h.ops, *scratch_, stats_, b).run()) {
+            return false;
+        }
+    }
+    return true;
+}
+
 std::span<const std::string> Matcher::view(uint16_t v, const dataplane::app::TxBuffers& tx) {
     auto& s = *scratch_;
     const BufferView& bv = rules_->views()[v];
@@ -1262,6 +1317,9 @@ std::span<const uint32_t> Matcher::inspect_app(const Packet& pkt, Flow* flow,
             continue;
         }
         ++stats_.candidates;
+        if (!cr.headers.empty() && !headers_match(cr, pkt)) {
+            continue;
+        }
         if (r.urilen) {
             const auto u = ev.tx->get(r.urilen_raw ? dataplane::app::BufferId::HttpUriRaw
                                                    : dataplane::app::BufferId::HttpUri);

@@ -264,8 +264,13 @@ enum class Transform : uint8_t {
 // Matches on one application-layer buffer (a sticky buffer such as `http.uri; content:...`,
 // or contents moved there by a legacy modifier such as `content:...; http_uri;`). All
 // sections naming the same buffer are merged, in rule order.
+// The packet-header sticky buffers (ipv4.hdr, tcp.hdr, ...): the header's bytes as on the
+// wire, options (IPv6: extension headers) included.
+enum class PacketHeader : uint8_t { None, Ipv4, Ipv6, Tcp, Udp, Icmpv4, Icmpv6 };
+
 struct BufferMatch {
-    dataplane::app::BufferId buffer{};
+    dataplane::app::BufferId buffer{};         // application-layer buffer (header == None)
+    PacketHeader header = PacketHeader::None;  // else the packet header it inspects
     std::string keyword;  // first keyword that named it, as written (for messages)
     std::vector<Transform> transforms;
     std::vector<PayloadOp> ops;     // the same program as Rule::payload, run on the buffer
@@ -308,11 +313,12 @@ struct Rule {
     std::vector<Reference> references;
     std::string target;  // "src_ip" / "dest_ip" / ""
 
-    std::vector<PayloadOp> payload;      // packet / stream payload program
-    std::vector<BufferMatch> buffers;    // application-layer buffer programs
-    std::vector<std::string> byte_vars;  // byte_extract names, by index
-    std::optional<IntMatch> urilen;      // length of http.uri (urilen:...,norm) ...
-    bool urilen_raw = false;             // ... or of http.uri.raw (urilen:...,raw)
+    std::vector<PayloadOp> payload;           // packet / stream payload program
+    std::vector<BufferMatch> buffers;         // application-layer buffer programs
+    std::vector<BufferMatch> header_buffers;  // ipv4.hdr, tcp.hdr, ...: on the packet's headers
+    std::vector<std::string> byte_vars;       // byte_extract names, by index
+    std::optional<IntMatch> urilen;           // length of http.uri (urilen:...,norm) ...
+    bool urilen_raw = false;                  // ... or of http.uri.raw (urilen:...,raw)
 
     std::optional<FlowOpt> flow;
     std::optional<IntMatch> dsize;

@@ -131,7 +131,8 @@ int OptionParser::legacy_section(std::string_view keyword, BufferId id, BufDir d
     // transformed one is a different buffer in Suricata.
     for (size_t i = rule_.buffers.size(); i-- > 0;) {
         const BufferMatch& b = rule_.buffers[i];
-        if (b.buffer == id && sections_[i].dir == dir && b.transforms.empty()) {
+        if (b.buffer == id && b.header == PacketHeader::None && sections_[i].dir == dir &&
+            b.transforms.empty()) {
             return static_cast<int>(i);
         }
     }
@@ -167,6 +168,7 @@ void OptionParser::open_sticky(std::string_view written, const BufferSpec& buf) 
     b64_open_ = false;
     BufferMatch b;
     b.buffer = buf.id;
+    b.header = buf.header;
     b.keyword = std::string(written);
     rule_.buffers.push_back(std::move(b));
     sections_.push_back(Section{buf.dir, true});
@@ -220,7 +222,8 @@ Status OptionParser::place_pcre(Pcre p, const PcreBufferFlag* buf_flag) {
         const std::string flag = quote(std::string(1, buf_flag->flag));
         if (cur_list_ >= 0) {
             const BufferMatch& cur = rule_.buffers[static_cast<size_t>(cur_list_)];
-            if (cur.buffer != kw.id || sections_[static_cast<size_t>(cur_list_)].dir != kw.dir) {
+            if (cur.buffer != kw.id || cur.header != PacketHeader::None ||
+                sections_[static_cast<size_t>(cur_list_)].dir != kw.dir) {
                 return reject("pcre: flag " + flag + " (" + std::string(buf_flag->keyword) +
                               ") while the sticky buffer " + quote(cur.keyword) +
                               " is active (reset it with pkt_data first)");
@@ -294,6 +297,38 @@ Status OptionParser::finish() {
     return bind_app_proto();
 }
 
+// A packet-header buffer of a transport the rule's protocol excludes can never be present.
+Status OptionParser::check_header_proto(const BufferMatch& b) const {
+    const Proto p = rule_.proto;
+    bool ok = true;
+    std::string_view transport;
+    switch (b.header) {
+        case PacketHeader::Tcp:
+            ok = p == Proto::Ip || p == Proto::Tcp;
+            transport = "tcp";
+            break;
+        case PacketHeader::Udp:
+            ok = p == Proto::Ip || p == Proto::Udp;
+            transport = "udp";
+            break;
+        case PacketHeader::Icmpv4:
+            ok = p == Proto::Ip || p == Proto::Icmp || p == Proto::Icmpv4;
+            transport = "icmp";
+            break;
+        case PacketHeader::Icmpv6:
+            ok = p == Proto::Ip || p == Proto::Icmp || p == Proto::Icmpv6;
+            transport = "icmpv6";
+            break;
+        default:
+            break;
+    }
+    if (!ok) {
+        return reject(quote(b.keyword) + " needs a rule for protocol ip or " +
+                      std::string(transport));
+    }
+    return Ok{};
+}
+
 Status OptionParser::resolve_buffers() {
     const bool to_client = rule_.flow && rule_.flow->to_client;
     const bool to_server = rule_.flow && rule_.flow->to_server;
@@ -302,6 +337,12 @@ Status OptionParser::resolve_buffers() {
         if (b.ops.empty() && !b.bsize) {
             return reject("sticky buffer " + quote(b.keyword) +
                           " has nothing to match (no content, pcre, byte_*, isdataat or bsize)");
+        }
+        if (b.header != PacketHeader::None) {
+            if (auto st = check_header_proto(b); !st) {
+                return st;
+            }
+            continue;
         }
         switch (sections_[i].dir) {
             case BufDir::Fixed:
@@ -324,8 +365,9 @@ Status OptionParser::resolve_buffers() {
     // Sections naming the same buffer become one program, in rule order.
     std::vector<BufferMatch> merged;
     for (BufferMatch& b : rule_.buffers) {
-        auto it = std::find_if(merged.begin(), merged.end(),
-                               [&](const BufferMatch& m) { return m.buffer == b.buffer; });
+        auto it = std::find_if(merged.begin(), merged.end(), [&](const BufferMatch& m) {
+            return m.buffer == b.buffer && m.header == b.header;
+        });
         if (it == merged.end()) {
             merged.push_back(std::move(b));
             continue;
@@ -353,7 +395,12 @@ Status OptionParser::resolve_buffers() {
             it->ops.push_back(std::move(op));
         }
     }
-    rule_.buffers = std::move(merged);
+    // Packet-header buffers are programs on the packet, not on a transaction.
+    rule_.buffers.clear();
+    for (BufferMatch& b : merged) {
+        (b.header == PacketHeader::None ? rule_.buffers : rule_.header_buffers)
+            .push_back(std::move(b));
+    }
     sections_.clear();
     cur_list_ = -1;
     last_content_ = last_match_ = last_any_ = OpRef{};

@@ -101,6 +101,7 @@ private:
     };
 
     Status resolve_buffers();
+    Status check_header_proto(const BufferMatch& b) const;
     Status bind_app_proto();
 
     std::vector<PayloadOp>& ops(int list);

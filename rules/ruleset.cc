@@ -991,6 +991,16 @@ std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
         cr.stage = std::max(cr.stage, dataplane::app::buffer_stage(bm.buffer));
         cr.bufs.push_back(std::move(cb));
     }
+    for (size_t hi = 0; hi < r.header_buffers.size() && err.empty(); ++hi) {
+        const BufferMatch& bm = r.header_buffers[hi];
+        CHeaderBuffer ch;
+        ch.header = bm.header;
+        ch.transforms = bm.transforms;
+        ch.bsize = bm.bsize;
+        bool unused = false;
+        err = compile_ops(bm.ops, ch.ops, unused);
+        cr.headers.push_back(std::move(ch));
+    }
     if (r.urilen) {
         cr.stage = std::max<uint8_t>(cr.stage, 1);
     }

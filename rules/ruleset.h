@@ -232,6 +232,8 @@ private:
     void scan(const RuleGroupDb& g, const uint8_t* data, uint32_t len);
     // A buffer view's instances for a transaction (transformed once per event).
     std::span<const std::string> view(uint16_t v, const dataplane::app::TxBuffers& tx);
+    // The rule's packet-header programs (ipv4.hdr, tcp.hdr, ...) on this packet: all match.
+    bool headers_match(const CompiledRule& cr, const dataplane::Packet& pkt);
     RuleSetPtr rules_;
     std::unique_ptr<MatcherScratch> scratch_;
     MatcherStats stats_{};

@@ -42,6 +42,14 @@ constexpr KeywordDef sticky(std::string_view name, BufferId id, BufDir dir = Buf
     return {name, KeywordFamily::StickyBuffer, ValueRule::None, apply_sticky, {id, dir}};
 }
 
+constexpr KeywordDef header_sticky(std::string_view name, PacketHeader h) {
+    return {name,
+            KeywordFamily::StickyBuffer,
+            ValueRule::None,
+            apply_sticky,
+            {BufferId{}, BufDir::Fixed, h}};
+}
+
 constexpr KeywordDef legacy(std::string_view name, BufferId id, BufDir dir = BufDir::Fixed) {
     return {name, KeywordFamily::LegacyBuffer, ValueRule::None, apply_legacy, {id, dir}};
 }
@@ -104,6 +112,13 @@ constexpr std::array kKeywords{
     // Suricata 8's name for the same per-question buffer (its request side: Vigil's DNS
     // transactions are queries; a response's questions are not inspected).
     sticky("dns.queries.rrname", BufferId::DnsQuery),
+    // The packet's own headers, as on the wire (options and IPv6 extension headers included).
+    header_sticky("ipv4.hdr", PacketHeader::Ipv4),
+    header_sticky("ipv6.hdr", PacketHeader::Ipv6),
+    header_sticky("tcp.hdr", PacketHeader::Tcp),
+    header_sticky("udp.hdr", PacketHeader::Udp),
+    header_sticky("icmpv4.hdr", PacketHeader::Icmpv4),
+    header_sticky("icmpv6.hdr", PacketHeader::Icmpv6),
     sticky("tls.sni", BufferId::TlsSni),
     sticky("tls_sni", BufferId::TlsSni),
     sticky("tls.cert_subject", BufferId::TlsCertSubject),

@@ -396,6 +396,7 @@ constexpr std::array kKeywords{
     KeywordDef{"fragbits", kHeader, kRequired, apply_fragbits},
     KeywordDef{"ip_proto", kHeader, kRequired, apply_ip_proto},
     KeywordDef{"flags", kHeader, kRequired, apply_flags},
+    KeywordDef{"tcp.flags", kHeader, kRequired, apply_flags},  // Suricata 8 name
     KeywordDef{"seq", kHeader, kRequired, apply_tcp_u32},
     KeywordDef{"ack", kHeader, kRequired, apply_tcp_u32},
     KeywordDef{"window", kHeader, kRequired, apply_window},

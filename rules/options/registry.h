@@ -56,6 +56,7 @@ using KeywordHandler = Status (*)(OptionParser& p, const KeywordUse& use);
 struct BufferSpec {
     dataplane::app::BufferId id = dataplane::app::BufferId{};
     BufDir dir = BufDir::Fixed;
+    PacketHeader header = PacketHeader::None;  // packet-header sticky buffers (id unused)
 };
 
 struct KeywordDef {

@@ -1093,6 +1093,28 @@ TEST(StickyBuffers, SectionsNamingTheSameBufferMerge) {
     EXPECT_EQ(a.buffers[0].keyword, "dns.query");
 }
 
+TEST(StickyBuffers, PacketHeaderBuffersArePacketProgramsNotTransactions) {
+    const Rule r =
+        parse_ok(R"(alert tcp any any -> any any (ipv4.hdr; content:"|06|"; offset:9; tcp.hdr; )"
+                 R"(content:"|00 50|"; depth:2; ipv4.hdr; content:"|45|"; startswith; sid:1;))");
+    EXPECT_TRUE(r.buffers.empty());
+    EXPECT_EQ(r.app_bind, AppProto::Unknown);
+    ASSERT_EQ(r.header_buffers.size(), 2U);  // the two ipv4.hdr sections merged
+    EXPECT_EQ(r.header_buffers[0].header, PacketHeader::Ipv4);
+    EXPECT_EQ(r.header_buffers[0].ops.size(), 2U);
+    EXPECT_EQ(r.header_buffers[1].header, PacketHeader::Tcp);
+    // Beside an application-layer buffer, and not confused with http.method (BufferId 0).
+    const Rule h = parse_ok(
+        R"(alert http any any -> any any (http.method; content:"GET"; tcp.hdr; content:"|00|"; sid:2;))");
+    ASSERT_EQ(h.buffers.size(), 1U);
+    EXPECT_EQ(h.buffers[0].buffer, BufferId::HttpMethod);
+    ASSERT_EQ(h.header_buffers.size(), 1U);
+    EXPECT_EQ(parse_err(R"(alert udp any any -> any any (tcp.hdr; content:"|00|"; sid:3;))"),
+              "sid 3: 'tcp.hdr' needs a rule for protocol ip or tcp");
+    EXPECT_EQ(parse_err(R"(alert tcp any any -> any any (icmpv6.hdr; content:"|00|"; sid:4;))"),
+              "sid 4: 'icmpv6.hdr' needs a rule for protocol ip or icmpv6");
+}
+
 TEST(StickyBuffers, DirectionFollowsFlow) {
     struct Case {
         const char* kw;

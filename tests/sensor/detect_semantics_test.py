@@ -64,6 +64,23 @@ class DetectSemantics(unittest.TestCase):
         )
         self.assertEqual(got, [1, 2, 3, 7])
 
+    def test_packet_header_buffers_see_the_headers_as_on_the_wire(self):
+        got = set(self.alerts(
+            ESTABLISHED,  # IPv4 without options, TCP 10.0.0.10:49200 <-> :80
+            'alert tcp any any -> any any (tcp.hdr; content:"|00 50|"; depth:2; sid:10;)',
+            'alert ip any any -> any any (udp.hdr; content:"|00|"; sid:11;)',
+            'alert ip any any -> any any (ipv4.hdr; bsize:20; content:"|45|"; startswith;'
+            ' sid:12;)',
+            # two header buffers of one packet, and a payload content after them
+            'alert tcp any any -> any any (ipv4.hdr; content:"|06|"; offset:9; depth:1;'
+            ' tcp.hdr; content:"|00 50|"; offset:2; depth:2; pkt_data; content:"GET "; sid:13;)',
+            'alert ip any any -> any any (ipv6.hdr; content:"|60|"; sid:14;)',
+            # a header buffer never sees the payload
+            'alert tcp any any -> any any (tcp.hdr; content:"GET"; sid:15;)',
+            'alert tcp any any -> any any (tcp.flags:S; sid:16;)',
+        ))
+        self.assertEqual(got, {10, 12, 13, 16})
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
