@@ -971,6 +971,14 @@ void RuleSetBuilder::compile_rules(const std::vector<size_t>& order) {
     }
 }
 
+// A buffer section's transforms, bsize and program (CBuffer or CHeaderBuffer).
+template <class Section>
+std::string compile_section(const BufferMatch& bm, Section& out, bool& needs_payload) {
+    out.transforms = bm.transforms;
+    out.bsize = bm.bsize;
+    return compile_ops(bm.ops, out.ops, needs_payload);
+}
+
 // One rule's confirm programs (payload, then each buffer with its view), its app binding and
 // packet/stream scope, then its flowbits. The error that rejects it, or empty.
 std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
@@ -980,9 +988,7 @@ std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
         const BufferMatch& bm = r.buffers[bi];
         CBuffer cb;
         cb.buffer = bm.buffer;
-        cb.transforms = bm.transforms;
-        cb.bsize = bm.bsize;
-        err = compile_ops(bm.ops, cb.ops, buf_payload);
+        err = compile_section(bm, cb, buf_payload);
         if (auto v = view_registry_id(bm.buffer, bm.transforms); v) {
             cb.view = *v;
         } else if (err.empty()) {
@@ -992,13 +998,9 @@ std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
         cr.bufs.push_back(std::move(cb));
     }
     for (size_t hi = 0; hi < r.header_buffers.size() && err.empty(); ++hi) {
-        const BufferMatch& bm = r.header_buffers[hi];
         CHeaderBuffer ch;
-        ch.header = bm.header;
-        ch.transforms = bm.transforms;
-        ch.bsize = bm.bsize;
-        bool unused = false;
-        err = compile_ops(bm.ops, ch.ops, unused);
+        ch.header = r.header_buffers[hi].header;
+        err = compile_section(r.header_buffers[hi], ch, buf_payload);
         cr.headers.push_back(std::move(ch));
     }
     if (r.urilen) {
