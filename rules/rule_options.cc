@@ -175,6 +175,16 @@ void OptionParser::open_sticky(std::string_view written, const BufferSpec& buf) 
     cur_list_ = static_cast<int>(rule_.buffers.size() - 1);
 }
 
+void OptionParser::add_field_test(std::string_view keyword, BufferId id,
+                                  std::vector<PayloadOp> ops) {
+    BufferMatch b;
+    b.buffer = id;
+    b.keyword = std::string(keyword);
+    b.ops = std::move(ops);
+    rule_.buffers.push_back(std::move(b));
+    sections_.push_back(Section{BufDir::Fixed, false});
+}
+
 Status OptionParser::move_last_content(std::string_view name, const BufferSpec& buf) {
     const BufferId id = buf.id;
     const BufDir dir = buf.dir;

@@ -75,6 +75,10 @@ public:
 
     // A sticky buffer keyword opens a section (`written`: the keyword as written).
     void open_sticky(std::string_view written, const BufferSpec& buf);
+    // An integer keyword on a transaction field (dns.opcode, ...): a program on the field's
+    // buffer, beside the active sticky buffer (which stays active).
+    void add_field_test(std::string_view keyword, dataplane::app::BufferId id,
+                        std::vector<PayloadOp> ops);
     // A legacy modifier (http_uri, uricontent) moves the preceding payload content.
     Status move_last_content(std::string_view keyword, const BufferSpec& buf);
     // A pcre goes to the active sticky buffer, or to the buffer its flag names (`flag`,

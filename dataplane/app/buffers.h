@@ -71,8 +71,16 @@ enum class BufferId : uint8_t {
     HttpResponseHeader,  // one instance per header line: "Name: value"
     // HTTP response body (stage 4: dechunked and decompressed: gzip / deflate)
     HttpResponseBody,
-    // DNS (stage 1: a query message; one instance per question)
-    DnsQuery,
+    // DNS (stage 1: one message, a query or a response; one instance per entry)
+    DnsQuery,              // the questions of a query (requests only)
+    DnsQueriesRrname,      // the questions, of queries and responses
+    DnsAnswersRrname,      // the names of the answer records
+    DnsAuthoritiesRrname,  // ... of the authority records
+    DnsAdditionalsRrname,  // ... of the additional records
+    DnsResponseRrname,     // responses: every name above, and CNAME/PTR/MX/NS/SOA rdata names
+    DnsRrtype,  // 2 bytes big endian: a query's question types, a response's answer types
+    DnsOpcode,  // 1 byte: the header's opcode
+    DnsRcode,   // 1 byte: the header's rcode
     // TLS (stage 1: ClientHello)
     TlsSni,
     Ja3Hash,  // md5 hex of Ja3String

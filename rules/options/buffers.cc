@@ -4,6 +4,7 @@
 
 #include <array>
 #include <string>
+#include <utility>
 
 #include "rules/options/parse.h"
 #include "rules/options/registry.h"
@@ -48,6 +49,42 @@ constexpr KeywordDef header_sticky(std::string_view name, PacketHeader h) {
             ValueRule::None,
             apply_sticky,
             {BufferId{}, BufDir::Fixed, h}};
+}
+
+// An integer keyword on a transaction field (Suricata's unsigned integer syntax: n, !n, <n,
+// <=n, >n, >=n, n-m): byte_test programs on the field's buffer, whose instances hold the
+// field big endian (2 bytes: dns.rrtype; 1 byte: dns.opcode, dns.rcode).
+Status apply_field(OptionParser& p, const KeywordUse& u) {
+    const bool wide = u.kw.buffer.id == BufferId::DnsRrtype;
+    auto m = parse_int_match(u.kw.name, u.v(), wide ? 0xffff : 0xff);
+    if (!m) {
+        return m.error();
+    }
+    const auto test = [wide](char op, uint64_t v, bool negated = false) {
+        ByteTest t;
+        t.nbytes = wide ? 2 : 1;
+        t.op = op;
+        t.negated = negated;
+        t.value.value = static_cast<int64_t>(v);
+        return PayloadOp{t};
+    };
+    std::vector<PayloadOp> ops;
+    if (m->op == IntMatch::Op::Range) {  // exclusive: lo < x < hi
+        ops.push_back(test('>', m->lo));
+        ops.push_back(test('<', m->hi));
+    } else {
+        // byte_test operator and negation for Eq, Ne, Lt, Le, Gt, Ge (IntMatch::Op order).
+        static constexpr std::array<std::pair<char, bool>, 6> kOps{
+            {{'=', false}, {'=', true}, {'<', false}, {'l', false}, {'>', false}, {'g', false}}};
+        const auto [op, negated] = kOps[static_cast<size_t>(m->op)];
+        ops.push_back(test(op, m->lo, negated));
+    }
+    p.add_field_test(u.written, u.kw.buffer.id, std::move(ops));
+    return Ok{};
+}
+
+constexpr KeywordDef field(std::string_view name, BufferId id) {
+    return {name, KeywordFamily::AppField, ValueRule::Required, apply_field, {id}};
 }
 
 constexpr KeywordDef legacy(std::string_view name, BufferId id, BufDir dir = BufDir::Fixed) {
@@ -109,9 +146,15 @@ constexpr std::array kKeywords{
     sticky("file_data", BufferId::HttpResponseBody, BufDir::FileData),
     sticky("dns.query", BufferId::DnsQuery),
     sticky("dns_query", BufferId::DnsQuery),
-    // Suricata 8's name for the same per-question buffer (its request side: Vigil's DNS
-    // transactions are queries; a response's questions are not inspected).
-    sticky("dns.queries.rrname", BufferId::DnsQuery),
+    // Suricata 8's per-section buffers: both directions unless named for responses.
+    sticky("dns.queries.rrname", BufferId::DnsQueriesRrname),
+    sticky("dns.answers.rrname", BufferId::DnsAnswersRrname),
+    sticky("dns.authorities.rrname", BufferId::DnsAuthoritiesRrname),
+    sticky("dns.additionals.rrname", BufferId::DnsAdditionalsRrname),
+    sticky("dns.response.rrname", BufferId::DnsResponseRrname),
+    field("dns.rrtype", BufferId::DnsRrtype),
+    field("dns.opcode", BufferId::DnsOpcode),
+    field("dns.rcode", BufferId::DnsRcode),
     // The packet's own headers, as on the wire (options and IPv6 extension headers included).
     header_sticky("ipv4.hdr", PacketHeader::Ipv4),
     header_sticky("ipv6.hdr", PacketHeader::Ipv6),

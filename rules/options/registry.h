@@ -33,6 +33,7 @@ enum class KeywordFamily : uint8_t {
     StickyBuffer,     // buffers.cc: http.uri, file.data, dns.query, ...
     LegacyBuffer,     // buffers.cc: http_uri, http_header, ... (move the previous content)
     Transform,        // buffers.cc: dotprefix, to_lowercase, ...
+    AppField,         // buffers.cc: dns.opcode, dns.rrtype, ... (integer tests on a tx field)
 };
 
 // Whether a keyword takes a value: `nocase;` (None), `sid:1;` (Required), `fast_pattern;` or

@@ -278,6 +278,51 @@ TEST(DnsParse, ResponseAnswers) {
     EXPECT_EQ(m.answers[2].rdata, "2001:0db8:0000:0000:0000:0000:0000:0001");
 }
 
+TEST(DnsParse, AuthorityAndAdditionalRecordsKeptAsFarAsTheyParse) {
+    Bytes b = sample_response();
+    b[9] = 1;          // one authority record
+    b[11] = 2;         // two additional records
+    put16(b, 0xc010);  // SOA example.com: mname ns1.example.com, rname, 5 numbers
+    put16(b, 6);
+    put16(b, 1);
+    put32(b, 900);
+    Bytes soa;
+    soa.push_back(3);
+    append(soa, {'n', 's', '1'});
+    put16(soa, 0xc010);
+    put16(soa, 0xc010);  // rname: example.com
+    for (int i = 0; i < 5; ++i) {
+        put32(soa, 1);
+    }
+    put16(b, static_cast<uint16_t>(soa.size()));
+    append(b, soa);
+    put16(b, 0xc010);  // A example.com 192.0.2.9
+    put16(b, 1);
+    put16(b, 1);
+    put32(b, 30);
+    put16(b, 4);
+    append(b, {192, 0, 2, 9});
+    append(b, {0xc0, 0x10, 0, 1});  // a truncated second additional record
+    DnsMessage m;
+    ASSERT_TRUE(parse_dns(b.data(), b.size(), m));
+    EXPECT_EQ(m.answers.size(), 3u);  // the answers are intact
+    ASSERT_EQ(m.authorities.size(), 1u);
+    EXPECT_EQ(m.authorities[0].name, "example.com");
+    EXPECT_EQ(m.authorities[0].soa_mname, "ns1.example.com");
+    EXPECT_TRUE(m.authorities[0].rdata.empty());  // EVE prints no rdata for SOA
+    ASSERT_EQ(m.additionals.size(), 1u);
+    EXPECT_EQ(m.additionals[0].rdata, "192.0.2.9");
+    const auto eve = dns_eve_object(m, 0);
+    EXPECT_EQ(eve["authorities"][0]["rrname"], "example.com");
+    EXPECT_EQ(eve["additionals"][0]["rdata"], "192.0.2.9");
+
+    // A reused message forgets the sections of the one before.
+    const Bytes plain = sample_response();
+    ASSERT_TRUE(parse_dns(plain.data(), plain.size(), m));
+    EXPECT_TRUE(m.authorities.empty());
+    EXPECT_TRUE(m.additionals.empty());
+}
+
 TEST(DnsParse, MxAndTxtRdata) {
     Bytes b = dns_header(9, 0x8180, 1, 2);
     put_name(b, "example.net");

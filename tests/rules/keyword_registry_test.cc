@@ -114,8 +114,8 @@ TEST(KeywordRegistry, KnownUnsupportedKeepTheirFamilyReason) {
                       "' (lua scripts are not supported: Vigil runs no rule scripts)");
     }
     // The parser reports the same reason, app-layer first whatever the option order.
-    EXPECT_EQ(rejection("content:\"a\"; xbits:set,a,track ip_src; dns.opcode:1;"),
-              "sid 1: unsupported keyword 'dns.opcode' (app-layer)");
+    EXPECT_EQ(rejection("content:\"a\"; xbits:set,a,track ip_src; tls.cert_chain_len:1;"),
+              "sid 1: unsupported keyword 'tls.cert_chain_len' (app-layer)");
 }
 
 TEST(KeywordRegistry, LookupsAreCaseInsensitive) {

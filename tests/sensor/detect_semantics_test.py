@@ -5,6 +5,7 @@ and a pcap replayed through vigil-sensor, judged by the alerts in EVE.
 Environment: VIGIL_SENSOR (binary), VIGIL_ROOT (repo root).
 """
 
+import collections
 import json
 import os
 import shutil
@@ -39,7 +40,41 @@ class DetectSemantics(unittest.TestCase):
         self.assertIn(" 0 rejected", r.stderr)
         with open(eve) as fh:
             events = [json.loads(line) for line in fh if line.strip()]
+        self.events = events
         return sorted(e["alert"]["signature_id"] for e in events if e["event_type"] == "alert")
+
+    def dns_pcap(self):
+        """A query with its response (CNAME, A; authority SOA; additional A), and an MX query
+        with its response, over UDP."""
+        from scapy.layers.dns import DNS, DNSQR, DNSRR, DNSRRMX, DNSRRSOA
+        from scapy.layers.inet import IP, UDP
+        from scapy.layers.l2 import Ether
+        from scapy.utils import wrpcap
+        cli, res = "10.0.0.1", "10.0.0.53"
+        www, cdn = b"www.vigil-test.org.", b"cdn.vigil-test.net."
+        pkts = []
+
+        def add(src, dst, sport, dport, dns):
+            pkt = Ether() / IP(src=src, dst=dst) / UDP(sport=sport, dport=dport) / dns
+            pkt.time = len(pkts) * 0.001
+            pkts.append(pkt)
+        add(cli, res, 40000, 53, DNS(id=1, rd=1, qd=DNSQR(qname=www, qtype="A")))
+        add(res, cli, 53, 40000, DNS(
+            id=1, qr=1, rd=1, ra=1, qd=DNSQR(qname=www, qtype="A"),
+            an=DNSRR(rrname=www, type="CNAME", ttl=60, rdata=cdn)
+            / DNSRR(rrname=cdn, type="A", ttl=60, rdata="192.0.2.1"),
+            ns=DNSRRSOA(rrname=b"vigil-test.org.", mname=b"ns1.vigil-test.org.",
+                        rname=b"admin.vigil-test.org."),
+            ar=DNSRR(rrname=b"ns1.vigil-test.org.", type="A", ttl=60, rdata="192.0.2.53")))
+        add(cli, res, 40001, 53, DNS(id=2, rd=1, qd=DNSQR(qname=b"mx.vigil-test.org.",
+                                                          qtype="MX")))
+        add(res, cli, 53, 40001, DNS(
+            id=2, qr=1, rd=1, ra=1, qd=DNSQR(qname=b"mx.vigil-test.org.", qtype="MX"),
+            an=DNSRRMX(rrname=b"mx.vigil-test.org.", type="MX", ttl=60, preference=10,
+                       exchange=b"mail.vigil-test.org.")))
+        path = os.path.join(self.dir, "dns.pcap")
+        wrpcap(path, pkts)
+        return path
 
     def test_http_header_line_buffers_hold_one_header_each(self):
         got = self.alerts(
@@ -80,6 +115,40 @@ class DetectSemantics(unittest.TestCase):
             'alert tcp any any -> any any (tcp.flags:S; sid:16;)',
         ))
         self.assertEqual(got, {10, 12, 13, 16})
+
+    def test_dns_sections_of_queries_and_responses(self):
+        rules = [
+            'alert dns any any -> any any (dns.query; content:"www.vigil-test.org"; sid:20;)',
+            'alert dns any any -> any any (dns.queries.rrname; content:"www.vigil-test.org";'
+            ' sid:21;)',
+            'alert dns any any -> any any (dns.answers.rrname; content:"cdn.vigil-test.net";'
+            ' sid:22;)',
+            # CNAME rdata and the A record's name: one alert for the response
+            'alert dns any any -> any any (dns.response.rrname; content:"cdn.vigil-test.net";'
+            ' sid:23;)',
+            'alert dns any any -> any any (dns.authorities.rrname; bsize:14;'
+            ' content:"vigil-test.org"; sid:24;)',
+            'alert dns any any -> any any (dns.response.rrname; content:"mail.vigil-test.org";'
+            ' sid:25;)',  # MX rdata
+            'alert dns any any -> any any (dns.rrtype:15; flow:to_server; sid:26;)',
+            'alert dns any any -> any any (dns.rrtype:5; flow:to_client; sid:27;)',  # CNAME
+            'alert dns any any -> any any (dns.rrtype:!1; flow:to_server; sid:28;)',
+            'alert dns any any -> any any (dns.opcode:0; dns.query; content:"mx."; sid:29;)',
+            'alert dns any any -> any any (dns.additionals.rrname; content:"ns1"; sid:30;)',
+            'alert dns any any -> any any (dns.query; content:"cdn"; sid:31;)',
+            'alert dns any any -> any any (dns.opcode:>0; sid:32;)',
+            'alert dns any any -> any any (dns.rcode:0; flow:to_client; sid:33;)',
+        ]
+        got = dict(collections.Counter(self.alerts(self.dns_pcap(), *rules)))
+        self.assertEqual(got, {20: 1, 21: 2, 22: 1, 23: 1, 24: 1, 25: 1, 26: 1, 27: 1,
+                               28: 1, 29: 1, 30: 1, 33: 2})
+        # The response's alert carries the response, sections included, and the query's tx.
+        resp = [e for e in self.events if e.get("alert", {}).get("signature_id") == 22]
+        self.assertEqual(resp[0]["dns"]["type"], "response")
+        self.assertEqual(resp[0]["dns"]["authorities"][0]["rrname"], "vigil-test.org")
+        self.assertEqual(resp[0]["dns"]["additionals"][0]["rdata"], "192.0.2.53")
+        query = [e for e in self.events if e.get("alert", {}).get("signature_id") == 20]
+        self.assertEqual(resp[0]["tx_id"], query[0]["tx_id"])
 
 
 if __name__ == "__main__":

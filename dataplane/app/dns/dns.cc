@@ -22,6 +22,7 @@ constexpr uint16_t kTypeA = 1;
 constexpr uint16_t kTypeNs = 2;
 constexpr uint16_t kTypeCname = 5;
 constexpr uint16_t kTypePtr = 12;
+constexpr uint16_t kTypeSoa = 6;
 constexpr uint16_t kTypeMx = 15;
 constexpr uint16_t kTypeTxt = 16;
 constexpr uint16_t kTypeAaaa = 28;
@@ -171,6 +172,104 @@ bool valid_utf8(std::string_view s) {
 
 }  // namespace
 
+// Parses `count` resource records from `pos` into recs (reusing its slots); false when one
+// is malformed, with recs holding the records before it.
+bool parse_records(const uint8_t* data, size_t len, size_t& pos, size_t count,
+                   std::vector<DnsAnswer>& recs) {
+    size_t n = 0;     // slots used
+    size_t done = 0;  // slots of complete records
+    auto fail = [&] {
+        recs.resize(done);
+        return false;
+    };
+    for (size_t i = 0; i < count; ++i) {
+        DnsAnswer& a = slot(recs, n);
+        size_t next = 0;
+        if (!read_name(data, len, pos, &a.name, next) || next + 10 > len) {
+            return fail();
+        }
+        a.type = load_be16(data + next);
+        a.ttl = load_be32(data + next + 4);
+        const size_t rdlen = load_be16(data + next + 8);
+        const size_t rd = next + 10;
+        if (rd + rdlen > len) {
+            return fail();
+        }
+        pos = rd + rdlen;
+        a.rdata.clear();
+        a.soa_mname.clear();
+        ++n;
+        switch (a.type) {
+            case kTypeA:
+                if (rdlen == 4) {
+                    format_ipv4(data + rd, a.rdata);
+                }
+                break;
+            case kTypeAaaa:
+                if (rdlen == 16) {
+                    format_ipv6(data + rd, a.rdata);
+                }
+                break;
+            case kTypeCname:
+            case kTypeNs:
+            case kTypePtr:
+            case kTypeMx: {
+                const size_t name_at = a.type == kTypeMx ? rd + 2 : rd;  // MX: skip preference
+                size_t name_end = 0;
+                // The name may point outside the rdata (compression), but must start in it.
+                if (name_at >= rd + rdlen || !read_name(data, len, name_at, &a.rdata, name_end) ||
+                    name_end > rd + rdlen) {
+                    return fail();
+                }
+                break;
+            }
+            case kTypeSoa: {
+                size_t name_end = 0;
+                if (rdlen == 0 || !read_name(data, len, rd, &a.soa_mname, name_end) ||
+                    name_end > rd + rdlen) {
+                    return fail();
+                }
+                break;
+            }
+            case kTypeTxt: {
+                // Suricata logs each character-string of a TXT record as its own answer.
+                size_t p = rd;
+                const size_t end = rd + rdlen;
+                bool first = true;
+                while (p < end) {
+                    const size_t slen = data[p];
+                    if (p + 1 + slen > end) {
+                        return fail();
+                    }
+                    DnsAnswer* t = &a;
+                    if (!first) {
+                        t = &slot(recs, n);
+                        // Copy before slot() can reallocate: re-fetch the first entry.
+                        const DnsAnswer& base = recs[n - 1];
+                        t->name = base.name;
+                        t->type = base.type;
+                        t->ttl = base.ttl;
+                        ++n;
+                    }
+                    t->rdata.assign(reinterpret_cast<const char*>(data + p + 1), slen);
+                    first = false;
+                    p += 1 + slen;
+                }
+                break;
+            }
+            default:
+                break;
+        }
+        done = n;
+    }
+    recs.resize(n);
+    return true;
+}
+
+bool dns_rdata_is_name(uint16_t type) {
+    return type == kTypeCname || type == kTypePtr || type == kTypeMx || type == kTypeNs;
+}
+
 bool parse_dns(const uint8_t* data, size_t len, DnsMessage& out) {
     if (data == nullptr || len < kHeaderLen) {
         return false;
@@ -204,78 +303,13 @@ bool parse_dns(const uint8_t* data, size_t len, DnsMessage& out) {
     }
     out.questions.resize(qdcount);
 
-    size_t n_answers = 0;
-    for (size_t i = 0; i < ancount; ++i) {
-        DnsAnswer& a = slot(out.answers, n_answers);
-        size_t next = 0;
-        if (!read_name(data, len, pos, &a.name, next) || next + 10 > len) {
-            return false;
-        }
-        a.type = load_be16(data + next);
-        a.ttl = load_be32(data + next + 4);
-        const size_t rdlen = load_be16(data + next + 8);
-        const size_t rd = next + 10;
-        if (rd + rdlen > len) {
-            return false;
-        }
-        pos = rd + rdlen;
-        a.rdata.clear();
-        ++n_answers;
-        switch (a.type) {
-            case kTypeA:
-                if (rdlen == 4) {
-                    format_ipv4(data + rd, a.rdata);
-                }
-                break;
-            case kTypeAaaa:
-                if (rdlen == 16) {
-                    format_ipv6(data + rd, a.rdata);
-                }
-                break;
-            case kTypeCname:
-            case kTypeNs:
-            case kTypePtr:
-            case kTypeMx: {
-                const size_t name_at = a.type == kTypeMx ? rd + 2 : rd;  // MX: skip preference
-                size_t name_end = 0;
-                // The name may point outside the rdata (compression), but must start in it.
-                if (name_at >= rd + rdlen || !read_name(data, len, name_at, &a.rdata, name_end) ||
-                    name_end > rd + rdlen) {
-                    return false;
-                }
-                break;
-            }
-            case kTypeTxt: {
-                // Suricata logs each character-string of a TXT record as its own answer.
-                size_t p = rd;
-                const size_t end = rd + rdlen;
-                bool first = true;
-                while (p < end) {
-                    const size_t slen = data[p];
-                    if (p + 1 + slen > end) {
-                        return false;
-                    }
-                    DnsAnswer* t = &a;
-                    if (!first) {
-                        t = &slot(out.answers, n_answers);
-                        // Copy before slot() can reallocate: re-fetch the first entry.
-                        const DnsAnswer& base = out.answers[n_answers - 1];
-                        t->name = base.name;
-                        t->type = base.type;
-                        t->ttl = base.ttl;
-                        ++n_answers;
-                    }
-                    t->rdata.assign(reinterpret_cast<const char*>(data + p + 1), slen);
-                    first = false;
-                    p += 1 + slen;
-                }
-                break;
-            }
-            default:
-                break;
-        }
+    if (!parse_records(data, len, pos, ancount, out.answers)) {
+        return false;
     }
-    out.answers.resize(n_answers);
+    // Authority and additional records are kept as far as they parse: a malformed one (EDNS
+    // options, truncation) must not hide the questions and answers from detection.
+    (void)(parse_records(data, len, pos, load_be16(data + 8), out.authorities) &&
+           parse_records(data, len, pos, load_be16(data + 10), out.additionals));
     return true;
 }
 
@@ -389,9 +423,12 @@ void dns_eve(const DnsMessage& m, uint64_t tx_id, nlohmann::ordered_json& j) {
                 {{"rrname", eve_bytes_string(q.name)}, {"rrtype", dns_rrtype_name(q.type)}});
         }
     }
-    if (!m.answers.empty()) {
-        auto& as = j["answers"] = nlohmann::ordered_json::array();
-        for (const DnsAnswer& a : m.answers) {
+    const auto section = [&j](const char* key, const std::vector<DnsAnswer>& recs) {
+        if (recs.empty()) {
+            return;
+        }
+        auto& as = j[key] = nlohmann::ordered_json::array();
+        for (const DnsAnswer& a : recs) {
             nlohmann::ordered_json e;
             e["rrname"] = eve_bytes_string(a.name);
             e["rrtype"] = dns_rrtype_name(a.type);
@@ -401,7 +438,10 @@ void dns_eve(const DnsMessage& m, uint64_t tx_id, nlohmann::ordered_json& j) {
             }
             as.push_back(std::move(e));
         }
-    }
+    };
+    section("answers", m.answers);
+    section("authorities", m.authorities);
+    section("additionals", m.additionals);
 }
 
 }  // namespace vigil::dataplane::app

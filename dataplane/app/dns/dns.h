@@ -29,7 +29,8 @@ struct DnsAnswer {
     std::string name;
     uint16_t type = 0;
     uint32_t ttl = 0;
-    std::string rdata;  // rdata text for A/AAAA/CNAME/PTR/NS/MX/TXT, else empty
+    std::string rdata;      // rdata text for A/AAAA/CNAME/PTR/NS/MX/TXT, else empty
+    std::string soa_mname;  // SOA: the primary name server (dns.response.rrname)
 };
 
 struct DnsMessage {
@@ -38,13 +39,17 @@ struct DnsMessage {
     uint8_t opcode = 0;
     uint8_t rcode = 0;
     std::vector<DnsQuestion> questions;
-    std::vector<DnsAnswer> answers;  // a TXT record with n strings gives n answers (Suricata)
-    uint16_t flags = 0;              // raw header flags word: EVE prints it ("flags":"8180")
+    std::vector<DnsAnswer> answers;      // a TXT record with n strings gives n answers (Suricata)
+    std::vector<DnsAnswer> authorities;  // as far as they parse (see parse_dns)
+    std::vector<DnsAnswer> additionals;
+    uint16_t flags = 0;  // raw header flags word: EVE prints it ("flags":"8180")
 };
 
 // One DNS message (a UDP payload, or one TCP message without its 2-byte length prefix).
 // false when malformed: header truncated, bad label (>63), name > 255, pointer loop or
-// forward pointer chains, counts beyond the data. Never reads out of bounds.
+// forward pointer chains, counts beyond the data. Authority and additional records are kept
+// as far as they parse: a malformed one ends them without failing the message. Never reads
+// out of bounds.
 // Reuses the capacity of `out` (strings and vectors) so a reused DnsMessage does not allocate
 // once warmed up.
 bool parse_dns(const uint8_t* data, size_t len, DnsMessage& out);
@@ -53,7 +58,9 @@ bool parse_dns(const uint8_t* data, size_t len, DnsMessage& out);
 // for queries) and the first question parses.
 bool looks_like_dns(const uint8_t* data, size_t len);
 
-std::string dns_rrtype_name(uint16_t type);  // "A", "AAAA", "MX", ... else the number
+std::string dns_rrtype_name(uint16_t type);
+// CNAME, PTR, MX and NS: their rdata (DnsAnswer::rdata) is a domain name.
+bool dns_rdata_is_name(uint16_t type);  // "A", "AAAA", "MX", ... else the number
 
 // Suricata's rcode name ("NOERROR", "NXDOMAIN", ...), else the number.
 std::string dns_rcode_name(uint8_t rcode);

@@ -25,6 +25,57 @@ void dns_eve_of(const void* obj, uint64_t tx_id, nlohmann::ordered_json& out) {
     dns_eve(static_cast<const DnsTx*>(obj)->msg, tx_id, out);
 }
 
+// The detection buffers of one message (see BufferId::Dns*).
+void fill_buffers(const DnsMessage& m, TxBuffers& b) {
+    for (BufferId id : {BufferId::DnsQuery, BufferId::DnsQueriesRrname, BufferId::DnsAnswersRrname,
+                        BufferId::DnsAuthoritiesRrname, BufferId::DnsAdditionalsRrname,
+                        BufferId::DnsResponseRrname, BufferId::DnsRrtype}) {
+        b.clear(id);
+    }
+    for (const DnsQuestion& q : m.questions) {
+        if (!m.response) {
+            b.add(BufferId::DnsQuery, q.name);
+        }
+        b.add(BufferId::DnsQueriesRrname, q.name);
+    }
+    const auto add_u16 = [&b](BufferId id, uint16_t v) {
+        std::string& s = b.add_empty(id);
+        s.push_back(static_cast<char>(v >> 8));
+        s.push_back(static_cast<char>(v & 0xff));
+    };
+    if (m.response) {
+        for (const DnsQuestion& q : m.questions) {
+            b.add(BufferId::DnsResponseRrname, q.name);
+        }
+        for (const DnsAnswer& a : m.answers) {
+            add_u16(BufferId::DnsRrtype, a.type);
+        }
+    } else {
+        for (const DnsQuestion& q : m.questions) {
+            add_u16(BufferId::DnsRrtype, q.type);
+        }
+    }
+    const auto section = [&](BufferId id, const std::vector<DnsAnswer>& recs) {
+        for (const DnsAnswer& a : recs) {
+            b.add(id, a.name);
+            if (!m.response) {
+                continue;
+            }
+            b.add(BufferId::DnsResponseRrname, a.name);
+            if (!a.soa_mname.empty()) {
+                b.add(BufferId::DnsResponseRrname, a.soa_mname);
+            } else if (dns_rdata_is_name(a.type)) {
+                b.add(BufferId::DnsResponseRrname, a.rdata);
+            }
+        }
+    };
+    section(BufferId::DnsAnswersRrname, m.answers);
+    section(BufferId::DnsAuthoritiesRrname, m.authorities);
+    section(BufferId::DnsAdditionalsRrname, m.additionals);
+    b.set(BufferId::DnsOpcode, std::string(1, static_cast<char>(m.opcode)));
+    b.set(BufferId::DnsRcode, std::string(1, static_cast<char>(m.rcode)));
+}
+
 // The transactions of one engine call, reused between calls.
 class DnsTxSlots {
 public:
@@ -40,17 +91,12 @@ public:
             ++out.counter(AppProto::Dns, kDnsParseErrors);
             return;
         }
-        if (m.response) {
-            ++out.counter(AppProto::Dns, kDnsResponses);
-            return;
-        }
-        ++out.counter(AppProto::Dns, kDnsQueries);
+        ++out.counter(AppProto::Dns, m.response ? kDnsResponses : kDnsQueries);
         ++used_;
-        tx.buf.clear(BufferId::DnsQuery);
-        for (const DnsQuestion& q : m.questions) {
-            tx.buf.add(BufferId::DnsQuery, q.name);
-        }
-        const uint64_t id = next_id++;
+        fill_buffers(m, tx.buf);
+        // A response belongs to the query before it (Suricata pairs them by DNS id; most
+        // flows are one query and its answer); one without a query is a transaction alone.
+        const uint64_t id = m.response && next_id > 0 ? next_id - 1 : next_id++;
         out.push(AppProto::Dns, 1, id, &tx.buf, "dns", dns_eve_of, &tx);
     }
 
@@ -153,9 +199,17 @@ void probe_dns_tcp(const ProbeInput& in, Probe& acc) {
     merge_probe(acc, probe_dns_tcp_result(in.data, in.len, in.limit), AppProto::Dns);
 }
 
-// Stage 1: a query message; one instance per question.
+// Stage 1: one message, query or response.
 constexpr BufferDef kBuffers[] = {
     {BufferId::DnsQuery, "dns.query", 1},
+    {BufferId::DnsQueriesRrname, "dns.queries.rrname", 1},
+    {BufferId::DnsAnswersRrname, "dns.answers.rrname", 1},
+    {BufferId::DnsAuthoritiesRrname, "dns.authorities.rrname", 1},
+    {BufferId::DnsAdditionalsRrname, "dns.additionals.rrname", 1},
+    {BufferId::DnsResponseRrname, "dns.response.rrname", 1},
+    {BufferId::DnsRrtype, "dns.rrtype", 1},
+    {BufferId::DnsOpcode, "dns.opcode", 1},
+    {BufferId::DnsRcode, "dns.rcode", 1},
 };
 
 constexpr std::string_view kCounters[] = {"queries", "responses", "parse errors"};
