@@ -55,6 +55,8 @@ BufferId response_variant(BufferId id) {
             return BufferId::HttpConnectionResp;
         case BufferId::HttpCookie:
             return BufferId::HttpSetCookie;
+        case BufferId::HttpProtocol:
+            return BufferId::HttpProtocolResp;
         default:
             return id;
     }
@@ -365,11 +367,6 @@ Status OptionParser::resolve_buffers() {
             case BufDir::FileData:
                 b.buffer = to_server ? BufferId::HttpRequestBody : BufferId::HttpResponseBody;
                 break;
-        }
-        if (b.buffer == BufferId::HttpProtocol && to_client) {
-            return reject(quote(b.keyword) +
-                          " on responses (flow:to_client) is not supported: only the request's "
-                          "protocol is available");
         }
     }
     // Sections naming the same buffer become one program, in rule order.

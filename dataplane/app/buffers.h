@@ -55,6 +55,7 @@ enum class BufferId : uint8_t {
     // HTTP request body (stage 2: body complete, dechunked and decoded: gzip / deflate)
     HttpRequestBody,
     // HTTP response (stage 3)
+    HttpProtocolResp,  // the status line's "HTTP/1.1" (http.protocol under flow:to_client)
     HttpStatCode,
     HttpStatMsg,
     HttpResponseLine,

@@ -83,6 +83,23 @@ Status apply_field(OptionParser& p, const KeywordUse& u) {
     return Ok{};
 }
 
+// Suricata's older certificate keywords, `tls.subject:"CN=x"` / `tls.issuerdn:!"CN=y"`: the
+// leaf certificate's field contains (or, negated, does not contain) the string.
+Status apply_cert_field(OptionParser& p, const KeywordUse& u) {
+    std::string_view v = trim(u.v());
+    Content c;
+    if (!v.empty() && v.front() == '!') {
+        c.negated = true;
+        v = trim(v.substr(1));
+    }
+    c.bytes = unquote(v);
+    if (c.bytes.empty()) {
+        return reject(std::string(u.kw.name) + ": expected a non-empty string");
+    }
+    p.add_field_test(u.written, u.kw.buffer.id, {PayloadOp{std::move(c)}});
+    return Ok{};
+}
+
 constexpr KeywordDef field(std::string_view name, BufferId id) {
     return {name, KeywordFamily::AppField, ValueRule::Required, apply_field, {id}};
 }
@@ -101,8 +118,8 @@ constexpr std::array kKeywords{
     sticky("http.uri", BufferId::HttpUri),
     sticky("http.uri.raw", BufferId::HttpUriRaw),
     sticky("http.method", BufferId::HttpMethod),
-    sticky("http.protocol", BufferId::HttpProtocol),
-    sticky("http_protocol", BufferId::HttpProtocol),
+    sticky("http.protocol", BufferId::HttpProtocol, BufDir::Flow),
+    sticky("http_protocol", BufferId::HttpProtocol, BufDir::Flow),
     sticky("http.request_line", BufferId::HttpRequestLine),
     sticky("http_request_line", BufferId::HttpRequestLine),
     sticky("http.host", BufferId::HttpHost),
@@ -155,6 +172,16 @@ constexpr std::array kKeywords{
     field("dns.rrtype", BufferId::DnsRrtype),
     field("dns.opcode", BufferId::DnsOpcode),
     field("dns.rcode", BufferId::DnsRcode),
+    KeywordDef{"tls.subject",
+               KeywordFamily::AppField,
+               ValueRule::Required,
+               apply_cert_field,
+               {BufferId::TlsCertSubject}},
+    KeywordDef{"tls.issuerdn",
+               KeywordFamily::AppField,
+               ValueRule::Required,
+               apply_cert_field,
+               {BufferId::TlsCertIssuer}},
     // The packet's own headers, as on the wire (options and IPv6 extension headers included).
     header_sticky("ipv4.hdr", PacketHeader::Ipv4),
     header_sticky("ipv6.hdr", PacketHeader::Ipv6),

@@ -146,6 +146,7 @@ TEST(HttpParser, SampleRequestResponseFillsEveryBuffer) {
               "Connection: keep-alive\r\n\r\n");
     EXPECT_EQ(buf(b, BufferId::HttpRequestBody), "<absent>");
 
+    EXPECT_EQ(buf(b, BufferId::HttpProtocolResp), "HTTP/1.1");
     EXPECT_EQ(buf(b, BufferId::HttpStatCode), "302");
     EXPECT_EQ(buf(b, BufferId::HttpStatMsg), "Found");
     EXPECT_EQ(buf(b, BufferId::HttpResponseLine), "HTTP/1.1 302 Found");

@@ -1115,6 +1115,23 @@ TEST(StickyBuffers, PacketHeaderBuffersArePacketProgramsNotTransactions) {
               "sid 4: 'icmpv6.hdr' needs a rule for protocol ip or icmpv6");
 }
 
+TEST(StickyBuffers, CertificateStringKeywordsAreContainsTests) {
+    const Rule r = parse_ok(
+        R"(alert tls any any -> any any (tls.subject:"CN=evil"; tls.issuerdn:!"O=Good CA"; sid:1;))");
+    ASSERT_EQ(r.buffers.size(), 2U);
+    EXPECT_EQ(r.buffers[0].buffer, BufferId::TlsCertSubject);
+    const auto& subject = std::get<Content>(r.buffers[0].ops.at(0));
+    EXPECT_EQ(subject.bytes, "CN=evil");
+    EXPECT_FALSE(subject.negated);
+    EXPECT_EQ(r.buffers[1].buffer, BufferId::TlsCertIssuer);
+    const auto& issuer = std::get<Content>(r.buffers[1].ops.at(0));
+    EXPECT_EQ(issuer.bytes, "O=Good CA");
+    EXPECT_TRUE(issuer.negated);
+    EXPECT_EQ(r.app_bind, AppProto::Tls);
+    EXPECT_EQ(parse_err(R"(alert tls any any -> any any (tls.subject:""; sid:2;))"),
+              "sid 2: tls.subject: expected a non-empty string");
+}
+
 TEST(StickyBuffers, DirectionFollowsFlow) {
     struct Case {
         const char* kw;
@@ -1126,6 +1143,7 @@ TEST(StickyBuffers, DirectionFollowsFlow) {
         {"http.header.raw", BufferId::HttpHeaderRawReq, BufferId::HttpHeaderRawResp},
         {"http.header_names", BufferId::HttpHeaderNamesReq, BufferId::HttpHeaderNamesResp},
         {"http.start", BufferId::HttpStartReq, BufferId::HttpStartResp},
+        {"http.protocol", BufferId::HttpProtocol, BufferId::HttpProtocolResp},
         {"http.content_type", BufferId::HttpContentTypeReq, BufferId::HttpContentTypeResp},
         {"http.content_len", BufferId::HttpContentLenReq, BufferId::HttpContentLenResp},
         {"http.connection", BufferId::HttpConnectionReq, BufferId::HttpConnectionResp},
@@ -1155,9 +1173,8 @@ TEST(StickyBuffers, DirectionFollowsFlow) {
     ASSERT_EQ(m.buffers.size(), 1U);
     EXPECT_EQ(m.buffers[0].buffer, BufferId::HttpHeaderResp);
     EXPECT_EQ(m.buffers[0].ops.size(), 2U);
-    EXPECT_EQ(opts_err(R"(flow:to_client; http.protocol; content:"HTTP/1.1";)"),
-              "sid 1: 'http.protocol' on responses (flow:to_client) is not supported: only the "
-              "request's protocol is available");
+    EXPECT_EQ(buffer_at(opts_ok(R"(flow:to_client; http.protocol; content:"HTTP/1.1";)"), 0).buffer,
+              BufferId::HttpProtocolResp);
 }
 
 TEST(StickyBuffers, Errors) {

@@ -93,11 +93,14 @@ class DetectSemantics(unittest.TestCase):
             ' content:"nginx"; content:"text/html"; distance:0; sid:5;)',
             # a header line is "Name: value" without its CRLF
             'alert http any any -> any any (http.request_header; content:"|0d 0a|"; sid:6;)',
+            # http.protocol is the status line's under flow:to_client
+            'alert http any any -> any any (flow:to_client; http.protocol; content:"HTTP/1.1";'
+            ' bsize:8; sid:8;)',
             # http.header, the whole block, still spans headers
             'alert http any any -> any any (http.header; content:"Host";'
             ' content:"Accept"; distance:0; sid:7;)',
         )
-        self.assertEqual(got, [1, 2, 3, 7])
+        self.assertEqual(got, [1, 2, 3, 7, 8])
 
     def test_packet_header_buffers_see_the_headers_as_on_the_wire(self):
         got = set(self.alerts(

@@ -864,7 +864,7 @@ void HttpParser::fill_common(HttpTx& tx, std::string_view line, std::string_view
 }
 
 void HttpParser::fill_response(HttpTx& tx, std::string_view line) {
-    for (size_t b = static_cast<size_t>(BufferId::HttpStatCode);
+    for (size_t b = static_cast<size_t>(BufferId::HttpProtocolResp);
          b <= static_cast<size_t>(BufferId::HttpResponseBody); ++b) {
         tx.buf.clear(static_cast<BufferId>(b));
     }
@@ -883,6 +883,7 @@ void HttpParser::fill_response(HttpTx& tx, std::string_view line) {
     }
     const std::string_view code = rest.substr(0, c);
     tx.buf.set(BufferId::HttpStatCode, code);
+    tx.buf.set(BufferId::HttpProtocolResp, line.substr(0, p));
     tx.buf.set(BufferId::HttpStatMsg, trim(rest.substr(c)));
     tx.status = -1;
     if (code.size() == 3 &&

@@ -153,6 +153,7 @@ constexpr BufferDef kBuffers[] = {
     {BufferId::HttpStartReq, "http.start (request)", 1},
     {BufferId::HttpRequestHeader, "http.request_header", 1},
     {BufferId::HttpRequestBody, "http.request_body", 2},
+    {BufferId::HttpProtocolResp, "http.protocol (response)", 3},
     {BufferId::HttpStatCode, "http.stat_code", 3},
     {BufferId::HttpStatMsg, "http.stat_msg", 3},
     {BufferId::HttpResponseLine, "http.response_line", 3},
