@@ -52,6 +52,7 @@ enum class BufferId : uint8_t {
     HttpHeaderNamesReq,  // "\r\nName1\r\nName2\r\n\r\n"
     HttpStartReq,        // request line + "\r\n" + raw headers + "\r\n"
     HttpRequestHeader,   // one instance per header line: "Name: value" (Cookie included)
+    HttpEventsReq,       // app-layer events of the request, one name per instance
     // HTTP request body (stage 2: body complete, dechunked and decoded: gzip / deflate)
     HttpRequestBody,
     // HTTP response (stage 3)
@@ -70,6 +71,7 @@ enum class BufferId : uint8_t {
     HttpHeaderNamesResp,
     HttpStartResp,
     HttpResponseHeader,  // one instance per header line: "Name: value"
+    HttpEventsResp,      // app-layer events of the response
     // HTTP response body (stage 4: dechunked and decompressed: gzip / deflate)
     HttpResponseBody,
     // DNS (stage 1: one message, a query or a response; one instance per entry)
@@ -82,6 +84,7 @@ enum class BufferId : uint8_t {
     DnsRrtype,  // 2 bytes big endian: a query's question types, a response's answer types
     DnsOpcode,  // 1 byte: the header's opcode
     DnsRcode,   // 1 byte: the header's rcode
+    DnsEvents,  // app-layer events of the message, one name per instance
     // TLS (stage 1: ClientHello)
     TlsSni,
     Ja3Hash,  // md5 hex of Ja3String

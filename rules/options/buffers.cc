@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "common/text.h"
 #include "rules/options/parse.h"
 #include "rules/options/registry.h"
 #include "rules/rule_options.h"
@@ -100,6 +101,59 @@ Status apply_cert_field(OptionParser& p, const KeywordUse& u) {
     return Ok{};
 }
 
+// The app-layer events Vigil's parsers raise, by `proto.event` name, and the buffer of
+// event names each lands in.
+struct AppEventDef {
+    std::string_view name;
+    BufferId buffer;
+};
+constexpr AppEventDef kAppEvents[] = {
+    {"dns.not_a_request", BufferId::DnsEvents},
+    {"dns.not_a_response", BufferId::DnsEvents},
+    {"dns.z_flag_set", BufferId::DnsEvents},
+    {"dns.invalid_opcode", BufferId::DnsEvents},
+    {"dns.invalid_authorities", BufferId::DnsEvents},
+    {"dns.invalid_additionals", BufferId::DnsEvents},
+    {"http.request_auth_unrecognized", BufferId::HttpEventsReq},
+    {"http.invalid_transfer_encoding_value_in_request", BufferId::HttpEventsReq},
+    {"http.invalid_transfer_encoding_value_in_response", BufferId::HttpEventsResp},
+};
+
+// app-layer-event:<proto>.<event>: the transaction raised that event. An event Vigil's
+// parsers never raise is refused, so a rule never silently waits for it.
+Status apply_app_layer_event(OptionParser& p, const KeywordUse& u) {
+    const std::string v(trim(u.v()));
+    const size_t dot = v.find('.');
+    if (dot == std::string::npos) {
+        return reject("app-layer-event " + quote(v) +
+                      ": Vigil raises no generic app-layer events (applayer_*); only "
+                      "<proto>.<event> events of its parsers");
+    }
+    std::string lower = v;
+    for (char& ch : lower) {
+        ch = ascii_lower(ch);
+    }
+    for (const AppEventDef& e : kAppEvents) {
+        if (e.name == lower) {
+            Content c;
+            c.bytes = lower.substr(dot + 1);
+            c.startswith = true;
+            c.endswith = true;
+            p.add_field_test(u.written, e.buffer, {PayloadOp{std::move(c)}});
+            return Ok{};
+        }
+    }
+    std::string known;
+    for (const AppEventDef& e : kAppEvents) {
+        if (e.name.substr(0, dot + 1) == lower.substr(0, dot + 1)) {
+            known += (known.empty() ? "" : ", ") + std::string(e.name.substr(dot + 1));
+        }
+    }
+    return reject("app-layer-event " + quote(v) + ": Vigil's " + lower.substr(0, dot) +
+                  (known.empty() ? " parser raises no events"
+                                 : " parser does not raise it (it raises: " + known + ")"));
+}
+
 constexpr KeywordDef field(std::string_view name, BufferId id) {
     return {name, KeywordFamily::AppField, ValueRule::Required, apply_field, {id}};
 }
@@ -172,6 +226,8 @@ constexpr std::array kKeywords{
     field("dns.rrtype", BufferId::DnsRrtype),
     field("dns.opcode", BufferId::DnsOpcode),
     field("dns.rcode", BufferId::DnsRcode),
+    KeywordDef{"app-layer-event", KeywordFamily::AppField, ValueRule::Required,
+               apply_app_layer_event},
     KeywordDef{"tls.subject",
                KeywordFamily::AppField,
                ValueRule::Required,

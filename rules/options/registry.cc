@@ -62,7 +62,6 @@ constexpr std::string_view kLua = "lua scripts are not supported: Vigil runs no 
 // events, ...); a name matching any of them is "(app-layer)" before the transform rows apply.
 // lua, luajit and luaxform run scripts, which Vigil never does.
 constexpr std::array<KnownUnsupported, 66> kKnownUnsupported{{
-    {"app-layer-event", false, kAppLayer},
     {"app-layer-state", false, kAppLayer},
     {"filestore", false, kAppLayer},
     {"filemagic", false, kAppLayer},

@@ -312,6 +312,8 @@ TEST(DnsParse, AuthorityAndAdditionalRecordsKeptAsFarAsTheyParse) {
     EXPECT_TRUE(m.authorities[0].rdata.empty());  // EVE prints no rdata for SOA
     ASSERT_EQ(m.additionals.size(), 1u);
     EXPECT_EQ(m.additionals[0].rdata, "192.0.2.9");
+    EXPECT_FALSE(m.invalid_authorities);
+    EXPECT_TRUE(m.invalid_additionals);  // app-layer-event:dns.invalid_additionals
     const auto eve = dns_eve_object(m, 0);
     EXPECT_EQ(eve["authorities"][0]["rrname"], "example.com");
     EXPECT_EQ(eve["additionals"][0]["rdata"], "192.0.2.9");
@@ -321,6 +323,7 @@ TEST(DnsParse, AuthorityAndAdditionalRecordsKeptAsFarAsTheyParse) {
     ASSERT_TRUE(parse_dns(plain.data(), plain.size(), m));
     EXPECT_TRUE(m.authorities.empty());
     EXPECT_TRUE(m.additionals.empty());
+    EXPECT_FALSE(m.invalid_additionals);
 }
 
 TEST(DnsParse, MxAndTxtRdata) {

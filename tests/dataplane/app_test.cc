@@ -101,6 +101,27 @@ const std::string kResponse =
     "\r\n"
     "hello";
 
+TEST(HttpParser, HeaderEventsAsLibhtpRaisesThem) {
+    HttpHarness h;
+    h.req("GET /1 HTTP/1.1\r\nHost: a\r\nAuthorization: NTLM TlRMTVNTUAAB\r\n\r\n");
+    h.req("GET /2 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x\r\n\r\n");
+    h.req(
+        "POST /3 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
+        "Content-Length: 0\r\n\r\n");
+    h.resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 0\r\n\r\n");
+    const auto events = [&](uint64_t tx, BufferId id) {
+        const auto v = h.txs[tx].get(id);
+        return std::vector<std::string>(v.begin(), v.end());
+    };
+    EXPECT_EQ(events(0, BufferId::HttpEventsReq),
+              std::vector<std::string>{"request_auth_unrecognized"});
+    EXPECT_TRUE(events(1, BufferId::HttpEventsReq).empty());  // Basic, Digest, Bearer known
+    EXPECT_EQ(events(2, BufferId::HttpEventsReq),
+              std::vector<std::string>{"invalid_transfer_encoding_value_in_request"});
+    EXPECT_EQ(events(0, BufferId::HttpEventsResp),
+              std::vector<std::string>{"invalid_transfer_encoding_value_in_response"});
+}
+
 TEST(HttpParser, SampleRequestResponseFillsEveryBuffer) {
     HttpHarness h;
     h.req(kRequest);

@@ -101,8 +101,6 @@ TEST(KeywordRegistry, KnownUnsupportedKeepTheirFamilyReason) {
               "unsupported keyword 'http2.header' (app-layer)");
     EXPECT_EQ(unsupported_keyword("tls.cert_fingerprint"),
               "unsupported keyword 'tls.cert_fingerprint' (app-layer)");
-    EXPECT_EQ(unsupported_keyword("app-layer-event"),
-              "unsupported keyword 'app-layer-event' (app-layer)");
     EXPECT_EQ(unsupported_keyword("filesize"), "unsupported keyword 'filesize' (app-layer)");
     EXPECT_EQ(unsupported_keyword("to_sha256"), "unsupported keyword 'to_sha256' (transform)");
     EXPECT_EQ(unsupported_keyword("FROM_BASE64"), "unsupported keyword 'FROM_BASE64' (transform)");

@@ -1132,6 +1132,30 @@ TEST(StickyBuffers, CertificateStringKeywordsAreContainsTests) {
               "sid 2: tls.subject: expected a non-empty string");
 }
 
+TEST(StickyBuffers, AppLayerEventsVigilRaisesAndRefusesTheRest) {
+    const Rule r =
+        parse_ok(R"(alert dns any any -> any any (app-layer-event:dns.z_flag_set; sid:1;))");
+    ASSERT_EQ(r.buffers.size(), 1U);
+    EXPECT_EQ(r.buffers[0].buffer, BufferId::DnsEvents);
+    EXPECT_EQ(r.app_bind, AppProto::Dns);
+    const Rule h = parse_ok(R"(alert http any any -> any any (flow:to_server; )"
+                            R"(app-layer-event:HTTP.request_auth_unrecognized; sid:2;))");
+    ASSERT_EQ(h.buffers.size(), 1U);
+    EXPECT_EQ(h.buffers[0].buffer, BufferId::HttpEventsReq);
+    EXPECT_EQ(
+        parse_err(R"(alert dns any any -> any any (app-layer-event:dns.malformed_data; sid:3;))"),
+        "sid 3: app-layer-event 'dns.malformed_data': Vigil's dns parser does not raise "
+        "it (it raises: not_a_request, not_a_response, z_flag_set, invalid_opcode, "
+        "invalid_authorities, invalid_additionals)");
+    EXPECT_EQ(
+        parse_err(R"(alert tls any any -> any any (app-layer-event:tls.invalid_sni_type; sid:4;))"),
+        "sid 4: app-layer-event 'tls.invalid_sni_type': Vigil's tls parser raises no events");
+    EXPECT_NE(parse_err(R"(alert ip any any -> any any )"
+                        R"((app-layer-event:applayer_mismatch_protocol_both_directions; sid:5;))")
+                  .find("no generic app-layer events"),
+              std::string::npos);
+}
+
 TEST(StickyBuffers, DirectionFollowsFlow) {
     struct Case {
         const char* kw;
@@ -1482,7 +1506,7 @@ TEST(Rejections, UnsupportedKeywords) {
                "unsupported keyword 'tls.cert_fingerprint' (app-layer)");
     EXPECT_HAS(opts_err(R"(http2.header; content:"a";)"), "'http2.header' (app-layer)");
     EXPECT_HAS(opts_err(R"(ja4.hash; content:"a";)"), "(app-layer)");
-    EXPECT_HAS(opts_err("app-layer-event:http.bad;"), "'app-layer-event' (app-layer)");
+    EXPECT_HAS(opts_err("app-layer-event:http.bad;"), "Vigil's http parser does not raise it");
     EXPECT_HAS(opts_err(R"(filename; content:"a";)"), "'filename' (app-layer)");
     EXPECT_HAS(opts_err(R"(dns.query; to_md5; content:"a";)"), "'to_md5' (transform)");
     // The app-layer keyword is reported even when an unsupported non-app keyword comes first.

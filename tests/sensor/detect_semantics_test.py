@@ -72,6 +72,10 @@ class DetectSemantics(unittest.TestCase):
             id=2, qr=1, rd=1, ra=1, qd=DNSQR(qname=b"mx.vigil-test.org.", qtype="MX"),
             an=DNSRRMX(rrname=b"mx.vigil-test.org.", type="MX", ttl=60, preference=10,
                        exchange=b"mail.vigil-test.org.")))
+        # In the first flow: a query with the Z flag and an unassigned opcode, and a message
+        # from the server that is not a response.
+        add(cli, res, 40000, 53, DNS(id=3, z=1, opcode=7, qd=DNSQR(qname=b"z.vigil-test.org.")))
+        add(res, cli, 53, 40000, DNS(id=4, qd=DNSQR(qname=b"z.vigil-test.org.")))
         path = os.path.join(self.dir, "dns.pcap")
         wrpcap(path, pkts)
         return path
@@ -141,10 +145,13 @@ class DetectSemantics(unittest.TestCase):
             'alert dns any any -> any any (dns.query; content:"cdn"; sid:31;)',
             'alert dns any any -> any any (dns.opcode:>0; sid:32;)',
             'alert dns any any -> any any (dns.rcode:0; flow:to_client; sid:33;)',
+            'alert dns any any -> any any (app-layer-event:dns.z_flag_set; sid:34;)',
+            'alert dns any any -> any any (app-layer-event:dns.invalid_opcode; sid:35;)',
+            'alert dns any any -> any any (app-layer-event:dns.not_a_response; sid:36;)',
         ]
         got = dict(collections.Counter(self.alerts(self.dns_pcap(), *rules)))
         self.assertEqual(got, {20: 1, 21: 2, 22: 1, 23: 1, 24: 1, 25: 1, 26: 1, 27: 1,
-                               28: 1, 29: 1, 30: 1, 33: 2})
+                               28: 1, 29: 1, 30: 1, 32: 1, 33: 3, 34: 1, 35: 1, 36: 1})
         # The response's alert carries the response, sections included, and the query's tx.
         resp = [e for e in self.events if e.get("alert", {}).get("signature_id") == 22]
         self.assertEqual(resp[0]["dns"]["type"], "response")

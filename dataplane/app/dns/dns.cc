@@ -308,8 +308,12 @@ bool parse_dns(const uint8_t* data, size_t len, DnsMessage& out) {
     }
     // Authority and additional records are kept as far as they parse: a malformed one (EDNS
     // options, truncation) must not hide the questions and answers from detection.
-    (void)(parse_records(data, len, pos, load_be16(data + 8), out.authorities) &&
-           parse_records(data, len, pos, load_be16(data + 10), out.additionals));
+    out.invalid_authorities = !parse_records(data, len, pos, load_be16(data + 8), out.authorities);
+    out.invalid_additionals = !out.invalid_authorities &&
+                              !parse_records(data, len, pos, load_be16(data + 10), out.additionals);
+    if (out.invalid_authorities) {
+        out.additionals.clear();
+    }
     return true;
 }
 

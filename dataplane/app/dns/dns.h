@@ -42,6 +42,8 @@ struct DnsMessage {
     std::vector<DnsAnswer> answers;      // a TXT record with n strings gives n answers (Suricata)
     std::vector<DnsAnswer> authorities;  // as far as they parse (see parse_dns)
     std::vector<DnsAnswer> additionals;
+    bool invalid_authorities = false;  // an authority record did not parse (the rest dropped)
+    bool invalid_additionals = false;
     uint16_t flags = 0;  // raw header flags word: EVE prints it ("flags":"8180")
 };
 

@@ -26,7 +26,7 @@ void dns_eve_of(const void* obj, uint64_t tx_id, nlohmann::ordered_json& out) {
 }
 
 // The detection buffers of one message (see BufferId::Dns*).
-void fill_buffers(const DnsMessage& m, TxBuffers& b) {
+void fill_buffers(const DnsMessage& m, bool to_client, TxBuffers& b) {
     for (BufferId id : {BufferId::DnsQuery, BufferId::DnsQueriesRrname, BufferId::DnsAnswersRrname,
                         BufferId::DnsAuthoritiesRrname, BufferId::DnsAdditionalsRrname,
                         BufferId::DnsResponseRrname, BufferId::DnsRrtype}) {
@@ -72,6 +72,23 @@ void fill_buffers(const DnsMessage& m, TxBuffers& b) {
     section(BufferId::DnsAnswersRrname, m.answers);
     section(BufferId::DnsAuthoritiesRrname, m.authorities);
     section(BufferId::DnsAdditionalsRrname, m.additionals);
+    // app-layer events Suricata's DNS parser raises (app-layer-event:dns.*).
+    b.clear(BufferId::DnsEvents);
+    if (m.response != to_client) {
+        b.add(BufferId::DnsEvents, to_client ? "not_a_response" : "not_a_request");
+    }
+    if ((m.flags & 0x0040) != 0) {
+        b.add(BufferId::DnsEvents, "z_flag_set");
+    }
+    if (m.opcode >= 7) {  // as Suricata: 0-6 are taken as valid
+        b.add(BufferId::DnsEvents, "invalid_opcode");
+    }
+    if (m.invalid_authorities) {
+        b.add(BufferId::DnsEvents, "invalid_authorities");
+    }
+    if (m.invalid_additionals) {
+        b.add(BufferId::DnsEvents, "invalid_additionals");
+    }
     b.set(BufferId::DnsOpcode, std::string(1, static_cast<char>(m.opcode)));
     b.set(BufferId::DnsRcode, std::string(1, static_cast<char>(m.rcode)));
 }
@@ -81,7 +98,7 @@ class DnsTxSlots {
 public:
     void begin() { used_ = 0; }
     // Parses one message into the next slot; reports a query as a stage-1 event.
-    void message(AppSink& out, uint64_t& next_id, const uint8_t* data, size_t len) {
+    void message(AppSink& out, uint64_t& next_id, const uint8_t* data, size_t len, bool to_client) {
         if (used_ == txs_.size()) {
             txs_.push_back(std::make_unique<DnsTx>());
         }
@@ -93,7 +110,7 @@ public:
         }
         ++out.counter(AppProto::Dns, m.response ? kDnsResponses : kDnsQueries);
         ++used_;
-        fill_buffers(m, tx.buf);
+        fill_buffers(m, to_client, tx.buf);
         // A response belongs to the query before it (Suricata pairs them by DNS id; most
         // flows are one query and its answer); one without a query is a transaction alone.
         const uint64_t id = m.response && next_id > 0 ? next_id - 1 : next_id++;
@@ -113,7 +130,7 @@ public:
     void begin() override { slots_.begin(); }
     void datagram(Flow& flow, const Packet& pkt, AppSink& out) override {
         uint64_t next = flow.app_udp_txs;
-        slots_.message(out, next, pkt.payload, pkt.payload_len);
+        slots_.message(out, next, pkt.payload, pkt.payload_len, pkt.dir == FlowDir::ToClient);
         flow.app_udp_txs = static_cast<uint32_t>(next);
     }
 
@@ -141,7 +158,7 @@ public:
             const size_t want = msg + 2 - buf.size();
             // Whole messages inside this segment are parsed in place, without copying.
             if (buf.size() == 2 && len - i >= msg) {
-                slots_.message(out, next_id_, data + i, msg);
+                slots_.message(out, next_id_, data + i, msg, dir == FlowDir::ToClient);
                 i += msg;
                 buf.clear();
                 continue;
@@ -150,8 +167,8 @@ public:
             buf.append(reinterpret_cast<const char*>(data + i), take);
             i += take;
             if (buf.size() == msg + 2) {
-                slots_.message(out, next_id_, reinterpret_cast<const uint8_t*>(buf.data()) + 2,
-                               msg);
+                slots_.message(out, next_id_, reinterpret_cast<const uint8_t*>(buf.data()) + 2, msg,
+                               dir == FlowDir::ToClient);
                 buf.clear();
             }
         }
@@ -210,6 +227,7 @@ constexpr BufferDef kBuffers[] = {
     {BufferId::DnsRrtype, "dns.rrtype", 1},
     {BufferId::DnsOpcode, "dns.opcode", 1},
     {BufferId::DnsRcode, "dns.rcode", 1},
+    {BufferId::DnsEvents, "app-layer-event (dns)", 1},
 };
 
 constexpr std::string_view kCounters[] = {"queries", "responses", "parse errors"};

@@ -856,6 +856,22 @@ void HttpParser::fill_common(HttpTx& tx, std::string_view line, std::string_view
     tx.buf.set(start, s);
     // http.request_header / http.response_header: one instance per header, cookies included
     // (duplicates were joined with ", " above, as libhtp joins them).
+    // app-layer events libhtp raises on a header block (app-layer-event:http.*).
+    const BufferId events = to_server ? BufferId::HttpEventsReq : BufferId::HttpEventsResp;
+    tx.buf.clear(events);
+    if (const std::string* te = find_header(headers_, header_count_, "transfer-encoding");
+        te != nullptr && !icontains(*te, "chunked")) {
+        tx.buf.add(events, to_server ? "invalid_transfer_encoding_value_in_request"
+                                     : "invalid_transfer_encoding_value_in_response");
+    }
+    if (const std::string* auth = find_header(headers_, header_count_, "authorization");
+        to_server && auth != nullptr) {
+        const std::string_view a = trim(*auth);
+        const std::string_view scheme = a.substr(0, std::min(a.find(' '), a.size()));
+        if (!iequals(scheme, "basic") && !iequals(scheme, "digest") && !iequals(scheme, "bearer")) {
+            tx.buf.add(events, "request_auth_unrecognized");
+        }
+    }
     const BufferId lines = to_server ? BufferId::HttpRequestHeader : BufferId::HttpResponseHeader;
     tx.buf.clear(lines);
     for (size_t i = 0; i < header_count_; ++i) {

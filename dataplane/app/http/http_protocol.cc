@@ -152,6 +152,7 @@ constexpr BufferDef kBuffers[] = {
     {BufferId::HttpHeaderNamesReq, "http.header_names (request)", 1},
     {BufferId::HttpStartReq, "http.start (request)", 1},
     {BufferId::HttpRequestHeader, "http.request_header", 1},
+    {BufferId::HttpEventsReq, "app-layer-event (http request)", 1},
     {BufferId::HttpRequestBody, "http.request_body", 2},
     {BufferId::HttpProtocolResp, "http.protocol (response)", 3},
     {BufferId::HttpStatCode, "http.stat_code", 3},
@@ -168,6 +169,7 @@ constexpr BufferDef kBuffers[] = {
     {BufferId::HttpHeaderNamesResp, "http.header_names (response)", 3},
     {BufferId::HttpStartResp, "http.start (response)", 3},
     {BufferId::HttpResponseHeader, "http.response_header", 3},
+    {BufferId::HttpEventsResp, "app-layer-event (http response)", 3},
     {BufferId::HttpResponseBody, "http.response_body", 4},
 };
 
