@@ -203,12 +203,15 @@ struct FragBitsMatch {
 };
 
 struct Threshold {
-    enum class Type : uint8_t { Limit, Threshold, Both, DetectionFilter };
+    // Backoff: the count-th match alerts, then every time the matches reach count *
+    // multiplier^k (no time window).
+    enum class Type : uint8_t { Limit, Threshold, Both, DetectionFilter, Backoff };
     enum class Track : uint8_t { BySrc, ByDst, ByRule, ByBoth, ByFlow };
     Type type = Type::Limit;
     Track track = Track::BySrc;
     uint32_t count = 1;
     uint32_t seconds = 60;
+    uint32_t multiplier = 1;  // backoff only
 };
 
 // stream_size:<server|client|both|either>,<op>,<n>: bytes a TCP direction has carried

@@ -95,6 +95,18 @@ bool AlertFilter::apply(const Threshold& t, uint8_t kind, const AlertRecord& a) 
     }
     auto [it, created] = state_.try_emplace(k);
     State& s = it->second;
+    if (t.type == Threshold::Type::Backoff) {
+        // The count-th match alerts, then count * multiplier, count * multiplier^2, ...
+        if (created) {
+            s.next = t.count;
+        }
+        if (++s.count != s.next) {
+            return false;
+        }
+        const uint64_t next = static_cast<uint64_t>(s.next) * t.multiplier;
+        s.next = next > UINT32_MAX || t.multiplier == 1 ? UINT32_MAX : static_cast<uint32_t>(next);
+        return true;
+    }
     // Windows are anchored at their first match and compared in whole seconds (Suricata).
     const bool in_window = !created && a.ts_sec - s.first_sec < static_cast<int64_t>(t.seconds);
     if (!in_window) {
@@ -117,6 +129,8 @@ bool AlertFilter::apply(const Threshold& t, uint8_t kind, const AlertRecord& a) 
             return s.count == t.count;
         case Threshold::Type::DetectionFilter:
             return s.count > t.count;
+        case Threshold::Type::Backoff:
+            break;  // handled above
     }
     return true;
 }

@@ -32,6 +32,7 @@ Result<Threshold> parse_threshold(std::string_view opt, std::string_view v, bool
     bool have_track = false;
     bool have_count = false;
     bool have_seconds = false;
+    bool have_multiplier = false;
     const std::string o(opt);
     for (std::string_view item : split_trim(v, ',')) {
         const auto kv = split_ws(item);
@@ -51,6 +52,8 @@ Result<Threshold> parse_threshold(std::string_view opt, std::string_view v, bool
                 t.type = Threshold::Type::Threshold;
             } else if (val == "both") {
                 t.type = Threshold::Type::Both;
+            } else if (val == "backoff") {
+                t.type = Threshold::Type::Backoff;
             } else {
                 return reject(o + ": bad type " + quote(val));
             }
@@ -84,9 +87,34 @@ Result<Threshold> parse_threshold(std::string_view opt, std::string_view v, bool
                 return n.error();
             }
             t.seconds = static_cast<uint32_t>(*n);
+        } else if (key == "multiplier" && with_type) {
+            if (have_multiplier) {
+                return reject(o + ": duplicate multiplier");
+            }
+            have_multiplier = true;
+            auto n = uint_in(o + " multiplier", val, 1, UINT32_MAX);
+            if (!n) {
+                return n.error();
+            }
+            t.multiplier = static_cast<uint32_t>(*n);
         } else {
             return reject(o + ": unknown key " + quote(key));
         }
+    }
+    if (t.type == Threshold::Type::Backoff) {
+        // Suricata: backoff counts per flow, with a multiplier and no time window.
+        if (!have_multiplier) {
+            return reject(o + ": type backoff needs a multiplier");
+        }
+        if (have_seconds) {
+            return reject(o + ": type backoff takes no seconds");
+        }
+        if (have_track && t.track != Threshold::Track::ByFlow) {
+            return reject(o + ": type backoff supports only track by_flow");
+        }
+        have_seconds = true;
+    } else if (have_multiplier) {
+        return reject(o + ": multiplier is only for type backoff");
     }
     if (with_type && !have_type) {
         return reject(o + ": missing type");

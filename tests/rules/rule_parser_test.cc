@@ -904,6 +904,18 @@ TEST(Thresholds, ThresholdAndDetectionFilter) {
     EXPECT_HAS(opts_err("threshold:type limit,track by_src,count 1,seconds 1; "
                         "detection_filter:track by_src,count 1,seconds 1;"),
                "only one threshold or detection_filter");
+    const Rule b = opts_ok("threshold:type backoff, track by_flow, count 1, multiplier 10;");
+    ASSERT_TRUE(b.threshold);
+    EXPECT_EQ(b.threshold->type, Threshold::Type::Backoff);
+    EXPECT_EQ(b.threshold->multiplier, 10U);
+    EXPECT_EQ(opts_err("threshold:type backoff, track by_flow, count 1;"),
+              "sid 1: threshold: type backoff needs a multiplier");
+    EXPECT_EQ(opts_err("threshold:type backoff, track by_src, count 1, multiplier 2;"),
+              "sid 1: threshold: type backoff supports only track by_flow");
+    EXPECT_EQ(opts_err("threshold:type backoff, track by_flow, count 1, multiplier 2, seconds 5;"),
+              "sid 1: threshold: type backoff takes no seconds");
+    EXPECT_EQ(opts_err("threshold:type limit, track by_src, count 1, seconds 5, multiplier 2;"),
+              "sid 1: threshold: multiplier is only for type backoff");
 }
 
 TEST(Flowbits, Commands) {

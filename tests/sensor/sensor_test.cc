@@ -310,6 +310,20 @@ TEST_F(FilterTest, BothOncePerWindowAfterCount) {
     EXPECT_EQ(passed(10), 1);
 }
 
+TEST_F(FilterTest, BackoffAlertsAtCountTimesPowersOfTheMultiplier) {
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; threshold:type backoff, track by_flow, count 1, multiplier 10; sid:1;))");
+    EXPECT_EQ(passed(1000), 4);  // the 1st, 10th, 100th and 1000th
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; threshold:type backoff, track by_flow, count 2, multiplier 3; sid:1;))");
+    EXPECT_EQ(passed(53), 3);  // the 2nd, 6th, 18th; the 54th would be next
+    EXPECT_EQ(passed(1), 1);
+    // Backoff has no window: a month between matches changes nothing.
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; threshold:type backoff, track by_flow, count 2, multiplier 2; sid:1;))");
+    EXPECT_EQ(passed(4, "10.0.0.1", 30 * 86400), 2);  // the 2nd and 4th
+}
+
 TEST_F(FilterTest, DetectionFilterAfterCount) {
     load(
         R"(alert tcp any any -> any any (msg:"x"; detection_filter:track by_src, count 3, seconds 600; sid:1;))");
