@@ -67,36 +67,19 @@ Result<Threshold> parse_threshold(std::string_view opt, std::string_view v, bool
                 return tr.error();
             }
             t.track = *tr;
-        } else if (key == "count") {
-            if (have_count) {
-                return reject(o + ": duplicate count");
+        } else if (key == "count" || key == "seconds" || (key == "multiplier" && with_type)) {
+            auto [have, dst] = key == "count"     ? std::pair{&have_count, &t.count}
+                               : key == "seconds" ? std::pair{&have_seconds, &t.seconds}
+                                                  : std::pair{&have_multiplier, &t.multiplier};
+            if (*have) {
+                return reject(o + ": duplicate " + std::string(key));
             }
-            have_count = true;
-            auto n = uint_in(o + " count", val, 1, UINT32_MAX);
+            *have = true;
+            auto n = uint_in(o + " " + std::string(key), val, 1, UINT32_MAX);
             if (!n) {
                 return n.error();
             }
-            t.count = static_cast<uint32_t>(*n);
-        } else if (key == "seconds") {
-            if (have_seconds) {
-                return reject(o + ": duplicate seconds");
-            }
-            have_seconds = true;
-            auto n = uint_in(o + " seconds", val, 1, UINT32_MAX);
-            if (!n) {
-                return n.error();
-            }
-            t.seconds = static_cast<uint32_t>(*n);
-        } else if (key == "multiplier" && with_type) {
-            if (have_multiplier) {
-                return reject(o + ": duplicate multiplier");
-            }
-            have_multiplier = true;
-            auto n = uint_in(o + " multiplier", val, 1, UINT32_MAX);
-            if (!n) {
-                return n.error();
-            }
-            t.multiplier = static_cast<uint32_t>(*n);
+            *dst = static_cast<uint32_t>(*n);
         } else {
             return reject(o + ": unknown key " + quote(key));
         }
