@@ -212,6 +212,9 @@ struct Threshold {
     uint32_t count = 1;
     uint32_t seconds = 60;
     uint32_t multiplier = 1;  // backoff only
+    // detection_filter ... unique_on src_port|dst_port: count distinct ports, not matches.
+    enum class UniqueOn : uint8_t { None, SrcPort, DstPort };
+    UniqueOn unique_on = UniqueOn::None;
 };
 
 // stream_size:<server|client|both|either>,<op>,<n>: bytes a TCP direction has carried
@@ -264,12 +267,13 @@ enum class Transform : uint8_t {
     UrlDecode,           // url_decode
 };
 
-// Matches on one application-layer buffer (a sticky buffer such as `http.uri; content:...`,
-// or contents moved there by a legacy modifier such as `content:...; http_uri;`). All
-// sections naming the same buffer are merged, in rule order.
 // The packet-header sticky buffers (ipv4.hdr, tcp.hdr, ...): the header's bytes as on the
 // wire, options (IPv6: extension headers) included.
 enum class PacketHeader : uint8_t { None, Ipv4, Ipv6, Tcp, Udp, Icmpv4, Icmpv6 };
+
+// Matches on one application-layer buffer (a sticky buffer such as `http.uri; content:...`,
+// or contents moved there by a legacy modifier such as `content:...; http_uri;`), or on a
+// packet header. All sections naming the same buffer are merged, in rule order.
 
 struct BufferMatch {
     dataplane::app::BufferId buffer{};         // application-layer buffer (header == None)

@@ -1,5 +1,6 @@
 #include "sensor/alert_filter.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace vigil::sensor {
@@ -113,8 +114,19 @@ bool AlertFilter::apply(const Threshold& t, uint8_t kind, const AlertRecord& a) 
         s.first_sec = a.ts_sec;
         s.first_usec = a.ts_usec;
         s.count = 0;
+        s.ports.clear();
     }
-    ++s.count;
+    if (t.unique_on != Threshold::UniqueOn::None) {
+        // Count distinct ports: a port already seen in this window adds nothing.
+        const uint16_t port = t.unique_on == Threshold::UniqueOn::SrcPort ? a.sport : a.dport;
+        const auto at = std::lower_bound(s.ports.begin(), s.ports.end(), port);
+        if (at == s.ports.end() || *at != port) {
+            s.ports.insert(at, port);
+        }
+        s.count = static_cast<uint32_t>(s.ports.size());
+    } else {
+        ++s.count;
+    }
     switch (t.type) {
         case Threshold::Type::Limit:
             return s.count <= t.count;

@@ -47,7 +47,8 @@ private:
         int64_t first_sec = 0;
         uint32_t first_usec = 0;
         uint32_t count = 0;
-        uint32_t next = 0;  // backoff: the match count that alerts next
+        uint32_t next = 0;            // backoff: the match count that alerts next
+        std::vector<uint16_t> ports;  // detection_filter unique_on: the ports seen (sorted)
     };
 
     bool apply(const rules::Threshold& t, uint8_t kind, const AlertRecord& a);

@@ -80,6 +80,17 @@ Result<Threshold> parse_threshold(std::string_view opt, std::string_view v, bool
                 return n.error();
             }
             *dst = static_cast<uint32_t>(*n);
+        } else if (key == "unique_on" && !with_type) {
+            if (t.unique_on != Threshold::UniqueOn::None) {
+                return reject(o + ": duplicate unique_on");
+            }
+            if (val == "src_port") {
+                t.unique_on = Threshold::UniqueOn::SrcPort;
+            } else if (val == "dst_port") {
+                t.unique_on = Threshold::UniqueOn::DstPort;
+            } else {
+                return reject(o + ": unique_on takes src_port or dst_port, got " + quote(val));
+            }
         } else {
             return reject(o + ": unknown key " + quote(key));
         }

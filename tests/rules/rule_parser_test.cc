@@ -904,6 +904,14 @@ TEST(Thresholds, ThresholdAndDetectionFilter) {
     EXPECT_HAS(opts_err("threshold:type limit,track by_src,count 1,seconds 1; "
                         "detection_filter:track by_src,count 1,seconds 1;"),
                "only one threshold or detection_filter");
+    const Rule u =
+        opts_ok("detection_filter:track by_dst, count 3, seconds 60, unique_on dst_port;");
+    EXPECT_EQ(u.detection_filter->unique_on, Threshold::UniqueOn::DstPort);
+    EXPECT_EQ(opts_err("detection_filter:track by_dst, count 3, seconds 60, unique_on ip;"),
+              "sid 1: detection_filter: unique_on takes src_port or dst_port, got 'ip'");
+    EXPECT_EQ(opts_err("threshold:type limit, track by_dst, count 3, seconds 60, unique_on "
+                       "dst_port;"),
+              "sid 1: threshold: unknown key 'unique_on'");
     const Rule b = opts_ok("threshold:type backoff, track by_flow, count 1, multiplier 10;");
     ASSERT_TRUE(b.threshold);
     EXPECT_EQ(b.threshold->type, Threshold::Type::Backoff);

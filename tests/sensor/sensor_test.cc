@@ -324,6 +324,32 @@ TEST_F(FilterTest, BackoffAlertsAtCountTimesPowersOfTheMultiplier) {
     EXPECT_EQ(passed(4, "10.0.0.1", 30 * 86400), 2);  // the 2nd and 4th
 }
 
+TEST_F(FilterTest, DetectionFilterUniqueOnCountsDistinctPorts) {
+    load(
+        R"(alert tcp any any -> any any (msg:"x"; detection_filter:track by_dst, count 2, seconds 60, unique_on dst_port; sid:1;))");
+    const auto pass = [&](uint16_t dport, int64_t t) {
+        AlertRecord a;
+        const rules::Rule& r = rs_->rule(0);
+        a.ruleset_id = rs_->id();
+        a.gid = r.gid;
+        a.sid = r.sid;
+        a.ts_sec = t;
+        a.src = v4("10.0.0.1");
+        a.dst = v4("10.9.9.9");
+        a.sport = 40000;
+        a.dport = dport;
+        a.has_ports = true;
+        return filter_->pass(a);
+    };
+    EXPECT_FALSE(pass(80, 1000));
+    EXPECT_FALSE(pass(80, 1001));  // the same port again: still one
+    EXPECT_FALSE(pass(81, 1002));  // two distinct ports: not more than 2
+    EXPECT_FALSE(pass(81, 1003));
+    EXPECT_TRUE(pass(82, 1004));   // the third distinct port
+    EXPECT_TRUE(pass(80, 1005));   // past the count, every match in the window
+    EXPECT_FALSE(pass(83, 1100));  // a new window starts counting again
+}
+
 TEST_F(FilterTest, DetectionFilterAfterCount) {
     load(
         R"(alert tcp any any -> any any (msg:"x"; detection_filter:track by_src, count 3, seconds 600; sid:1;))");
