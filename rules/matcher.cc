@@ -1135,12 +1135,12 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
         apply_flowbit_actions(cr, flow);
         apply_flowint_actions(cr, flow);
         apply_xbit_actions(cr, s.xbits, pkt);
+        if (cr.alerts) {
+            s.alerts.push_back(ri);  // a pass rule only with the `alert` keyword
+        }
         if (r.action == Action::Pass) {
             passed_ = true;
             break;  // pass: no further inspection of this packet
-        }
-        if (cr.alerts) {
-            s.alerts.push_back(ri);
         }
     }
     stats_.alerts += s.alerts.size();
@@ -1353,11 +1353,11 @@ std::span<const uint32_t> Matcher::inspect_app(const Packet& pkt, Flow* flow,
         apply_flowbit_actions(cr, flow);
         apply_flowint_actions(cr, flow);
         apply_xbit_actions(cr, s.xbits, pkt);
-        if (r.action == Action::Pass) {
-            break;
-        }
         if (cr.alerts) {
             s.alerts.push_back(ri);
+        }
+        if (r.action == Action::Pass) {
+            break;
         }
     }
     stats_.alerts += s.alerts.size();

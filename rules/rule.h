@@ -350,7 +350,8 @@ struct Rule {
     std::vector<FlowbitCmd> flowbits;
     std::vector<FlowintCmd> flowints;
     std::vector<XbitCmd> xbits;
-    bool noalert = false;  // flowbits:noalert
+    bool noalert = false;  // flowbits:noalert, noalert
+    bool alert = false;    // `alert`: a pass rule that matches also alerts (Suricata 8)
     // decode-event: decoder events the packet must carry (all of them).
     std::vector<dataplane::DecodeEvent> decode_events;
     // stream-event: dataplane::kStreamEv* bits the packet's stream update must carry (all).

@@ -965,7 +965,7 @@ void RuleSetBuilder::compile_rules(const std::vector<size_t>& order) {
             report_.rejected.push_back(RuleError{r.file, r.line, r.sid, err});
             continue;
         }
-        crp->alerts = r.action != Action::Pass && !r.noalert;
+        crp->alerts = (r.action != Action::Pass || r.alert) && !r.noalert;
         crp->rule = std::move(r);
         compiled.push_back(std::move(crp));
     }

@@ -109,6 +109,11 @@ Status apply_noalert(OptionParser& p, const KeywordUse& /*u*/) {
     return Ok{};
 }
 
+Status apply_alert(OptionParser& p, const KeywordUse& /*u*/) {
+    p.rule().alert = true;
+    return Ok{};
+}
+
 constexpr KeywordFamily kMeta = KeywordFamily::Meta;
 constexpr ValueRule kNone = ValueRule::None;
 constexpr ValueRule kRequired = ValueRule::Required;
@@ -124,6 +129,7 @@ constexpr std::array kKeywords{
     KeywordDef{"reference", kMeta, kRequired, apply_reference},
     KeywordDef{"target", kMeta, kRequired, apply_target},
     KeywordDef{"noalert", kMeta, kNone, apply_noalert},
+    KeywordDef{"alert", kMeta, kNone, apply_alert},
 };
 
 }  // namespace

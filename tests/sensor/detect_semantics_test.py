@@ -160,6 +160,18 @@ class DetectSemantics(unittest.TestCase):
         query = [e for e in self.events if e.get("alert", {}).get("signature_id") == 20]
         self.assertEqual(resp[0]["tx_id"], query[0]["tx_id"])
 
+    def test_pass_rule_with_alert_keyword_alerts_and_still_passes(self):
+        got = collections.Counter(self.alerts(
+            ESTABLISHED,
+            'pass tcp any any -> any 80 (msg:"pass"; alert; content:"GET /vigil"; sid:40;)',
+            'alert tcp any any -> any any (msg:"x"; content:"GET /vigil"; sid:41;)',
+            'alert tcp any any -> any any (msg:"y"; content:"GET /vigil"; noalert; sid:42;)',
+            'pass tcp any any -> any 80 (msg:"silent pass"; content:"Host"; sid:43;)',
+        ))
+        self.assertEqual(dict(got), {40: 1})  # 41 is passed over; 42 and 43 never alert
+        rec = [e for e in self.events if e.get("event_type") == "alert"][0]
+        self.assertEqual(rec["alert"]["action"], "allowed")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
