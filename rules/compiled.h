@@ -41,8 +41,8 @@ struct CPcre {
     bool relative_next = false;
 };
 
-using COp = std::variant<CContent, CPcre, ByteTest, ByteJump, ByteExtract, IsDataAt, Base64Decode,
-                         Base64Data>;
+using COp = std::variant<CContent, CPcre, ByteTest, ByteJump, ByteExtract, ByteMath, IsDataAt,
+                         Base64Decode, Base64Data>;
 
 // Suricata's flowbits classification for rule ordering: set-only rules run first.
 enum class FlowbitsKind : uint8_t { Set = 4, SetRead = 3, Read = 2, None = 1 };

@@ -484,6 +484,46 @@ private:
         return step(i + 1, static_cast<uint32_t>(pos + e.nbytes), hi, depth + 1);
     }
 
+    bool eval(const ByteMath& m, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        const int64_t nbytes = operand(m.nbytes, s_.vars);
+        if (nbytes < 1 || nbytes > (m.base == NumBase::None ? 4 : 10)) {
+            return false;  // a variable byte count out of range
+        }
+        const int64_t pos =
+            m.relative ? cur + operand(m.offset, s_.vars) : abs_pos(operand(m.offset, s_.vars));
+        uint64_t v = 0;
+        if (!extract_number(b_, pos, static_cast<uint8_t>(nbytes), m.endian, m.base, v)) {
+            return false;
+        }
+        const auto r = static_cast<uint64_t>(operand(m.rvalue, s_.vars));
+        switch (m.oper) {
+            case '+':
+                v += r;
+                break;
+            case '-':
+                v -= r;
+                break;
+            case '*':
+                v *= r;
+                break;
+            case '/':
+                if (r == 0) {
+                    return false;  // Suricata: division by zero does not match
+                }
+                v /= r;
+                break;
+            case '<':
+                v = r >= 64 ? 0 : v << r;
+                break;
+            default:
+                v = r >= 64 ? 0 : v >> r;
+                break;
+        }
+        v = apply_bitmask(v, m.bitmask);  // after the operation (Suricata)
+        s_.vars[static_cast<size_t>(m.var)] = static_cast<int64_t>(v);
+        return step(i + 1, static_cast<uint32_t>(pos + nbytes), hi, depth + 1);
+    }
+
     bool eval(const IsDataAt& d, size_t i, uint32_t cur, uint32_t hi, int depth) {
         const int64_t n = operand(d.size, s_.vars);
         bool m = false;

@@ -138,6 +138,24 @@ struct ByteExtract {
     std::optional<uint64_t> bitmask;
 };
 
+// byte_math:bytes <n|var>,offset <n|var>,oper <+|-|*|/|<<|>>>,rvalue <n|var>,result <name>
+//           [,relative][,endian big|little][,string hex|dec|oct][,dce][,bitmask <m>]
+// Reads a number like byte_extract, combines it with rvalue, applies the bitmask (and shifts
+// right past its trailing zeros) and stores the result in a byte_extract variable. The cursor
+// moves past the bytes read, as in Suricata.
+struct ByteMath {
+    Operand nbytes;
+    Operand offset;
+    char oper = '+';  // + - * / and '<' (<<), '>' (>>)
+    Operand rvalue;
+    int var = 0;  // index into Rule::byte_vars
+    bool relative = false;
+    Endian endian = Endian::Big;
+    NumBase base = NumBase::None;
+    bool dce = false;
+    std::optional<uint64_t> bitmask;
+};
+
 // isdataat:[!]<n>[,relative][,rawbytes]
 struct IsDataAt {
     Operand size;
@@ -162,7 +180,7 @@ struct Base64Data {
 };
 
 // The payload program: evaluated in rule order with a moving cursor (Suricata semantics).
-using PayloadOp = std::variant<Content, Pcre, ByteTest, ByteJump, ByteExtract, IsDataAt,
+using PayloadOp = std::variant<Content, Pcre, ByteTest, ByteJump, ByteExtract, ByteMath, IsDataAt,
                                Base64Decode, Base64Data>;
 
 // Numeric comparison used by dsize, ttl, itype, icode, ip_proto.

@@ -351,6 +351,113 @@ Result<ByteExtract> parse_byte_extract(std::string_view v, Rule& rule) {
     return e;
 }
 
+Result<ByteMath> parse_byte_math(std::string_view v, Rule& rule) {
+    const std::string o = "byte_math";
+    ByteMath m;
+    std::optional<std::string_view> nbytes, offset, oper, rvalue, result;
+    bool string = false;
+    for (std::string_view part : split_trim(v, ',')) {
+        const auto words = split_ws(part);
+        if (words.empty()) {
+            return reject(o + ": empty option");
+        }
+        const std::string k = lower(words[0]);
+        const auto one_value = [&](std::optional<std::string_view>& dst) -> Status {
+            if (words.size() != 2) {
+                return reject(o + ": expected '" + k + " <value>', got " + quote(part));
+            }
+            if (dst) {
+                return reject(o + ": duplicate " + k);
+            }
+            dst = words[1];
+            return Ok{};
+        };
+        Status st = Ok{};
+        if (k == "bytes") {
+            st = one_value(nbytes);
+        } else if (k == "offset") {
+            st = one_value(offset);
+        } else if (k == "oper") {
+            st = one_value(oper);
+        } else if (k == "rvalue") {
+            st = one_value(rvalue);
+        } else if (k == "result") {
+            st = one_value(result);
+        } else if (k == "relative" && words.size() == 1) {
+            m.relative = true;
+        } else if (k == "dce" && words.size() == 1) {
+            m.dce = true;
+        } else if (k == "endian" && words.size() == 2 &&
+                   (words[1] == "big" || words[1] == "little")) {
+            m.endian = words[1] == "big" ? Endian::Big : Endian::Little;
+        } else if (k == "string" && words.size() == 2 &&
+                   (words[1] == "hex" || words[1] == "dec" || words[1] == "oct")) {
+            string = true;
+            m.base = words[1] == "hex"   ? NumBase::Hex
+                     : words[1] == "dec" ? NumBase::Dec
+                                         : NumBase::Oct;
+        } else if (k == "bitmask" && words.size() == 2) {
+            const auto n = parse_u64(words[1], true);
+            if (!n || *n == 0 || *n > UINT32_MAX) {
+                return reject(o + ": bad bitmask " + quote(words[1]));
+            }
+            m.bitmask = *n;
+        } else {
+            return reject(o + ": unknown option " + quote(part));
+        }
+        if (!st) {
+            return st.error();
+        }
+    }
+    for (const auto& [have, key] :
+         {std::pair{&nbytes, "bytes"}, std::pair{&offset, "offset"}, std::pair{&oper, "oper"},
+          std::pair{&rvalue, "rvalue"}, std::pair{&result, "result"}}) {
+        if (!*have) {
+            return reject(o + ": missing " + key);
+        }
+    }
+    // Binary values up to 4 bytes, strings up to 10 (Suricata); a variable is checked when
+    // the rule runs.
+    auto nb = operand(o + " bytes", *nbytes, rule, 1, string ? 10 : 4);
+    if (!nb) {
+        return nb.error();
+    }
+    m.nbytes = *nb;
+    auto off = operand(o + " offset", *offset, rule, -kContentValueMax, kContentValueMax);
+    if (!off) {
+        return off.error();
+    }
+    m.offset = *off;
+    static constexpr std::pair<std::string_view, char> kOpers[] = {
+        {"+", '+'}, {"-", '-'}, {"*", '*'}, {"/", '/'}, {"<<", '<'}, {">>", '>'}};
+    const auto op = std::find_if(std::begin(kOpers), std::end(kOpers),
+                                 [&](const auto& p) { return p.first == *oper; });
+    if (op == std::end(kOpers)) {
+        return reject(o + ": oper must be one of + - * / << >>, got " + quote(*oper));
+    }
+    m.oper = op->second;
+    auto rv = operand(o + " rvalue", *rvalue, rule, 0, UINT32_MAX);
+    if (!rv) {
+        return rv.error();
+    }
+    m.rvalue = *rv;
+    if (m.dce && string) {
+        return reject(o + ": dce can't be combined with string");
+    }
+    if ((m.oper == '<' || m.oper == '>') && !m.nbytes.is_var() && m.nbytes.value > 4) {
+        return reject(o + ": bytes must be 1 to 4 with << or >>");
+    }
+    if (!is_identifier(*result)) {
+        return reject(o + ": bad variable name " + quote(*result));
+    }
+    if (std::find(rule.byte_vars.begin(), rule.byte_vars.end(), *result) != rule.byte_vars.end()) {
+        return reject(o + ": variable " + quote(*result) + " already defined");
+    }
+    rule.byte_vars.emplace_back(*result);
+    m.var = static_cast<int>(rule.byte_vars.size() - 1);
+    return m;
+}
+
 Result<IsDataAt> parse_isdataat(std::string_view v, const Rule& rule) {
     const auto parts = split_trim(v, ',');
     IsDataAt d;
@@ -505,31 +612,31 @@ Status apply_isdataat(OptionParser& p, const KeywordUse& u) {
     return Ok{};
 }
 
-Status apply_byte_test(OptionParser& p, const KeywordUse& u) {
-    auto t = parse_byte_test(u.v(), p.rule());
-    if (!t) {
-        return t.error();
+// A parsed byte_* op goes where its relative flag says: after the previous match, or into
+// the active buffer.
+template <class Op>
+Status push_byte_op(OptionParser& p, Result<Op> op) {
+    if (!op) {
+        return op.error();
     }
-    p.push_op(t->relative ? p.relative_target(false) : p.current_list(), *t);
+    p.push_op(op->relative ? p.relative_target(false) : p.current_list(), std::move(*op));
     return Ok{};
+}
+
+Status apply_byte_test(OptionParser& p, const KeywordUse& u) {
+    return push_byte_op(p, parse_byte_test(u.v(), p.rule()));
 }
 
 Status apply_byte_jump(OptionParser& p, const KeywordUse& u) {
-    auto j = parse_byte_jump(u.v(), p.rule());
-    if (!j) {
-        return j.error();
-    }
-    p.push_op(j->relative ? p.relative_target(false) : p.current_list(), *j);
-    return Ok{};
+    return push_byte_op(p, parse_byte_jump(u.v(), p.rule()));
 }
 
 Status apply_byte_extract(OptionParser& p, const KeywordUse& u) {
-    auto e = parse_byte_extract(u.v(), p.rule());
-    if (!e) {
-        return e.error();
-    }
-    p.push_op(e->relative ? p.relative_target(false) : p.current_list(), *e);
-    return Ok{};
+    return push_byte_op(p, parse_byte_extract(u.v(), p.rule()));
+}
+
+Status apply_byte_math(OptionParser& p, const KeywordUse& u) {
+    return push_byte_op(p, parse_byte_math(u.v(), p.rule()));
 }
 
 // base64_decode[:bytes <n>][,offset <n>][,relative]   (Suricata: bytes 1-65535, offset
@@ -820,6 +927,7 @@ constexpr std::array kKeywords{
     KeywordDef{"byte_test", kPayload, kRequired, apply_byte_test},
     KeywordDef{"byte_jump", kPayload, kRequired, apply_byte_jump},
     KeywordDef{"byte_extract", kPayload, kRequired, apply_byte_extract},
+    KeywordDef{"byte_math", kPayload, kRequired, apply_byte_math},
     KeywordDef{"base64_decode", kPayload, kOptional, apply_base64_decode},
     KeywordDef{"base64_data", kPayload, kNone, apply_base64_data},
     KeywordDef{"bsize", kPayload, kRequired, apply_bsize},

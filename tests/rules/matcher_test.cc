@@ -171,6 +171,52 @@ TEST_F(MatcherTest, ByteExtractFeedsLaterOptions) {
     EXPECT_FALSE(fires(r2, std::string("\x01\x02\x01\x03", 4)));
 }
 
+TEST_F(MatcherTest, ByteMathComputesIntoAVariable) {
+    // A 2-byte length at offset 0, plus a 4-byte header: "END" sits right after the body.
+    const std::string r =
+        R"(alert tcp any any -> any any (msg:"a"; byte_math:bytes 2, offset 0, oper +, )"
+        R"(rvalue 4, result end; content:"END"; offset:end; depth:3; sid:1;))";
+    EXPECT_TRUE(fires(r, std::string("\x00\x02"
+                                     "abcdEND",
+                                     9)));
+    EXPECT_FALSE(fires(r, std::string("\x00\x03"
+                                      "abcdEND",
+                                      9)));
+    // Every operator, with a variable rvalue and a relative read that leaves the cursor.
+    const auto calc = [&](const char* oper, uint8_t want) {
+        return fires(std::string(R"(alert tcp any any -> any any (msg:"a"; content:"N"; )"
+                                 R"(byte_extract:1,0,k,relative; byte_math:bytes 1, )"
+                                 R"(offset 0, oper )") +
+                         oper + R"(, rvalue k, result v, relative; byte_test:1,=,v,3; sid:1;))",
+                     std::string("N\x02\x08") + static_cast<char>(want));
+    };
+    EXPECT_TRUE(calc("+", 10));
+    EXPECT_TRUE(calc("-", 6));
+    EXPECT_TRUE(calc("*", 16));
+    EXPECT_TRUE(calc("/", 4));
+    EXPECT_TRUE(calc("<<", 32));
+    EXPECT_TRUE(calc(">>", 2));
+    EXPECT_FALSE(calc("+", 11));
+    // The cursor moves past the bytes read; the bitmask applies to the result.
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; byte_math:bytes 1, offset 0, )"
+                      R"(oper +, rvalue 17, result v, bitmask 0xf0; byte_test:1,=,v,0,relative; )"
+                      R"(sid:1;))",
+                      "\x0f\x02"));  // (15 + 17) & 0xf0 >> 4 = 2, read right after
+    EXPECT_FALSE(fires(R"(alert tcp any any -> any any (msg:"a"; byte_math:bytes 1, offset 0, )"
+                       R"(oper +, rvalue 17, result v, bitmask 0xf0; byte_test:1,=,v,0,relative; )"
+                       R"(sid:1;))",
+                       "\x0f\x11"));
+    // Division by zero never matches.
+    EXPECT_FALSE(fires(R"(alert tcp any any -> any any (msg:"a"; byte_math:bytes 1, offset 0, )"
+                       R"(oper /, rvalue 0, result v; sid:1;))",
+                       "\x05"));
+    // A string number and a bitmask.
+    EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; byte_math:bytes 3, offset 0, )"
+                      R"(oper *, rvalue 2, result v, string dec; byte_test:1,=,v,3,string,dec; )"
+                      R"(sid:1;))",
+                      std::string("002") + "4"));
+}
+
 TEST_F(MatcherTest, ByteTestOperatorsAndStrings) {
     EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; byte_test:2,>,1000,0; sid:1;))",
                       std::string("\x03\xe9", 2)));  // 1001

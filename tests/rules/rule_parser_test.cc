@@ -866,6 +866,25 @@ TEST(PayloadOps, ByteExtractAndVariables) {
     EXPECT_HAS(opts_err("byte_extract:9,0,v;"), "can't convert more than 8 bytes");
 }
 
+TEST(Payload, ByteMathOptionsAndErrors) {
+    const Rule r = opts_ok(
+        "byte_extract:1,0,n; byte_math:bytes n, offset 2, oper <<, rvalue 3, "
+        "result v, endian little, bitmask 0x0f;");
+    ASSERT_EQ(r.payload.size(), 2U);
+    const auto& m = std::get<ByteMath>(r.payload[1]);
+    EXPECT_TRUE(m.nbytes.is_var());
+    EXPECT_EQ(m.oper, '<');
+    EXPECT_EQ(m.endian, Endian::Little);
+    EXPECT_EQ(r.byte_vars, (std::vector<std::string>{"n", "v"}));
+    EXPECT_HAS(opts_err("byte_math:bytes 1, offset 0, oper %, rvalue 1, result v;"),
+               "oper must be one of + - * / << >>, got '%'");
+    EXPECT_HAS(opts_err("byte_math:bytes 1, offset 0, oper +, rvalue 1;"), "missing result");
+    EXPECT_HAS(opts_err("byte_math:bytes 5, offset 0, oper +, rvalue 1, result v;"), "bytes");
+    EXPECT_HAS(opts_err("byte_math:bytes 1, offset 0, oper +, rvalue x, result v;"), "rvalue");
+    EXPECT_HAS(opts_err("byte_math:bytes 1, offset 0, offset 1, oper +, rvalue 1, result v;"),
+               "duplicate offset");
+}
+
 TEST(Thresholds, ThresholdAndDetectionFilter) {
     const Threshold t =
         *opts_ok("threshold: type both, track by_dst, count 5, seconds 60;").threshold;
