@@ -42,7 +42,7 @@ struct CPcre {
 };
 
 using COp = std::variant<CContent, CPcre, ByteTest, ByteJump, ByteExtract, ByteMath, IsDataAt,
-                         Base64Decode, Base64Data>;
+                         Base64Decode, Base64Data, Entropy>;
 
 // Suricata's flowbits classification for rule ordering: set-only rules run first.
 enum class FlowbitsKind : uint8_t { Set = 4, SetRead = 3, Read = 2, None = 1 };

@@ -4,6 +4,7 @@
 // Per-flow state (flowbits, flowints) lives in the flow; xbits in a per-worker store here.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -522,6 +523,30 @@ private:
         v = apply_bitmask(v, m.bitmask);  // after the operation (Suricata)
         s_.vars[static_cast<size_t>(m.var)] = static_cast<int64_t>(v);
         return step(i + 1, static_cast<uint32_t>(pos + nbytes), hi, depth + 1);
+    }
+
+    bool eval(const Entropy& e, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        const int64_t from = abs_pos(e.offset);
+        if (from < 0 || from >= static_cast<int64_t>(b_.len)) {
+            return false;
+        }
+        uint32_t n = b_.len - static_cast<uint32_t>(from);
+        if (e.bytes != 0) {
+            n = std::min(n, e.bytes);
+        }
+        std::array<uint32_t, 256> counts{};
+        const uint8_t* p = b_.p + from;
+        for (uint32_t k = 0; k < n; ++k) {
+            ++counts[p[k]];
+        }
+        double h = 0;
+        for (uint32_t c : counts) {
+            if (c != 0) {
+                const double q = static_cast<double>(c) / n;
+                h -= q * std::log2(q);
+            }
+        }
+        return e.matches(h) && step(i + 1, cur, hi, depth + 1);
     }
 
     bool eval(const IsDataAt& d, size_t i, uint32_t cur, uint32_t hi, int depth) {

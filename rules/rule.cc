@@ -1,6 +1,7 @@
 #include "rules/rule.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace vigil::rules {
 
@@ -55,6 +56,29 @@ bool IntMatch::matches(uint64_t x) const {
             return x >= lo;
         case Op::Range:
             return lo < x && x < hi;
+    }
+    return false;
+}
+
+bool Entropy::matches(double e) const {
+    constexpr double kEps = 1e-9;  // equality of computed values
+    switch (op) {
+        case Op::Lt:
+            return e < lo;
+        case Op::Le:
+            return e <= lo + kEps;
+        case Op::Gt:
+            return e > lo;
+        case Op::Ge:
+            return e >= lo - kEps;
+        case Op::Eq:
+            return std::abs(e - lo) < kEps;
+        case Op::Ne:
+            return std::abs(e - lo) >= kEps;
+        case Op::Range:
+            return lo < e && e < hi;
+        case Op::NotRange:
+            return !(lo < e && e < hi);
     }
     return false;
 }

@@ -179,9 +179,23 @@ struct Base64Data {
     bool relative = false;  // never: the decoded buffer starts a new cursor
 };
 
+// entropy:[bytes <n>][,offset <n>],value <op><x>: the Shannon entropy (bits per byte, 0 to 8)
+// of the buffer from `offset` (absolute), over `bytes` of it (0: to the end), compared like
+// Suricata's float keywords: <, <=, >, >=, =, !=, x-y (exclusive), !x-y.
+struct Entropy {
+    uint32_t bytes = 0;
+    uint32_t offset = 0;
+    enum class Op : uint8_t { Lt, Le, Gt, Ge, Eq, Ne, Range, NotRange };
+    Op op = Op::Gt;
+    double lo = 0;
+    double hi = 0;
+    bool relative = false;  // never: entropy reads from the buffer's start
+    bool matches(double e) const;
+};
+
 // The payload program: evaluated in rule order with a moving cursor (Suricata semantics).
 using PayloadOp = std::variant<Content, Pcre, ByteTest, ByteJump, ByteExtract, ByteMath, IsDataAt,
-                               Base64Decode, Base64Data>;
+                               Base64Decode, Base64Data, Entropy>;
 
 // Numeric comparison used by dsize, ttl, itype, icode, ip_proto.
 struct IntMatch {

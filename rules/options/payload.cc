@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
@@ -458,6 +459,74 @@ Result<ByteMath> parse_byte_math(std::string_view v, Rule& rule) {
     return m;
 }
 
+// entropy:[bytes <n>][,offset <n>],value <op><x> (see Entropy).
+Result<Entropy> parse_entropy(std::string_view v) {
+    const std::string o = "entropy";
+    Entropy e;
+    bool have_value = false;
+    for (std::string_view part : split_trim(v, ',')) {
+        const size_t sp = part.find_first_of(" \t");
+        const std::string k = lower(part.substr(0, sp));
+        const std::string_view val = sp == std::string_view::npos ? "" : trim(part.substr(sp));
+        if (k == "bytes" || k == "offset") {
+            auto n = uint_in(o + " " + k, val, k == "bytes" ? 1 : 0, kContentValueMax);
+            if (!n) {
+                return n.error();
+            }
+            (k == "bytes" ? e.bytes : e.offset) = static_cast<uint32_t>(*n);
+        } else if (k == "value" && !have_value) {
+            have_value = true;
+            std::string_view x = val;
+            static constexpr std::pair<std::string_view, Entropy::Op> kOps[] = {
+                {"<=", Entropy::Op::Le},     {">=", Entropy::Op::Ge}, {"!=", Entropy::Op::Ne},
+                {"<", Entropy::Op::Lt},      {">", Entropy::Op::Gt},  {"=", Entropy::Op::Eq},
+                {"!", Entropy::Op::NotRange}};
+            e.op = Entropy::Op::Eq;
+            bool prefixed = false;
+            for (const auto& [text, op] : kOps) {
+                if (x.starts_with(text)) {
+                    e.op = op;
+                    x = trim(x.substr(text.size()));
+                    prefixed = true;
+                    break;
+                }
+            }
+            const auto number = [&](std::string_view s, double& out) -> Status {
+                const std::string t(trim(s));
+                char* end = nullptr;
+                out = std::strtod(t.c_str(), &end);
+                if (t.empty() || end != t.c_str() + t.size() || out < 0 || out > 8) {
+                    return reject(o + ": expected an entropy from 0 to 8, got " + quote(s));
+                }
+                return Ok{};
+            };
+            const size_t dash = x.find('-');
+            if (dash != std::string_view::npos && (!prefixed || e.op == Entropy::Op::NotRange)) {
+                e.op = e.op == Entropy::Op::NotRange ? Entropy::Op::NotRange : Entropy::Op::Range;
+                if (auto st = number(x.substr(0, dash), e.lo); !st) {
+                    return st.error();
+                }
+                if (auto st = number(x.substr(dash + 1), e.hi); !st) {
+                    return st.error();
+                }
+                if (e.lo >= e.hi) {
+                    return reject(o + ": bad range " + quote(x) + " (low must be below high)");
+                }
+            } else if (e.op == Entropy::Op::NotRange) {
+                return reject(o + ": '!' needs a range x-y (use != for one value)");
+            } else if (auto st = number(x, e.lo); !st) {
+                return st.error();
+            }
+        } else {
+            return reject(o + ": unknown or repeated option " + quote(part));
+        }
+    }
+    if (!have_value) {
+        return reject(o + ": missing value");
+    }
+    return e;
+}
+
 Result<IsDataAt> parse_isdataat(std::string_view v, const Rule& rule) {
     const auto parts = split_trim(v, ',');
     IsDataAt d;
@@ -637,6 +706,15 @@ Status apply_byte_extract(OptionParser& p, const KeywordUse& u) {
 
 Status apply_byte_math(OptionParser& p, const KeywordUse& u) {
     return push_byte_op(p, parse_byte_math(u.v(), p.rule()));
+}
+
+Status apply_entropy(OptionParser& p, const KeywordUse& u) {
+    auto e = parse_entropy(u.v());
+    if (!e) {
+        return e.error();
+    }
+    p.push_op(p.current_list(), *e);
+    return Ok{};
 }
 
 // base64_decode[:bytes <n>][,offset <n>][,relative]   (Suricata: bytes 1-65535, offset
@@ -928,6 +1006,7 @@ constexpr std::array kKeywords{
     KeywordDef{"byte_jump", kPayload, kRequired, apply_byte_jump},
     KeywordDef{"byte_extract", kPayload, kRequired, apply_byte_extract},
     KeywordDef{"byte_math", kPayload, kRequired, apply_byte_math},
+    KeywordDef{"entropy", kPayload, kRequired, apply_entropy},
     KeywordDef{"base64_decode", kPayload, kOptional, apply_base64_decode},
     KeywordDef{"base64_data", kPayload, kNone, apply_base64_data},
     KeywordDef{"bsize", kPayload, kRequired, apply_bsize},

@@ -217,6 +217,25 @@ TEST_F(MatcherTest, ByteMathComputesIntoAVariable) {
                       std::string("002") + "4"));
 }
 
+TEST_F(MatcherTest, EntropyOfTheBufferOrASlice) {
+    const auto rule = [](const std::string& opts) {
+        return R"(alert tcp any any -> any any (msg:"a"; content:"x"; entropy:)" + opts +
+               "; sid:1;)";
+    };
+    const std::string two = "xyxyxyxy";                 // 1 bit per byte
+    const std::string four = "xyzwxyzw";                // 2 bits
+    const std::string eight = std::string("xabcdefg");  // 3 bits
+    EXPECT_TRUE(fires(rule("value = 1"), two));
+    EXPECT_FALSE(fires(rule("value > 1"), two));
+    EXPECT_TRUE(fires(rule("value >= 2"), four));
+    EXPECT_TRUE(fires(rule("value 2.5-3.5"), eight));
+    EXPECT_FALSE(fires(rule("value !2.5-3.5"), eight));
+    EXPECT_TRUE(fires(rule("value != 3"), four));
+    // From offset 4, over 2 bytes of "xyzwxyzw": "xy", 1 bit.
+    EXPECT_TRUE(fires(rule("offset 4, bytes 2, value = 1"), four));
+    EXPECT_FALSE(fires(rule("offset 8, value < 8"), four));  // nothing there: no match
+}
+
 TEST_F(MatcherTest, ByteTestOperatorsAndStrings) {
     EXPECT_TRUE(fires(R"(alert tcp any any -> any any (msg:"a"; byte_test:2,>,1000,0; sid:1;))",
                       std::string("\x03\xe9", 2)));  // 1001

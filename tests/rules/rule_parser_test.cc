@@ -866,6 +866,19 @@ TEST(PayloadOps, ByteExtractAndVariables) {
     EXPECT_HAS(opts_err("byte_extract:9,0,v;"), "can't convert more than 8 bytes");
 }
 
+TEST(Payload, EntropyOptionsAndErrors) {
+    const Rule r = opts_ok("file.data; entropy:bytes 100, offset 10, value >= 4.5;");
+    const auto& e = std::get<Entropy>(r.buffers.at(0).ops.at(0));
+    EXPECT_EQ(e.bytes, 100U);
+    EXPECT_EQ(e.offset, 10U);
+    EXPECT_EQ(e.op, Entropy::Op::Ge);
+    EXPECT_DOUBLE_EQ(e.lo, 4.5);
+    EXPECT_HAS(opts_err("entropy:value > 9;"), "expected an entropy from 0 to 8, got '9'");
+    EXPECT_HAS(opts_err("entropy:bytes 4;"), "entropy: missing value");
+    EXPECT_HAS(opts_err("entropy:value !4;"), "'!' needs a range");
+    EXPECT_HAS(opts_err("entropy:value 5-4;"), "low must be below high");
+}
+
 TEST(Payload, ByteMathOptionsAndErrors) {
     const Rule r = opts_ok(
         "byte_extract:1,0,n; byte_math:bytes n, offset 2, oper <<, rvalue 3, "
