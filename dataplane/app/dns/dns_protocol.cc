@@ -25,47 +25,51 @@ void dns_eve_of(const void* obj, uint64_t tx_id, nlohmann::ordered_json& out) {
     dns_eve(static_cast<const DnsTx*>(obj)->msg, tx_id, out);
 }
 
-// The detection buffers of one message (see BufferId::Dns*).
-void fill_buffers(const DnsMessage& m, bool to_client, TxBuffers& b) {
+// The detection buffers of one message (see BufferId::Dns*) that some rule inspects; false
+// when none of them has an instance (no rule can match the message: no event).
+bool fill_buffers(const DnsMessage& m, bool to_client, const AppConfig& config, TxBuffers& b) {
+    bool any = false;
+    const auto add = [&](BufferId id, std::string_view v) {
+        if (config.needs(id)) {
+            b.add(id, v);
+            any = true;
+        }
+    };
+    const auto add_u16 = [&](BufferId id, uint16_t v) {
+        const char be[2] = {static_cast<char>(v >> 8), static_cast<char>(v & 0xff)};
+        add(id, std::string_view(be, 2));
+    };
     for (BufferId id : {BufferId::DnsQuery, BufferId::DnsQueriesRrname, BufferId::DnsAnswersRrname,
                         BufferId::DnsAuthoritiesRrname, BufferId::DnsAdditionalsRrname,
-                        BufferId::DnsResponseRrname, BufferId::DnsRrtype}) {
+                        BufferId::DnsResponseRrname, BufferId::DnsRrtype, BufferId::DnsOpcode,
+                        BufferId::DnsRcode, BufferId::DnsEvents}) {
         b.clear(id);
     }
     for (const DnsQuestion& q : m.questions) {
         if (!m.response) {
-            b.add(BufferId::DnsQuery, q.name);
+            add(BufferId::DnsQuery, q.name);
+            add_u16(BufferId::DnsRrtype, q.type);
+        } else {
+            add(BufferId::DnsResponseRrname, q.name);
         }
-        b.add(BufferId::DnsQueriesRrname, q.name);
+        add(BufferId::DnsQueriesRrname, q.name);
     }
-    const auto add_u16 = [&b](BufferId id, uint16_t v) {
-        std::string& s = b.add_empty(id);
-        s.push_back(static_cast<char>(v >> 8));
-        s.push_back(static_cast<char>(v & 0xff));
-    };
     if (m.response) {
-        for (const DnsQuestion& q : m.questions) {
-            b.add(BufferId::DnsResponseRrname, q.name);
-        }
         for (const DnsAnswer& a : m.answers) {
             add_u16(BufferId::DnsRrtype, a.type);
-        }
-    } else {
-        for (const DnsQuestion& q : m.questions) {
-            add_u16(BufferId::DnsRrtype, q.type);
         }
     }
     const auto section = [&](BufferId id, const std::vector<DnsAnswer>& recs) {
         for (const DnsAnswer& a : recs) {
-            b.add(id, a.name);
+            add(id, a.name);
             if (!m.response) {
                 continue;
             }
-            b.add(BufferId::DnsResponseRrname, a.name);
+            add(BufferId::DnsResponseRrname, a.name);
             if (!a.soa_mname.empty()) {
-                b.add(BufferId::DnsResponseRrname, a.soa_mname);
+                add(BufferId::DnsResponseRrname, a.soa_mname);
             } else if (dns_rdata_is_name(a.type)) {
-                b.add(BufferId::DnsResponseRrname, a.rdata);
+                add(BufferId::DnsResponseRrname, a.rdata);
             }
         }
     };
@@ -73,31 +77,33 @@ void fill_buffers(const DnsMessage& m, bool to_client, TxBuffers& b) {
     section(BufferId::DnsAuthoritiesRrname, m.authorities);
     section(BufferId::DnsAdditionalsRrname, m.additionals);
     // app-layer events Suricata's DNS parser raises (app-layer-event:dns.*).
-    b.clear(BufferId::DnsEvents);
     if (m.response != to_client) {
-        b.add(BufferId::DnsEvents, to_client ? "not_a_response" : "not_a_request");
+        add(BufferId::DnsEvents, to_client ? "not_a_response" : "not_a_request");
     }
     if ((m.flags & 0x0040) != 0) {
-        b.add(BufferId::DnsEvents, "z_flag_set");
+        add(BufferId::DnsEvents, "z_flag_set");
     }
     if (m.opcode >= 7) {  // as Suricata: 0-6 are taken as valid
-        b.add(BufferId::DnsEvents, "invalid_opcode");
+        add(BufferId::DnsEvents, "invalid_opcode");
     }
     if (m.invalid_authorities) {
-        b.add(BufferId::DnsEvents, "invalid_authorities");
+        add(BufferId::DnsEvents, "invalid_authorities");
     }
     if (m.invalid_additionals) {
-        b.add(BufferId::DnsEvents, "invalid_additionals");
+        add(BufferId::DnsEvents, "invalid_additionals");
     }
-    b.set(BufferId::DnsOpcode, std::string(1, static_cast<char>(m.opcode)));
-    b.set(BufferId::DnsRcode, std::string(1, static_cast<char>(m.rcode)));
+    add(BufferId::DnsOpcode, std::string_view(reinterpret_cast<const char*>(&m.opcode), 1));
+    add(BufferId::DnsRcode, std::string_view(reinterpret_cast<const char*>(&m.rcode), 1));
+    return any;
 }
 
 // The transactions of one engine call, reused between calls.
 class DnsTxSlots {
 public:
+    explicit DnsTxSlots(const AppConfig& config) : config_(config) {}
     void begin() { used_ = 0; }
-    // Parses one message into the next slot; reports a query as a stage-1 event.
+    // Parses one message into the next slot; reports it (query or response) as a stage-1
+    // event when it fills a buffer some rule inspects.
     void message(AppSink& out, uint64_t& next_id, const uint8_t* data, size_t len, bool to_client) {
         if (used_ == txs_.size()) {
             txs_.push_back(std::make_unique<DnsTx>());
@@ -109,8 +115,13 @@ public:
             return;
         }
         ++out.counter(AppProto::Dns, m.response ? kDnsResponses : kDnsQueries);
+        if (!fill_buffers(m, to_client, config_, tx.buf)) {
+            if (!m.response) {
+                ++next_id;  // the query is still a transaction (a response pairs with it)
+            }
+            return;  // no rule inspects anything this message has: no event
+        }
         ++used_;
-        fill_buffers(m, to_client, tx.buf);
         // A response belongs to the query before it (Suricata pairs them by DNS id; most
         // flows are one query and its answer); one without a query is a transaction alone.
         const uint64_t id = m.response && next_id > 0 ? next_id - 1 : next_id++;
@@ -118,6 +129,7 @@ public:
     }
 
 private:
+    const AppConfig& config_;
     std::vector<std::unique_ptr<DnsTx>> txs_;
     size_t used_ = 0;
 };
@@ -127,6 +139,7 @@ private:
 // are one query and one answer: no allocation for them).
 class DnsUdpParser final : public UdpAppParser {
 public:
+    explicit DnsUdpParser(const AppConfig& config) : slots_(config) {}
     void begin() override { slots_.begin(); }
     void datagram(Flow& flow, const Packet& pkt, AppSink& out) override {
         uint64_t next = flow.app_udp_txs;
@@ -141,6 +154,7 @@ private:
 // DNS over TCP: 2-byte length prefixed messages, reassembled per direction.
 class DnsTcpParser final : public AppParser {
 public:
+    explicit DnsTcpParser(const AppConfig& config) : slots_(config) {}
     void begin() override { slots_.begin(); }
     void data(FlowDir dir, const uint8_t* data, size_t len, AppSink& out) override {
         const auto di = static_cast<size_t>(dir);
@@ -188,12 +202,12 @@ private:
     DnsTxSlots slots_;
 };
 
-std::unique_ptr<AppParser> make_dns_tcp(const AppConfig& /*config*/, AppStats& /*stats*/) {
-    return std::make_unique<DnsTcpParser>();
+std::unique_ptr<AppParser> make_dns_tcp(const AppConfig& config, AppStats& /*stats*/) {
+    return std::make_unique<DnsTcpParser>(config);
 }
 
-std::unique_ptr<UdpAppParser> make_dns_udp(const AppConfig& /*config*/, AppStats& /*stats*/) {
-    return std::make_unique<DnsUdpParser>();
+std::unique_ptr<UdpAppParser> make_dns_udp(const AppConfig& config, AppStats& /*stats*/) {
+    return std::make_unique<DnsUdpParser>(config);
 }
 
 // DNS over TCP: 2-byte length, then a message that looks like DNS. Waits for the whole

@@ -860,12 +860,12 @@ void HttpParser::fill_common(HttpTx& tx, std::string_view line, std::string_view
     const BufferId events = to_server ? BufferId::HttpEventsReq : BufferId::HttpEventsResp;
     tx.buf.clear(events);
     if (const std::string* te = find_header(headers_, header_count_, "transfer-encoding");
-        te != nullptr && !icontains(*te, "chunked")) {
+        config_.needs(events) && te != nullptr && !icontains(*te, "chunked")) {
         tx.buf.add(events, to_server ? "invalid_transfer_encoding_value_in_request"
                                      : "invalid_transfer_encoding_value_in_response");
     }
     if (const std::string* auth = find_header(headers_, header_count_, "authorization");
-        to_server && auth != nullptr) {
+        config_.needs(events) && to_server && auth != nullptr) {
         const std::string_view a = trim(*auth);
         const std::string_view scheme = a.substr(0, std::min(a.find(' '), a.size()));
         if (!iequals(scheme, "basic") && !iequals(scheme, "digest") && !iequals(scheme, "bearer")) {
@@ -874,7 +874,7 @@ void HttpParser::fill_common(HttpTx& tx, std::string_view line, std::string_view
     }
     const BufferId lines = to_server ? BufferId::HttpRequestHeader : BufferId::HttpResponseHeader;
     tx.buf.clear(lines);
-    for (size_t i = 0; i < header_count_; ++i) {
+    for (size_t i = 0; config_.needs(lines) && i < header_count_; ++i) {
         tx.buf.add_empty(lines).append(headers_[i].first).append(": ").append(headers_[i].second);
     }
 }
