@@ -115,16 +115,13 @@ public:
             return;
         }
         ++out.counter(AppProto::Dns, m.response ? kDnsResponses : kDnsQueries);
+        // Every message is a transaction of its own, as in Suricata 8 (a response is not
+        // merged into its query's transaction): ids count messages.
+        const uint64_t id = next_id++;
         if (!fill_buffers(m, to_client, config_, tx.buf)) {
-            if (!m.response) {
-                ++next_id;  // the query is still a transaction (a response pairs with it)
-            }
             return;  // no rule inspects anything this message has: no event
         }
         ++used_;
-        // A response belongs to the query before it (Suricata pairs them by DNS id; most
-        // flows are one query and its answer); one without a query is a transaction alone.
-        const uint64_t id = m.response && next_id > 0 ? next_id - 1 : next_id++;
         out.push(AppProto::Dns, 1, id, &tx.buf, "dns", dns_eve_of, &tx);
     }
 
