@@ -57,7 +57,24 @@ constexpr KeywordDef header_sticky(std::string_view name, PacketHeader h) {
 // field big endian (2 bytes: dns.rrtype; 1 byte: dns.opcode, dns.rcode).
 Status apply_field(OptionParser& p, const KeywordUse& u) {
     const bool wide = u.kw.buffer.id == BufferId::DnsRrtype;
-    auto m = parse_int_match(u.kw.name, u.v(), wide ? 0xffff : 0xff);
+    std::string value(trim(u.v()));
+    if (u.kw.buffer.id == BufferId::DnsRcode) {
+        // dns.rcode also takes the code's name (RFC 1035, 2136), with an optional '!'.
+        static constexpr std::string_view kRcodes[] = {"noerror", "formerr", "servfail", "nxdomain",
+                                                       "notimp",  "refused", "yxdomain", "yxrrset",
+                                                       "nxrrset", "notauth", "notzone"};
+        const size_t neg = value.starts_with('!') ? 1 : 0;
+        std::string name = value.substr(neg);
+        for (char& ch : name) {
+            ch = ascii_lower(ch);
+        }
+        for (size_t code = 0; code < std::size(kRcodes); ++code) {
+            if (name == kRcodes[code]) {
+                value = std::string(neg ? "!" : "") + std::to_string(code);
+            }
+        }
+    }
+    auto m = parse_int_match(u.kw.name, value, wide ? 0xffff : 0xff);
     if (!m) {
         return m.error();
     }
@@ -106,10 +123,13 @@ Status apply_cert_field(OptionParser& p, const KeywordUse& u) {
 struct AppEventDef {
     std::string_view name;
     BufferId buffer;
+    std::string_view raised = {};  // the name the parser raises, when `name` is an alias
 };
 constexpr AppEventDef kAppEvents[] = {
     {"dns.not_a_request", BufferId::DnsEvents},
     {"dns.not_a_response", BufferId::DnsEvents},
+    {"dns.not_request", BufferId::DnsEvents, "not_a_request"},  // Suricata 8's names
+    {"dns.not_response", BufferId::DnsEvents, "not_a_response"},
     {"dns.z_flag_set", BufferId::DnsEvents},
     {"dns.invalid_opcode", BufferId::DnsEvents},
     {"dns.invalid_authorities", BufferId::DnsEvents},
@@ -136,7 +156,7 @@ Status apply_app_layer_event(OptionParser& p, const KeywordUse& u) {
     for (const AppEventDef& e : kAppEvents) {
         if (e.name == lower) {
             Content c;
-            c.bytes = lower.substr(dot + 1);
+            c.bytes = e.raised.empty() ? lower.substr(dot + 1) : std::string(e.raised);
             c.startswith = true;
             c.endswith = true;
             p.add_field_test(u.written, e.buffer, {PayloadOp{std::move(c)}});

@@ -148,10 +148,14 @@ class DetectSemantics(unittest.TestCase):
             'alert dns any any -> any any (app-layer-event:dns.z_flag_set; sid:34;)',
             'alert dns any any -> any any (app-layer-event:dns.invalid_opcode; sid:35;)',
             'alert dns any any -> any any (app-layer-event:dns.not_a_response; sid:36;)',
+            'alert dns any any -> any any (app-layer-event:dns.not_response; sid:37;)',
+            'alert dns any any -> any any (dns.rcode:NOERROR; flow:to_client; sid:38;)',
+            'alert dns any any -> any any (dns.rcode:!noerror; sid:39;)',
         ]
         got = dict(collections.Counter(self.alerts(self.dns_pcap(), *rules)))
         self.assertEqual(got, {20: 1, 21: 2, 22: 1, 23: 1, 24: 1, 25: 1, 26: 1, 27: 1,
-                               28: 1, 29: 1, 30: 1, 32: 1, 33: 3, 34: 1, 35: 1, 36: 1})
+                               28: 1, 29: 1, 30: 1, 32: 1, 33: 3, 34: 1, 35: 1, 36: 1,
+                               37: 1, 38: 3})
         # The response's alert carries the response, sections included; it is a transaction
         # of its own, the one after its query's (Suricata 8).
         resp = [e for e in self.events if e.get("alert", {}).get("signature_id") == 22]
