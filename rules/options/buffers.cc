@@ -165,7 +165,7 @@ Status apply_app_layer_event(OptionParser& p, const KeywordUse& u) {
     }
     std::string known;
     for (const AppEventDef& e : kAppEvents) {
-        if (e.name.substr(0, dot + 1) == lower.substr(0, dot + 1)) {
+        if (e.raised.empty() && e.name.substr(0, dot + 1) == lower.substr(0, dot + 1)) {
             known += (known.empty() ? "" : ", ") + std::string(e.name.substr(dot + 1));
         }
     }
