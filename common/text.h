@@ -86,6 +86,20 @@ constexpr int hex_digit(uint8_t c) {
     return -1;
 }
 
+// Value of a base64 character (RFC 4648 alphabet), -1 when `c` is not one ('=' included).
+constexpr int base64_value(uint8_t c) {
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
 // MurmurHash3's 64-bit finaliser: spreads the bits of a key for hash tables.
 constexpr uint64_t fmix64(uint64_t x) {
     x ^= x >> 33;

@@ -9,8 +9,8 @@ packages=(
     build-essential cmake ninja-build pkg-config ccache clang-format
     # dataplane: libpcap, DPDK (+ dpdk-devbind.py, testpmd)
     libpcap-dev libdpdk-dev dpdk
-    # rules
-    libhyperscan-dev libpcre2-dev zlib1g-dev libssl-dev
+    # rules (libpsl: the domain/tld transforms, on the public suffix list)
+    libhyperscan-dev libpcre2-dev zlib1g-dev libssl-dev libpsl-dev publicsuffix
     # sensor: config, JSON, command line
     libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
     # tests and benchmarks

@@ -219,25 +219,6 @@ uint64_t apply_bitmask(uint64_t v, const std::optional<uint64_t>& mask) {
 // Suricata's base64_decode limit: characters decoded per use.
 constexpr uint32_t kBase64MaxBytes = 65535;
 
-int base64_value(uint8_t c) {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
-}
-
 // RFC 4648 decoding as Suricata's base64_decode does it: stops at the first character outside
 // the alphabet (padding included), and a final partial group of 2 or 3 characters still yields
 // its 1 or 2 whole bytes. Returns the bytes written to `out` (room for n * 3 / 4 + 3);
@@ -1211,73 +1192,6 @@ std::span<const uint32_t> Matcher::inspect(const Packet& pkt, Flow* flow, const 
     stats_.alerts += s.alerts.size();
     return {s.alerts.data(), s.alerts.size()};
 }
-
-namespace {
-
-bool is_space(uint8_t c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-// Applies a rule's transforms to one buffer instance (Suricata's semantics).
-void apply_transforms(const std::vector<Transform>& ts, std::string& b) {
-    for (Transform t : ts) {
-        switch (t) {
-            case Transform::DotPrefix:
-                b.insert(b.begin(), '.');
-                break;
-            case Transform::ToLowercase:
-                for (auto& c : b) {
-                    c = static_cast<char>(fold(static_cast<uint8_t>(c)));
-                }
-                break;
-            case Transform::ToUppercase:
-                for (auto& c : b) {
-                    if (c >= 'a' && c <= 'z') {
-                        c = static_cast<char>(c - 32);
-                    }
-                }
-                break;
-            case Transform::StripWhitespace:
-                std::erase_if(b, [](char c) { return is_space(static_cast<uint8_t>(c)); });
-                break;
-            case Transform::CompressWhitespace: {
-                std::string out;
-                out.reserve(b.size());
-                for (char c : b) {
-                    if (is_space(static_cast<uint8_t>(c))) {
-                        if (!out.empty() && out.back() == ' ') {
-                            continue;
-                        }
-                        c = ' ';
-                    }
-                    out += c;
-                }
-                b = std::move(out);
-                break;
-            }
-            case Transform::UrlDecode: {
-                std::string out;
-                out.reserve(b.size());
-                for (size_t i = 0; i < b.size(); ++i) {
-                    if (b[i] == '%' && i + 2 < b.size()) {
-                        const int h = hex_digit(static_cast<uint8_t>(b[i + 1]));
-                        const int l = hex_digit(static_cast<uint8_t>(b[i + 2]));
-                        if (h >= 0 && l >= 0) {
-                            out += static_cast<char>(h * 16 + l);
-                            i += 2;
-                            continue;
-                        }
-                    }
-                    out += b[i] == '+' ? ' ' : b[i];
-                }
-                b = std::move(out);
-                break;
-            }
-        }
-    }
-}
-
-}  // namespace
 
 namespace {
 

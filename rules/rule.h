@@ -12,6 +12,7 @@
 
 #include "dataplane/app/buffers.h"
 #include "dataplane/packet.h"
+#include "rules/transform.h"
 
 namespace vigil::rules {
 
@@ -289,16 +290,6 @@ struct XbitCmd {
     bool is_action() const { return op == Op::Set || op == Op::Unset || op == Op::Toggle; }
 };
 
-// Transforms applied to a sticky buffer before its contents are matched (in rule order).
-enum class Transform : uint8_t {
-    DotPrefix,           // prepend "." (dotprefix)
-    ToLowercase,         // to_lowercase
-    ToUppercase,         // to_uppercase
-    StripWhitespace,     // strip_whitespace
-    CompressWhitespace,  // compress_whitespace
-    UrlDecode,           // url_decode
-};
-
 // The packet-header sticky buffers (ipv4.hdr, tcp.hdr, ...): the header's bytes as on the
 // wire, options (IPv6: extension headers) included.
 enum class PacketHeader : uint8_t { None, Ipv4, Ipv6, Tcp, Udp, Icmpv4, Icmpv6 };
@@ -310,10 +301,10 @@ enum class PacketHeader : uint8_t { None, Ipv4, Ipv6, Tcp, Udp, Icmpv4, Icmpv6 }
 struct BufferMatch {
     dataplane::app::BufferId buffer{};         // application-layer buffer (header == None)
     PacketHeader header = PacketHeader::None;  // else the packet header it inspects
-    std::string keyword;  // first keyword that named it, as written (for messages)
-    std::vector<Transform> transforms;
-    std::vector<PayloadOp> ops;     // the same program as Rule::payload, run on the buffer
-    std::optional<IntMatch> bsize;  // length of the (transformed) buffer
+    std::string keyword;                // first keyword that named it, as written (for messages)
+    std::vector<Transform> transforms;  // in rule order (rules/transform.h)
+    std::vector<PayloadOp> ops;         // the same program as Rule::payload, run on the buffer
+    std::optional<IntMatch> bsize;      // length of the (transformed) buffer
 };
 
 struct Reference {

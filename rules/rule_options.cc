@@ -177,6 +177,21 @@ void OptionParser::open_sticky(std::string_view written, const BufferSpec& buf) 
     cur_list_ = static_cast<int>(rule_.buffers.size() - 1);
 }
 
+BufferMatch* OptionParser::reopen_for_transform() {
+    const auto cur = static_cast<size_t>(cur_list_);
+    BufferMatch b;
+    b.buffer = rule_.buffers[cur].buffer;
+    b.header = rule_.buffers[cur].header;
+    b.keyword = rule_.buffers[cur].keyword;
+    b.transforms = rule_.buffers[cur].transforms;
+    const Section sec = sections_[cur];
+    rule_.buffers.push_back(std::move(b));
+    sections_.push_back(sec);
+    b64_open_ = false;
+    cur_list_ = static_cast<int>(rule_.buffers.size() - 1);
+    return &rule_.buffers.back();
+}
+
 void OptionParser::add_field_test(std::string_view keyword, BufferId id,
                                   std::vector<PayloadOp> ops) {
     BufferMatch b;
@@ -369,20 +384,17 @@ Status OptionParser::resolve_buffers() {
                 break;
         }
     }
-    // Sections naming the same buffer become one program, in rule order.
+    // Sections naming the same buffer with the same transforms become one program, in rule
+    // order. With other transforms it is another buffer (Suricata's transformed list): each
+    // program must match an instance of its own, all in the same transaction.
     std::vector<BufferMatch> merged;
     for (BufferMatch& b : rule_.buffers) {
         auto it = std::find_if(merged.begin(), merged.end(), [&](const BufferMatch& m) {
-            return m.buffer == b.buffer && m.header == b.header;
+            return m.buffer == b.buffer && m.header == b.header && m.transforms == b.transforms;
         });
         if (it == merged.end()) {
             merged.push_back(std::move(b));
             continue;
-        }
-        if (it->transforms != b.transforms) {
-            return reject(quote(b.keyword) +
-                          ": the same buffer with different transforms in one rule is not "
-                          "supported");
         }
         if (it->bsize && b.bsize) {
             return reject("duplicate bsize for " + quote(b.keyword));

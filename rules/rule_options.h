@@ -75,6 +75,10 @@ public:
 
     // A sticky buffer keyword opens a section (`written`: the keyword as written).
     void open_sticky(std::string_view written, const BufferSpec& buf);
+    // A transform after the active section's matches (Suricata 8): those matches keep
+    // inspecting the buffer as it was; a new section of the same buffer, with the
+    // transforms so far, becomes active for the transform and what follows it.
+    BufferMatch* reopen_for_transform();
     // An integer keyword on a transaction field (dns.opcode, ...): a program on the field's
     // buffer, beside the active sticky buffer (which stays active).
     void add_field_test(std::string_view keyword, dataplane::app::BufferId id,

@@ -32,11 +32,14 @@ Status apply_transform(OptionParser& p, const KeywordUse& u) {
     if (b == nullptr) {
         return reject(n + ": transforms need a sticky buffer before them");
     }
-    if (!b->ops.empty()) {
-        return reject(n + ": transforms must directly follow the sticky buffer " +
-                      quote(b->keyword) + " (before its content)");
+    if (!b->ops.empty() || b->bsize) {
+        b = p.reopen_for_transform();  // the matches so far see the untransformed buffer
     }
-    b->transforms.push_back(u.kw.transform);
+    auto t = parse_transform(u.kw.transform, u.kw.name, u.value);
+    if (!t) {
+        return reject(t.error().message);
+    }
+    b->transforms.push_back(std::move(*t));
     return Ok{};
 }
 
@@ -182,8 +185,9 @@ constexpr KeywordDef legacy(std::string_view name, BufferId id, BufDir dir = Buf
     return {name, KeywordFamily::LegacyBuffer, ValueRule::None, apply_legacy, {id, dir}};
 }
 
-constexpr KeywordDef transform(std::string_view name, Transform t) {
-    return {name, KeywordFamily::Transform, ValueRule::None, apply_transform, {}, t};
+constexpr KeywordDef transform(std::string_view name, TransformKind t,
+                               ValueRule value = ValueRule::None) {
+    return {name, KeywordFamily::Transform, value, apply_transform, {}, t};
 }
 
 constexpr std::array kKeywords{
@@ -297,12 +301,21 @@ constexpr std::array kKeywords{
     legacy("http_stat_code", BufferId::HttpStatCode),
     legacy("http_stat_msg", BufferId::HttpStatMsg),
     // Transforms: they follow a sticky buffer directly, before its first match.
-    transform("dotprefix", Transform::DotPrefix),
-    transform("to_lowercase", Transform::ToLowercase),
-    transform("to_uppercase", Transform::ToUppercase),
-    transform("strip_whitespace", Transform::StripWhitespace),
-    transform("compress_whitespace", Transform::CompressWhitespace),
-    transform("url_decode", Transform::UrlDecode),
+    transform("dotprefix", TransformKind::DotPrefix),
+    transform("to_lowercase", TransformKind::ToLowercase),
+    transform("to_uppercase", TransformKind::ToUppercase),
+    transform("strip_whitespace", TransformKind::StripWhitespace),
+    transform("compress_whitespace", TransformKind::CompressWhitespace),
+    transform("url_decode", TransformKind::UrlDecode),
+    transform("xor", TransformKind::Xor, ValueRule::Required),
+    transform("pcrexform", TransformKind::Pcrexform, ValueRule::Required),
+    transform("from_base64", TransformKind::FromBase64, ValueRule::Optional),
+    transform("to_md5", TransformKind::ToMd5),
+    transform("to_sha1", TransformKind::ToSha1),
+    transform("to_sha256", TransformKind::ToSha256),
+    transform("gunzip", TransformKind::Gunzip, ValueRule::Optional),
+    transform("domain", TransformKind::Domain),
+    transform("tld", TransformKind::Tld),
 };
 
 // pcre buffer flags, by the legacy modifier they stand for (Q is file_data in Suricata).

@@ -95,7 +95,7 @@ Result<Operand> operand(std::string_view opt, std::string_view v, const Rule& ru
 }
 
 // Strips the surrounding quotes of msg-like values and resolves \" \\ \; escapes.
-std::string unquote(std::string_view v) {
+std::string unquote(std::string_view v, bool keep_other_escapes) {
     v = trim(v);
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
         v = v.substr(1, v.size() - 2);
@@ -103,7 +103,8 @@ std::string unquote(std::string_view v) {
     std::string out;
     out.reserve(v.size());
     for (size_t i = 0; i < v.size(); ++i) {
-        if (v[i] == '\\' && i + 1 < v.size()) {
+        if (v[i] == '\\' && i + 1 < v.size() &&
+            (!keep_other_escapes || v[i + 1] == '"' || v[i + 1] == ';')) {
             ++i;
         }
         out += v[i];

@@ -36,8 +36,9 @@ Result<int64_t> int_in(std::string_view opt, std::string_view v, int64_t lo, int
 Result<Operand> operand(std::string_view opt, std::string_view v, const Rule& rule, int64_t lo,
                         int64_t hi, bool allow_hex = false);
 
-// Strips the surrounding quotes of msg-like values and resolves \" \\ \; escapes.
-std::string unquote(std::string_view v);
+// Strips the surrounding quotes of msg-like values and resolves \" \\ \; escapes; with
+// `keep_other_escapes` only \" and \; (a regular expression keeps its own escapes).
+std::string unquote(std::string_view v, bool keep_other_escapes = false);
 
 // Comparison grammar shared by dsize, ttl, itype, icode, bsize, urilen, stream_size
 // (Suricata's uint parser): N, =N, !N, !=N, <N, <=N, >N, >=N, N<>M and N-M (ranges exclusive).

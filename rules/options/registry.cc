@@ -61,7 +61,7 @@ constexpr std::string_view kLua = "lua scripts are not supported: Vigil runs no 
 // App-layer keywords inspect state or buffers not modelled (other protocols, file properties,
 // events, ...); a name matching any of them is "(app-layer)" before the transform rows apply.
 // lua, luajit and luaxform run scripts, which Vigil never does.
-constexpr std::array<KnownUnsupported, 66> kKnownUnsupported{{
+constexpr std::array<KnownUnsupported, 62> kKnownUnsupported{{
     {"app-layer-state", false, kAppLayer},
     {"filestore", false, kAppLayer},
     {"filemagic", false, kAppLayer},
@@ -116,14 +116,10 @@ constexpr std::array<KnownUnsupported, 66> kKnownUnsupported{{
     {"telnet", true, kAppLayer},
     {"irc", true, kAppLayer},
     {"modbus", true, kAppLayer},
-    {"to_md5", false, kTransform},
-    {"to_sha1", false, kTransform},
-    {"to_sha256", false, kTransform},
-    {"pcrexform", false, kTransform},
-    {"xor", false, kTransform},
     {"header_lowercase", false, kTransform},
     {"strip_pseudo_headers", false, kTransform},
-    {"from_base64", false, kTransform},
+    {"subslice", false, kTransform},
+    {"zlib_deflate", false, kTransform},
     {"lua", false, kLua},
     {"luajit", false, kLua},
     {"luaxform", false, kLua},

@@ -32,7 +32,7 @@ enum class KeywordFamily : uint8_t {
     Flow,             // flow.cc: flow, flowbits, stream_size, threshold, ...
     StickyBuffer,     // buffers.cc: http.uri, file.data, dns.query, ...
     LegacyBuffer,     // buffers.cc: http_uri, http_header, ... (move the previous content)
-    Transform,        // buffers.cc: dotprefix, to_lowercase, ...
+    Transform,        // buffers.cc: dotprefix, to_lowercase, xor, ... (rules/transform.h)
     AppField,         // buffers.cc: dns.opcode, dns.rrtype, ... (integer tests on a tx field)
 };
 
@@ -65,8 +65,8 @@ struct KeywordDef {
     KeywordFamily family;
     ValueRule value;
     KeywordHandler apply;
-    BufferSpec buffer{};    // StickyBuffer and LegacyBuffer rows
-    Transform transform{};  // Transform rows
+    BufferSpec buffer{};        // StickyBuffer and LegacyBuffer rows
+    TransformKind transform{};  // Transform rows (the value is parsed by parse_transform)
 };
 
 // The rows of each family file.

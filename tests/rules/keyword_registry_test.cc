@@ -102,8 +102,10 @@ TEST(KeywordRegistry, KnownUnsupportedKeepTheirFamilyReason) {
     EXPECT_EQ(unsupported_keyword("tls.cert_fingerprint"),
               "unsupported keyword 'tls.cert_fingerprint' (app-layer)");
     EXPECT_EQ(unsupported_keyword("filesize"), "unsupported keyword 'filesize' (app-layer)");
-    EXPECT_EQ(unsupported_keyword("to_sha256"), "unsupported keyword 'to_sha256' (transform)");
-    EXPECT_EQ(unsupported_keyword("FROM_BASE64"), "unsupported keyword 'FROM_BASE64' (transform)");
+    EXPECT_EQ(unsupported_keyword("strip_pseudo_headers"),
+              "unsupported keyword 'strip_pseudo_headers' (transform)");
+    EXPECT_EQ(unsupported_keyword("HEADER_LOWERCASE"),
+              "unsupported keyword 'HEADER_LOWERCASE' (transform)");
     EXPECT_EQ(unsupported_keyword("datarep"), "unsupported keyword 'datarep'");
     EXPECT_EQ(unsupported_keyword("dataset"), "unsupported keyword 'dataset'");
     for (std::string_view lua : {"lua", "LuaJIT", "luaxform"}) {

@@ -1416,39 +1416,109 @@ TEST(Bsize, Forms) {
     EXPECT_HAS(opts_err(R"(http.uri; bsize:10<>5;)"), "bsize: bad range");
 }
 
+std::vector<TransformKind> kinds(const BufferMatch& b) {
+    std::vector<TransformKind> k;
+    for (const Transform& t : b.transforms) {
+        k.push_back(t.kind);
+    }
+    return k;
+}
+
 TEST(Transforms, RecordedOnTheBufferInOrder) {
     const Rule d = opts_ok(R"(dns.query; dotprefix; to_lowercase; content:".evil.com"; endswith;)");
     ASSERT_EQ(d.buffers.size(), 1U);
-    EXPECT_EQ(d.buffers[0].transforms,
-              (std::vector<Transform>{Transform::DotPrefix, Transform::ToLowercase}));
+    EXPECT_EQ(kinds(d.buffers[0]),
+              (std::vector<TransformKind>{TransformKind::DotPrefix, TransformKind::ToLowercase}));
     const Rule r = opts_ok(R"(http.host; content:"a"; http.uri; to_uppercase; strip_whitespace; )"
                            R"(compress_whitespace; url_decode; content:"A";)");
     ASSERT_EQ(r.buffers.size(), 2U);
     EXPECT_TRUE(r.buffers[0].transforms.empty());
-    EXPECT_EQ(r.buffers[1].transforms,
-              (std::vector<Transform>{Transform::ToUppercase, Transform::StripWhitespace,
-                                      Transform::CompressWhitespace, Transform::UrlDecode}));
+    EXPECT_EQ(
+        kinds(r.buffers[1]),
+        (std::vector<TransformKind>{TransformKind::ToUppercase, TransformKind::StripWhitespace,
+                                    TransformKind::CompressWhitespace, TransformKind::UrlDecode}));
     // The same transforms on two sections of one buffer merge.
     const Rule m = opts_ok(R"(tls.sni; to_lowercase; content:"a"; tls.sni; to_lowercase; )"
                            R"(content:"b";)");
     ASSERT_EQ(m.buffers.size(), 1U);
     EXPECT_EQ(m.buffers[0].ops.size(), 2U);
+    // Other transforms make another buffer: both programs must match (Suricata's lists).
+    const Rule two = opts_ok(R"(http.uri; content:"/get?data="; startswith; http.uri; )"
+                             R"x(pcrexform:"/get\?data=(.*)"; xor:"0d0ac8ff"; content:"pw=";)x");
+    ASSERT_EQ(two.buffers.size(), 2U);
+    EXPECT_TRUE(two.buffers[0].transforms.empty());
+    EXPECT_EQ(kinds(two.buffers[1]),
+              (std::vector<TransformKind>{TransformKind::Pcrexform, TransformKind::Xor}));
+    const Rule legacy = opts_ok(R"(http.uri; to_lowercase; content:"a"; pkt_data; content:"b"; )"
+                                R"(http_uri;)");
+    ASSERT_EQ(legacy.buffers.size(), 2U);
+    EXPECT_TRUE(legacy.buffers[1].transforms.empty());  // http_uri: the untransformed buffer
+}
+
+TEST(Transforms, AfterMatchesTheyMakeANewSection) {
+    // transform-gunzip: the content before from_base64 sees the URI as sent; what follows
+    // sees it decoded (Suricata 8).
+    const Rule r = opts_ok(R"(http.uri; content:"gzb64?value="; from_base64: offset 13; gunzip; )"
+                           R"(content:"This is"; startswith; bsize:<20;)");
+    ASSERT_EQ(r.buffers.size(), 2U);
+    EXPECT_TRUE(r.buffers[0].transforms.empty());
+    EXPECT_EQ(r.buffers[0].ops.size(), 1U);
+    EXPECT_EQ(kinds(r.buffers[1]),
+              (std::vector<TransformKind>{TransformKind::FromBase64, TransformKind::Gunzip}));
+    EXPECT_EQ(r.buffers[1].ops.size(), 1U);
+    EXPECT_TRUE(r.buffers[1].bsize.has_value());
+    EXPECT_FALSE(r.buffers[0].bsize.has_value());
+    // A transform after bsize too: bsize stays with the untransformed buffer.
+    const Rule s = opts_ok(R"(dns.query; bsize:>3; dotprefix; content:".a";)");
+    ASSERT_EQ(s.buffers.size(), 2U);
+    EXPECT_TRUE(s.buffers[0].bsize.has_value());
+    EXPECT_TRUE(s.buffers[0].ops.empty());
+}
+
+TEST(Transforms, Arguments) {
+    const auto one = [](std::string_view opts) {
+        const Rule r = opts_ok(std::string("http.uri; ") + std::string(opts) + R"( content:"a";)");
+        return r.buffers.at(0).transforms.at(0);
+    };
+    Transform x = one(R"(xor:"0d0AC8ff";)");
+    EXPECT_EQ(x.key, std::string("\x0d\x0a\xc8\xff"));
+    EXPECT_EQ(x.offset, 0U);
+    x = one("xor:offset   1,  extract 1 0;");
+    EXPECT_TRUE(x.key_in_buffer);
+    EXPECT_EQ(x.offset, 1U);
+    EXPECT_EQ(x.nbytes, 1U);
+    EXPECT_EQ(x.key_offset, 0U);
+    EXPECT_EQ(one("xor:var 4 16;").key_offset, 16U);
+    const Transform b = one("from_base64: bytes 12, offset 3, mode rfc2045;");
+    EXPECT_EQ(b.nbytes, 12U);
+    EXPECT_EQ(b.offset, 3U);
+    EXPECT_EQ(b.mode, Base64Mode::Rfc2045);
+    EXPECT_EQ(one("from_base64;").mode, Base64Mode::Rfc4648);
+    EXPECT_EQ(one("gunzip;").nbytes, kGunzipDefaultMaxSize);
+    EXPECT_EQ(one("gunzip: max-size 8;").nbytes, 8U);
+    EXPECT_EQ(one(R"(pcrexform:"a(b+)c";)").key, "a(b+)c");
+    EXPECT_EQ(one("to_sha256;").kind, TransformKind::ToSha256);
+    EXPECT_EQ(one("tld;").kind, TransformKind::Tld);
 }
 
 TEST(Transforms, Errors) {
     EXPECT_EQ(opts_err(R"(dotprefix; content:"a";)"),
               "sid 1: dotprefix: transforms need a sticky buffer before them");
-    EXPECT_EQ(opts_err(R"(dns.query; content:"a"; dotprefix;)"),
-              "sid 1: dotprefix: transforms must directly follow the sticky buffer 'dns.query' "
-              "(before its content)");
-    EXPECT_EQ(opts_err(R"(http.uri; content:"a"; http.uri; to_lowercase; content:"b";)"),
-              "sid 1: 'http.uri': the same buffer with different transforms in one rule is not "
-              "supported");
-    EXPECT_EQ(opts_err(R"(http.uri; to_lowercase; content:"a"; pkt_data; content:"b"; )"
-                       R"(http_uri;)"),
-              "sid 1: 'http_uri': the same buffer with different transforms in one rule is not "
-              "supported");
     EXPECT_HAS(opts_err(R"(dns.query; dotprefix:1; content:"a";)"), "dotprefix takes no value");
+    EXPECT_HAS(opts_err(R"(http.uri; xor:"abc"; content:"a";)"), "even number of hex digits");
+    EXPECT_HAS(opts_err(R"(http.uri; xor:"zz"; content:"a";)"), "not a key in hex");
+    EXPECT_HAS(opts_err(R"(http.uri; xor:offset 1; content:"a";)"), "'offset <n>,<key>'");
+    EXPECT_HAS(opts_err(R"(http.uri; xor:extract 0 1; content:"a";)"), "extract <nbytes 1-255>");
+    EXPECT_HAS(opts_err(R"(http.uri; xor; content:"a";)"), "xor needs a value");
+    EXPECT_HAS(opts_err(R"(http.uri; pcrexform:"abc"; content:"a";)"), "has no capture group");
+    EXPECT_HAS(opts_err(R"(http.uri; pcrexform:"a(b"; content:"a";)"), "pcrexform: missing");
+    EXPECT_HAS(opts_err(R"(http.uri; from_base64: mode base32; content:"a";)"),
+               "mode 'base32' is not one of strict, rfc4648, rfc2045");
+    EXPECT_HAS(opts_err(R"(http.uri; from_base64: bytes 0; content:"a";)"),
+               "bytes '0' is not in 1-65535");
+    EXPECT_HAS(opts_err(R"(http.uri; from_base64: size 4; content:"a";)"),
+               "'size 4' is not 'bytes <n>'");
+    EXPECT_HAS(opts_err(R"(http.uri; gunzip: max-size x; content:"a";)"), "gunzip: 'max-size x'");
 }
 
 TEST(Urilen, Forms) {
@@ -1560,7 +1630,8 @@ TEST(Rejections, UnsupportedKeywords) {
     EXPECT_HAS(opts_err(R"(ja4.hash; content:"a";)"), "(app-layer)");
     EXPECT_HAS(opts_err("app-layer-event:http.bad;"), "Vigil's http parser does not raise it");
     EXPECT_HAS(opts_err(R"(filename; content:"a";)"), "'filename' (app-layer)");
-    EXPECT_HAS(opts_err(R"(dns.query; to_md5; content:"a";)"), "'to_md5' (transform)");
+    EXPECT_HAS(opts_err(R"(http.header; header_lowercase; content:"a";)"),
+               "'header_lowercase' (transform)");
     // The app-layer keyword is reported even when an unsupported non-app keyword comes first.
     EXPECT_HAS(opts_err(R"(stream_size:server,>,1; tls.cert_fingerprint; content:"a";)"),
                "'tls.cert_fingerprint' (app-layer)");

@@ -285,7 +285,24 @@ std::string http_normalize_uri(std::string_view raw) {
         decoded.push_back(static_cast<char>(c));
     }
     std::string out = remove_dot_segments(decoded);
-    out.append(tail);
+    // The query is %-decoded too (libhtp-rs, Suricata 8); the fragment is kept as sent.
+    const size_t hash = tail.find('#');
+    const std::string_view query = tail.substr(0, hash);
+    for (size_t i = 0; i < query.size(); ++i) {
+        if (query[i] == '%' && i + 2 < query.size()) {
+            const int hi = hex_digit(static_cast<uint8_t>(query[i + 1]));
+            const int lo = hex_digit(static_cast<uint8_t>(query[i + 2]));
+            if (hi >= 0 && lo >= 0) {
+                out.push_back(static_cast<char>(hi * 16 + lo));
+                i += 2;
+                continue;
+            }
+        }
+        out.push_back(query[i]);
+    }
+    if (hash != std::string_view::npos) {
+        out.append(tail.substr(hash));
+    }
     return out;
 }
 

@@ -57,9 +57,10 @@ struct HttpEvent {
 
 // http.uri from http.uri.raw, like libhtp with Suricata's default settings: the path is
 // %-decoded (invalid escapes are kept as sent; %2f becomes a separator), runs of '/' are
-// compressed to one, dot segments are removed (RFC 3986 5.2.4); the query and fragment are
-// kept as sent; an absolute URI ("http://host/p") keeps only its path and query (Suricata's
-// uri-include-all: no). Other forms (authority "host:443", "*") are returned unchanged.
+// compressed to one, dot segments are removed (RFC 3986 5.2.4); the query is %-decoded
+// (libhtp-rs, Suricata 8: no '+' to space) and the fragment kept as sent; an absolute URI
+// ("http://host/p") keeps only its path and query (Suricata's uri-include-all: no). Other forms
+// (authority "host:443", "*") are returned unchanged.
 std::string http_normalize_uri(std::string_view raw);
 // http.host: lower-case, without port and trailing dots.
 std::string http_normalize_host(std::string_view raw);
