@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "rules/dataset.h"
 #include "rules/rule.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -41,8 +42,18 @@ struct CPcre {
     bool relative_next = false;
 };
 
+// dataset / datarep with the set they name (shared by every rule and worker using it).
+struct CDataset {
+    DatasetMatch src;
+    DatasetPtr set;
+};
+struct CDatarep {
+    DatarepMatch src;
+    DatasetPtr set;
+};
+
 using COp = std::variant<CContent, CPcre, ByteTest, ByteJump, ByteExtract, ByteMath, IsDataAt,
-                         Base64Decode, Base64Data, Entropy>;
+                         Base64Decode, Base64Data, Entropy, CDataset, CDatarep, Asn1>;
 
 // Suricata's flowbits classification for rule ordering: set-only rules run first.
 enum class FlowbitsKind : uint8_t { Set = 4, SetRead = 3, Read = 2, None = 1 };

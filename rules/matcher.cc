@@ -10,6 +10,7 @@
 
 #include "common/text.h"
 #include "dataplane/stream.h"
+#include "rules/asn1.h"
 #include "rules/compiled.h"
 #include "rules/ruleset.h"
 
@@ -564,6 +565,61 @@ private:
         // make a new match.
         const auto end = static_cast<uint32_t>(from) + used;
         return s_.b64_len > 0 && step(i + 1, cur, raise(hi, end), depth + 1);
+    }
+
+    // dataset / datarep look the whole buffer up (Suricata: not from the cursor, which does
+    // not move). A set op changes the set as it runs, before the rest of the program.
+    bool eval(const CDataset& d, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        const std::span<const uint8_t> data(b_.p, b_.len);
+        bool m = false;
+        if (b_.len != 0) {
+            switch (d.src.cmd) {
+                case DatasetMatch::Cmd::IsSet:
+                    m = d.set->contains(data);
+                    break;
+                case DatasetMatch::Cmd::IsNotSet:
+                    m = !d.set->contains(data);
+                    break;
+                case DatasetMatch::Cmd::Set:
+                    m = d.set->add(data) == Dataset::AddResult::Added;
+                    break;
+                case DatasetMatch::Cmd::Unset:
+                    m = d.set->remove(data);
+                    break;
+            }
+        }
+        return m && step(i + 1, cur, hi, depth + 1);
+    }
+
+    bool eval(const CDatarep& d, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        const auto rep = b_.len != 0 ? d.set->reputation({b_.p, b_.len}) : std::nullopt;
+        if (!rep) {
+            return false;
+        }
+        const uint16_t v = d.src.value;
+        bool m = false;
+        switch (d.src.op) {
+            case DatarepMatch::Op::Gt:
+                m = *rep > v;
+                break;
+            case DatarepMatch::Op::Lt:
+                m = *rep < v;
+                break;
+            case DatarepMatch::Op::Ge:
+                m = *rep >= v;
+                break;
+            case DatarepMatch::Op::Le:
+                m = *rep <= v;
+                break;
+            case DatarepMatch::Op::Eq:
+                m = *rep == v;
+                break;
+        }
+        return m && step(i + 1, cur, hi, depth + 1);
+    }
+
+    bool eval(const Asn1& a, size_t i, uint32_t cur, uint32_t hi, int depth) {
+        return asn1_matches(a, {b_.p, b_.len}, cur) && step(i + 1, cur, hi, depth + 1);
     }
 
     // What follows inspects the decoded bytes, from their start.
@@ -1214,6 +1270,14 @@ Buf packet_header(PacketHeader h, const Packet& pkt) {
             return pkt.l4 != nullptr && pkt.ip_proto == dataplane::kProtoIcmpv6
                        ? Buf{pkt.l4, pkt.l4_len}
                        : Buf{nullptr, 0};
+        case PacketHeader::IpSrc:
+        case PacketHeader::IpDst: {
+            const dataplane::IpAddr& a = h == PacketHeader::IpSrc ? pkt.src : pkt.dst;
+            if (pkt.ip_version == 4) {
+                return Buf{a.b.data() + 12, 4};
+            }
+            return pkt.ip_version == 6 ? Buf{a.b.data(), 16} : Buf{nullptr, 0};
+        }
         case PacketHeader::None:
             break;
     }

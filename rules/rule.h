@@ -194,9 +194,51 @@ struct Entropy {
     bool matches(double e) const;
 };
 
+// dataset:<cmd>,<name>[,type <t>][,load <f>][,save <f>|state <f>][,memcap <n>][,hashsize <n>]:
+// looks the whole (transformed) buffer up in a named set (rules/dataset.h), found or created
+// when the rule is compiled. The cursor does not move.
+struct DatasetMatch {
+    enum class Cmd : uint8_t { IsSet, IsNotSet, Set, Unset };
+    Cmd cmd = Cmd::IsSet;
+    std::string name;
+    std::string type;  // Suricata's type name ("ip" for ipv6 too); "" when not given
+    std::string load;  // as written; with `state` the same file as save
+    std::string save;
+    bool state = false;
+    uint64_t memcap = 0;    // 0: the default
+    uint32_t hashsize = 0;  // 0: the default
+    bool relative = false;  // never
+};
+
+// datarep:<name>,<op>,<value>[,load <f>][,type <t>][,memcap <n>][,hashsize <n>]: the buffer is
+// in the set and its reputation compares with value.
+struct DatarepMatch {
+    enum class Op : uint8_t { Gt, Lt, Ge, Le, Eq };
+    std::string name;
+    Op op = Op::Gt;
+    uint16_t value = 0;
+    std::string type;
+    std::string load;
+    uint64_t memcap = 0;
+    uint32_t hashsize = 0;
+    bool relative = false;  // never
+};
+
+// asn1:[bitstring_overflow][,double_overflow][,oversize_length <n>][,absolute_offset <n>]
+//      [,relative_offset <n>]: a BER object of the packet payload trips one of the checks
+// (rules/asn1.h). relative_offset counts from the end of the previous match.
+struct Asn1 {
+    bool bitstring_overflow = false;
+    bool double_overflow = false;
+    std::optional<uint32_t> oversize_length;
+    std::optional<uint16_t> absolute_offset;
+    std::optional<int32_t> relative_offset;
+    bool relative = false;  // the offset rule is its own (relative_offset), never a chain
+};
+
 // The payload program: evaluated in rule order with a moving cursor (Suricata semantics).
 using PayloadOp = std::variant<Content, Pcre, ByteTest, ByteJump, ByteExtract, ByteMath, IsDataAt,
-                               Base64Decode, Base64Data, Entropy>;
+                               Base64Decode, Base64Data, Entropy, DatasetMatch, DatarepMatch, Asn1>;
 
 // Numeric comparison used by dsize, ttl, itype, icode, ip_proto.
 struct IntMatch {
@@ -292,7 +334,8 @@ struct XbitCmd {
 
 // The packet-header sticky buffers (ipv4.hdr, tcp.hdr, ...): the header's bytes as on the
 // wire, options (IPv6: extension headers) included.
-enum class PacketHeader : uint8_t { None, Ipv4, Ipv6, Tcp, Udp, Icmpv4, Icmpv6 };
+// ip.src / ip.dst (Suricata 8): the address itself, 4 bytes (IPv4) or 16 (IPv6).
+enum class PacketHeader : uint8_t { None, Ipv4, Ipv6, Tcp, Udp, Icmpv4, Icmpv6, IpSrc, IpDst };
 
 // Matches on one application-layer buffer (a sticky buffer such as `http.uri; content:...`,
 // or contents moved there by a legacy modifier such as `content:...; http_uri;`), or on a

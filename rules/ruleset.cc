@@ -271,9 +271,28 @@ Prefilter choose_app_prefilter(const CompiledRule& cr, uint16_t& view) {
     return best;
 }
 
+// The set a dataset / datarep op names, from the rule set's registry.
+Result<DatasetPtr> find_set(DatasetRegistry& sets, const std::string& rule_file,
+                            const std::string& name, const std::string& type,
+                            const std::string& load, const std::string& save, bool state,
+                            uint64_t memcap, uint32_t hashsize) {
+    DatasetSpec spec;
+    spec.name = name;
+    if (!type.empty()) {
+        spec.type = dataset_type_by_name(type);
+    }
+    spec.load = load;
+    spec.save = save;
+    spec.state = state;
+    spec.memcap = memcap;
+    spec.hashsize = hashsize;
+    return sets.get(spec, rule_file);
+}
+
 // Compiles one payload program. Sets `needs_payload` when it has a positive content or pcre.
+// Dataset ops get their set from `sets` (relative load files are next to `rule_file`).
 std::string compile_ops(const std::vector<PayloadOp>& in, std::vector<COp>& out,
-                        bool& needs_payload) {
+                        bool& needs_payload, DatasetRegistry& sets, const std::string& rule_file) {
     std::string err;
     for (size_t i = 0; i < in.size() && err.empty(); ++i) {
         const bool next_rel = i + 1 < in.size() && op_is_relative(in[i + 1]);
@@ -304,6 +323,22 @@ std::string compile_ops(const std::vector<PayloadOp>& in, std::vector<COp>& out,
                         needs_payload = true;
                     }
                     out.emplace_back(std::move(p));
+                } else if constexpr (std::is_same_v<T, DatasetMatch>) {
+                    auto set = find_set(sets, rule_file, o.name, o.type, o.load, o.save, o.state,
+                                        o.memcap, o.hashsize);
+                    if (!set) {
+                        err = set.error().message;
+                        return;
+                    }
+                    out.emplace_back(CDataset{o, std::move(*set)});
+                } else if constexpr (std::is_same_v<T, DatarepMatch>) {
+                    auto set = find_set(sets, rule_file, o.name, o.type, o.load, "", false,
+                                        o.memcap, o.hashsize);
+                    if (!set) {
+                        err = set.error().message;
+                        return;
+                    }
+                    out.emplace_back(CDatarep{o, std::move(*set)});
                 } else {
                     out.emplace_back(o);
                 }
@@ -822,6 +857,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load(const std::vector<std::stri
     const double parse_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     CompileOptions build_opts = opts;
+    if (!build_opts.datasets && opts.previous) {
+        build_opts.datasets = opts.previous->datasets_;  // kept even when nothing is shared
+    }
     if (!known) {
         build_opts.previous.reset();
     }
@@ -898,7 +936,12 @@ RuleSetBuilder::RuleSetBuilder(std::vector<Rule>& rules,
       prev_(opts.previous.get()),
       action_rank_(opts.action_rank),
       rs_(new RuleSet()),
-      cache_(opts.cache_dir) {}
+      cache_(opts.cache_dir) {
+    // A reload keeps the running set's datasets: what `dataset:set` learnt stays.
+    rs_->datasets_ = opts.datasets                          ? opts.datasets
+                     : prev_ != nullptr && prev_->datasets_ ? prev_->datasets_
+                                                            : std::make_shared<DatasetRegistry>();
+}
 
 // Input i: a rule of the previous set whose program is shared, or null (parsed now).
 const RuleSet::CompiledRulePtr* RuleSetBuilder::shared_at(size_t i) const {
@@ -973,22 +1016,24 @@ void RuleSetBuilder::compile_rules(const std::vector<size_t>& order) {
 
 // A buffer section's transforms, bsize and program (CBuffer or CHeaderBuffer).
 template <class Section>
-std::string compile_section(const BufferMatch& bm, Section& out, bool& needs_payload) {
+std::string compile_section(const BufferMatch& bm, Section& out, bool& needs_payload,
+                            DatasetRegistry& sets, const std::string& rule_file) {
     out.transforms = bm.transforms;
     out.bsize = bm.bsize;
-    return compile_ops(bm.ops, out.ops, needs_payload);
+    return compile_ops(bm.ops, out.ops, needs_payload, sets, rule_file);
 }
 
 // One rule's confirm programs (payload, then each buffer with its view), its app binding and
 // packet/stream scope, then its flowbits. The error that rejects it, or empty.
 std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
-    std::string err = compile_ops(r.payload, cr.ops, cr.needs_payload);
+    DatasetRegistry& sets = *rs_->datasets_;
+    std::string err = compile_ops(r.payload, cr.ops, cr.needs_payload, sets, r.file);
     bool buf_payload = false;
     for (size_t bi = 0; bi < r.buffers.size() && err.empty(); ++bi) {
         const BufferMatch& bm = r.buffers[bi];
         CBuffer cb;
         cb.buffer = bm.buffer;
-        err = compile_section(bm, cb, buf_payload);
+        err = compile_section(bm, cb, buf_payload, sets, r.file);
         if (auto v = view_registry_id(bm.buffer, bm.transforms); v) {
             cb.view = *v;
         } else if (err.empty()) {
@@ -1000,7 +1045,7 @@ std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
     for (size_t hi = 0; hi < r.header_buffers.size() && err.empty(); ++hi) {
         CHeaderBuffer ch;
         ch.header = r.header_buffers[hi].header;
-        err = compile_section(r.header_buffers[hi], ch, buf_payload);
+        err = compile_section(r.header_buffers[hi], ch, buf_payload, sets, r.file);
         cr.headers.push_back(std::move(ch));
     }
     if (r.urilen) {
@@ -1014,8 +1059,12 @@ std::string RuleSetBuilder::compile_rule(const Rule& r, CompiledRule& cr) {
     if (r.flow && r.flow->only_stream) {
         cr.packet_ok = false;
     }
-    if ((r.flow && r.flow->no_stream) || r.packet_only || r.dsize) {
-        cr.stream_ok = false;  // dsize describes one packet, as in Suricata
+    // dsize describes one packet, and asn1 decodes the packet's payload, as in Suricata.
+    const bool asn1 = std::any_of(r.payload.begin(), r.payload.end(), [](const PayloadOp& op) {
+        return std::holds_alternative<Asn1>(op);
+    });
+    if ((r.flow && r.flow->no_stream) || r.packet_only || r.dsize || asn1) {
+        cr.stream_ok = false;
     }
     // Flowbits get their ids even when the rule is already rejected (as before the split: the
     // process-wide ids and the set's flowbit count depend on it).

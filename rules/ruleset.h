@@ -18,6 +18,7 @@
 #include "dataplane/app/app_layer.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/packet.h"
+#include "rules/dataset.h"
 #include "rules/rule.h"
 #include "rules/rule_parser.h"
 
@@ -87,6 +88,9 @@ struct CompileOptions {
     // Suricata's action-order: the rank of each action in the evaluation order, indexed by
     // Action (Alert, Drop, Reject, Pass). Default pass, drop, reject, alert.
     std::array<uint8_t, 4> action_rank{3, 1, 2, 0};
+    // The datasets the rules name (dataset, datarep). Null: the previous set's, else a new
+    // registry with the default DatasetConfig.
+    std::shared_ptr<DatasetRegistry> datasets;
 };
 
 struct CompiledRule;
@@ -137,6 +141,9 @@ public:
     const std::vector<BufferView>& views() const { return *views_; }
     // Some rule inspects this application-layer buffer.
     bool uses_buffer(dataplane::app::BufferId b) const;
+    // The datasets of this set (shared with the set a reload builds from it): what to save
+    // at shutdown.
+    const std::shared_ptr<DatasetRegistry>& datasets() const { return datasets_; }
 
 private:
     RuleSet();
@@ -152,6 +159,7 @@ private:
     uint32_t id_ = 0;
     RuleSetStats stats_{};
     std::optional<Vars> parse_vars_;  // what RuleSet::load parsed with (for sharing)
+    std::shared_ptr<DatasetRegistry> datasets_;
     friend class RuleSetBuilder;
 };
 using RuleSetPtr = std::shared_ptr<const RuleSet>;

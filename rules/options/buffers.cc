@@ -269,6 +269,9 @@ constexpr std::array kKeywords{
     header_sticky("udp.hdr", PacketHeader::Udp),
     header_sticky("icmpv4.hdr", PacketHeader::Icmpv4),
     header_sticky("icmpv6.hdr", PacketHeader::Icmpv6),
+    // Suricata 8's address buffers (for datasets): 4 bytes for IPv4, 16 for IPv6.
+    header_sticky("ip.src", PacketHeader::IpSrc),
+    header_sticky("ip.dst", PacketHeader::IpDst),
     sticky("tls.sni", BufferId::TlsSni),
     sticky("tls_sni", BufferId::TlsSni),
     sticky("tls.cert_subject", BufferId::TlsCertSubject),

@@ -773,6 +773,75 @@ Status apply_base64_decode(OptionParser& p, const KeywordUse& u) {
     return Ok{};
 }
 
+// asn1:<option>[, <option>...], options separated by commas or spaces: bitstring_overflow,
+// double_overflow, oversize_length <0-4294967295>, absolute_offset <0-65535>,
+// relative_offset <-65535..65535> (Suricata's grammar and bounds).
+Result<Asn1> parse_asn1(std::string_view v) {
+    std::vector<std::string_view> words;
+    for (std::string_view item : split_trim(v, ',')) {
+        for (std::string_view w : split_ws(item)) {
+            words.push_back(w);
+        }
+    }
+    if (words.empty()) {
+        return reject(
+            "asn1: expected at least one of bitstring_overflow, double_overflow, "
+            "oversize_length <n>, absolute_offset <n>, relative_offset <n>");
+    }
+    Asn1 a;
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string k = lower(words[i]);
+        if (k == "bitstring_overflow") {
+            a.bitstring_overflow = true;
+            continue;
+        }
+        if (k == "double_overflow") {
+            a.double_overflow = true;
+            continue;
+        }
+        if (k != "oversize_length" && k != "absolute_offset" && k != "relative_offset") {
+            return reject("asn1: unknown option " + quote(words[i]) +
+                          " (expected bitstring_overflow, double_overflow, oversize_length, "
+                          "absolute_offset or relative_offset)");
+        }
+        if (i + 1 == words.size()) {
+            return reject("asn1: " + k + " needs a number");
+        }
+        const std::string_view n = words[++i];
+        const std::string opt = "asn1 " + k;
+        if (k == "oversize_length") {
+            auto x = uint_in(opt, n, 0, UINT32_MAX);
+            if (!x) {
+                return x.error();
+            }
+            a.oversize_length = static_cast<uint32_t>(*x);
+        } else if (k == "absolute_offset") {
+            auto x = uint_in(opt, n, 0, 65535);
+            if (!x) {
+                return x.error();
+            }
+            a.absolute_offset = static_cast<uint16_t>(*x);
+        } else {
+            auto x = int_in(opt, n, -65535, 65535);
+            if (!x) {
+                return x.error();
+            }
+            a.relative_offset = static_cast<int32_t>(*x);
+        }
+    }
+    return a;
+}
+
+// Like Suricata, asn1 inspects the packet payload whatever sticky buffer is active.
+Status apply_asn1(OptionParser& p, const KeywordUse& u) {
+    auto a = parse_asn1(u.v());
+    if (!a) {
+        return a.error();
+    }
+    p.push_op(-1, *a);
+    return Ok{};
+}
+
 Status apply_base64_data(OptionParser& p, const KeywordUse& /*u*/) {
     return p.open_base64_data();
 }
@@ -1007,6 +1076,7 @@ constexpr std::array kKeywords{
     KeywordDef{"byte_extract", kPayload, kRequired, apply_byte_extract},
     KeywordDef{"byte_math", kPayload, kRequired, apply_byte_math},
     KeywordDef{"entropy", kPayload, kRequired, apply_entropy},
+    KeywordDef{"asn1", kPayload, kRequired, apply_asn1},
     KeywordDef{"base64_decode", kPayload, kOptional, apply_base64_decode},
     KeywordDef{"base64_data", kPayload, kNone, apply_base64_data},
     KeywordDef{"bsize", kPayload, kRequired, apply_bsize},

@@ -25,7 +25,7 @@ struct Registry {
 
     Registry() {
         for (auto family : {meta_keywords(), payload_keywords(), header_keywords(), flow_keywords(),
-                            buffer_keywords()}) {
+                            buffer_keywords(), dataset_keywords()}) {
             for (const KeywordDef& kw : family) {
                 if (kw.name != lower(kw.name) || !by_name.emplace(kw.name, &kw).second) {
                     // A programming error in a family file: two handlers for one name.

@@ -34,6 +34,7 @@ enum class KeywordFamily : uint8_t {
     LegacyBuffer,     // buffers.cc: http_uri, http_header, ... (move the previous content)
     Transform,        // buffers.cc: dotprefix, to_lowercase, xor, ... (rules/transform.h)
     AppField,         // buffers.cc: dns.opcode, dns.rrtype, ... (integer tests on a tx field)
+    Dataset,          // datasets.cc: dataset, datarep (the sticky buffer looked up in a set)
 };
 
 // Whether a keyword takes a value: `nocase;` (None), `sid:1;` (Required), `fast_pattern;` or
@@ -75,8 +76,9 @@ std::span<const KeywordDef> payload_keywords();
 std::span<const KeywordDef> header_keywords();
 std::span<const KeywordDef> flow_keywords();
 std::span<const KeywordDef> buffer_keywords();
+std::span<const KeywordDef> dataset_keywords();
 
-// Every keyword, in family order (meta, payload, header, flow, buffers).
+// Every keyword, in family order (meta, payload, header, flow, buffers, datasets).
 std::span<const KeywordDef* const> all_keywords();
 
 // The row of a keyword, case-insensitively; nullptr when Vigil does not implement it.

@@ -81,7 +81,9 @@ TEST(KeywordRegistry, SampleUsesOfEachFamilyParse) {
           "ip_proto:6;",
           "flow:to_server,established; flowbits:set,a; stream_size:server,>,10; "
           "threshold:type limit, track by_src, count 1, seconds 60;",
-          "http.uri; to_lowercase; content:\"a\"; bsize:>1; pkt_data; content:\"b\"; http_host;"}) {
+          "http.uri; to_lowercase; content:\"a\"; bsize:>1; pkt_data; content:\"b\"; http_host;",
+          "ip.src; dataset:isset,bad-hosts,type ip,load bad.lst; ip.dst; datarep:rep,>,10; "
+          "asn1:oversize_length 100, relative_offset -2;"}) {
         EXPECT_EQ(rejection(opts), "") << opts;
     }
 }
@@ -91,6 +93,7 @@ TEST(KeywordRegistry, UnsupportedExactlyForNamesOutsideTheTable) {
          {"content",         "CONTENT",  "Http.Uri",     "nocase", "app-layer-protocol",
           "uricontent",      "http_uri", "url_decode",   "xbits",  "base64_decode",
           "hostbits",        "dataset",  "http2.header", "to_md5", "luajit",
+          "datarep",         "asn1",     "ip.src",       "ip.dst", "tag",
           "app-layer-event", "lua",      "tag",          "sni",    "no_such_keyword"}) {
         EXPECT_EQ(unsupported_keyword(name).has_value(), find_keyword(name) == nullptr) << name;
     }
@@ -106,8 +109,7 @@ TEST(KeywordRegistry, KnownUnsupportedKeepTheirFamilyReason) {
               "unsupported keyword 'strip_pseudo_headers' (transform)");
     EXPECT_EQ(unsupported_keyword("HEADER_LOWERCASE"),
               "unsupported keyword 'HEADER_LOWERCASE' (transform)");
-    EXPECT_EQ(unsupported_keyword("datarep"), "unsupported keyword 'datarep'");
-    EXPECT_EQ(unsupported_keyword("dataset"), "unsupported keyword 'dataset'");
+    EXPECT_EQ(unsupported_keyword("tag"), "unsupported keyword 'tag'");
     for (std::string_view lua : {"lua", "LuaJIT", "luaxform"}) {
         EXPECT_EQ(unsupported_keyword(lua),
                   "unsupported keyword '" + std::string(lua) +

@@ -1617,7 +1617,7 @@ TEST(AppBinding, ErrorsNameFileLineAndSid) {
 // Rejection classes
 
 TEST(Rejections, UnsupportedKeywords) {
-    EXPECT_HAS(opts_err("dataset:isset,a,type string;"), "unsupported keyword 'dataset'");
+    EXPECT_HAS(opts_err("tag:session,10,packets;"), "unsupported keyword 'tag'");
     EXPECT_HAS(opts_err("lua:script.lua;"),
                "unsupported keyword 'lua' (lua scripts are not supported: Vigil runs no rule "
                "scripts)");
