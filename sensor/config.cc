@@ -261,6 +261,42 @@ void load_pipeline(Ctx& c, const YAML::Node& root, PipelineConfig& p) {
     }
 }
 
+// datasets: enabled, data-dir, defaults (memcap, hashsize), rules (allow-write,
+// allow-absolute-filenames): Suricata's keys, plus data-dir (its default-data-dir).
+void load_datasets(Ctx& c, const YAML::Node& ds, const std::string& dir,
+                   rules::DatasetConfig& out) {
+    c.check_keys(ds, "datasets", {"enabled", "data-dir", "defaults", "rules"});
+    if (ds["enabled"]) {
+        out.enabled = to_bool(c, ds["enabled"], "datasets.enabled");
+    }
+    if (ds["data-dir"]) {
+        const auto p = ds["data-dir"].as<std::string>();
+        if (p.empty()) {
+            c.fail(ds["data-dir"], "datasets.data-dir: empty path");
+        }
+        out.data_dir = resolve(dir, p);
+    }
+    if (const auto d = ds["defaults"]) {
+        c.check_keys(d, "datasets.defaults", {"memcap", "hashsize"});
+        if (d["memcap"]) {
+            out.default_memcap = to_bytes(c, d["memcap"], "datasets.defaults.memcap");
+        }
+        if (d["hashsize"]) {
+            out.default_hashsize = to_u32(c, d["hashsize"], "datasets.defaults.hashsize");
+        }
+    }
+    if (const auto r = ds["rules"]) {
+        c.check_keys(r, "datasets.rules", {"allow-write", "allow-absolute-filenames"});
+        if (r["allow-write"]) {
+            out.allow_write = to_bool(c, r["allow-write"], "datasets.rules.allow-write");
+        }
+        if (r["allow-absolute-filenames"]) {
+            out.allow_absolute = to_bool(c, r["allow-absolute-filenames"],
+                                         "datasets.rules.allow-absolute-filenames");
+        }
+    }
+}
+
 }  // namespace
 
 Result<SensorConfig> load_sensor_config(const std::string& path) {
@@ -278,7 +314,7 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
         }
         c.check_keys(root, "",
                      {"sensor-id", "capture", "rules", "vars", "engine", "outputs", "ips", "flow",
-                      "stream", "defrag", "app-layer", "host-os-policy"});
+                      "stream", "defrag", "app-layer", "host-os-policy", "datasets"});
         load_pipeline(c, root, cfg.pipeline);
         if (root["sensor-id"]) {
             cfg.sensor_id = root["sensor-id"].as<std::string>();
@@ -436,6 +472,9 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
         }
         if (root["vars"]) {
             cfg.vars = resolve(dir, root["vars"].as<std::string>());
+        }
+        if (const auto ds = root["datasets"]) {
+            load_datasets(c, ds, dir, cfg.datasets);
         }
         if (const auto out = root["outputs"]) {
             c.check_keys(out, "outputs", {"eve", "zmq"});

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "rules/dataset.h"
 #include "sensor/enforcer.h"
 #include "sensor/worker.h"
 
@@ -69,6 +70,8 @@ struct SensorConfig {
     uint32_t packet_alert_max = 15;         // alerts written per packet at most (Suricata's 15)
     std::vector<std::string> action_order;  // empty: Suricata's pass, drop, reject, alert
     std::string threshold_file;             // replay --set threshold-file: replaces the vars'
+    // datasets (suricata.yaml's datasets: section; the data directory for save / state files)
+    rules::DatasetConfig datasets{};
     // defrag, stream, app-layer, host-os-policy (pipeline.flows.capacity = flow_capacity)
     PipelineConfig pipeline{};
 };

@@ -95,11 +95,13 @@ std::array<uint8_t, 4> action_ranks(const std::vector<std::string>& order) {
 Result<rules::RuleSetPtr> load_rules(const std::vector<std::string>& paths, const rules::Vars& vars,
                                      rules::LoadReport& report, const std::string& cache_dir,
                                      const rules::RuleSetPtr& previous = nullptr,
-                                     const std::vector<std::string>& action_order = {}) {
+                                     const std::vector<std::string>& action_order = {},
+                                     const rules::DatasetRegistryPtr& datasets = nullptr) {
     rules::CompileOptions opts;
     opts.action_rank = action_ranks(action_order);
     opts.cache_dir = cache_dir;
     opts.previous = previous;
+    opts.datasets = datasets;
     auto rs = rules::RuleSet::load(paths, vars, report, opts);
     if (rs) {
         print_load_report(report);
@@ -140,9 +142,10 @@ Result<rules::RuleSetPtr> load_usable_rules(const std::vector<std::string>& path
                                             const rules::Vars& vars, bool fatal,
                                             const std::string& cache_dir,
                                             wire::Heartbeat* beat = nullptr,
-                                            const std::vector<std::string>& action_order = {}) {
+                                            const std::vector<std::string>& action_order = {},
+                                            const rules::DatasetRegistryPtr& datasets = nullptr) {
     rules::LoadReport report;
-    auto rs = load_rules(paths, vars, report, cache_dir, nullptr, action_order);
+    auto rs = load_rules(paths, vars, report, cache_dir, nullptr, action_order, datasets);
     if (!rs) {
         return rs;
     }
@@ -155,6 +158,14 @@ Result<rules::RuleSetPtr> load_usable_rules(const std::vector<std::string>& path
         beat->rules_rejected = report.rejected.size();
     }
     return rs;
+}
+
+// Writes the datasets that have a save or state file (Suricata does it at shutdown). A set
+// that cannot be written is reported; the run's result stands.
+void save_datasets(const rules::DatasetRegistry& datasets) {
+    for (const std::string& e : datasets.save_all()) {
+        std::fprintf(stderr, "datasets: %s\n", e.c_str());
+    }
 }
 
 // outputs.zmq set: the spool and the link to vigil-mgmtd, attached to the EVE writer as a
@@ -319,9 +330,10 @@ int cmd_replay(const ReplayArgs& a) {
     wire::Heartbeat beat;
     beat.rules_version = inputs->pack_version;
     beat.rules_digest = inputs->pack_digest;
+    const auto datasets = std::make_shared<rules::DatasetRegistry>(cfg.datasets);
     auto rs = load_usable_rules(
         inputs->paths, inputs->vars, a.init_errors_fatal || cfg.init_failure_fatal,
-        a.rules_cache.empty() ? cfg.rules_cache : a.rules_cache, &beat, cfg.action_order);
+        a.rules_cache.empty() ? cfg.rules_cache : a.rules_cache, &beat, cfg.action_order, datasets);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "replay: " + rs.error().message);
     }
@@ -359,6 +371,7 @@ int cmd_replay(const ReplayArgs& a) {
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);
     }
+    save_datasets(*datasets);
     (*eve)->write_stats(res->counters, res->last_ts_sec, res->last_ts_usec);
     if (auto st = (*eve)->close(); !st) {
         return fail(kExitFailure, st.error().message);
@@ -728,9 +741,12 @@ int cmd_run(const RunArgs& a) {
     wire::Heartbeat beat;
     beat.rules_version = inputs->pack_version;
     beat.rules_digest = inputs->pack_digest;
-    auto rs =
-        load_usable_rules(inputs->paths, inputs->vars,
-                          a.init_errors_fatal || cfg.init_failure_fatal, cfg.rules_cache, &beat);
+    // One registry for the whole run: a reload builds on the running set's (what `dataset:set`
+    // learnt stays), and what it holds at the end is saved.
+    const auto datasets = std::make_shared<rules::DatasetRegistry>(cfg.datasets);
+    auto rs = load_usable_rules(inputs->paths, inputs->vars,
+                                a.init_errors_fatal || cfg.init_failure_fatal, cfg.rules_cache,
+                                &beat, {}, datasets);
     if (!rs) {
         return fail(exit_code_for(rs.error()), "run: " + rs.error().message);
     }
@@ -779,6 +795,7 @@ int cmd_run(const RunArgs& a) {
     };
     auto res = sensor::run_live(opts, std::move(*rs), inputs->vars, **eve);
     dataplane::dpdk::cleanup_eal();
+    save_datasets(*datasets);
     if (!res) {
         return fail(exit_code_for(res.error()), res.error().message);
     }

@@ -207,15 +207,58 @@ const Setting kSettings[] = {
          c.threshold_file = std::filesystem::absolute(std::string(v)).string();
          return Status(Ok{});
      }},
-    {"datasets.enabled", "accepted: Vigil has no dataset support (dataset rules are rejected)",
-     [](std::string_view k, std::string_view v, SensorConfig&, std::vector<std::string>& n) {
+    {"datasets.enabled", "dataset and datarep rules load (yes, the default) or are rejected (no)",
+     [](std::string_view k, std::string_view v, SensorConfig& c, std::vector<std::string>&) {
          auto b = to_bool(k, v);
          if (!b) {
              return Status(b.error());
          }
-         n.push_back(
-             "--set datasets.enabled: no effect, Vigil has no dataset support yet "
-             "(rules with dataset/datarep are rejected at load)");
+         c.datasets.enabled = *b;
+         return Status(Ok{});
+     }},
+    {"datasets.defaults.memcap", "memory of a dataset without its own memcap (default 16mb)",
+     [](std::string_view k, std::string_view v, SensorConfig& c, std::vector<std::string>&) {
+         auto n = to_size(k, v);
+         if (!n || *n == 0) {
+             return Status(n ? bad(k, v, "must be above 0") : n.error());
+         }
+         c.datasets.default_memcap = *n;
+         return Status(Ok{});
+     }},
+    {"datasets.defaults.hashsize", "hash rows of a dataset without its own hashsize (4096)",
+     [](std::string_view k, std::string_view v, SensorConfig& c, std::vector<std::string>&) {
+         auto n = to_uint(k, v, 1, UINT32_MAX);
+         if (!n) {
+             return Status(n.error());
+         }
+         c.datasets.default_hashsize = *n;
+         return Status(Ok{});
+     }},
+    {"datasets.rules.allow-write", "rules may save datasets (save, state; default yes)",
+     [](std::string_view k, std::string_view v, SensorConfig& c, std::vector<std::string>&) {
+         auto b = to_bool(k, v);
+         if (!b) {
+             return Status(b.error());
+         }
+         c.datasets.allow_write = *b;
+         return Status(Ok{});
+     }},
+    {"datasets.rules.allow-absolute-filenames",
+     "save and state files may be absolute or leave the data directory (default no)",
+     [](std::string_view k, std::string_view v, SensorConfig& c, std::vector<std::string>&) {
+         auto b = to_bool(k, v);
+         if (!b) {
+             return Status(b.error());
+         }
+         c.datasets.allow_absolute = *b;
+         return Status(Ok{});
+     }},
+    {"default-data-dir", "the data directory: where relative dataset save / state files go",
+     [](std::string_view k, std::string_view v, SensorConfig& c, std::vector<std::string>&) {
+         if (v.empty()) {
+             return Status(bad(k, v, "expected a directory"));
+         }
+         c.datasets.data_dir = std::filesystem::absolute(std::string(v)).string();
          return Status(Ok{});
      }},
     {"app-layer.protocols.http.libhtp.default-config.request-body-limit",
