@@ -28,6 +28,19 @@ struct Suppression {
     IpSet ips;
 };
 
+// rate_filter from threshold.config: `rate_filter gen_id G, sig_id S, track by_src|by_dst|
+// by_rule|by_both, count N, seconds T, new_action alert|drop|pass|reject, timeout T2`. When a
+// rule matches more than `count` times within `seconds` (per tracked address, address pair,
+// or for the rule), its action becomes `new_action` for `timeout` seconds (packet time). The
+// alert is still written (pass: not written); only its action changes.
+struct RateFilter {
+    Threshold::Track track = Threshold::Track::ByRule;  // BySrc, ByDst, ByRule, ByBoth
+    uint32_t count = 1;
+    uint32_t seconds = 60;
+    Action new_action = Action::Alert;
+    uint32_t timeout = 0;
+};
+
 // The --vars file (a subset of suricata.yaml) and the side files it names.
 struct Vars {
     std::map<std::string, std::string> address_groups;  // name without '$' -> expression
@@ -38,6 +51,7 @@ struct Vars {
     // (by gid:sid); suppress lines drop alerts.
     std::map<std::pair<uint32_t, uint32_t>, Threshold> threshold_overrides;
     std::vector<Suppression> suppressions;
+    std::map<std::pair<uint32_t, uint32_t>, RateFilter> rate_filters;  // by (gid, sid)
 };
 
 // Suricata's defaults: the address/port groups of suricata.yaml and its built-in

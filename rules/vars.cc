@@ -159,12 +159,10 @@ Status parse_threshold_line(std::string_view line, Vars& vars) {
     const std::string_view directive = line.substr(0, sp);
     const bool is_threshold = directive == "threshold" || directive == "event_filter";
     const bool is_suppress = directive == "suppress";
-    if (directive == "rate_filter") {
-        return bad_input("rate_filter is not supported");
-    }
-    if (!is_threshold && !is_suppress) {
+    const bool is_rate = directive == "rate_filter";
+    if (!is_threshold && !is_suppress && !is_rate) {
         return bad_input("unknown directive " + quote(directive) +
-                         " (expected threshold, event_filter or suppress)");
+                         " (expected threshold, event_filter, rate_filter or suppress)");
     }
     std::map<std::string, std::string_view> kv;
     for (std::string_view item : split_top_level(line.substr(sp))) {
@@ -202,6 +200,54 @@ Status parse_threshold_line(std::string_view line, Vars& vars) {
     }
     if (auto st = take_u32("sig_id", sid); !st) {
         return st;
+    }
+    if (is_rate) {
+        RateFilter rf;
+        auto track = kv.find("track");
+        if (track == kv.end()) {
+            return bad_input("missing track");
+        }
+        auto tr = parse_track(track->second);
+        if (!tr || *tr == Threshold::Track::ByFlow) {
+            return bad_input("rate_filter: bad track " + quote(track->second) +
+                             " (expected by_src, by_dst, by_rule or by_both)");
+        }
+        rf.track = *tr;
+        kv.erase(track);
+        auto action = kv.find("new_action");
+        if (action == kv.end()) {
+            return bad_input("missing new_action");
+        }
+        if (action->second == "alert") {
+            rf.new_action = Action::Alert;
+        } else if (action->second == "drop") {
+            rf.new_action = Action::Drop;
+        } else if (action->second == "reject") {
+            rf.new_action = Action::Reject;
+        } else if (action->second == "pass") {
+            rf.new_action = Action::Pass;
+        } else {
+            return bad_input("rate_filter: bad new_action " + quote(action->second) +
+                             " (expected alert, drop, reject or pass)");
+        }
+        kv.erase(action);
+        for (auto [key, out] : {std::pair{"count", &rf.count}, std::pair{"seconds", &rf.seconds},
+                                std::pair{"timeout", &rf.timeout}}) {
+            if (auto st = take_u32(key, *out); !st) {
+                return st;
+            }
+        }
+        if (rf.count == 0 || rf.seconds == 0) {
+            return bad_input("rate_filter: count and seconds must be at least 1");
+        }
+        if (!kv.empty()) {
+            return bad_input("unknown key " + quote(kv.begin()->first));
+        }
+        if (!vars.rate_filters.emplace(std::pair{gid, sid}, rf).second) {
+            return bad_input("a second rate_filter for gen_id " + std::to_string(gid) +
+                             ", sig_id " + std::to_string(sid));
+        }
+        return Ok{};
     }
     if (is_threshold) {
         Threshold t;

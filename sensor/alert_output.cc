@@ -53,8 +53,10 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
     }
     const rules::Rule& r = set->rule(*ri);
     w.rule = &r;
-    w.blocked = ips_ && (a.enforced || !only_enforced_) &&
-                (r.action == rules::Action::Drop || r.action == rules::Action::Reject);
+    // A rate_filter may have changed the action of this match (decided on the worker).
+    const auto action = a.rate_changed ? static_cast<rules::Action>(a.rate_action) : r.action;
+    const bool drops = action == rules::Action::Drop || action == rules::Action::Reject;
+    w.blocked = ips_ && (a.enforced || !only_enforced_) && drops;
     const bool dropped = a.packet_dropped && (a.enforced || !only_enforced_);
     eve_.write_alert(a, r, w.blocked, dropped && ips_ ? "drop" : "alert");
     ++alerts_;
@@ -64,8 +66,7 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
     }
     // The source is blocked in nftables on a drop/reject match even where the packet itself
     // could not be dropped (an IDS port on the host that routes the traffic).
-    if (enforcer_ != nullptr && ips_ &&
-        (r.action == rules::Action::Drop || r.action == rules::Action::Reject)) {
+    if (enforcer_ != nullptr && ips_ && drops) {
         enforcer_->block(a.src, rule_block_timeout(r.metadata), r.sid, a.verdict_ns);
     }
     auto& sc = by_sid_[r.sid];

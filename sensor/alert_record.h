@@ -79,6 +79,9 @@ struct AlertRecord {
     };
     PktSrc pkt_src = PktSrc::Wire;
     dataplane::TunnelInfo tunnel{};  // the outer packet, when it came through a tunnel
+    // A rate_filter changed this match's action (rate_action: a rules::Action value).
+    bool rate_changed = false;
+    uint8_t rate_action = 0;
     // IPS: the packet got the drop verdict (from any rule), for EVE verdict.action.
     bool packet_dropped = false;
     bool has_tx = false;  // an alert on a transaction: its id (EVE tx_id)

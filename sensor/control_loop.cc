@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/sd_notify.h"
+#include "sensor/rate_filter.h"
 
 namespace vigil::sensor {
 
@@ -127,6 +128,9 @@ void ControlLoop::poll_reload() {
         r.switched.assign(ctxs_.size(), false);
         r.old_id = cur;
         output_.swap_rules(l.rules, l.vars);
+        if (RateFilter* rf = ctxs_.empty() ? nullptr : ctxs_[0]->worker->rate_filter()) {
+            rf->rebind(l.vars);  // one instance, shared by every worker
+        }
         beat_.ruleset_id = l.rules->id();
         beat_.rules_loaded = l.loaded;
         beat_.rules_rejected = l.rejected;

@@ -9,6 +9,7 @@
 #include "sensor/capture.h"
 #include "sensor/control_loop.h"
 #include "sensor/enforcer.h"
+#include "sensor/rate_filter.h"
 #include "sensor/worker.h"
 #include "sensor/worker_loop.h"
 
@@ -30,6 +31,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, rules::RuleSetPtr rules,
     WorkerCtxs ctxs;
     PipelineConfig pipeline = cfg.pipeline;
     pipeline.ips = cfg.ips_enabled;
+    pipeline.rate_filter = std::make_shared<RateFilter>(vars);  // rebound on reload
     for (uint32_t i = 0; i < nworkers; ++i) {
         auto w = Worker::create(i, rules, pipeline);
         if (!w) {

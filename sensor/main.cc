@@ -299,6 +299,7 @@ int cmd_replay(const ReplayArgs& a) {
     if (!cfg.threshold_file.empty()) {  // --set threshold-file replaces the vars' file
         inputs->vars.threshold_overrides.clear();
         inputs->vars.suppressions.clear();
+        inputs->vars.rate_filters.clear();
         if (auto st = rules::load_threshold_file(cfg.threshold_file, inputs->vars); !st) {
             return fail(kExitBadInput, "replay: --set threshold-file: " + st.error().message);
         }

@@ -17,6 +17,7 @@
 #include "dataplane/decode.h"
 #include "dataplane/pcap_mmap_source.h"
 #include "sensor/alert_output.h"
+#include "sensor/rate_filter.h"
 #include "sensor/worker.h"
 
 namespace vigil::sensor {
@@ -178,8 +179,10 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     std::mutex done_mu;
     std::condition_variable done_cv;
     std::vector<std::unique_ptr<WorkerThread>> workers;
+    PipelineConfig pipeline = opts.pipeline;
+    pipeline.rate_filter = std::make_shared<RateFilter>(vars);  // shared by the workers
     for (uint32_t i = 0; i < nworkers; ++i) {
-        auto w = Worker::create(i, rules, opts.pipeline);
+        auto w = Worker::create(i, rules, pipeline);
         if (!w) {
             return w.error();
         }

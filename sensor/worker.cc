@@ -1,6 +1,7 @@
 #include "sensor/worker.h"
 
 #include "sensor/eve_writer.h"
+#include "sensor/rate_filter.h"
 
 #include <nlohmann/json.hpp>
 
@@ -294,16 +295,25 @@ namespace {
 
 // Whether a drop/reject match drops the rest of its flow. As Suricata 7 applies a rule's
 // action to the flow: a match in a transaction (app-layer), a payload match (Suricata: in the
-// TCP stream; Vigil also for UDP payloads, docs/rules.md), or an IP-only rule (addresses
-// only). A header-only match (dsize, flags, ttl, ...) drops that packet alone.
+// TCP stream; Vigil also for UDP payloads, docs/rules.md), an IP-only rule (addresses only),
+// or a rule that names an application protocol and nothing else about the packet (Suricata's
+// "app-layer" rule type: `drop http any any -> any any (sid:1;)`). A header match (dsize,
+// flags, ttl, ...) drops that packet alone.
 bool drops_flow(const rules::Rule& r, bool app_match) {
     if (app_match || !r.payload.empty()) {
         return true;
     }
-    return r.buffers.empty() && r.app_proto.empty() && r.sport.is_any() && r.dport.is_any() &&
-           !r.flow && !r.dsize && !r.ttl && !r.itype && !r.icode && !r.icmp_id && !r.icmp_seq &&
-           !r.tos && !r.ipopts && !r.fragbits && r.stream_size.empty() && !r.tcp_flags &&
-           !r.tcp_seq && !r.tcp_ack && !r.tcp_window && !r.ip_proto;
+    const bool header_only = r.buffers.empty() && !r.flow && !r.dsize && !r.ttl && !r.itype &&
+                             !r.icode && !r.icmp_id && !r.icmp_seq && !r.tos && !r.ipopts &&
+                             !r.fragbits && r.stream_size.empty() && !r.tcp_flags && !r.tcp_seq &&
+                             !r.tcp_ack && !r.tcp_window && !r.ip_proto;
+    if (!header_only) {
+        return false;
+    }
+    if (r.app_bind != dataplane::app::AppProto::Unknown && !r.app_bind_negated) {
+        return true;
+    }
+    return r.app_proto.empty() && r.sport.is_any() && r.dport.is_any();
 }
 
 void fill_record(AlertRecord& a, const Packet& pkt, const Flow* flow) {
@@ -385,8 +395,21 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
         a.sid = r.sid;
         a.rev = r.rev;
         a.rule_order = ri;
+        rules::Action action = r.action;
+        if (config_.rate_filter) {
+            if (const auto changed = config_.rate_filter->apply(r.gid, r.sid, pkt)) {
+                action = *changed;
+                a.rate_changed = true;
+                a.rate_action = static_cast<uint8_t>(action);
+            }
+        }
+        if (a.rate_changed && action == rules::Action::Pass) {
+            // rate_filter new_action pass: no alert, and the packet's later matches neither
+            // (a pass ends its inspection, as a pass rule does).
+            out.pop_back();
+            break;
+        }
         if (ips_) {
-            const auto action = r.action;
             if (action == rules::Action::Drop || action == rules::Action::Reject) {
                 drop_hit_ = true;
                 drop_flow_ = drop_flow_ || drops_flow(r, ev != nullptr);

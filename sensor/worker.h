@@ -19,6 +19,8 @@
 
 namespace vigil::sensor {
 
+class RateFilter;  // sensor/rate_filter.h
+
 // The stages after decode, as configured (sensor.yaml `flow`, `stream`, `defrag`,
 // `app-layer`, `host-os-policy`).
 struct PipelineConfig {
@@ -34,6 +36,8 @@ struct PipelineConfig {
     // IPS verdicts: a packet matching a drop/reject rule gets Packet::drop, and so does every
     // later packet of its flow (Suricata's flow drop), without inspection.
     bool ips = false;
+    // threshold.config rate_filter lines (shared by every worker); null: none.
+    std::shared_ptr<RateFilter> rate_filter;
 };
 
 struct WorkerStats {
@@ -93,6 +97,8 @@ public:
     const dataplane::DefragStats& defrag_stats() const { return defrag_.stats(); }
     const dataplane::app::AppStats& app_stats() const { return app_.stats(); }
     const rules::MatcherStats& matcher_stats() const { return matcher_->stats(); }
+    // The rate_filter state all workers share (null: none); a reload rebinds it.
+    RateFilter* rate_filter() const { return config_.rate_filter.get(); }
 
 private:
     Worker(uint32_t id, const PipelineConfig& config);

@@ -222,9 +222,18 @@ TEST(ThresholdFile, Directives) {
         "suppress gen_id 1, sig_id 102\n"
         "suppress gen_id 1, sig_id 103, track by_dst, ip 145.254.160.0/24\n"
         "suppress gen_id 1, sig_id 104, track by_either, ip $SUPPRESS\n"
-        "suppress gen_id 1, sig_id 105, track by_src, ip [1.1.1.1,2.2.2.2]\n");
+        "suppress gen_id 1, sig_id 105, track by_src, ip [1.1.1.1,2.2.2.2]\n"
+        "rate_filter gen_id 1, sig_id 106, track by_both, count 10, seconds 30, "
+        "new_action reject, timeout 300\n");
     auto st = load_threshold_file(path, v);
     ASSERT_TRUE(st.ok()) << st.error().message;
+    ASSERT_EQ(v.rate_filters.size(), 1U);
+    const RateFilter& rf = v.rate_filters.at({1, 106});
+    EXPECT_EQ(rf.track, Threshold::Track::ByBoth);
+    EXPECT_EQ(rf.count, 10U);
+    EXPECT_EQ(rf.seconds, 30U);
+    EXPECT_EQ(rf.new_action, Action::Reject);
+    EXPECT_EQ(rf.timeout, 300U);
     ASSERT_EQ(v.threshold_overrides.size(), 2U);
     const Threshold& t = v.threshold_overrides.at({1, 100});
     EXPECT_EQ(t.type, Threshold::Type::Threshold);
@@ -253,9 +262,23 @@ TEST(ThresholdFile, Errors) {
         EXPECT_FALSE(st.ok()) << line;
         return st.ok() ? std::string() : st.error().message;
     };
-    EXPECT_HAS(err("rate_filter gen_id 1, sig_id 1, track by_rule, count 1, seconds 60, "
+    EXPECT_HAS(err("rate_filter gen_id 1, sig_id 1, track by_flow, count 1, seconds 60, "
                    "new_action drop, timeout 10"),
-               "t.config:2: rate_filter is not supported");
+               "t.config:2: rate_filter: bad track 'by_flow'");
+    EXPECT_HAS(err("rate_filter gen_id 1, sig_id 1, track by_rule, count 1, seconds 60, "
+                   "new_action log, timeout 10"),
+               "bad new_action 'log' (expected alert, drop, reject or pass)");
+    EXPECT_HAS(err("rate_filter gen_id 1, sig_id 1, track by_rule, count 1, seconds 60, "
+                   "new_action drop"),
+               "missing timeout");
+    EXPECT_HAS(err("rate_filter gen_id 1, sig_id 1, track by_rule, count 0, seconds 60, "
+                   "new_action drop, timeout 1"),
+               "count and seconds must be at least 1");
+    EXPECT_HAS(err("rate_filter gen_id 1, sig_id 1, track by_rule, count 1, seconds 60, "
+                   "new_action drop, timeout 1\n"
+                   "rate_filter gen_id 1, sig_id 1, track by_src, count 1, seconds 60, "
+                   "new_action pass, timeout 1"),
+               ":3: a second rate_filter for gen_id 1, sig_id 1");
     EXPECT_HAS(err("limit gen_id 1, sig_id 1"), ":2: unknown directive 'limit'");
     EXPECT_HAS(err("threshold gen_id 1, sig_id 1, type limit, track by_src, count 1"),
                "missing seconds");
@@ -272,8 +295,7 @@ TEST(ThresholdFile, Errors) {
     EXPECT_HAS(err("suppress gen_id 1, sig_id 1, colour red"), "unknown key 'colour'");
 }
 
-// Every vars.yaml of the acceptance corpus loads, except the four rate_filter cases, which
-// fail with the documented reason.
+// Every vars.yaml of the acceptance corpus loads, the four with rate_filter lines included.
 TEST(AcceptanceCorpus, AllVarsFilesLoad) {
     const std::filesystem::path root =
         std::filesystem::path(VIGIL_SHARED_DIR) / "acceptance/suricata-verify";
@@ -287,22 +309,10 @@ TEST(AcceptanceCorpus, AllVarsFilesLoad) {
         if (!std::filesystem::exists(vars_file)) {
             continue;
         }
-        bool uses_rate_filter = false;
-        if (std::ifstream thr(e.path() / "threshold.config"); thr) {
-            std::stringstream ss;
-            ss << thr.rdbuf();
-            uses_rate_filter = ss.str().find("\nrate_filter") != std::string::npos ||
-                               ss.str().starts_with("rate_filter");
-        }
         auto v = load_vars(vars_file.string());
-        if (uses_rate_filter) {
-            ASSERT_FALSE(v.ok()) << vars_file;
-            EXPECT_HAS(v.error().message, "rate_filter is not supported");
-            ++rate_filter;
-            continue;
-        }
         ASSERT_TRUE(v.ok()) << v.error().message;
         EXPECT_FALSE(v->classifications.empty()) << vars_file;
+        rate_filter += v->rate_filters.size();
         // Rules in the case parse or are rejected with a reason; the file itself reads.
         auto rules = parse_rules_file((e.path() / "test.rules").string(), *v);
         EXPECT_TRUE(rules.ok()) << e.path();

@@ -28,14 +28,15 @@ class DetectSemantics(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def alerts(self, pcap, *rules):
+    def alerts(self, pcap, *rules, extra=()):
         """Replays pcap against rules; returns the sorted sids that alerted."""
         path = os.path.join(self.dir, "r.rules")
         with open(path, "w") as fh:
             fh.write("\n".join(rules) + "\n")
         eve = os.path.join(self.dir, "eve.json")
         r = subprocess.run([SENSOR, "replay", "--rules", path, "--pcap", pcap, "--eve", eve,
-                            "--no-progress"], capture_output=True, text=True, timeout=120)
+                            "--no-progress", *extra], capture_output=True, text=True,
+                           timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(" 0 rejected", r.stderr)
         with open(eve) as fh:
@@ -164,6 +165,98 @@ class DetectSemantics(unittest.TestCase):
         self.assertEqual(resp[0]["dns"]["additionals"][0]["rdata"], "192.0.2.53")
         query = [e for e in self.events if e.get("alert", {}).get("signature_id") == 20]
         self.assertEqual(resp[0]["tx_id"], query[0]["tx_id"] + 1)
+
+    def http_pcap(self, uri, host="www.bbc.co.uk"):
+        """One HTTP/1.1 GET for `uri` and its 200 response, over a full TCP session."""
+        from scapy.layers.inet import IP, TCP
+        from scapy.layers.l2 import Ether
+        from scapy.utils import wrpcap
+        cli, srv, sp = "10.0.0.1", "10.0.0.80", 41000
+        req = (b"GET " + uri + b" HTTP/1.1\r\nHost: " + host.encode() +
+               b"\r\nUser-Agent: t\r\n\r\n")
+        resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        pkts = []
+
+        def add(src, dst, s, d, flags, seq, ack, load=b""):
+            pkt = Ether() / IP(src=src, dst=dst) / TCP(sport=s, dport=d, flags=flags, seq=seq,
+                                                       ack=ack) / load
+            pkt.time = len(pkts) * 0.001
+            pkts.append(pkt)
+        add(cli, srv, sp, 80, "S", 100, 0)
+        add(srv, cli, 80, sp, "SA", 500, 101)
+        add(cli, srv, sp, 80, "A", 101, 501)
+        add(cli, srv, sp, 80, "PA", 101, 501, req)
+        add(srv, cli, 80, sp, "PA", 501, 101 + len(req), resp)
+        add(cli, srv, sp, 80, "A", 101 + len(req), 501 + len(resp))
+        add(cli, srv, sp, 80, "FA", 101 + len(req), 501 + len(resp))
+        add(srv, cli, 80, sp, "FA", 501 + len(resp), 102 + len(req))
+        add(cli, srv, sp, 80, "A", 102 + len(req), 502 + len(resp))
+        path = os.path.join(self.dir, "http.pcap")
+        wrpcap(path, pkts)
+        return path
+
+    def test_transforms_decode_what_the_request_hides(self):
+        import base64
+        import gzip
+        import hashlib
+        import urllib.parse
+        key = bytes.fromhex("0d0ac8ff")
+        secret = b"password=hunter2"
+        xored = bytes(c ^ key[i % 4] for i, c in enumerate(secret))
+        packed = base64.b64encode(gzip.compress(b"compressed payload\n", mtime=0))
+        uri = (b"/get?data=" + urllib.parse.quote_from_bytes(xored).encode() + b"&z=" +
+               urllib.parse.quote_from_bytes(packed).encode())
+        digest = hashlib.sha256(b"www.bbc.co.uk").hexdigest()
+        hexed = " ".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+        pcap = self.http_pcap(uri)
+        got = self.alerts(
+            pcap,
+            # The query is %-decoded in http.uri, then cut out, then XORed with the key.
+            'alert http any any -> any any (msg:"xor"; http.uri; content:"/get?data="; '
+            'startswith; http.uri; pcrexform:"data=([^&]*)"; xor:"0d0ac8ff"; '
+            'content:"password="; startswith; sid:60;)',
+            'alert http any any -> any any (msg:"xor wrong key"; http.uri; '
+            'pcrexform:"data=([^&]*)"; xor:"0d0ac8fe"; content:"password="; sid:61;)',
+            # A transform after a match: the content before it sees the URI as sent.
+            'alert http any any -> any any (msg:"b64+gunzip"; http.uri; content:"&z="; '
+            'pcrexform:"&z=(.*)"; from_base64; gunzip; content:"compressed payload"; '
+            'startswith; sid:62;)',
+            'alert http any any -> any any (msg:"gunzip bound"; http.uri; '
+            'pcrexform:"&z=(.*)"; from_base64; gunzip:max-size 10; bsize:10; sid:63;)',
+            'alert http any any -> any any (msg:"sha256"; http.host; to_sha256; '
+            'content:"|' + hexed + '|"; bsize:32; sid:64;)',
+            'alert http any any -> any any (msg:"domain"; http.host; domain; '
+            'content:"bbc.co.uk"; startswith; endswith; sid:65;)',
+            'alert http any any -> any any (msg:"tld"; http.host; tld; content:"co.uk"; '
+            'startswith; endswith; sid:66;)',
+        )
+        self.assertEqual(got, [60, 62, 63, 64, 65, 66])
+
+    def test_rate_filter_changes_the_action_past_its_count(self):
+        thr = os.path.join(self.dir, "threshold.config")
+        with open(thr, "w") as fh:
+            fh.write("rate_filter gen_id 1, sig_id 70, track by_rule, count 1, seconds 60, "
+                     "new_action drop, timeout 100\n"
+                     "rate_filter gen_id 1, sig_id 71, track by_src, count 1, seconds 60, "
+                     "new_action pass, timeout 100\n")
+        pcap = self.http_pcap(b"/index.html")
+        # sid 70 binds to http and nothing else: its second match drops the flow (IPS).
+        got = self.alerts(pcap, 'alert http any any -> any any (msg:"r"; sid:70;)',
+                          extra=["--set", "threshold-file=" + thr, "--set",
+                                 "simulate-ips=true"])
+        self.assertEqual(got, [70, 70])
+        actions = [e["alert"]["action"] for e in self.events if e["event_type"] == "alert"]
+        self.assertEqual(actions, ["allowed", "blocked"])
+        self.assertEqual(sum(e["event_type"] == "drop" for e in self.events), 1)
+        # The flow is dropped from then on: the packets after it are blocked uninspected.
+        stats = [e for e in self.events if e["event_type"] == "stats"][-1]["stats"]
+        self.assertGreaterEqual(stats["ips"]["blocked"], 4)
+        # pass: one alert per source address (client and server), then none.
+        got = self.alerts(pcap, 'alert tcp any any -> any any (msg:"p"; sid:71;)',
+                          extra=["--set", "threshold-file=" + thr])
+        self.assertEqual(got, [71, 71])
+        srcs = {e["src_ip"] for e in self.events if e["event_type"] == "alert"}
+        self.assertEqual(srcs, {"10.0.0.1", "10.0.0.80"})
 
     def test_pass_rule_with_alert_keyword_alerts_and_still_passes(self):
         got = collections.Counter(self.alerts(

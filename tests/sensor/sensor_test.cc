@@ -17,6 +17,7 @@
 #include "sensor/eve_writer.h"
 #include "sensor/expect.h"
 #include "sensor/live.h"
+#include "sensor/rate_filter.h"
 #include "sensor/replay.h"
 
 namespace vigil::sensor {
@@ -581,6 +582,67 @@ TEST(SpscRingTest, BoundedAndLosesNothingAcrossThreads) {
     producer.join();
     EXPECT_FALSE(ring.pop(out));
     EXPECT_GT(full, 0U);  // the bound was really exercised
+}
+
+// rate_filter (threshold.config): the action of a rule's matches changes once it matched more
+// than `count` times in `seconds`, for `timeout` seconds, per tracked address or pair.
+dataplane::Packet rate_pkt(const char* src, const char* dst, int64_t sec) {
+    dataplane::Packet p;
+    p.src = v4(src);
+    p.dst = v4(dst);
+    p.ts_sec = sec;
+    return p;
+}
+
+rules::Vars rate_vars(rules::Threshold::Track track, rules::Action action, uint32_t count = 1,
+                      uint32_t seconds = 60, uint32_t timeout = 100) {
+    rules::Vars v = rules::default_vars();
+    rules::RateFilter rf;
+    rf.track = track;
+    rf.count = count;
+    rf.seconds = seconds;
+    rf.new_action = action;
+    rf.timeout = timeout;
+    v.rate_filters[{1, 7}] = rf;
+    return v;
+}
+
+TEST(RateFilterTest, ActionChangesPastTheCountForTheTimeout) {
+    using T = rules::Threshold::Track;
+    RateFilter f(rate_vars(T::ByRule, rules::Action::Drop, /*count=*/2));
+    EXPECT_FALSE(f.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.2", 0)));  // 1st: the rule's own
+    EXPECT_FALSE(f.apply(1, 7, rate_pkt("10.0.0.3", "10.0.0.2", 1)));  // 2nd: still within
+    EXPECT_EQ(f.apply(1, 7, rate_pkt("10.0.0.4", "10.0.0.2", 2)), rules::Action::Drop);
+    EXPECT_EQ(f.apply(1, 7, rate_pkt("10.0.0.4", "10.0.0.2", 50)), rules::Action::Drop);
+    EXPECT_EQ(f.changed(), 2U);
+    // Another rule is not filtered.
+    EXPECT_FALSE(f.apply(1, 8, rate_pkt("10.0.0.4", "10.0.0.2", 50)));
+    // After the timeout (100 s from the change at t=2) the rule's action comes back.
+    EXPECT_FALSE(f.apply(1, 7, rate_pkt("10.0.0.4", "10.0.0.2", 103)));
+}
+
+TEST(RateFilterTest, CountsPerTrackedAddress) {
+    using T = rules::Threshold::Track;
+    RateFilter src(rate_vars(T::BySrc, rules::Action::Pass));
+    EXPECT_FALSE(src.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.2", 0)));
+    EXPECT_FALSE(src.apply(1, 7, rate_pkt("10.0.0.2", "10.0.0.1", 0)));  // the other side
+    EXPECT_EQ(src.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.9", 1)), rules::Action::Pass);
+    EXPECT_EQ(src.apply(1, 7, rate_pkt("10.0.0.2", "10.0.0.1", 1)), rules::Action::Pass);
+    // by_both: one pair, whichever way the packet goes.
+    RateFilter both(rate_vars(T::ByBoth, rules::Action::Alert));
+    EXPECT_FALSE(both.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.2", 0)));
+    EXPECT_EQ(both.apply(1, 7, rate_pkt("10.0.0.2", "10.0.0.1", 0)), rules::Action::Alert);
+    EXPECT_FALSE(both.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.3", 0)));
+}
+
+TEST(RateFilterTest, TheWindowRestartsAndAReloadRebinds) {
+    using T = rules::Threshold::Track;
+    RateFilter f(rate_vars(T::ByDst, rules::Action::Reject, /*count=*/1, /*seconds=*/10));
+    EXPECT_FALSE(f.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.2", 0)));
+    EXPECT_FALSE(f.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.2", 20)));  // a new window
+    EXPECT_EQ(f.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.2", 25)), rules::Action::Reject);
+    f.rebind(rules::default_vars());  // the reloaded vars have no rate_filter
+    EXPECT_FALSE(f.apply(1, 7, rate_pkt("10.0.0.1", "10.0.0.2", 26)));
 }
 
 }  // namespace
