@@ -258,6 +258,29 @@ class DetectSemantics(unittest.TestCase):
         srcs = {e["src_ip"] for e in self.events if e["event_type"] == "alert"}
         self.assertEqual(srcs, {"10.0.0.1", "10.0.0.80"})
 
+    def test_file_data_in_ip_and_tcp_rules_and_ip_only_negation(self):
+        got = collections.Counter(self.alerts(
+            ESTABLISHED,
+            # file.data in a rule whose protocol is tcp or ip: the HTTP body (Suricata binds
+            # it to every protocol with files).
+            'alert tcp any any -> any any (msg:"fd tcp"; file.data; content:"canary-0001"; '
+            'sid:80;)',
+            'alert ip any any -> any any (msg:"fd ip"; file.data; content:"canary-0001"; '
+            'sid:81;)',
+            'alert ip any any -> any any (msg:"fd ip, request side"; file.data; '
+            'content:"X-Vigil"; sid:82;)',
+            # IP-only rules with negated addresses and flow keywords: the client 10.0.0.10
+            # sends 6 packets, the server 4.
+            'alert ip !198.51.100.0/24 any -> any any (msg:"neg"; flow:to_server; sid:83;)',
+            'alert ip !10.0.0.10 any -> any any (msg:"neg excludes"; flow:to_server; sid:84;)',
+            'alert ip ![10.0.0.0/8,!10.0.0.10] any -> any any (msg:"nested"; flow:to_server; '
+            'sid:85;)',
+            'alert ip any any -> !10.0.0.10 any (msg:"neg dst"; flow:to_client; sid:86;)',
+            'alert ip any any -> ![10.0.0.0/8] any (msg:"to the server"; flow:to_server; '
+            'sid:87;)',
+        ))
+        self.assertEqual(dict(got), {80: 1, 81: 1, 83: 6, 85: 6, 87: 6})
+
     def test_pass_rule_with_alert_keyword_alerts_and_still_passes(self):
         got = collections.Counter(self.alerts(
             ESTABLISHED,
