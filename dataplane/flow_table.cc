@@ -191,10 +191,10 @@ void FlowTable::lru_push_tail(uint32_t slot, uint8_t cls) {
     lru_tail_[cls] = slot;
 }
 
-void FlowTable::remove(uint32_t slot) {
+void FlowTable::remove(uint32_t slot, FlowEnd why) {
     Flow& f = flows_[slot];
     if (on_remove_) {
-        on_remove_(f);
+        on_remove_(f, why);
     }
     stats_.flowbit_overflows += f.flowbit_overflows;
     f.tcp.reset();
@@ -221,7 +221,8 @@ uint32_t FlowTable::create(const Packet& pkt, const FlowKey& key, uint64_t hash)
                 victim = head;
             }
         }
-        remove(victim);  // capacity >= 1 and the table is full, so a victim exists
+        remove(victim,
+               FlowEnd::Evicted);  // capacity >= 1 and the table is full, so a victim exists
         ++stats_.evicted;
     }
     const uint32_t slot = free_head_;
@@ -246,6 +247,7 @@ uint32_t FlowTable::create(const Packet& pkt, const FlowKey& key, uint64_t hash)
     f.start_sec = pkt.ts_sec;
     f.start_usec = pkt.ts_usec;
     f.last_sec = pkt.ts_sec;
+    f.last_usec = pkt.ts_usec;
     const uint64_t t = static_cast<uint64_t>(pkt.ts_sec) * 1000000U + pkt.ts_usec;
     f.flow_id = fmix64(hash ^ fmix64(t ^ kSeed1)) & kFlowIdMask;
     if (f.flow_id == 0) {
@@ -308,7 +310,7 @@ Flow* FlowTable::lookup(Packet& pkt) {
     if (slot != 0 && tcp && flows_[slot].tcp_state == TcpState::Closed &&
         (flags & (kTcpSyn | kTcpAck | kTcpRst)) == kTcpSyn) {
         // Port reuse: a fresh SYN on a finished connection starts a new flow.
-        remove(slot);
+        remove(slot, FlowEnd::Reused);
         ++stats_.reused;
         slot = 0;
     }
@@ -331,9 +333,15 @@ Flow* FlowTable::lookup(Packet& pkt) {
         f.reply_seen = true;
     }
     // Out-of-order capture time must not move a flow back: keep the latest activity.
-    f.last_sec = std::max(f.last_sec, pkt.ts_sec);
-    if (tcp && !created) {
-        update_tcp_state(f, flags, to_server);
+    if (pkt.ts_sec > f.last_sec || (pkt.ts_sec == f.last_sec && pkt.ts_usec > f.last_usec)) {
+        f.last_sec = pkt.ts_sec;
+        f.last_usec = pkt.ts_usec;
+    }
+    if (tcp) {
+        (to_server ? f.tcp_flags_ts : f.tcp_flags_tc) |= flags;
+        if (!created) {
+            update_tcp_state(f, flags, to_server);
+        }
     }
     lru_push_tail(slot, timeout_class(f));
 
@@ -362,7 +370,7 @@ size_t FlowTable::expire(int64_t now_sec) {
             if (static_cast<__int128>(flows_[slot].last_sec) + timeout > now_sec) {
                 break;  // the rest of this list was active later
             }
-            remove(slot);
+            remove(slot, FlowEnd::Timeout);
             ++stats_.expired;
             ++n;
         }
@@ -373,7 +381,7 @@ size_t FlowTable::expire(int64_t now_sec) {
 void FlowTable::flush() {
     for (uint8_t c = 0; c < kClassCount; ++c) {
         while (lru_head_[c] != 0) {
-            remove(lru_head_[c]);
+            remove(lru_head_[c], FlowEnd::Flush);
         }
     }
 }

@@ -40,6 +40,14 @@ enum class TcpState : uint8_t {
     Closed,       // RST, or FIN from both sides
 };
 
+// Why a flow left the table (EVE flow.reason: timeout, forced, shutdown).
+enum class FlowEnd : uint8_t {
+    Timeout,  // idle longer than its timeout
+    Evicted,  // the table was full: least recently used
+    Reused,   // a SYN on a closed TCP flow's 5-tuple started a new one
+    Flush,    // end of the input or of the run
+};
+
 // Per-flow flowbit storage: the ids (assigned by the rule compiler) of the bits that are set.
 // Fixed size so flows never allocate; a set on a full store is counted as an overflow.
 struct FlowBits {
@@ -114,7 +122,8 @@ struct Flow {
     uint64_t flow_id = 0;  // deterministic (key + start time), below 2^53 like Suricata's
     int64_t start_sec = 0;
     uint32_t start_usec = 0;
-    int64_t last_sec = 0;
+    int64_t last_sec = 0;  // the latest packet time seen (a capture may be out of order)
+    uint32_t last_usec = 0;
     uint64_t pkts_toserver = 0;
     uint64_t pkts_toclient = 0;
     uint64_t bytes_toserver = 0;
@@ -123,6 +132,8 @@ struct Flow {
     bool fin_toserver = false;
     bool fin_toclient = false;
     bool reply_seen = false;
+    uint8_t tcp_flags_ts = 0;  // TCP flags seen to the server, ORed (EVE tcp.tcp_flags_ts)
+    uint8_t tcp_flags_tc = 0;  // ... and to the client
     FlowBits bits{};
     FlowInts ints{};
     // Flowbit and flowint sets that found their store full.
@@ -199,9 +210,9 @@ public:
     // Calls on_expire for every remaining flow and empties the table (end of a replay).
     void flush();
 
-    // Called for each flow leaving the table (expiry, eviction, flush, reuse), before its
-    // per-flow state (tcp, app) is freed.
-    void set_on_remove(std::function<void(Flow&)> cb) { on_remove_ = std::move(cb); }
+    // Called for each flow leaving the table (expiry, eviction, flush, reuse), with the
+    // reason, before its per-flow state (tcp, app) is freed.
+    void set_on_remove(std::function<void(Flow&, FlowEnd)> cb) { on_remove_ = std::move(cb); }
 
     const FlowStats& stats() const { return stats_; }
     uint32_t capacity() const { return capacity_; }
@@ -222,7 +233,7 @@ private:
     uint8_t timeout_class(const Flow& f) const;
     uint32_t find(const FlowKey& key, uint64_t hash) const;
     uint32_t create(const Packet& pkt, const FlowKey& key, uint64_t hash);
-    void remove(uint32_t slot);
+    void remove(uint32_t slot, FlowEnd why);
     void lru_unlink(uint32_t slot, uint8_t cls);
     void lru_push_tail(uint32_t slot, uint8_t cls);
 
@@ -232,7 +243,7 @@ private:
     std::vector<Flow> flows_;        // slot 0 is the list sentinel / null index
     std::vector<uint32_t> buckets_;  // hash heads (slot indexes), power of two
     uint32_t free_head_ = 0;
-    std::function<void(Flow&)> on_remove_;
+    std::function<void(Flow&, FlowEnd)> on_remove_;
     int64_t last_expire_sec_ = 0;
     uint64_t bucket_mask_ = 0;
     std::array<uint32_t, kClassCount> lru_head_{};  // oldest activity (slot index, 0 = empty)

@@ -169,10 +169,11 @@ enum class FlowDir : uint8_t { ToServer = 0, ToClient = 1 };
 
 struct Packet {
     // --- capture (filled by the packet source) ---
-    const uint8_t* data = nullptr;  // first byte of the link-layer frame
-    uint32_t cap_len = 0;           // bytes captured
-    uint32_t wire_len = 0;          // bytes on the wire
-    int64_t ts_sec = 0;             // capture timestamp (pcap time in replay)
+    const uint8_t* data = nullptr;       // first byte of the link-layer frame
+    LinkType link = LinkType::Ethernet;  // its link type (DLT number: EVE packet_info.linktype)
+    uint32_t cap_len = 0;                // bytes captured
+    uint32_t wire_len = 0;               // bytes on the wire
+    int64_t ts_sec = 0;                  // capture timestamp (pcap time in replay)
     uint32_t ts_usec = 0;
     uint64_t seq = 0;  // position in the input (0-based); orders output across workers
 

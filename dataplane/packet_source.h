@@ -26,6 +26,7 @@ struct RawFrame {
 inline Packet packet_from_frame(const RawFrame& f, uint64_t seq) {
     Packet p;
     p.data = f.data;
+    p.link = f.link;
     p.cap_len = f.cap_len;
     p.wire_len = f.wire_len;
     p.ts_sec = f.ts_sec;

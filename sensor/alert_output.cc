@@ -19,6 +19,12 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
         ++anomalies_;
         return w;
     }
+    if (a.is_flow_end()) {
+        // A flow's alerts come before its record: the same worker raised them, in order.
+        eve_.write_flow(a, alerted_flows_.erase(a.flow_id) != 0);
+        ++flows_;
+        return w;
+    }
     if (!filter_.pass(a)) {
         return w;
     }
@@ -60,6 +66,9 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
     const bool dropped = a.packet_dropped && (a.enforced || !only_enforced_);
     eve_.write_alert(a, r, w.blocked, dropped && ips_ ? "drop" : "alert");
     ++alerts_;
+    if (flow_records_ && a.has_flow) {
+        alerted_flows_.insert(a.flow_id);
+    }
     if (w.blocked) {
         eve_.write_drop(a);
         ++drops_;

@@ -1,11 +1,12 @@
 #pragma once
-// AlertOutput: the output stage every pipeline shares. Anomaly records are written as they
-// are; alerts go through thresholds and suppressions, then are written with their action and
-// counted per signature. Runs on the output (control) thread only.
+// AlertOutput: the output stage every pipeline shares. Anomaly and flow records are written
+// as they are; alerts go through thresholds and suppressions, then are written with their action
+// and counted per signature. Runs on the output (control) thread only.
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "rules/rule_parser.h"
@@ -37,6 +38,9 @@ public:
     // (in IPS mode) goes to the enforcer, when there is one, with the rule's block timeout.
     Written write(const AlertRecord& a);
     void set_enforcer(Enforcer* e) { enforcer_ = e; }
+    // Flow records are written (outputs.eve.flow): remember which flows had an alert written
+    // until their record says so (flow.alerted), then forget them.
+    void set_flow_records(bool on) { flow_records_ = on; }
     // Suricata's packet-alert-max: at most this many alerts of one packet are written (the
     // first in rule evaluation order, after thresholds); the rest are counted in
     // alert_queue_overflow(). A drop verdict stands whether or not its alert is written.
@@ -51,6 +55,7 @@ public:
 
     uint64_t alerts() const { return alerts_; }
     uint64_t anomalies() const { return anomalies_; }
+    uint64_t flows() const { return flows_; }  // flow records written
     uint64_t drops() const { return drops_; }
     uint64_t suppressed() const { return filter_.suppressed(); }
     uint64_t alert_queue_overflow() const { return overflow_; }
@@ -68,6 +73,9 @@ private:
     Enforcer* enforcer_ = nullptr;
     uint64_t alerts_ = 0;
     uint64_t anomalies_ = 0;
+    uint64_t flows_ = 0;
+    bool flow_records_ = false;
+    std::unordered_set<uint64_t> alerted_flows_;  // flow ids, while flow records are on
     uint64_t drops_ = 0;
     uint64_t unknown_rules_ = 0;
     std::map<uint32_t, SidCount> by_sid_;

@@ -1,7 +1,7 @@
 #pragma once
-// AlertRecord: what a worker hands to the output stage for one rule match. Fixed size except
-// for the application-layer object of alerts on a transaction: the output stage looks up rule
-// metadata and formats EVE JSON off the hot path.
+// AlertRecord: what a worker hands to the output stage for one rule match, anomaly or ended
+// flow. Fixed size except for the application-layer object of alerts on a transaction: the
+// output stage looks up rule metadata and formats EVE JSON off the hot path.
 
 #include <array>
 #include <cstdint>
@@ -11,8 +11,23 @@
 
 namespace vigil::sensor {
 
+// Packet data in EVE alerts (outputs.eve.payload, payload-printable, payload-buffer-size,
+// packet; Suricata's eve-log alert options). Off by default: packet data is classified
+// confidential. The worker copies what is asked for into the record; the output stage
+// encodes it.
+struct EveAlertOptions {
+    bool payload = false;                 // `payload`: the payload, base64
+    bool payload_printable = false;       // `payload_printable`: printable bytes, others '.'
+    uint32_t payload_buffer_size = 4096;  // payload bytes kept at most (Suricata's 4kb)
+    bool packet = false;                  // `packet` (the frame, base64), `packet_info`
+    bool wants_payload() const { return payload || payload_printable; }
+};
+
 struct AlertRecord {
     uint64_t seq = 0;  // packet position in the input: output order across workers
+    // Raised by flows that the packet `seq`'s time expired (their streams' last alerts, their
+    // flow records): written before the packet's own records.
+    bool before_packet = false;
     // The rule that matched, by identity rather than by its place in one rule set, so that
     // a record in flight survives a rule swap. Unused for anomalies.
     uint32_t ruleset_id = 0;  // rules::RuleSet::id() of the set the rule matched in
@@ -26,6 +41,17 @@ struct AlertRecord {
     const char* anomaly_type = nullptr;
     const char* anomaly_event = nullptr;
     bool is_anomaly() const { return anomaly_event != nullptr; }
+    // A flow left the worker's table (outputs.eve.flow): EVE event_type "flow". The packet
+    // fields hold the flow's client-to-server tuple, the time its last packet; flow.reason
+    // and flow.state are static strings (Suricata's names).
+    const char* flow_reason = nullptr;
+    bool is_flow_end() const { return flow_reason != nullptr; }
+    const char* flow_state = nullptr;
+    const char* tcp_state = nullptr;  // TCP: Suricata's session state name
+    uint8_t tcp_flags_ts = 0;
+    uint8_t tcp_flags_tc = 0;
+    bool flow_dropped = false;  // IPS: the flow got the drop verdict (EVE flow.action "drop")
+    bool is_alert() const { return !is_anomaly() && !is_flow_end(); }
     int64_t ts_sec = 0;
     uint32_t ts_usec = 0;
     dataplane::IpAddr src{};
@@ -89,6 +115,11 @@ struct AlertRecord {
     uint8_t app_proto = 0;  // dataplane::app::AppProto of the flow (0 = unknown)
     std::string app_key;    // "http" / "dns" / "tls" for alerts on a transaction, else empty
     std::string app_json;   // that object, as JSON text
+    // EveAlertOptions: the payload (up to payload-buffer-size bytes) and the whole frame with
+    // its link type; empty when not configured, or when there is no packet (flow timeout).
+    std::string payload;
+    std::string packet;
+    uint16_t linktype = 0;
 };
 
 }  // namespace vigil::sensor

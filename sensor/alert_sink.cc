@@ -17,6 +17,8 @@ const char* record_type_name(RecordType t) {
             return "drop";
         case RecordType::Stats:
             return "stats";
+        case RecordType::Flow:
+            return "flow";
     }
     return "?";
 }

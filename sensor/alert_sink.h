@@ -16,8 +16,8 @@
 namespace vigil::sensor {
 
 // The EVE event_type of a record.
-enum class RecordType : uint8_t { Alert, Anomaly, Drop, Stats };
-const char* record_type_name(RecordType t);  // "alert", "anomaly", "drop", "stats"
+enum class RecordType : uint8_t { Alert, Anomaly, Drop, Stats, Flow };
+const char* record_type_name(RecordType t);  // "alert", "anomaly", "drop", "stats", "flow"
 
 class AlertSink {
 public:

@@ -479,9 +479,29 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
         if (const auto out = root["outputs"]) {
             c.check_keys(out, "outputs", {"eve", "zmq"});
             if (const auto eve = out["eve"]) {
-                c.check_keys(eve, "outputs.eve", {"path", "anomalies"});
+                c.check_keys(eve, "outputs.eve",
+                             {"path", "anomalies", "flow", "payload", "payload-printable",
+                              "payload-buffer-size", "packet"});
                 if (eve["anomalies"]) {
                     cfg.pipeline.anomalies = to_bool(c, eve["anomalies"], "outputs.eve.anomalies");
+                }
+                if (eve["flow"]) {
+                    cfg.pipeline.flow_records = to_bool(c, eve["flow"], "outputs.eve.flow");
+                }
+                if (eve["payload"]) {
+                    cfg.pipeline.eve_alert.payload =
+                        to_bool(c, eve["payload"], "outputs.eve.payload");
+                }
+                if (eve["payload-printable"]) {
+                    cfg.pipeline.eve_alert.payload_printable =
+                        to_bool(c, eve["payload-printable"], "outputs.eve.payload-printable");
+                }
+                if (eve["payload-buffer-size"]) {
+                    cfg.pipeline.eve_alert.payload_buffer_size = to_u32_bytes(
+                        c, eve["payload-buffer-size"], "outputs.eve.payload-buffer-size");
+                }
+                if (eve["packet"]) {
+                    cfg.pipeline.eve_alert.packet = to_bool(c, eve["packet"], "outputs.eve.packet");
                 }
                 if (eve["path"]) {
                     const auto p = eve["path"].as<std::string>();

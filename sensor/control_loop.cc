@@ -262,6 +262,7 @@ ControlLoop::ControlLoop(const LiveOptions& opts, const rules::RuleSetPtr& rules
     eve_.set_pcap_cnt(false);
     output_.set_enforcer(enforcer_.get());
     output_.set_packet_alert_max(cfg_.packet_alert_max);
+    output_.set_flow_records(cfg_.pipeline.flow_records);
 }
 
 void ControlLoop::drain() {

@@ -1,7 +1,10 @@
 #include "sensor/eve_writer.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 
+#include <algorithm>
+#include <array>
 #include <cinttypes>
 #include <ctime>
 
@@ -285,7 +288,7 @@ void EveWriter::emit(RecordType type, const std::string& json) {
 // Suricata's anomaly record: the packet's addresses, anomaly{type, event}.
 // The fields every packet-based record starts with: time, flow, position, event type,
 // addresses and ports, protocol.
-void EveWriter::begin_packet_record(const AlertRecord& a, const char* event_type) {
+void EveWriter::begin_packet_record(const AlertRecord& a, const char* event_type, bool pcap_cnt) {
     std::string& o = line_;
     std::string pbuf;
     o.clear();
@@ -294,7 +297,7 @@ void EveWriter::begin_packet_record(const AlertRecord& a, const char* event_type
     if (a.has_flow) {
         add_num(o, "flow_id", a.flow_id);
     }
-    if (pcap_cnt_) {
+    if (pcap_cnt_ && pcap_cnt) {
         add_num(o, "pcap_cnt", a.seq + 1);
     }
     add_kv(o, "event_type", event_type);
@@ -362,6 +365,158 @@ void EveWriter::write_anomaly(const AlertRecord& a) {
     emit(RecordType::Anomaly, o);
 }
 
+namespace {
+
+void add_vlan(std::string& o, const AlertRecord& a) {
+    if (a.vlan_count == 0) {
+        return;
+    }
+    o += "\"vlan\":[";
+    for (uint8_t i = 0; i < a.vlan_count && i < 2; ++i) {
+        if (i > 0) {
+            o += ',';
+        }
+        o += std::to_string(a.vlan[i]);
+    }
+    o += "],";
+}
+
+void add_app_proto(std::string& o, const AlertRecord& a) {
+    if (a.app_proto != 0) {
+        add_kv(o, "app_proto",
+               std::string(dataplane::app::app_proto_name(
+                   static_cast<dataplane::app::AppProto>(a.app_proto))));
+    }
+}
+
+void add_flow_counters(std::string& o, const AlertRecord& a) {
+    add_num(o, "pkts_toserver", a.pkts_toserver);
+    add_num(o, "pkts_toclient", a.pkts_toclient);
+    add_num(o, "bytes_toserver", a.bytes_toserver);
+    add_num(o, "bytes_toclient", a.bytes_toclient);
+    add_kv(o, "start", format_timestamp(a.flow_start_sec, a.flow_start_usec));
+}
+
+void add_bool(std::string& o, const char* key, bool v) {
+    o += '"';
+    o += key;
+    o += v ? "\":true," : "\":false,";
+}
+
+std::string hex_flags(uint8_t f) {
+    char buf[3];
+    std::snprintf(buf, sizeof(buf), "%02x", f);
+    return buf;
+}
+
+}  // namespace
+
+std::string base64(std::string_view bytes) {
+    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                      bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+    out.resize(out.size() - 1);  // the terminating NUL
+    return out;
+}
+
+std::string printable(std::string_view bytes) {
+    std::string out(bytes);
+    for (char& c : out) {
+        const auto u = static_cast<unsigned char>(c);
+        if (!(u >= 0x20 && u < 0x7f) && u != '\n' && u != '\r') {
+            c = '.';
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// libpcap's names of the link types Vigil decodes (EVE packet_info.linktype_name).
+const char* linktype_name(uint16_t dlt) {
+    switch (static_cast<dataplane::LinkType>(dlt)) {
+        case dataplane::LinkType::Null:
+            return "NULL";
+        case dataplane::LinkType::Ethernet:
+            return "EN10MB";
+        case dataplane::LinkType::Ppp:
+            return "PPP";
+        case dataplane::LinkType::PppHdlc:
+            return "PPP_HDLC";
+        case dataplane::LinkType::CHdlc:
+            return "C_HDLC";
+        case dataplane::LinkType::Raw:
+            return "RAW";
+        case dataplane::LinkType::Loop:
+            return "LOOP";
+        case dataplane::LinkType::LinuxSll:
+            return "LINUX_SLL";
+        case dataplane::LinkType::Ipv4:
+            return "IPV4";
+        case dataplane::LinkType::Ipv6:
+            return "IPV6";
+        case dataplane::LinkType::LinuxSll2:
+            return "LINUX_SLL2";
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+// Suricata's flow record: the flow's tuple (client to server), its counters and times, how
+// it ended; for TCP the flags each side sent and the session state.
+void EveWriter::write_flow(const AlertRecord& a, bool alerted) {
+    begin_packet_record(a, "flow", /*pcap_cnt=*/false);
+    std::string& o = line_;
+    add_vlan(o, a);
+    if (!sensor_id_.empty()) {
+        add_kv(o, "host", sensor_id_);
+    }
+    add_app_proto(o, a);
+    o += "\"flow\":{";
+    add_flow_counters(o, a);
+    add_kv(o, "end", format_timestamp(a.ts_sec, a.ts_usec));
+    add_num(o, "age", static_cast<uint64_t>(std::max<int64_t>(0, a.ts_sec - a.flow_start_sec)));
+    add_kv(o, "state", a.flow_state);
+    add_kv(o, "reason", a.flow_reason);
+    add_bool(o, "alerted", alerted);
+    if (a.flow_dropped) {
+        add_kv(o, "action", "drop");
+    }
+    close_obj(o);
+    o += ',';
+    if (a.ip_proto == dataplane::kProtoTcp) {
+        const uint8_t all = a.tcp_flags_ts | a.tcp_flags_tc;
+        o += "\"tcp\":{";
+        add_kv(o, "tcp_flags", hex_flags(all));
+        add_kv(o, "tcp_flags_ts", hex_flags(a.tcp_flags_ts));
+        add_kv(o, "tcp_flags_tc", hex_flags(a.tcp_flags_tc));
+        // Only the flags seen, as Suricata writes them.
+        static constexpr std::array<std::pair<const char*, uint8_t>, 8> kFlags{{
+            {"syn", dataplane::kTcpSyn},
+            {"fin", dataplane::kTcpFin},
+            {"rst", dataplane::kTcpRst},
+            {"psh", dataplane::kTcpPsh},
+            {"ack", dataplane::kTcpAck},
+            {"urg", dataplane::kTcpUrg},
+            {"ecn", dataplane::kTcpEce},
+            {"cwr", dataplane::kTcpCwr},
+        }};
+        for (const auto& [name, bit] : kFlags) {
+            if ((all & bit) != 0) {
+                add_bool(o, name, true);
+            }
+        }
+        if (a.tcp_state != nullptr) {
+            add_kv(o, "state", a.tcp_state);
+        }
+        close_obj(o);
+        o += ',';
+    }
+    close_obj(o);
+    emit(RecordType::Flow, o);
+}
+
 void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked,
                             const char* verdict) {
     begin_packet_record(a, "alert");
@@ -370,16 +525,7 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
         add_num(o, "icmp_type", a.icmp_type);
         add_num(o, "icmp_code", a.icmp_code);
     }
-    if (a.vlan_count > 0) {
-        o += "\"vlan\":[";
-        for (uint8_t i = 0; i < a.vlan_count && i < 2; ++i) {
-            if (i > 0) {
-                o += ',';
-            }
-            o += std::to_string(a.vlan[i]);
-        }
-        o += "],";
-    }
+    add_vlan(o, a);
     add_pkt_src(o, a);
     if (a.has_flow) {
         add_kv(o, "direction", a.dir == dataplane::FlowDir::ToServer ? "to_server" : "to_client");
@@ -435,11 +581,7 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
     }
     close_obj(o);
     o += ',';
-    if (a.app_proto != 0) {
-        add_kv(o, "app_proto",
-               std::string(dataplane::app::app_proto_name(
-                   static_cast<dataplane::app::AppProto>(a.app_proto))));
-    }
+    add_app_proto(o, a);
     if (!a.app_key.empty() && !a.app_json.empty()) {
         o += '"';
         o += a.app_key;
@@ -449,16 +591,31 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
     }
     if (a.has_flow) {
         o += "\"flow\":{";
-        add_num(o, "pkts_toserver", a.pkts_toserver);
-        add_num(o, "pkts_toclient", a.pkts_toclient);
-        add_num(o, "bytes_toserver", a.bytes_toserver);
-        add_num(o, "bytes_toclient", a.bytes_toclient);
-        add_kv(o, "start", format_timestamp(a.flow_start_sec, a.flow_start_usec));
+        add_flow_counters(o, a);
         add_kv(o, "src_ip", format_ip(a.flow_src));
         add_kv(o, "dest_ip", format_ip(a.flow_dst));
         if (a.has_ports) {
             add_num(o, "src_port", a.flow_sport);
             add_num(o, "dest_port", a.flow_dport);
+        }
+        close_obj(o);
+        o += ',';
+    }
+    // Packet data, when configured (Suricata's eve-log alert payload / packet options).
+    if (!a.payload.empty()) {
+        if (alert_opts_.payload) {
+            add_kv(o, "payload", base64(a.payload));
+        }
+        if (alert_opts_.payload_printable) {
+            add_kv(o, "payload_printable", printable(a.payload));
+        }
+    }
+    if (alert_opts_.packet && !a.packet.empty()) {
+        add_kv(o, "packet", base64(a.packet));
+        o += "\"packet_info\":{";
+        add_num(o, "linktype", a.linktype);
+        if (const char* name = linktype_name(a.linktype); name != nullptr) {
+            add_kv(o, "linktype_name", name);
         }
         close_obj(o);
         o += ',';

@@ -43,6 +43,9 @@ public:
     void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked,
                      const char* verdict = nullptr);
     void write_anomaly(const AlertRecord& a);
+    // event_type "flow": a flow that ended (AlertRecord::is_flow_end), Suricata's flow record;
+    // `alerted`: an alert of the flow was written (after thresholds).
+    void write_flow(const AlertRecord& a, bool alerted);
     // event_type "drop": the packet a drop/reject rule blocked (IPS).
     void write_drop(const AlertRecord& a);
     void write_stats(const SensorCounters& c, int64_t ts_sec, uint32_t ts_usec);
@@ -55,10 +58,13 @@ public:
     // `pcap_cnt` (the packet's position in the input) is written by replay; live capture
     // has no such position and leaves it out, as Suricata does.
     void set_pcap_cnt(bool on) { pcap_cnt_ = on; }
+    // Which packet data alerts show (the records carry what the workers copied for them).
+    void set_alert_options(const EveAlertOptions& o) { alert_opts_ = o; }
 
 private:
     void emit(RecordType type, const std::string& json);
-    void begin_packet_record(const AlertRecord& a, const char* event_type);
+    // pcap_cnt: written when the writer writes it at all and the record is about a packet.
+    void begin_packet_record(const AlertRecord& a, const char* event_type, bool pcap_cnt = true);
 
     std::string sensor_id_;
     std::vector<std::unique_ptr<AlertSink>> owned_;
@@ -66,6 +72,7 @@ private:
     std::string line_;
     uint64_t records_ = 0;
     bool pcap_cnt_ = true;
+    EveAlertOptions alert_opts_{};
 };
 
 // Helpers shared with tests.
@@ -76,5 +83,8 @@ void json_escape(std::string& out, const std::string& s);
 // that are not UTF-8 never throw: they were rendered by the parsers as Suricata does ("\xHH").
 std::string eve_object_text(const nlohmann::ordered_json& j);
 const char* proto_name(uint8_t ip_proto, std::string& buf);  // "TCP", "UDP", "ICMP", "17"...
+std::string base64(std::string_view bytes);                  // standard alphabet, padded
+// Suricata's payload_printable: printable ASCII, CR and LF as they are, anything else '.'.
+std::string printable(std::string_view bytes);
 
 }  // namespace vigil::sensor

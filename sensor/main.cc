@@ -266,7 +266,11 @@ struct ReplayArgs {
     bool stats = false;
     bool no_progress = false;
     bool init_errors_fatal = false;
-    std::vector<std::string> sets;  // --set key=value
+    bool eve_flow = false;               // --eve-flow
+    bool eve_payload = false;            // --eve-payload
+    bool eve_payload_printable = false;  // --eve-payload-printable
+    bool eve_packet = false;             // --eve-packet
+    std::vector<std::string> sets;       // --set key=value
 };
 
 int cmd_replay(const ReplayArgs& a) {
@@ -356,6 +360,13 @@ int cmd_replay(const ReplayArgs& a) {
     opts.collect_alerts = !expects.empty();
     opts.pipeline = cfg.pipeline;
     opts.pipeline.ips = opts.ips;
+    // The flags switch records on over --config; they never switch one off.
+    opts.pipeline.flow_records = opts.pipeline.flow_records || a.eve_flow;
+    sensor::EveAlertOptions& ea = opts.pipeline.eve_alert;
+    ea.payload = ea.payload || a.eve_payload;
+    ea.payload_printable = ea.payload_printable || a.eve_payload_printable;
+    ea.packet = ea.packet || a.eve_packet;
+    (*eve)->set_alert_options(ea);
     std::unique_ptr<sensor::Enforcer> enforcer;
     if (a.nft) {
         if (!opts.ips) {
@@ -794,6 +805,7 @@ int cmd_run(const RunArgs& a) {
             std::move(*set),        std::move(in->vars),         report.loaded,
             report.rejected.size(), std::move(in->pack_version), std::move(in->pack_digest)};
     };
+    (*eve)->set_alert_options(cfg.pipeline.eve_alert);
     auto res = sensor::run_live(opts, std::move(*rs), inputs->vars, **eve);
     dataplane::dpdk::cleanup_eal();
     save_datasets(*datasets);
@@ -901,6 +913,17 @@ static int run(int argc, char** argv) {
                      "stop (exit 2) when any rule is rejected, as engine.init-failure-fatal in "
                      "--config; by default the other rules load and the rejections are listed");
     replay->add_flag("--no-progress", ra.no_progress, "no progress line on stderr");
+    replay->add_flag("--eve-flow", ra.eve_flow,
+                     "write an EVE flow record for every flow when it ends (as outputs.eve.flow "
+                     "in --config)");
+    replay->add_flag("--eve-payload", ra.eve_payload,
+                     "alerts carry the packet payload, base64 (outputs.eve.payload; packet data "
+                     "is confidential)");
+    replay->add_flag("--eve-payload-printable", ra.eve_payload_printable,
+                     "alerts carry the payload's printable bytes (outputs.eve.payload-printable)");
+    replay->add_flag("--eve-packet", ra.eve_packet,
+                     "alerts carry the whole frame, base64, and its link type "
+                     "(outputs.eve.packet)");
     replay
         ->add_option("--set", ra.sets,
                      "KEY=VALUE: a Suricata engine setting (repeatable); an unknown key is an "

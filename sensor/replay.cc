@@ -202,6 +202,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     AlertOutput output(rules, vars, eve, opts.ips, /*only_enforced=*/false);
     output.set_enforcer(opts.enforcer);
     output.set_packet_alert_max(opts.packet_alert_max);
+    output.set_flow_records(opts.pipeline.flow_records);
     std::vector<AlertRecord> merged;
     uint64_t total_bytes = 0;
     for (const auto& p : opts.pcaps) {
@@ -224,16 +225,25 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
         for (auto& b : t->batches) {
             merged.insert(merged.end(), b.alerts.begin(), b.alerts.end());
         }
-        std::stable_sort(merged.begin(), merged.end(),
-                         [](const AlertRecord& a, const AlertRecord& b) {
-                             if (a.seq != b.seq) {
-                                 return a.seq < b.seq;
-                             }
-                             if (a.is_anomaly() != b.is_anomaly()) {
-                                 return a.is_anomaly();  // the anomaly, then the alerts
-                             }
-                             return a.rule_order < b.rule_order;
-                         });
+        // Per packet: what the flows its time expired raised, then its anomalies, its alerts
+        // in rule order, and the flows that ended on it (after the alerts their streams'
+        // flush raised), by flow id.
+        auto rank = [](const AlertRecord& r) {
+            return r.is_anomaly() ? 0 : r.is_flow_end() ? 2 : 1;
+        };
+        std::stable_sort(
+            merged.begin(), merged.end(), [&](const AlertRecord& a, const AlertRecord& b) {
+                if (a.seq != b.seq) {
+                    return a.seq < b.seq;
+                }
+                if (a.before_packet != b.before_packet) {
+                    return a.before_packet;
+                }
+                if (rank(a) != rank(b)) {
+                    return rank(a) < rank(b);
+                }
+                return a.is_flow_end() ? a.flow_id < b.flow_id : a.rule_order < b.rule_order;
+            });
         for (const auto& a : merged) {
             const auto w = output.write(a);
             if (w.rule == nullptr) {

@@ -20,7 +20,7 @@ Worker::Worker(uint32_t id, const PipelineConfig& config)
       app_(config.app),
       defrag_(config.defrag),
       flows_(config.flows) {
-    flows_.set_on_remove([this](Flow& f) { on_flow_removed(f); });
+    flows_.set_on_remove([this](Flow& f, dataplane::FlowEnd why) { on_flow_removed(f, why); });
     ips_ = config.ips;
 }
 
@@ -75,7 +75,11 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
         Packet& pkt = pkts[i];
         ++stats_.packets;
         last_seq_ = pkt.seq;
+        const size_t expired_from = out.size();
         flows_.expire(pkt.ts_sec);
+        for (size_t k = expired_from; k < out.size(); ++k) {
+            out[k].before_packet = true;
+        }
         drop_hit_ = false;
         drop_flow_ = false;
         reject_hit_ = false;
@@ -177,7 +181,7 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
         }
     }
     // A packet's alerts in rule evaluation order, as Suricata sorts them before it applies
-    // packet-alert-max (anomaly records keep their place).
+    // packet-alert-max (anomaly and flow records keep their place).
     if (out.size() - first > 1) {
         sort_alerts(out, first);
     }
@@ -187,7 +191,7 @@ void Worker::sort_alerts(std::vector<AlertRecord>& out, size_t first) {
     bool sorted = true;
     uint32_t last = 0;
     for (size_t i = first; i < out.size(); ++i) {
-        if (!out[i].is_anomaly()) {
+        if (out[i].is_alert()) {
             sorted = sorted && out[i].rule_order >= last;
             last = out[i].rule_order;
         }
@@ -200,7 +204,7 @@ void Worker::sort_alerts(std::vector<AlertRecord>& out, size_t first) {
     pos.clear();
     alerts.clear();
     for (size_t i = first; i < out.size(); ++i) {
-        if (!out[i].is_anomaly()) {
+        if (out[i].is_alert()) {
             pos.push_back(i);
             alerts.push_back(std::move(out[i]));
         }
@@ -253,12 +257,124 @@ void Worker::app_events(std::span<const app::AppEvent> events, const Packet& pkt
     }
 }
 
-// A flow leaves the table (timeout, eviction, end of input): its streams end. The alerts are
-// attributed to a packet rebuilt from the flow (its last direction's endpoints, last time).
-void Worker::on_flow_removed(Flow& flow) {
-    if (removal_out_ == nullptr || !flow.tcp || !config_.stream_enabled) {
+// A flow leaves the table (timeout, eviction, end of input): its streams end, then its flow
+// record (when configured) follows the alerts that raised.
+void Worker::on_flow_removed(Flow& flow, dataplane::FlowEnd why) {
+    if (removal_out_ == nullptr) {
         return;
     }
+    if (flow.tcp && config_.stream_enabled) {
+        end_streams(flow);
+    }
+    if (config_.flow_records) {
+        flow_record(flow, why, *removal_out_);
+    }
+}
+
+namespace {
+
+const char* flow_state_name(const Flow& f) {
+    using dataplane::TcpState;
+    if (f.key.proto == dataplane::kProtoTcp) {
+        switch (f.tcp_state) {
+            case TcpState::SynSent:
+            case TcpState::SynRecv:
+                return "new";
+            case TcpState::Established:
+            case TcpState::Closing:
+                return "established";
+            case TcpState::Closed:
+                return "closed";
+            case TcpState::None:  // picked up midstream
+                break;
+        }
+    }
+    return f.reply_seen ? "established" : "new";
+}
+
+// Suricata's TCP session state names, as far as the flow table follows the session.
+const char* tcp_state_name(const Flow& f) {
+    using dataplane::TcpState;
+    switch (f.tcp_state) {
+        case TcpState::None:
+            return "none";
+        case TcpState::SynSent:
+            return "syn_sent";
+        case TcpState::SynRecv:
+            return "syn_recv";
+        case TcpState::Established:
+            return "established";
+        case TcpState::Closing:  // one FIN: from the client the client waits, else the server
+            return f.fin_toserver ? "fin_wait1" : "close_wait";
+        case TcpState::Closed:
+            return "closed";
+    }
+    return "none";
+}
+
+// The flow's identity, counters, start and protocol, as alerts and flow records show them.
+void fill_flow(AlertRecord& a, const Flow& f) {
+    a.has_flow = true;
+    a.flow_id = f.flow_id;
+    a.pkts_toserver = f.pkts_toserver;
+    a.pkts_toclient = f.pkts_toclient;
+    a.bytes_toserver = f.bytes_toserver;
+    a.bytes_toclient = f.bytes_toclient;
+    a.flow_start_sec = f.start_sec;
+    a.flow_start_usec = f.start_usec;
+    a.app_proto = f.app_proto;
+}
+
+const char* flow_reason_name(dataplane::FlowEnd why) {
+    switch (why) {
+        case dataplane::FlowEnd::Timeout:
+            return "timeout";
+        case dataplane::FlowEnd::Evicted:
+        case dataplane::FlowEnd::Reused:
+            return "forced";
+        case dataplane::FlowEnd::Flush:
+            return "shutdown";
+    }
+    return "shutdown";
+}
+
+}  // namespace
+
+void Worker::flow_record(const Flow& flow, dataplane::FlowEnd why,
+                         std::vector<AlertRecord>& out) const {
+    AlertRecord& a = out.emplace_back();
+    const bool client_lo = flow.key.addr_lo == flow.client && flow.key.port_lo == flow.client_port;
+    a.seq = last_seq_;
+    a.ts_sec = flow.last_sec;
+    a.ts_usec = flow.last_usec;
+    a.src = flow.client;
+    a.sport = flow.client_port;
+    a.dst = client_lo ? flow.key.addr_hi : flow.key.addr_lo;
+    a.dport = client_lo ? flow.key.port_hi : flow.key.port_lo;
+    a.ip_proto = flow.key.proto;
+    a.has_ports = flow.key.proto == dataplane::kProtoTcp || flow.key.proto == dataplane::kProtoUdp;
+    if (flow.key.vlan != 0) {
+        a.vlan_count = 1;
+        a.vlan[0] = flow.key.vlan;
+    }
+    fill_flow(a, flow);
+    a.flow_src = a.src;
+    a.flow_dst = a.dst;
+    a.flow_sport = a.sport;
+    a.flow_dport = a.dport;
+    a.flow_reason = flow_reason_name(why);
+    a.flow_state = flow_state_name(flow);
+    if (flow.key.proto == dataplane::kProtoTcp) {
+        a.tcp_state = tcp_state_name(flow);
+        a.tcp_flags_ts = flow.tcp_flags_ts;
+        a.tcp_flags_tc = flow.tcp_flags_tc;
+    }
+    a.flow_dropped = flow.drop;
+}
+
+// The flow's streams end: what they held back is inspected. The alerts are attributed to a
+// packet rebuilt from the flow (its last direction's endpoints, last time).
+void Worker::end_streams(Flow& flow) {
     static constexpr std::array<uint8_t, 20> kNoHeader{};
     for (FlowDir dir : {FlowDir::ToServer, FlowDir::ToClient}) {
         Packet p;
@@ -364,20 +480,25 @@ void fill_record(AlertRecord& a, const Packet& pkt, const Flow* flow) {
     }
     a.dir = pkt.dir;
     if (flow != nullptr) {
-        a.has_flow = true;
-        a.flow_id = flow->flow_id;
-        a.pkts_toserver = flow->pkts_toserver;
-        a.pkts_toclient = flow->pkts_toclient;
-        a.bytes_toserver = flow->bytes_toserver;
-        a.bytes_toclient = flow->bytes_toclient;
-        a.flow_start_sec = flow->start_sec;
-        a.flow_start_usec = flow->start_usec;
+        fill_flow(a, *flow);
         const bool from_client = pkt.dir == FlowDir::ToServer;
         a.flow_src = from_client ? pkt.src : pkt.dst;
         a.flow_dst = from_client ? pkt.dst : pkt.src;
         a.flow_sport = from_client ? pkt.sport : pkt.dport;
         a.flow_dport = from_client ? pkt.dport : pkt.sport;
-        a.app_proto = flow->app_proto;
+    }
+}
+
+// Packet data for the EVE alert, only when configured (it is confidential): an allocation
+// per alert, like the transaction object's text.
+void copy_packet_data(AlertRecord& a, const Packet& pkt, const EveAlertOptions& o) {
+    if (o.wants_payload() && pkt.payload != nullptr && pkt.payload_len != 0) {
+        const size_t n = std::min<size_t>(pkt.payload_len, o.payload_buffer_size);
+        a.payload.assign(reinterpret_cast<const char*>(pkt.payload), n);
+    }
+    if (o.packet && pkt.data != nullptr && pkt.cap_len != 0) {
+        a.packet.assign(reinterpret_cast<const char*>(pkt.data), pkt.cap_len);
+        a.linktype = static_cast<uint16_t>(pkt.link);
     }
 }
 
@@ -388,6 +509,7 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
     for (uint32_t ri : hits) {  // output: records, formatted by the output stage
         AlertRecord& a = out.emplace_back();
         fill_record(a, pkt, flow);
+        copy_packet_data(a, pkt, config_.eve_alert);
         const rules::RuleSet& rs = matcher_->rules();
         const rules::Rule& r = rs.rule(ri);
         a.ruleset_id = rs.id();

@@ -33,6 +33,11 @@ struct PipelineConfig {
     // EVE anomaly records for evasion signals: TCP retransmission with different data,
     // reassembly gaps, overlapping fragments with different data.
     bool anomalies = true;
+    // EVE flow records (outputs.eve.flow): each flow leaving the table (timeout, eviction,
+    // TCP port reuse, end of input or run) becomes a record for the output stage.
+    bool flow_records = false;
+    // Packet data copied into alert records (outputs.eve.payload, packet, ...).
+    EveAlertOptions eve_alert{};
     // IPS verdicts: a packet matching a drop/reject rule gets Packet::drop, and so does every
     // later packet of its flow (Suricata's flow drop), without inspection.
     bool ips = false;
@@ -112,7 +117,10 @@ private:
               std::vector<AlertRecord>& out);
     void anomaly(const dataplane::Packet& pkt, const dataplane::Flow* flow, const char* type,
                  const char* event, std::vector<AlertRecord>& out);
-    void on_flow_removed(dataplane::Flow& flow);
+    void on_flow_removed(dataplane::Flow& flow, dataplane::FlowEnd why);
+    void end_streams(dataplane::Flow& flow);
+    void flow_record(const dataplane::Flow& flow, dataplane::FlowEnd why,
+                     std::vector<AlertRecord>& out) const;
     void update_body_needs();
     // A packet's alerts put in rule evaluation order (anomaly records stay in place).
     void sort_alerts(std::vector<AlertRecord>& out, size_t first);

@@ -243,7 +243,7 @@ TEST(FlowTableTest, EvictsLeastRecentlyUsedWhenFull) {
     cfg.capacity = 3;
     FlowTable t(cfg);
     std::vector<uint16_t> removed_ports;
-    t.set_on_remove([&](const Flow& f) { removed_ports.push_back(f.client_port); });
+    t.set_on_remove([&](const Flow& f, FlowEnd) { removed_ports.push_back(f.client_port); });
     for (uint16_t port = 1; port <= 3; ++port) {
         Packet p = udp_pkt(kClient, port, kServer, 53, 10 + port);
         t.lookup(p);
@@ -267,6 +267,61 @@ TEST(FlowTableTest, EvictsLeastRecentlyUsedWhenFull) {
     EXPECT_EQ(t.lookup(p2)->pkts_toserver, 1U);
     EXPECT_EQ(t.stats().evicted, 2U);
     EXPECT_EQ(removed_ports[1], 3);
+}
+
+// What an EVE flow record reports: the TCP flags of each direction, the time of the latest
+// packet (not moved back by an earlier one), and why the flow ended.
+TEST(FlowTableTest, KeepsFlagsPerDirectionEndTimeAndEndReason) {
+    FlowTableConfig cfg;
+    cfg.capacity = 2;
+    cfg.timeouts.udp_new = 30;
+    FlowTable t(cfg);
+    std::vector<std::pair<uint16_t, FlowEnd>> ended;
+    t.set_on_remove([&](const Flow& f, FlowEnd why) {
+        ended.emplace_back(f.client_port, why);
+        if (f.key.proto == kProtoTcp && f.pkts_toserver == 3) {  // the first connection
+            EXPECT_EQ(f.tcp_flags_ts, kTcpSyn | kTcpAck | kTcpFin);
+            EXPECT_EQ(f.tcp_flags_tc, kTcpSyn | kTcpAck | kTcpFin);
+            EXPECT_EQ(f.last_sec, 103);
+            EXPECT_EQ(f.last_usec, 7U);
+        }
+    });
+    Packet syn = c2s(kTcpSyn, 100);
+    t.lookup(syn);
+    Packet sa = s2c(kTcpSyn | kTcpAck, 101);
+    t.lookup(sa);
+    Packet ack = c2s(kTcpAck, 102);
+    t.lookup(ack);
+    Packet fin1 = c2s(kTcpFin | kTcpAck, 103);
+    fin1.ts_usec = 7;
+    t.lookup(fin1);
+    Packet late = s2c(kTcpFin | kTcpAck, 102);  // captured out of order: earlier time
+    Flow* f = t.lookup(late);
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->tcp_state, TcpState::Closed);
+    EXPECT_EQ(f->last_sec, 103);
+    // A new SYN on the closed 5-tuple ends the old flow: Reused.
+    Packet again = c2s(kTcpSyn, 104);
+    t.lookup(again);
+    ASSERT_EQ(ended.size(), 1U);
+    EXPECT_EQ(ended[0].second, FlowEnd::Reused);
+    // The table holds 2: a second UDP flow evicts the least recently used one.
+    Packet u1 = udp_pkt(kClient, 1, kServer, 53, 105);
+    t.lookup(u1);
+    Packet u2 = udp_pkt(kClient, 2, kServer, 53, 106);
+    t.lookup(u2);
+    ASSERT_EQ(ended.size(), 2U);
+    EXPECT_EQ(ended[1].second, FlowEnd::Evicted);
+    t.expire(106 + 31);  // both UDP flows idle past their 30 s
+    ASSERT_EQ(ended.size(), 4U);
+    EXPECT_EQ(ended[2].second, FlowEnd::Timeout);
+    EXPECT_EQ(ended[3].second, FlowEnd::Timeout);
+    const size_t before = ended.size();
+    Packet u3 = udp_pkt(kClient, 3, kServer, 53, 200);
+    t.lookup(u3);
+    t.flush();
+    ASSERT_EQ(ended.size(), before + 1);
+    EXPECT_EQ(ended.back().second, FlowEnd::Flush);
 }
 
 TEST(FlowTableTest, EvictionWorksAcrossTimeoutClasses) {
@@ -294,7 +349,7 @@ TEST(FlowTableTest, ExpiresByPerStateTimeout) {
     cfg.timeouts.udp_established = 300;
     FlowTable t(cfg);
     size_t removed = 0;
-    t.set_on_remove([&](const Flow&) { ++removed; });
+    t.set_on_remove([&](const Flow&, FlowEnd) { ++removed; });
 
     // Established TCP at t=100 (oldest activity), then a closed TCP flow and a one-way UDP
     // flow with short timeouts that are more recent: they must not hide behind it.
@@ -364,7 +419,7 @@ TEST(FlowTableTest, ExpireRunsAtMostOncePerSecond) {
 TEST(FlowTableTest, TcpReuseAfterRst) {
     FlowTable t;
     std::vector<uint64_t> removed_ids;
-    t.set_on_remove([&](const Flow& f) { removed_ids.push_back(f.flow_id); });
+    t.set_on_remove([&](const Flow& f, FlowEnd) { removed_ids.push_back(f.flow_id); });
     Packet p = c2s(kTcpSyn, 100);
     Flow* f = t.lookup(p);
     const uint64_t first_id = f->flow_id;
@@ -425,7 +480,7 @@ TEST(FlowTableTest, FlowIdDeterministicAndBelow2To53) {
 TEST(FlowTableTest, FlushRemovesEverything) {
     FlowTable t;
     size_t removed = 0;
-    t.set_on_remove([&](const Flow&) { ++removed; });
+    t.set_on_remove([&](const Flow&, FlowEnd) { ++removed; });
     for (uint16_t port = 1; port <= 10; ++port) {
         Packet p = udp_pkt(kClient, port, kServer, 53, 1);
         t.lookup(p);
@@ -447,7 +502,7 @@ TEST(FlowTableTest, ManyFlowsChurnKeepsTableConsistent) {
     cfg.timeouts.udp_new = 3;
     FlowTable t(cfg);
     uint64_t removed = 0;
-    t.set_on_remove([&](const Flow&) { ++removed; });
+    t.set_on_remove([&](const Flow&, FlowEnd) { ++removed; });
     for (int i = 0; i < 5000; ++i) {
         const uint16_t port = static_cast<uint16_t>(i % 300);
         Packet p = udp_pkt(kClient, port, kServer, 53, i / 50);
