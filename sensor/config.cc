@@ -480,13 +480,17 @@ Result<SensorConfig> load_sensor_config(const std::string& path) {
             c.check_keys(out, "outputs", {"eve", "zmq"});
             if (const auto eve = out["eve"]) {
                 c.check_keys(eve, "outputs.eve",
-                             {"path", "anomalies", "flow", "payload", "payload-printable",
-                              "payload-buffer-size", "packet"});
+                             {"path", "anomalies", "flow", "stats-interval-s", "payload",
+                              "payload-printable", "payload-buffer-size", "packet"});
                 if (eve["anomalies"]) {
                     cfg.pipeline.anomalies = to_bool(c, eve["anomalies"], "outputs.eve.anomalies");
                 }
                 if (eve["flow"]) {
                     cfg.pipeline.flow_records = to_bool(c, eve["flow"], "outputs.eve.flow");
+                }
+                if (eve["stats-interval-s"]) {
+                    cfg.stats_interval_s =
+                        to_u32(c, eve["stats-interval-s"], "outputs.eve.stats-interval-s");
                 }
                 if (eve["payload"]) {
                     cfg.pipeline.eve_alert.payload =

@@ -45,6 +45,8 @@ struct SensorConfig {
     std::string rules_cache;
     // outputs
     std::string eve_path = "/var/log/vigil/eve.json";
+    // outputs.eve.stats-interval-s: `run` writes a stats record this often (0: at the end only).
+    uint32_t stats_interval_s = 0;
     // ZeroMQ to vigil-mgmtd: on when the endpoint is set (DESIGN.md §4).
     std::string zmq_endpoint;
     int zmq_line = 0;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <mutex>
 #include <thread>
 
 #include "common/clock.h"
@@ -358,6 +359,10 @@ std::string ControlLoop::run() {
     uint64_t last_total = 0;
     int64_t last_change = mono_ns();
     int64_t last_flush = last_change;
+    // outputs.eve.stats-interval-s: the first record one interval after the start.
+    const int64_t started = last_change;
+    const int64_t stats_ns = static_cast<int64_t>(cfg_.stats_interval_s) * 1000000000;
+    int64_t last_stats = started;
     int64_t last_progress = 0;
     const int64_t idle_ns = static_cast<int64_t>(cfg_.exit_on_idle_ms) * 1000000;
     const bool progress = opts_.progress && isatty(fileno(log_)) != 0;
@@ -393,6 +398,10 @@ std::string ControlLoop::run() {
         if (ping_ns > 0 && now - last_ping >= ping_ns && workers_alive(now, ping_ns)) {
             last_ping = now;
             systemd::notify("WATCHDOG=1");
+        }
+        if (stats_ns > 0 && now - last_stats >= stats_ns) {
+            last_stats = now;
+            write_stats(now - started);
         }
         if (now - last_flush > 1000000000) {
             last_flush = now;
@@ -437,6 +446,18 @@ void ControlLoop::drain_until_done() {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+}
+
+// A periodic EVE stats record: the control thread's snapshot plus each worker's pipeline
+// counters as it last published them (at most a second old), totals since the start.
+void ControlLoop::write_stats(int64_t uptime_ns) {
+    SensorCounters c = snapshot();
+    for (const auto& ctx : ctxs_) {
+        std::lock_guard lk(ctx->published_mu);
+        ctx->published.add_to(c);
+    }
+    c.seconds = static_cast<double>(uptime_ns) / 1e9;
+    eve_.write_stats(c, static_cast<int64_t>(std::time(nullptr)), 0);
 }
 
 // The counters for vigil-mgmtd's heartbeats (the transport adds its spool fields and sends

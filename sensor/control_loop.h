@@ -2,8 +2,9 @@
 // The control thread of `run`. It owns the output stage (AlertOutput, and through the
 // EveWriter its sinks), the enforcer and the watchdog; it takes the signals (SIGTERM/SIGINT
 // stop, SIGUSR1 prints the counters, SIGHUP reloads the rules), drains the workers' alert
-// rings, flushes the output about once a second, hands vigil-mgmtd's link a heartbeat every
-// second, shows progress, and decides when the run ends.
+// rings, flushes the output about once a second, writes an EVE stats record every
+// outputs.eve.stats-interval-s, hands vigil-mgmtd's link a heartbeat every second, shows
+// progress, and decides when the run ends.
 //
 // A reload: a helper thread loads and compiles the rules and builds one Matcher per worker
 // (nothing of it on a worker); a set that fails to load is refused and the running one keeps
@@ -65,6 +66,7 @@ private:
     void watchdog(int64_t now);
     bool workers_alive(int64_t now, int64_t limit_ns) const;
     void heartbeat();
+    void write_stats(int64_t uptime_ns);
 
     const LiveOptions& opts_;
     const SensorConfig& cfg_;

@@ -47,7 +47,8 @@ struct WorkerCounters {
 // (and the heartbeats to mgmtd) all read this. Summed over workers by the caller. While a
 // live run goes on, a snapshot holds what the control thread can read without stopping the
 // workers (packets, ports, workers, alerts); the per-worker pipeline counters (flows,
-// streams, defrag, app layer) are added when the workers have returned.
+// streams, defrag, app layer) are added when the workers have returned, or, for a periodic
+// EVE stats record, as the workers last published them.
 struct SensorCounters {
     uint64_t packets = 0;
     uint64_t bytes = 0;
@@ -89,6 +90,31 @@ struct SensorCounters {
     int64_t last_reload_sec = 0;   // wall clock of the last swap; 0: none
     int64_t max_switch_ns = 0;     // the longest a worker was held by a switch
     std::map<uint32_t, uint64_t> packets_by_ruleset;  // packets each rule set inspected
+};
+
+// A worker's own pipeline counters: what only the worker may read while it runs. Added into a
+// SensorCounters when the workers have returned; live capture also publishes a copy about once
+// a second (WorkerCtx) for the periodic EVE stats record.
+struct PipelineCounters {
+    dataplane::DecodeStats decode{};
+    dataplane::FlowStats flows{};
+    dataplane::StreamStats stream{};
+    dataplane::DefragStats defrag{};
+    dataplane::app::AppStats app{};
+    uint64_t datagrams = 0;
+    uint64_t dropped = 0;
+    uint64_t dropped_flow = 0;
+
+    void add_to(SensorCounters& c) const {
+        c.decode += decode;
+        c.flows += flows;
+        c.stream += stream;
+        c.defrag += defrag;
+        c.app += app;
+        c.datagrams += datagrams;
+        c.dropped += dropped;
+        c.dropped_flow += dropped_flow;
+    }
 };
 
 }  // namespace vigil::sensor

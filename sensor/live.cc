@@ -88,16 +88,8 @@ Result<LiveResult> run_live(const LiveOptions& opts, rules::RuleSetPtr rules,
         res.counters.workers[i].active_seconds =
             static_cast<double>(ctxs[i]->last_rx_ns - ctxs[i]->first_rx_ns) / 1e9;
     }
-    for (auto& c : ctxs) {
-        const Worker& w = *c->worker;
-        res.counters.decode += c->decode;
-        res.counters.flows += w.flow_stats();
-        res.counters.stream += w.stream_stats();
-        res.counters.defrag += w.defrag_stats();
-        res.counters.app += w.app_stats();
-        res.counters.datagrams += w.stats().datagrams;
-        res.counters.dropped += w.stats().dropped;
-        res.counters.dropped_flow += w.stats().dropped_flow;
+    for (const auto& c : ctxs) {
+        pipeline_counters(*c).add_to(res.counters);
     }
     ctxs.clear();  // queues hold mbufs from the ports' pools: release them first
     if (cap.dpdk_ports) {

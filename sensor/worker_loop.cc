@@ -76,7 +76,30 @@ void switch_matcher(WorkerCtx& c) {
     c.retired_matcher.store(old.release(), std::memory_order_release);
 }
 
+// Once a second, off the per-packet path; skipped (never waited for) while the control
+// thread is copying the last one.
+void publish_counters(WorkerCtx& c) {
+    std::unique_lock lk(c.published_mu, std::try_to_lock);
+    if (lk.owns_lock()) {
+        c.published = pipeline_counters(c);
+    }
+}
+
 }  // namespace
+
+PipelineCounters pipeline_counters(const WorkerCtx& c) {
+    const Worker& w = *c.worker;
+    PipelineCounters p;
+    p.decode = c.decode;
+    p.flows = w.flow_stats();
+    p.stream = w.stream_stats();
+    p.defrag = w.defrag_stats();
+    p.app = w.app_stats();
+    p.datagrams = w.stats().datagrams;
+    p.dropped = w.stats().dropped;
+    p.dropped_flow = w.stats().dropped_flow;
+    return p;
+}
 
 void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& stop) {
     std::array<RawFrame, kCaptureBurst> frames{};
@@ -169,6 +192,7 @@ void worker_loop(WorkerCtx& c, const LoopParams& p, const std::atomic<bool>& sto
             for (auto& q : c.queues) {
                 q->refresh();
             }
+            publish_counters(c);
             c.busy_since_ns.store(0, std::memory_order_relaxed);
         }
         if (got) {

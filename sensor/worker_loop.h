@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "dataplane/capture_queue.h"
 #include "dataplane/decode.h"
 #include "sensor/alert_record.h"
+#include "sensor/counters.h"
 #include "sensor/live.h"
 #include "sensor/worker.h"
 
@@ -58,7 +60,15 @@ struct alignas(64) WorkerCtx {
     int64_t first_rx_ns = 0;          // start of the first burst, end of the last (read after the
     int64_t last_rx_ns = 0;           // worker returned): packets/s while traffic flowed
     dataplane::DecodeStats decode{};  // read after the worker has returned
+    // The worker's pipeline counters as of its last housekeeping (about once a second), for
+    // the periodic EVE stats record: the worker only try_locks (it never waits for the
+    // control thread), the control thread copies under the lock.
+    std::mutex published_mu;
+    PipelineCounters published{};
 };
+
+// The worker's pipeline counters now: from the worker thread, or once it has returned.
+PipelineCounters pipeline_counters(const WorkerCtx& c);
 
 using WorkerCtxs = std::vector<std::unique_ptr<WorkerCtx>>;
 

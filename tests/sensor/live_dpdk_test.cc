@@ -214,6 +214,18 @@ Result<LiveResult> run(const SensorConfig& cfg, const Loaded& l) {
     return r;
 }
 
+// `replay` of `pcap` with cfg's pipeline, into cfg.eve_path.
+void replay_to(const SensorConfig& cfg, const std::string& pcap, const Loaded& l) {
+    auto eve = EveWriter::open(cfg.eve_path, "test");
+    ASSERT_TRUE(eve);
+    ReplayOptions ro;
+    ro.pcaps = {pcap};
+    ro.pipeline = cfg.pipeline;
+    auto r = run_replay(ro, l.rules, l.vars, **eve);
+    ASSERT_TRUE(r);
+    ASSERT_TRUE((*eve)->close());
+}
+
 std::string probe_pcap(const std::string& rx, const std::string& tx = "") {
     const std::string name = "net_pcap" + std::to_string(g_dev++);
     std::string args = name + ",rx_pcap=" + rx;
@@ -243,18 +255,8 @@ TEST(LiveDpdk, NetPcapGivesTheAlertsOfReplay) {
     size_t total_alerts = 0;
     for (const auto& pcap : pcaps) {
         SCOPED_TRACE(pcap);
-        // replay
         SensorConfig cfg = base_config(d.path("replay.json"));
-        {
-            auto eve = EveWriter::open(cfg.eve_path, "test");
-            ASSERT_TRUE(eve);
-            ReplayOptions ro;
-            ro.pcaps = {pcap};
-            ro.pipeline = cfg.pipeline;
-            auto r = run_replay(ro, l.rules, l.vars, **eve);
-            ASSERT_TRUE(r);
-            ASSERT_TRUE((*eve)->close());
-        }
+        replay_to(cfg, pcap, l);
         // run, net_pcap
         cfg.eve_path = d.path("live.json");
         cfg.ports = {probe_pcap(pcap)};
@@ -268,6 +270,68 @@ TEST(LiveDpdk, NetPcapGivesTheAlertsOfReplay) {
         total_alerts += want.size();
     }
     EXPECT_GE(total_alerts, 50U);  // the corpus alerts: the comparison is not vacuous
+}
+
+std::vector<nlohmann::json> eve_records(const std::string& path, const std::string& type) {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto j = nlohmann::json::parse(line);
+        if (j["event_type"] == type) {
+            out.push_back(std::move(j));
+        }
+    }
+    return out;
+}
+
+// outputs.eve.stats-interval-s and outputs.eve.flow in `run`: a stats record every second
+// while the sensor idles after the capture, whose counters reach what was captured, and the
+// flow records `replay` writes for the same pcap.
+TEST(LiveDpdk, PeriodicStatsAndFlowRecords) {
+    TempDir d;
+    const Loaded l = load({kRoot + "/rules/default"});
+    const std::string pcap = kRoot + "/pcaps/01-http-established.pcap";
+    const size_t frames = read_pcap_frames(pcap).size();
+    SensorConfig cfg = base_config(d.path("replay.json"));
+    cfg.pipeline.flow_records = true;
+    cfg.stats_interval_s = 1;
+    cfg.exit_on_idle_ms = 2600;  // two records at least, after the packets
+    replay_to(cfg, pcap, l);
+    cfg.eve_path = d.path("live.json");
+    cfg.ports = {probe_pcap(pcap)};
+    auto r = run(cfg, l);
+    ASSERT_TRUE(r) << r.error().message;
+    const auto stats = eve_records(d.path("live.json"), "stats");
+    ASSERT_GE(stats.size(), 2U);
+    // Totals since the start: never going down; the last one has every packet and flow.
+    for (size_t i = 1; i < stats.size(); ++i) {
+        EXPECT_GE(stats[i]["stats"]["decoder"]["pkts"], stats[i - 1]["stats"]["decoder"]["pkts"]);
+        EXPECT_GE(stats[i]["stats"]["uptime"], stats[i - 1]["stats"]["uptime"]);
+    }
+    const auto& last = stats.back()["stats"];
+    EXPECT_EQ(last["decoder"]["pkts"].get<size_t>(), frames);
+    EXPECT_EQ(last["decoder"]["ipv4"].get<size_t>(), frames);
+    EXPECT_EQ(last["decoder"]["tcp"].get<size_t>(), frames);
+    EXPECT_EQ(last["flow"]["total"], 1);
+    EXPECT_EQ(last["capture"]["kernel_packets"].get<size_t>(), frames);
+    EXPECT_GE(last["uptime"], 1);
+    // The flow record of run is replay's (ended by the stop rather than the input's end).
+    auto flows_of = [](std::vector<nlohmann::json> v) {
+        for (auto& f : v) {
+            f.erase("timestamp");  // the same packet times (net_pcap), kept in flow.end
+            f.erase("host");
+            f["flow"].erase("reason");
+        }
+        return v;
+    };
+    const auto live_flows = flows_of(eve_records(d.path("live.json"), "flow"));
+    ASSERT_EQ(live_flows.size(), 1U);
+    EXPECT_EQ(live_flows, flows_of(eve_records(d.path("replay.json"), "flow")));
+    EXPECT_EQ(live_flows[0]["flow"]["state"], "closed");
+    EXPECT_EQ(live_flows[0]["flow"]["pkts_toserver"].get<size_t>() +
+                  live_flows[0]["flow"]["pkts_toclient"].get<size_t>(),
+              frames);
 }
 
 // An inline pair of net_pcap ports: what comes in on one goes out of the other, except the

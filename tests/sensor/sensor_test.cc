@@ -529,6 +529,39 @@ TEST(SummaryTest, RunRateOnlyWhenMeasurable) {
     EXPECT_EQ(s.find("packets/s"), std::string::npos) << s;
 }
 
+// The optional EVE records: off by default (packet data is confidential; flow and periodic
+// stats records are Suricata options), each switched on by its outputs.eve key.
+TEST(ConfigTest, OptionalEveRecordsAreOffByDefaultAndTakeTheirKeys) {
+    TempDir d;
+    auto plain = load_sensor_config(d.file("a.yaml", "outputs:\n  eve: {path: eve.json}\n"));
+    ASSERT_TRUE(plain.ok()) << plain.error().message;
+    EXPECT_FALSE(plain->pipeline.flow_records);
+    EXPECT_EQ(plain->stats_interval_s, 0U);
+    EXPECT_FALSE(plain->pipeline.eve_alert.wants_payload());
+    EXPECT_FALSE(plain->pipeline.eve_alert.packet);
+    auto c = load_sensor_config(d.file("b.yaml", R"(outputs:
+  eve:
+    path: eve.json
+    flow: true
+    stats-interval-s: 8
+    payload: yes
+    payload-printable: true
+    payload-buffer-size: 1kb
+    packet: true
+)"));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_TRUE(c->pipeline.flow_records);
+    EXPECT_EQ(c->stats_interval_s, 8U);
+    EXPECT_TRUE(c->pipeline.eve_alert.payload);
+    EXPECT_TRUE(c->pipeline.eve_alert.payload_printable);
+    EXPECT_EQ(c->pipeline.eve_alert.payload_buffer_size, 1024U);
+    EXPECT_TRUE(c->pipeline.eve_alert.packet);
+    auto bad = load_sensor_config(d.file("c.yaml", "outputs:\n  eve:\n    stats-interval-s: x\n"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("outputs.eve.stats-interval-s"), std::string::npos)
+        << bad.error().message;
+}
+
 TEST(ConfigTest, UnknownKeyIsAnErrorWithLine) {
     TempDir d;
     auto c = load_sensor_config(d.file("s.yaml", "sensor-id: a\ncapture:\n  wrokers: 2\n"));
