@@ -1532,6 +1532,7 @@ DecodeStatus decode(LinkType link, Packet& pkt) {
     // Reset every decode and flow field; keep only what the source filled in.
     Packet fresh;
     fresh.data = pkt.data;
+    fresh.link = link;
     fresh.cap_len = pkt.cap_len;
     fresh.wire_len = pkt.wire_len;
     fresh.ts_sec = pkt.ts_sec;

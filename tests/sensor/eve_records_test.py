@@ -295,6 +295,20 @@ class EveRecordsTest(unittest.TestCase):
                             for a in alerts))
         self.assert_schema_valid(eve)
 
+    def test_packet_info_names_the_captures_link_type(self):
+        for name, linktype, linktype_name in (("19-linux-sll.pcap", 113, "LINUX_SLL"),
+                                               ("20-raw-ip.pcap", 101, "RAW")):
+            pcap = os.path.join(PCAPS, name)
+            frames = read_pcap(pcap)
+            eve, events = self.replay(pcap, "--eve-packet", name=name + ".json")
+            alerts = of_type(events, "alert")
+            self.assertGreater(len(alerts), 0, name)
+            for a in alerts:
+                self.assertEqual(a["packet_info"],
+                                 {"linktype": linktype, "linktype_name": linktype_name})
+                self.assertEqual(base64.b64decode(a["packet"]), frames[a["pcap_cnt"] - 1][3])
+            self.assert_schema_valid(eve)
+
     def test_each_packet_data_field_is_switched_on_alone_and_bounded(self):
         cfg = self.path("sensor.yaml")
         eve = self.path("eve.json")
