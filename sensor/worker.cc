@@ -1,5 +1,7 @@
 #include "sensor/worker.h"
 
+#include <algorithm>
+
 #include "sensor/eve_writer.h"
 #include "sensor/rate_filter.h"
 
@@ -238,7 +240,8 @@ void Worker::end_stream(Flow& flow, FlowDir dir, const Packet& pkt, std::vector<
         pv.stream_base = fv.base;
         pv.new_from = fv.new_from;
         pv.stream_only = true;
-        emit(matcher_->inspect(pkt, &flow, pv), pkt, &flow, nullptr, out);
+        emit(matcher_->inspect(pkt, &flow, pv), pkt, &flow, nullptr, out,
+             {fv.data + fv.new_from, fv.len - fv.new_from});
         if (config_.app.enabled) {
             app_events(app_.on_tcp_data(flow, dir, fv.data + fv.new_from, fv.len - fv.new_from,
                                         (fv.events & dataplane::kStreamEvGap) != 0, pkt),
@@ -490,11 +493,18 @@ void fill_record(AlertRecord& a, const Packet& pkt, const Flow* flow) {
 }
 
 // Packet data for the EVE alert, only when configured (it is confidential): an allocation
-// per alert, like the transaction object's text.
-void copy_packet_data(AlertRecord& a, const Packet& pkt, const EveAlertOptions& o) {
-    if (o.wants_payload() && pkt.payload != nullptr && pkt.payload_len != 0) {
-        const size_t n = std::min<size_t>(pkt.payload_len, o.payload_buffer_size);
-        a.payload.assign(reinterpret_cast<const char*>(pkt.payload), n);
+// per alert, like the transaction object's text. Without a packet payload (the pseudo packet
+// of a stream's end), the stream bytes that were inspected.
+void copy_packet_data(AlertRecord& a, const Packet& pkt, std::span<const uint8_t> stream,
+                      const EveAlertOptions& o) {
+    if (o.wants_payload()) {
+        const bool own = pkt.payload != nullptr && pkt.payload_len != 0;
+        const uint8_t* p = own ? pkt.payload : stream.data();
+        const size_t len = own ? pkt.payload_len : stream.size();
+        if (p != nullptr && len != 0) {
+            a.payload.assign(reinterpret_cast<const char*>(p),
+                             std::min<size_t>(len, o.payload_buffer_size));
+        }
     }
     if (o.packet && pkt.data != nullptr && pkt.cap_len != 0) {
         a.packet.assign(reinterpret_cast<const char*>(pkt.data), pkt.cap_len);
@@ -505,11 +515,12 @@ void copy_packet_data(AlertRecord& a, const Packet& pkt, const EveAlertOptions& 
 }  // namespace
 
 void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow* flow,
-                  const app::AppEvent* ev, std::vector<AlertRecord>& out) {
+                  const app::AppEvent* ev, std::vector<AlertRecord>& out,
+                  std::span<const uint8_t> stream) {
     for (uint32_t ri : hits) {  // output: records, formatted by the output stage
         AlertRecord& a = out.emplace_back();
         fill_record(a, pkt, flow);
-        copy_packet_data(a, pkt, config_.eve_alert);
+        copy_packet_data(a, pkt, stream, config_.eve_alert);
         const rules::RuleSet& rs = matcher_->rules();
         const rules::Rule& r = rs.rule(ri);
         a.ruleset_id = rs.id();

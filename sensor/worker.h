@@ -112,9 +112,11 @@ private:
                     std::vector<AlertRecord>& out);
     void app_events(std::span<const dataplane::app::AppEvent> events, const dataplane::Packet& pkt,
                     dataplane::Flow* flow, std::vector<AlertRecord>& out);
+    // `stream`: the stream bytes inspected when there is no packet payload (a stream's end),
+    // the EVE payload of those alerts.
     void emit(std::span<const uint32_t> hits, const dataplane::Packet& pkt,
               const dataplane::Flow* flow, const dataplane::app::AppEvent* ev,
-              std::vector<AlertRecord>& out);
+              std::vector<AlertRecord>& out, std::span<const uint8_t> stream = {});
     void anomaly(const dataplane::Packet& pkt, const dataplane::Flow* flow, const char* type,
                  const char* event, std::vector<AlertRecord>& out);
     void on_flow_removed(dataplane::Flow& flow, dataplane::FlowEnd why);

@@ -90,6 +90,17 @@ def udp_frame(src, sport, dst, dport, payload=b"x"):
     return eth + ip + udp
 
 
+def tcp_frame(src, sport, dst, dport, flags, seq, ack, payload=b""):
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, bytes(src),
+                     bytes(dst))
+    ip = ip[:10] + struct.pack(">H", checksum(ip)) + ip[12:]
+    pseudo = struct.pack(">4s4sBBH", bytes(src), bytes(dst), 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack(">H", checksum(pseudo + tcp)) + tcp[18:]
+    eth = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01" + b"\x08\x00"
+    return eth + ip + tcp
+
+
 def write_pcap(path, records):
     """records: (ts_sec, frame); Ethernet link type."""
     with open(path, "wb") as fh:
@@ -308,6 +319,28 @@ class EveRecordsTest(unittest.TestCase):
                                  {"linktype": linktype, "linktype_name": linktype_name})
                 self.assertEqual(base64.b64decode(a["packet"]), frames[a["pcap_cnt"] - 1][3])
             self.assert_schema_valid(eve)
+
+    def test_an_alert_at_a_streams_end_carries_the_stream_bytes(self):
+        # Data behind a hole that never fills is inspected when the flow ends: no packet, so
+        # the payload is the stream bytes the rule matched in.
+        c, sv = [10, 0, 0, 1], [10, 0, 0, 2]
+        pcap = self.path("ooo.pcap")
+        write_pcap(pcap, [
+            (1000, tcp_frame(c, 40000, sv, 80, 0x02, 1000, 0)),
+            (1000, tcp_frame(sv, 80, c, 40000, 0x12, 5000, 1001)),
+            (1000, tcp_frame(c, 40000, sv, 80, 0x10, 1001, 5001)),
+            (1001, tcp_frame(c, 40000, sv, 80, 0x18, 1011, 5001, b"CANARY-OOO")),  # 10 missing
+        ])
+        rules = self.path("ooo.rules")
+        with open(rules, "w") as fh:
+            fh.write('alert tcp any any -> any any (msg:"ooo"; content:"CANARY-OOO"; sid:1;)\n')
+        eve, events = self.replay(pcap, "--eve-payload", "--eve-payload-printable", rules=rules)
+        alerts = of_type(events, "alert")
+        self.assertEqual(len(alerts), 1)
+        self.assertEqual(alerts[0]["pkt_src"], "stream (flow timeout)")
+        self.assertEqual(alerts[0]["payload_printable"], "CANARY-OOO")
+        self.assertEqual(base64.b64decode(alerts[0]["payload"]), b"CANARY-OOO")
+        self.assert_schema_valid(eve)
 
     def test_each_packet_data_field_is_switched_on_alone_and_bounded(self):
         cfg = self.path("sensor.yaml")
