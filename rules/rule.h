@@ -350,6 +350,21 @@ struct BufferMatch {
     std::optional<IntMatch> bsize;      // length of the (transformed) buffer
 };
 
+// tag:<session|host>[,<count>,<packets|seconds|bytes>[,<src|dst>]]: after the rule alerts,
+// the next packets of its flow (session) or of one of its hosts (host: the packet's source or
+// destination, by `dir`; default dst) are logged as EVE `packet` records, until `count`
+// packets, seconds or bytes have passed (Suricata's tag; packets at most 256).
+struct Tag {
+    enum class Type : uint8_t { Session, Host };
+    enum class Metric : uint8_t { Packets, Seconds, Bytes };
+    enum class Dir : uint8_t { Src, Dst };
+    static constexpr uint32_t kMaxPackets = 256;  // Suricata's DETECT_TAG_MAX_PKTS
+    Type type = Type::Session;
+    uint32_t count = kMaxPackets;
+    Metric metric = Metric::Packets;
+    Dir dir = Dir::Dst;
+};
+
 struct Reference {
     std::string type;
     std::string value;
@@ -416,6 +431,7 @@ struct Rule {
     std::vector<FlowbitCmd> flowbits;
     std::vector<FlowintCmd> flowints;
     std::vector<XbitCmd> xbits;
+    std::optional<Tag> tag;
     bool noalert = false;  // flowbits:noalert, noalert
     bool alert = false;    // `alert`: a pass rule that matches also alerts (Suricata 8)
     // decode-event: decoder events the packet must carry (all of them).

@@ -25,6 +25,11 @@ AlertOutput::Written AlertOutput::write(const AlertRecord& a) {
         ++flows_;
         return w;
     }
+    if (a.tagged_packet) {
+        eve_.write_packet(a);
+        ++tagged_;
+        return w;
+    }
     if (!filter_.pass(a)) {
         return w;
     }

@@ -55,6 +55,7 @@ public:
 
     uint64_t alerts() const { return alerts_; }
     uint64_t anomalies() const { return anomalies_; }
+    uint64_t tagged_packets() const { return tagged_; }
     uint64_t flows() const { return flows_; }  // flow records written
     uint64_t drops() const { return drops_; }
     uint64_t suppressed() const { return filter_.suppressed(); }
@@ -73,6 +74,7 @@ private:
     Enforcer* enforcer_ = nullptr;
     uint64_t alerts_ = 0;
     uint64_t anomalies_ = 0;
+    uint64_t tagged_ = 0;
     uint64_t flows_ = 0;
     bool flow_records_ = false;
     std::unordered_set<uint64_t> alerted_flows_;  // flow ids, while flow records are on

@@ -51,7 +51,9 @@ struct AlertRecord {
     uint8_t tcp_flags_ts = 0;
     uint8_t tcp_flags_tc = 0;
     bool flow_dropped = false;  // IPS: the flow got the drop verdict (EVE flow.action "drop")
-    bool is_alert() const { return !is_anomaly() && !is_flow_end(); }
+    // A packet a `tag` rule asked for (EVE event_type "packet"), when it has no alert.
+    bool tagged_packet = false;
+    bool is_alert() const { return !is_anomaly() && !is_flow_end() && !tagged_packet; }
     int64_t ts_sec = 0;
     uint32_t ts_usec = 0;
     dataplane::IpAddr src{};

@@ -19,6 +19,8 @@ const char* record_type_name(RecordType t) {
             return "stats";
         case RecordType::Flow:
             return "flow";
+        case RecordType::Packet:
+            return "packet";
     }
     return "?";
 }

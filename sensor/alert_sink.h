@@ -16,8 +16,9 @@
 namespace vigil::sensor {
 
 // The EVE event_type of a record.
-enum class RecordType : uint8_t { Alert, Anomaly, Drop, Stats, Flow };
-const char* record_type_name(RecordType t);  // "alert", "anomaly", "drop", "stats", "flow"
+enum class RecordType : uint8_t { Alert, Anomaly, Drop, Stats, Flow, Packet };
+// "alert", "anomaly", "drop", "stats", "flow", "packet"
+const char* record_type_name(RecordType t);
 
 class AlertSink {
 public:

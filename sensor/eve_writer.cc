@@ -365,6 +365,20 @@ void EveWriter::write_anomaly(const AlertRecord& a) {
     emit(RecordType::Anomaly, o);
 }
 
+// Suricata's record of a tagged packet (tag keyword): the packet's addresses, and the
+// packet itself when packet data is configured (outputs.eve.packet).
+void EveWriter::write_packet(const AlertRecord& a) {
+    begin_packet_record(a, "packet");
+    std::string& o = line_;
+    add_pkt_src(o, a);
+    if (!sensor_id_.empty()) {
+        add_kv(o, "host", sensor_id_);
+    }
+    add_packet_data(o, a);
+    close_obj(o);
+    emit(RecordType::Packet, o);
+}
+
 namespace {
 
 void add_vlan(std::string& o, const AlertRecord& a) {
@@ -610,6 +624,12 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
             add_kv(o, "payload_printable", printable(a.payload));
         }
     }
+    add_packet_data(o, a);
+    close_obj(o);
+    emit(RecordType::Alert, o);
+}
+
+void EveWriter::add_packet_data(std::string& o, const AlertRecord& a) const {
     if (alert_opts_.packet && !a.packet.empty()) {
         add_kv(o, "packet", base64(a.packet));
         o += "\"packet_info\":{";
@@ -620,8 +640,6 @@ void EveWriter::write_alert(const AlertRecord& a, const rules::Rule& rule, bool 
         close_obj(o);
         o += ',';
     }
-    close_obj(o);
-    emit(RecordType::Alert, o);
 }
 
 void EveWriter::write_stats(const SensorCounters& c, int64_t ts_sec, uint32_t ts_usec) {

@@ -43,6 +43,8 @@ public:
     void write_alert(const AlertRecord& a, const rules::Rule& rule, bool blocked,
                      const char* verdict = nullptr);
     void write_anomaly(const AlertRecord& a);
+    // event_type "packet": a packet a `tag` rule asked for (its bytes with outputs.eve.packet).
+    void write_packet(const AlertRecord& a);
     // event_type "flow": a flow that ended (AlertRecord::is_flow_end), Suricata's flow record;
     // `alerted`: an alert of the flow was written (after thresholds).
     void write_flow(const AlertRecord& a, bool alerted);
@@ -63,6 +65,8 @@ public:
 
 private:
     void emit(RecordType type, const std::string& json);
+    // `packet` and `packet_info`, when configured and the record carries the packet.
+    void add_packet_data(std::string& o, const AlertRecord& a) const;
     // pcap_cnt: written when the writer writes it at all and the record is about a packet.
     void begin_packet_record(const AlertRecord& a, const char* event_type, bool pcap_cnt = true);
 

@@ -10,6 +10,7 @@
 #include "sensor/control_loop.h"
 #include "sensor/enforcer.h"
 #include "sensor/rate_filter.h"
+#include "sensor/tags.h"
 #include "sensor/worker.h"
 #include "sensor/worker_loop.h"
 
@@ -32,6 +33,7 @@ Result<LiveResult> run_live(const LiveOptions& opts, rules::RuleSetPtr rules,
     PipelineConfig pipeline = cfg.pipeline;
     pipeline.ips = cfg.ips_enabled;
     pipeline.rate_filter = std::make_shared<RateFilter>(vars);  // rebound on reload
+    pipeline.host_tags = std::make_shared<HostTags>();
     for (uint32_t i = 0; i < nworkers; ++i) {
         auto w = Worker::create(i, rules, pipeline);
         if (!w) {

@@ -18,6 +18,7 @@
 #include "dataplane/pcap_mmap_source.h"
 #include "sensor/alert_output.h"
 #include "sensor/rate_filter.h"
+#include "sensor/tags.h"
 #include "sensor/worker.h"
 
 namespace vigil::sensor {
@@ -181,6 +182,7 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
     std::vector<std::unique_ptr<WorkerThread>> workers;
     PipelineConfig pipeline = opts.pipeline;
     pipeline.rate_filter = std::make_shared<RateFilter>(vars);  // shared by the workers
+    pipeline.host_tags = std::make_shared<HostTags>();
     for (uint32_t i = 0; i < nworkers; ++i) {
         auto w = Worker::create(i, rules, pipeline);
         if (!w) {

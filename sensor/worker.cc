@@ -182,6 +182,7 @@ void Worker::handle(Packet& pkt, std::vector<AlertRecord>& out) {
             out[i].packet_dropped = true;
         }
     }
+    tag_packet(pkt, flow, out, first);
     // A packet's alerts in rule evaluation order, as Suricata sorts them before it applies
     // packet-alert-max (anomaly and flow records keep their place).
     if (out.size() - first > 1) {
@@ -263,6 +264,7 @@ void Worker::app_events(std::span<const app::AppEvent> events, const Packet& pkt
 // A flow leaves the table (timeout, eviction, end of input): its streams end, then its flow
 // record (when configured) follows the alerts that raised.
 void Worker::on_flow_removed(Flow& flow, dataplane::FlowEnd why) {
+    session_tags_.erase(flow.flow_id);
     if (removal_out_ == nullptr) {
         return;
     }
@@ -542,6 +544,16 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
             out.pop_back();
             break;
         }
+        if (r.tag) {  // the packets that follow are logged (tag_packet); this one counts
+            if (r.tag->type == rules::Tag::Type::Session) {
+                if (flow != nullptr) {
+                    session_tags_.add(flow->flow_id, *r.tag, pkt);
+                }
+            } else if (config_.host_tags) {
+                config_.host_tags->add(r.tag->dir == rules::Tag::Dir::Src ? pkt.src : pkt.dst,
+                                       *r.tag, pkt);
+            }
+        }
         if (ips_) {
             if (action == rules::Action::Drop || action == rules::Action::Reject) {
                 drop_hit_ = true;
@@ -558,6 +570,31 @@ void Worker::emit(std::span<const uint32_t> hits, const Packet& pkt, const Flow*
             a.app_json = eve_object_text(j);
         }
     }
+}
+
+void Worker::tag_packet(const Packet& pkt, const Flow* flow, std::vector<AlertRecord>& out,
+                        size_t first) {
+    bool tagged = false;
+    if (flow != nullptr && !session_tags_.empty()) {
+        tagged = session_tags_.take(flow->flow_id, pkt);
+    }
+    if (config_.host_tags && config_.host_tags->take(pkt)) {  // counted even when a session
+        tagged = true;                                        // tag already tagged it
+    }
+    if (!tagged) {
+        return;
+    }
+    for (size_t i = first; i < out.size(); ++i) {
+        if (out[i].is_alert()) {
+            return;  // logged as its alert
+        }
+    }
+    AlertRecord& a = out.emplace_back();
+    fill_record(a, pkt, flow);
+    a.tagged_packet = true;
+    EveAlertOptions packet_only;
+    packet_only.packet = config_.eve_alert.packet;
+    copy_packet_data(a, pkt, {}, packet_only);
 }
 
 void Worker::anomaly(const Packet& pkt, const Flow* flow, const char* type, const char* event,

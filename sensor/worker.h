@@ -16,6 +16,7 @@
 #include "dataplane/stream.h"
 #include "rules/ruleset.h"
 #include "sensor/alert_record.h"
+#include "sensor/tags.h"
 
 namespace vigil::sensor {
 
@@ -43,6 +44,8 @@ struct PipelineConfig {
     bool ips = false;
     // threshold.config rate_filter lines (shared by every worker); null: none.
     std::shared_ptr<RateFilter> rate_filter;
+    // Host tags (tag:host) shared by every worker; null: tag:host rules tag nothing.
+    std::shared_ptr<HostTags> host_tags;
 };
 
 struct WorkerStats {
@@ -119,6 +122,9 @@ private:
               std::vector<AlertRecord>& out, std::span<const uint8_t> stream = {});
     void anomaly(const dataplane::Packet& pkt, const dataplane::Flow* flow, const char* type,
                  const char* event, std::vector<AlertRecord>& out);
+    // A packet that a tag asked for, and that has no alert of its own: an EVE packet record.
+    void tag_packet(const dataplane::Packet& pkt, const dataplane::Flow* flow,
+                    std::vector<AlertRecord>& out, size_t first);
     void on_flow_removed(dataplane::Flow& flow, dataplane::FlowEnd why);
     void end_streams(dataplane::Flow& flow);
     void flow_record(const dataplane::Flow& flow, dataplane::FlowEnd why,
@@ -136,6 +142,7 @@ private:
     dataplane::Defragmenter defrag_;
     dataplane::FlowTable flows_;
     rules::MatcherPtr matcher_;
+    SessionTags session_tags_;
     WorkerStats stats_{};
     uint64_t last_seq_ = 0;
     bool drop_hit_ = false;

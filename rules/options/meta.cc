@@ -114,6 +114,66 @@ Status apply_alert(OptionParser& p, const KeywordUse& /*u*/) {
     return Ok{};
 }
 
+// tag:<session|host>[, <count>, <packets|seconds|bytes>[, <src|dst>]] (Suricata's defaults:
+// 256 packets; host: dst). A packet count above 256 is held to 256, as Suricata does.
+Status apply_tag(OptionParser& p, const KeywordUse& u) {
+    if (auto st = once("tag", p.rule().tag.has_value()); !st) {
+        return st;
+    }
+    std::vector<std::string_view> parts;
+    std::string_view rest = u.v();
+    while (true) {
+        const size_t comma = rest.find(',');
+        parts.push_back(trim(rest.substr(0, comma)));
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        rest = rest.substr(comma + 1);
+    }
+    Tag t;
+    const std::string type = lower(parts[0]);
+    if (type == "session") {
+        t.type = Tag::Type::Session;
+    } else if (type == "host") {
+        t.type = Tag::Type::Host;
+    } else {
+        return reject("tag: type " + quote(parts[0]) + " is not session or host");
+    }
+    if (parts.size() == 2 || parts.size() > 4) {
+        return reject(
+            "tag: expected <session|host>[, <count>, <packets|seconds|bytes>[, "
+            "<src|dst>]], got " +
+            quote(u.v()));
+    }
+    if (parts.size() >= 3) {
+        auto n = uint_in("tag", parts[1], 1, UINT32_MAX);
+        if (!n) {
+            return n.error();
+        }
+        t.count = static_cast<uint32_t>(*n);
+        const std::string metric = lower(parts[2]);
+        if (metric == "packets") {
+            t.metric = Tag::Metric::Packets;
+            t.count = std::min(t.count, Tag::kMaxPackets);
+        } else if (metric == "seconds") {
+            t.metric = Tag::Metric::Seconds;
+        } else if (metric == "bytes") {
+            t.metric = Tag::Metric::Bytes;
+        } else {
+            return reject("tag: metric " + quote(parts[2]) + " is not packets, seconds or bytes");
+        }
+    }
+    if (parts.size() == 4) {
+        const std::string dir = lower(parts[3]);
+        if (dir != "src" && dir != "dst") {
+            return reject("tag: direction " + quote(parts[3]) + " is not src or dst");
+        }
+        t.dir = dir == "src" ? Tag::Dir::Src : Tag::Dir::Dst;
+    }
+    p.rule().tag = t;
+    return Ok{};
+}
+
 constexpr KeywordFamily kMeta = KeywordFamily::Meta;
 constexpr ValueRule kNone = ValueRule::None;
 constexpr ValueRule kRequired = ValueRule::Required;
@@ -130,6 +190,7 @@ constexpr std::array kKeywords{
     KeywordDef{"target", kMeta, kRequired, apply_target},
     KeywordDef{"noalert", kMeta, kNone, apply_noalert},
     KeywordDef{"alert", kMeta, kNone, apply_alert},
+    KeywordDef{"tag", kMeta, kRequired, apply_tag},
 };
 
 }  // namespace

@@ -109,7 +109,6 @@ TEST(KeywordRegistry, KnownUnsupportedKeepTheirFamilyReason) {
               "unsupported keyword 'strip_pseudo_headers' (transform)");
     EXPECT_EQ(unsupported_keyword("HEADER_LOWERCASE"),
               "unsupported keyword 'HEADER_LOWERCASE' (transform)");
-    EXPECT_EQ(unsupported_keyword("tag"), "unsupported keyword 'tag'");
     for (std::string_view lua : {"lua", "LuaJIT", "luaxform"}) {
         EXPECT_EQ(unsupported_keyword(lua),
                   "unsupported keyword '" + std::string(lua) +

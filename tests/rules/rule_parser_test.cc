@@ -1521,6 +1521,30 @@ TEST(Transforms, Errors) {
     EXPECT_HAS(opts_err(R"(http.uri; gunzip: max-size x; content:"a";)"), "gunzip: 'max-size x'");
 }
 
+TEST(Tag, FormsAndDefaults) {
+    Tag t = *opts_ok("tag:session;").tag;  // Suricata's defaults: 256 packets
+    EXPECT_EQ(t.type, Tag::Type::Session);
+    EXPECT_EQ(t.count, 256U);
+    EXPECT_EQ(t.metric, Tag::Metric::Packets);
+    t = *opts_ok("tag:host;").tag;
+    EXPECT_EQ(t.type, Tag::Type::Host);
+    EXPECT_EQ(t.dir, Tag::Dir::Dst);
+    t = *opts_ok("tag: Host, 200, bytes, src;").tag;
+    EXPECT_EQ(t.count, 200U);
+    EXPECT_EQ(t.metric, Tag::Metric::Bytes);
+    EXPECT_EQ(t.dir, Tag::Dir::Src);
+    EXPECT_EQ(opts_ok("tag:session,5,seconds;").tag->metric, Tag::Metric::Seconds);
+    EXPECT_EQ(opts_ok("tag:session,1000,packets;").tag->count, 256U);  // held to 256
+    EXPECT_EQ(opts_ok("tag:session,1000,bytes;").tag->count, 1000U);
+
+    EXPECT_HAS(opts_err("tag:flow;"), "tag: type 'flow' is not session or host");
+    EXPECT_HAS(opts_err("tag:session,5;"), "tag: expected <session|host>");
+    EXPECT_HAS(opts_err("tag:session,0,packets;"), "tag: '0'");
+    EXPECT_HAS(opts_err("tag:session,5,frames;"), "metric 'frames' is not packets");
+    EXPECT_HAS(opts_err("tag:host,5,packets,both;"), "direction 'both' is not src or dst");
+    EXPECT_HAS(opts_err("tag:host; tag:session;"), "duplicate tag");
+}
+
 TEST(Urilen, Forms) {
     const Rule r = opts_ok("urilen:> 80;");
     ASSERT_TRUE(r.urilen.has_value());
@@ -1617,7 +1641,7 @@ TEST(AppBinding, ErrorsNameFileLineAndSid) {
 // Rejection classes
 
 TEST(Rejections, UnsupportedKeywords) {
-    EXPECT_HAS(opts_err("tag:session,10,packets;"), "unsupported keyword 'tag'");
+    EXPECT_HAS(opts_err("ftpbounce;"), "unsupported keyword 'ftpbounce'");
     EXPECT_HAS(opts_err("lua:script.lua;"),
                "unsupported keyword 'lua' (lua scripts are not supported: Vigil runs no rule "
                "scripts)");

@@ -281,6 +281,33 @@ class DetectSemantics(unittest.TestCase):
         ))
         self.assertEqual(dict(got), {80: 1, 81: 1, 83: 6, 85: 6, 87: 6})
 
+    def test_tag_logs_the_packets_after_the_alert(self):
+        def packets(*rules, extra=()):
+            self.alerts(ESTABLISHED, *rules, extra=extra)
+            return [e for e in self.events if e["event_type"] == "packet"]
+        # session, 4 packets: the SYN alerts and counts as the first; 3 packet records follow.
+        got = packets('alert tcp any any -> any any (flags:S; tag:session,4,packets; sid:90;)')
+        self.assertEqual(len(got), 3)
+        self.assertTrue(all("packet" not in e for e in got))  # bytes only with --eve-packet
+        got = packets('alert tcp any any -> any any (flags:S; tag:session,4,packets; sid:90;)',
+                      extra=["--eve-packet"])
+        self.assertEqual([e["src_ip"] for e in got], ["198.51.100.10", "10.0.0.10", "10.0.0.10"])
+        self.assertTrue(all(e["packet_info"]["linktype"] == 1 for e in got))
+        # Default: 256 packets, so the whole rest of the session (9 packets).
+        self.assertEqual(len(packets('alert tcp any any -> any any (flags:S; tag:session; '
+                                     'sid:91;)')), 9)
+        # A packet that alerts is logged as its alert, not again as a packet.
+        got = packets('alert tcp any any -> any any (flags:S; tag:session; sid:92;)',
+                      'alert tcp any any -> any any (flags:FA; sid:93;)')
+        self.assertEqual(len(got), 7)
+        # host, by the SYN's source (the client), in bytes: the SYN (58 bytes) counts, then the
+        # SYN-ACK (58), the ACK (54) and the request (236), which starts below 200 and ends it.
+        got = packets('alert tcp any any -> any any (flags:S; tag:host,200,bytes,src; sid:94;)')
+        self.assertEqual(len(got), 3)
+        # A tag in seconds covers the whole short session.
+        self.assertEqual(len(packets('alert tcp any any -> any any (flags:S; '
+                                     'tag:host,10,seconds; sid:95;)')), 9)
+
     def test_pass_rule_with_alert_keyword_alerts_and_still_passes(self):
         got = collections.Counter(self.alerts(
             ESTABLISHED,
