@@ -299,6 +299,36 @@ const Setting kSettings[] = {
          }
          return Status(Ok{});
      }},
+    {"stream.checksum-validation",
+     "no only: Vigil does not validate IP/TCP/UDP checksums "
+     "(as Suricata with -k none)",
+     [](std::string_view k, std::string_view v, SensorConfig&, std::vector<std::string>&) {
+         auto b = to_bool(k, v);
+         if (!b) {
+             return Status(b.error());
+         }
+         if (*b) {
+             return Status(bad(k, v,
+                               "Vigil does not validate checksums: packets with a bad "
+                               "checksum are inspected like any other"));
+         }
+         return Status(Ok{});
+     }},
+    {"detect.guess-applayer-tx",
+     "accepted, no effect on detection: it picks which transaction's metadata the alert of a "
+     "packet rule logs; Vigil logs a transaction only with alerts of transaction rules",
+     [](std::string_view k, std::string_view v, SensorConfig&, std::vector<std::string>& n) {
+         auto b = to_bool(k, v);
+         if (!b) {
+             return Status(b.error());
+         }
+         if (*b) {
+             n.push_back(
+                 "--set detect.guess-applayer-tx: no effect on which alerts fire; alerts "
+                 "of packet rules carry no transaction object");
+         }
+         return Status(Ok{});
+     }},
     {"stream.async-oneside", "false only (Suricata's default)",
      [](std::string_view k, std::string_view v, SensorConfig&, std::vector<std::string>&) {
          auto b = to_bool(k, v);

@@ -65,6 +65,8 @@ class SetOverrides(unittest.TestCase):
                           ("action-order=pass,drop,alert", "each of pass, drop, reject and alert"),
                           ("app-layer.protocols.gopher.enabled=yes", "unknown application-layer"),
                           ("exception-policy=drop-flow", "only 'ignore'"),
+                          ("stream.checksum-validation=yes", "does not validate checksums"),
+                          ("detect.guess-applayer-tx=perhaps", "expected true or false"),
                           ("stream.midstream", "expected key=value")):
             r, _ = self.replay(rules, ESTABLISHED, bad)
             self.assertEqual(r.returncode, 2, bad)
@@ -78,6 +80,12 @@ class SetOverrides(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("note: --set app-layer.protocols.sip.enabled: no effect", r.stderr)
         self.assertIn("response-body-inspect-window: no effect", r.stderr)
+        self.assertEqual(self.sids(events), [1, 1])
+        # Settings that match what Vigil does anyway are taken; those without effect say so.
+        r, events = self.replay(rules, ESTABLISHED, "stream.checksum-validation=no",
+                                "detect.guess-applayer-tx=yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("--set detect.guess-applayer-tx: no effect on which alerts fire", r.stderr)
         self.assertEqual(self.sids(events), [1, 1])
 
     def test_packet_alert_max_keeps_the_first_rules_and_counts_the_rest(self):
