@@ -111,7 +111,8 @@ void FlowBits::toggle(uint16_t id) {
 
 FlowTable::FlowTable(const FlowTableConfig& config)
     : capacity_(std::clamp<uint32_t>(config.capacity, 1, kMaxCapacity)),
-      timeouts_(config.timeouts) {
+      timeouts_(config.timeouts),
+      vlan_tracking_(config.vlan_tracking) {
     flows_.resize(static_cast<size_t>(capacity_) + 1);
     // Free list threaded through hash_next_; ascending slots so the first flows are 1, 2, ...
     for (uint32_t i = 1; i < capacity_; ++i) {
@@ -302,7 +303,11 @@ Flow* FlowTable::lookup(Packet& pkt) {
     if (pkt.ip_version == 0) {
         return nullptr;
     }
-    const FlowKey key = FlowKey::from_packet(pkt);
+    FlowKey key = FlowKey::from_packet(pkt);
+    if (!vlan_tracking_ && key.vlan != 0) {
+        key.vlan = 0;
+        pkt.flow_hash = 0;  // the capture side hashed the VLAN in
+    }
     const uint64_t hash = pkt.flow_hash != 0 ? pkt.flow_hash : flow_hash(key);
     const bool tcp = pkt.has_tcp();
     const uint8_t flags = tcp ? pkt.tcp_flags : 0;

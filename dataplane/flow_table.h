@@ -159,6 +159,9 @@ struct FlowTimeouts {
 struct FlowTableConfig {
     uint32_t capacity = 65536;  // flows; preallocated
     FlowTimeouts timeouts{};
+    // The outer VLAN id is part of the flow key (Suricata's vlan.use-for-tracking); off: the
+    // two directions of a session tagged with different VLANs are one flow.
+    bool vlan_tracking = true;
 };
 
 struct FlowStats {
@@ -239,6 +242,7 @@ private:
 
     uint32_t capacity_;
     FlowTimeouts timeouts_;
+    bool vlan_tracking_ = true;
     FlowStats stats_{};
     std::vector<Flow> flows_;        // slot 0 is the list sentinel / null index
     std::vector<uint32_t> buckets_;  // hash heads (slot indexes), power of two

@@ -340,6 +340,16 @@ const Setting kSettings[] = {
          }
          return Status(Ok{});
      }},
+    {"vlan.use-for-tracking",
+     "true (default) or false: whether the outer VLAN id is part of the flow key",
+     [](std::string_view k, std::string_view v, SensorConfig& c, std::vector<std::string>&) {
+         auto b = to_bool(k, v);
+         if (!b) {
+             return Status(b.error());
+         }
+         c.pipeline.flows.vlan_tracking = *b;
+         return Status(Ok{});
+     }},
     {"flow.hash-size", "accepted, no effect on detection (flow.capacity sizes Vigil's table)",
      [](std::string_view k, std::string_view v, SensorConfig&, std::vector<std::string>& n) {
          if (auto x = to_uint(k, v, 1, UINT32_MAX); !x) {

@@ -326,6 +326,9 @@ Result<ReplayResult> run_replay(const ReplayOptions& opts, const rules::RuleSetP
                 uint32_t w = 0;
                 if (pkt.ip_version != 0) {
                     auto key = dataplane::FlowKey::from_packet(pkt);
+                    if (!opts.pipeline.flows.vlan_tracking) {
+                        key.vlan = 0;  // vlan.use-for-tracking: false
+                    }
                     pkt.flow_hash = dataplane::flow_hash(key);
                     if (nworkers > 1) {
                         key.port_lo = key.port_hi = 0;

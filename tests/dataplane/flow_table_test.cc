@@ -91,6 +91,30 @@ TEST(FlowTableTest, NoIpNoFlow) {
     EXPECT_EQ(t.stats().created, 0U);
 }
 
+TEST(FlowTableTest, VlanTrackingOffJoinsDirectionsTaggedDifferently) {
+    // A session whose directions carry different VLAN ids (a router between two VLANs).
+    Packet a = c2s(kTcpSyn);
+    a.vlan_count = 1;
+    a.vlan = {3136, 0};
+    Packet b = s2c(kTcpSyn | kTcpAck);
+    b.vlan_count = 1;
+    b.vlan = {3137, 0};
+    FlowTable tracked;  // vlan.use-for-tracking: true (the default): two flows
+    Flow* f1 = tracked.lookup(a);
+    EXPECT_NE(tracked.lookup(b), f1);
+    FlowTableConfig cfg;
+    cfg.vlan_tracking = false;
+    FlowTable t(cfg);
+    a.flow_hash = flow_hash(FlowKey::from_packet(a));  // as the capture side hashes it
+    b.flow_hash = flow_hash(FlowKey::from_packet(b));
+    Flow* f = t.lookup(a);
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(t.lookup(b), f);
+    EXPECT_EQ(b.dir, FlowDir::ToClient);
+    EXPECT_EQ(f->pkts_toserver, 1U);
+    EXPECT_EQ(f->pkts_toclient, 1U);
+}
+
 TEST(FlowTableTest, BothDirectionsSameFlowWithDirectionAndCounters) {
     FlowTable t;
     Packet a = c2s(kTcpSyn, 100, 60);

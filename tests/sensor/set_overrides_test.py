@@ -67,6 +67,7 @@ class SetOverrides(unittest.TestCase):
                           ("exception-policy=drop-flow", "only 'ignore'"),
                           ("stream.checksum-validation=yes", "does not validate checksums"),
                           ("detect.guess-applayer-tx=perhaps", "expected true or false"),
+                          ("vlan.use-for-tracking=sometimes", "expected true or false"),
                           ("stream.midstream", "expected key=value")):
             r, _ = self.replay(rules, ESTABLISHED, bad)
             self.assertEqual(r.returncode, 2, bad)
