@@ -1239,6 +1239,10 @@ void decode_ipv6(Packet& pkt, const uint8_t* p, uint32_t len) {
             pkt.frag_offset = static_cast<uint16_t>(fo >> 3);
             pkt.frag_mf = (fo & 1) != 0;
             pkt.is_fragment = true;
+            if (pkt.frag_mf && (end - (off + hlen)) % 8 != 0) {
+                // Every fragment but the last carries a multiple of 8 bytes (RFC 8200).
+                raise_event(pkt, DecodeEvent::Ipv6FragInvalidLength);
+            }
             if (pkt.frag_offset == 0 && !pkt.frag_mf) {
                 // Offset 0 and no more fragments: a fragment header for nothing. Suricata
                 // flags it and decodes on; so does Vigil (the defragmenter completes it).

@@ -99,12 +99,15 @@ constexpr std::array<std::string_view, kDecodeEventCount> kNames = {
     "nsh.unsupported_type",
     "nsh.unknown_payload",
     "too_many_layers",
+    "ipv4.frag_overlap",
+    "ipv6.frag_overlap",
+    "ipv6.frag_invalid_length",
 };
 
 // Suricata 7 decoder events with no counterpart here: layers Vigil does not decode (PPPoE,
 // VN-Tag, 802.1ah, SCTP, ESP, DCE), checks it does not make, and the defragmenter's events
-// (raised by Defragmenter, not by decode()).
-constexpr std::array<std::string_view, 34> kNotRaised = {
+// it does not raise (its overlap events are raised by the worker from Defragmenter::add).
+constexpr std::array<std::string_view, 31> kNotRaised = {
     "ipv4.opt_pad_required",
     "ipv4.opt_unknown",
     "icmpv4.ipv4_trunc_pkt",
@@ -129,9 +132,6 @@ constexpr std::array<std::string_view, 34> kNotRaised = {
     "esp.pkt_too_small",
     "ipv4.frag_pkt_too_large",
     "ipv6.frag_pkt_too_large",
-    "ipv4.frag_overlap",
-    "ipv6.frag_overlap",
-    "ipv6.frag_invalid_length",
     "ipv4.frag_ignored",
     "ipv6.frag_ignored",
     "mpls.bad_label_router_alert",

@@ -114,6 +114,10 @@ enum class DecodeEvent : uint8_t {
     NshUnsupportedType,
     NshUnknownPayload,
     TooManyLayers,
+    // fragments (raised by the defragmenter, or the decoder for the length check)
+    Ipv4FragOverlap,
+    Ipv6FragOverlap,
+    Ipv6FragInvalidLength,
     Count  // keep last
 };
 

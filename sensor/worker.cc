@@ -85,11 +85,21 @@ void Worker::process(std::span<Packet> pkts, std::vector<AlertRecord>& out) {
         drop_hit_ = false;
         drop_flow_ = false;
         reject_hit_ = false;
+        // A fragment goes to the defragmenter first, so that it carries the overlap event
+        // when it is inspected (Suricata's decode-event ipv4/ipv6.frag_overlap: any overlap).
+        const bool frag = pkt.is_fragment && config_.defrag_enabled;
+        dataplane::DefragResult r{};
+        if (frag) {
+            r = defrag_.add(pkt);
+            if ((r.events & dataplane::kDefragEvOverlap) != 0) {
+                pkt.events.set(pkt.ip_version == 4 ? dataplane::DecodeEvent::Ipv4FragOverlap
+                                                   : dataplane::DecodeEvent::Ipv6FragOverlap);
+            }
+        }
         handle(pkt, out);
-        if (pkt.is_fragment && config_.defrag_enabled) {
+        if (frag) {
             // The fragment was inspected as a packet; the datagram it completes is inspected
             // as what the end host sees.
-            const auto r = defrag_.add(pkt);
             if (config_.anomalies && (r.events & dataplane::kDefragEvOverlapDiff) != 0) {
                 anomaly(
                     pkt, nullptr, "decode",

@@ -1903,8 +1903,10 @@ TEST(EventKeywords, DecodeEvent) {
     EXPECT_EQ(r.decode_events[0], dataplane::DecodeEvent::Ipv4TruncPkt);
     EXPECT_EQ(r.decode_events[1], dataplane::DecodeEvent::TcpPktTooSmall);
     EXPECT_TRUE(r.payload.empty());
-    EXPECT_HAS(opts_err("decode-event:ipv4.frag_overlap;"),
-               "decode-event 'ipv4.frag_overlap': Vigil's decoder never raises it");
+    EXPECT_EQ(opts_ok("decode-event:ipv6.frag_overlap;").decode_events[0],
+              dataplane::DecodeEvent::Ipv6FragOverlap);
+    EXPECT_HAS(opts_err("decode-event:ipv4.frag_pkt_too_large;"),
+               "decode-event 'ipv4.frag_pkt_too_large': Vigil's decoder never raises it");
     EXPECT_HAS(opts_err("decode-event:ppp.wrong_type;"), "Vigil's decoder never raises it");
     EXPECT_HAS(opts_err("decode-event:ipv4.no_such_event;"),
                "decode-event 'ipv4.no_such_event': unknown decoder event");

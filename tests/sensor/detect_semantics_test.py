@@ -308,6 +308,43 @@ class DetectSemantics(unittest.TestCase):
         self.assertEqual(len(packets('alert tcp any any -> any any (flags:S; '
                                      'tag:host,10,seconds; sid:95;)')), 9)
 
+    def test_fragment_overlap_raises_the_decode_event_on_the_fragment(self):
+        from scapy.layers.inet import IP, UDP
+        from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment
+        from scapy.layers.l2 import Ether
+        from scapy.utils import wrpcap
+        data = bytes(UDP(sport=1000, dport=2000) / (b"A" * 24))  # 32 bytes
+        pkts = []
+        # IPv4: fragments [0,16) and [8,32): the second overlaps the first.
+        pkts.append(Ether() / IP(src="10.0.0.1", dst="10.0.0.2", id=7, flags="MF", frag=0,
+                                 proto=17) / data[:16])
+        pkts.append(Ether() / IP(src="10.0.0.1", dst="10.0.0.2", id=7, frag=1, proto=17)
+                    / data[8:])
+        # IPv6: the same shape, and a clean datagram in two fragments.
+        for ident, second in ((9, 8), (10, 16)):
+            pkts.append(Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2")
+                        / IPv6ExtHdrFragment(nh=17, id=ident, m=1, offset=0) / data[:16])
+            pkts.append(Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2")
+                        / IPv6ExtHdrFragment(nh=17, id=ident, m=0, offset=second // 8)
+                        / data[second:])
+        # IPv6: more fragments follow, but this one holds 12 bytes (not a multiple of 8).
+        pkts.append(Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2")
+                    / IPv6ExtHdrFragment(nh=17, id=11, m=1, offset=0) / data[:12])
+        for i, pkt in enumerate(pkts):
+            pkt.time = i * 0.001
+        path = os.path.join(self.dir, "frag.pcap")
+        wrpcap(path, pkts)
+        got = collections.Counter(self.alerts(
+            path,
+            'alert pkthdr any any -> any any (msg:"v4 overlap"; '
+            'decode-event:ipv4.frag_overlap; sid:100;)',
+            'alert pkthdr any any -> any any (msg:"v6 overlap"; '
+            'decode-event:ipv6.frag_overlap; sid:101;)',
+            'alert pkthdr any any -> any any (msg:"v6 length"; '
+            'decode-event:ipv6.frag_invalid_length; sid:102;)',
+        ))
+        self.assertEqual(dict(got), {100: 1, 101: 1, 102: 1})
+
     def test_pass_rule_with_alert_keyword_alerts_and_still_passes(self):
         got = collections.Counter(self.alerts(
             ESTABLISHED,
